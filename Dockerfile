@@ -1,0 +1,32 @@
+# Lectern application image: web (uvicorn), Celery worker and Celery beat all
+# run from this image; docker-compose.yml picks the command per service.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+RUN groupadd --system --gid 1000 lectern \
+    && useradd --system --uid 1000 --gid lectern --home-dir /app --shell /usr/sbin/nologin lectern
+
+# Dependencies first so the layer is reused while only code changes.
+# All pinned packages ship manylinux wheels (psycopg[binary], av, Pillow,
+# imageio-ffmpeg with its own FFmpeg binary), so no compiler or OS libraries.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# Code stays owned by root (read-only for the app user); only var/ is writable.
+COPY . .
+RUN mkdir -p /app/var/media && chown -R lectern:lectern /app/var
+
+ENV DJANGO_SETTINGS_MODULE=config.settings.production \
+    MEDIA_ROOT=/app/var/media
+
+USER lectern
+
+EXPOSE 8000
+
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,139 @@
+# Lectern development tasks (GNU make).
+#
+#   make run      set up everything and start web + worker + beat (Ctrl-C stops all)
+#   make test     run the test suite (needs PostgreSQL and Redis)
+#   make lint     ruff check + ruff format --check
+#   make clean    remove var/ (local media, beat schedule) and .venv
+#
+# Variables (override on the command line, e.g. `make run PORT=9000`):
+#   PYTHON         interpreter used to create .venv             (python3)
+#   VENV           virtualenv directory                         (.venv)
+#   PORT           HTTP port for `make run`; falls back to PORT in .env, then 8000
+#   APT_PACKAGES   Debian/Ubuntu packages `make system-deps` ensures are installed
+#   PYTEST_ARGS    extra arguments for pytest, e.g. PYTEST_ARGS="-k upload -x"
+#   STAFF_EMAIL    staff superuser (Django admin on the public host) that
+#   STAFF_PASSWORD `make run` creates if no user with that e-mail exists yet
+#                  (staff@lectern.test / lectern-staff); set either one empty
+#                  to skip
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Steps depend on each other in order (packages -> venv -> database -> app);
+# never run them in parallel even under `make -j`.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MANAGE := $(VENV_PY) manage.py
+
+# OS packages the project needs. None beyond a working `python3 -m venv`
+# today; python3-venv is added automatically when $(PYTHON) lacks ensurepip
+# (Debian/Ubuntu system Python without the venv package).
+APT_PACKAGES ?=
+PYTHON_HAS_VENV := $(shell $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 && echo yes)
+ifneq ($(PYTHON_HAS_VENV),yes)
+  ifeq ($(wildcard $(VENV_PY)),)
+    APT_PACKAGES += python3-venv
+  endif
+endif
+
+# PORT: command line / environment first, then a PORT=... line in .env, then 8000.
+DOTENV_PORT := $(shell sed -nE 's/^[[:space:]]*(export[[:space:]]+)?PORT[[:space:]]*=[[:space:]]*["'\'']?([0-9]+).*/\2/p' .env 2>/dev/null | tail -n 1)
+PORT ?= $(or $(DOTENV_PORT),8000)
+export PORT
+
+STAFF_EMAIL ?= staff@lectern.test
+STAFF_PASSWORD ?= lectern-staff
+PLATFORM_SETUP_ARGS := $(if $(and $(STAFF_EMAIL),$(STAFF_PASSWORD)), --staff-email '$(STAFF_EMAIL)' --staff-password '$(STAFF_PASSWORD)')
+
+PYTEST_ARGS ?=
+
+.PHONY: help system-deps venv install run test lint clean
+
+help:
+	@echo "Lectern"
+	@echo "  make run          install, migrate, set up the platform and demo school, start web+worker+beat"
+	@echo "  make test         run the test suite (PYTEST_ARGS=... to pass arguments to pytest)"
+	@echo "  make lint         ruff check and ruff format --check"
+	@echo "  make install      create $(VENV) and install requirements-dev.txt"
+	@echo "  make system-deps  install missing OS packages (APT_PACKAGES)"
+	@echo "  make clean        remove var/ and $(VENV)"
+
+# ---------------------------------------------------------------------------
+# OS packages
+
+system-deps:
+	@pkgs='$(strip $(APT_PACKAGES))'; \
+	if [ -z "$$pkgs" ]; then exit 0; fi; \
+	missing=''; \
+	for pkg in $$pkgs; do \
+		if ! dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'install ok installed'; then \
+			missing="$$missing $$pkg"; \
+		fi; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "error: missing OS packages:$$missing (no apt-get here; install them with your package manager)" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		sudo=''; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo='sudo'; \
+	else \
+		echo "error: missing OS packages:$$missing (not root and no sudo; install them and re-run)" >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing OS packages:$$missing"; \
+	$$sudo apt-get update; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing
+
+# ---------------------------------------------------------------------------
+# Python virtualenv
+
+$(VENV_PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "error: Lectern needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) -V 2>&1). Use make PYTHON=python3.11 ..." >&2; \
+		exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when a requirements file is newer than the stamp.
+$(STAMP): requirements.txt requirements-dev.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv install: system-deps $(STAMP)
+
+# ---------------------------------------------------------------------------
+# Run the whole stack in the foreground
+
+run: system-deps install
+	$(VENV_PY) scripts/ensure_database.py --check-redis
+	$(MANAGE) migrate --noinput
+	$(MANAGE) platform_setup$(PLATFORM_SETUP_ARGS)
+	$(MANAGE) seed_demo --port $(PORT)
+ifneq ($(strip $(PLATFORM_SETUP_ARGS)),)
+	@echo "Staff (Django admin): http://localhost:$(PORT)/admin/  $(STAFF_EMAIL) / $(STAFF_PASSWORD)"
+endif
+	@mkdir -p var
+	@echo "Starting web (http://localhost:$(PORT)/), worker and beat; Ctrl-C stops all."
+# `--env /dev/null`: the Django settings read .env themselves (values already
+# in the environment win); letting honcho load it too would invert that order.
+	exec $(VENV)/bin/honcho start -f Procfile --env /dev/null
+
+# ---------------------------------------------------------------------------
+# Checks
+
+test: system-deps install
+	$(VENV_PY) scripts/ensure_database.py --check-redis
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,9 @@
+"""ASGI entry point: HTTP through Django (tenant resolved by django-tenants' middleware)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+application = get_asgi_application()

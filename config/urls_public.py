@@ -1,0 +1,14 @@
+"""URLs served on the platform host (PLATFORM_DOMAIN, the public schema): staff only."""
+
+from django.contrib import admin
+from django.urls import path
+
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("", tenant_views.landing, name="platform-home"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "tenants.api.json_404"
+handler500 = "tenants.api.json_500"

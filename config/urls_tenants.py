@@ -1,0 +1,35 @@
+"""URLs served on a school's host (``<subdomain>.PLATFORM_DOMAIN`` or a custom domain)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from courses import views as course_views
+from enrollment.accounts import apis as auth_apis
+from media_pipeline import views as media_views
+
+api_v1 = [
+    path("auth/register", auth_apis.UserRegisterApi.as_view(), name="auth-register"),
+    path("auth/token", auth_apis.TokenObtainApi.as_view(), name="auth-token"),
+    path("auth/token/refresh", auth_apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("auth/me", auth_apis.MeApi.as_view(), name="auth-me"),
+    path("", include("courses.api.urls")),
+    path("", include("enrollment.api.urls")),
+    path("", include("media_pipeline.api.urls")),
+]
+
+urlpatterns = [
+    path("", course_views.catalogue, name="tenant-home"),
+    path("api/v1/", include(api_v1)),
+    path(
+        "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",
+        media_views.hls_file,
+        name="hls-file",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "tenants.api.json_404"
+handler500 = "tenants.api.json_500"

@@ -1,0 +1,36 @@
+"""A school's own admin (its host): courses, sections and lectures of that school only."""
+
+from django.contrib import admin
+
+from courses.models import Course, Lecture, Section
+from tenants.admin import TenantSchemaOnlyAdmin
+
+
+class SectionInline(admin.TabularInline):
+    model = Section
+    extra = 0
+
+
+@admin.register(Course)
+class CourseAdmin(TenantSchemaOnlyAdmin):
+    list_display = ("title", "category", "price", "published", "created_at")
+    list_filter = ("published", "category")
+    search_fields = ("title",)
+    inlines = [SectionInline]
+
+
+@admin.register(Lecture)
+class LectureAdmin(TenantSchemaOnlyAdmin):
+    list_display = ("title", "section", "status", "progress", "duration", "media_version")
+    list_filter = ("status",)
+    readonly_fields = (
+        "status",
+        "progress",
+        "error",
+        "duration",
+        "renditions",
+        "media_version",
+        "source_key",
+        "pending_version",
+        "transcode_attempts",
+    )

@@ -1,0 +1,65 @@
+"""Output shapes of the course API (API.md: Courses, lecture object)."""
+
+from rest_framework import serializers
+
+
+class RenditionOutput(serializers.Serializer):
+    name = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    bandwidth = serializers.IntegerField()
+
+
+class LectureOutput(serializers.Serializer):
+    """The instructor view of a lecture; media URLs are null until they exist."""
+
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    order = serializers.IntegerField()
+    section_id = serializers.UUIDField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True)
+    renditions = serializers.SerializerMethodField()
+    media_version = serializers.IntegerField()
+    thumbnail_url = serializers.SerializerMethodField()
+    storyboard_url = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField()
+
+    def get_renditions(self, lecture) -> list[dict]:
+        keep = ("name", "width", "height", "bandwidth")
+        return [{k: r[k] for k in keep} for r in lecture.renditions]
+
+    def get_thumbnail_url(self, lecture) -> str | None:
+        return None
+
+    def get_storyboard_url(self, lecture) -> str | None:
+        return None
+
+    def get_preview_url(self, lecture) -> str | None:
+        return None
+
+
+class SectionOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    order = serializers.IntegerField()
+    course_id = serializers.UUIDField()
+    lectures = LectureOutput(many=True, read_only=True)
+
+
+class CourseOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    subtitle = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    published = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class CourseDetailOutput(CourseOutput):
+    sections = SectionOutput(many=True, read_only=True)

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from courses.api import views
+
+urlpatterns = [
+    path("courses", views.CourseListCreateApi.as_view(), name="course-list"),
+    path("courses/<uuid:course_id>", views.CourseDetailApi.as_view(), name="course-detail"),
+    path(
+        "courses/<uuid:course_id>/sections",
+        views.SectionCreateApi.as_view(),
+        name="section-create",
+    ),
+    path(
+        "sections/<uuid:section_id>/lectures",
+        views.LectureCreateApi.as_view(),
+        name="lecture-create",
+    ),
+    path("lectures/<uuid:lecture_id>", views.LectureDetailApi.as_view(), name="lecture-detail"),
+]

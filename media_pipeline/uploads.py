@@ -1,0 +1,335 @@
+"""tus 1.0.0 upload services (https://tus.io/protocols/resumable-upload).
+
+Bytes are appended to a staging file at the client's offset in fixed-size chunks, so memory
+stays constant whatever the upload size; a chunk whose ``Upload-Checksum`` does not match is cut
+off again and the offset does not move (status 460, checksum extension).
+"""
+
+import base64
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from uuid import UUID
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from courses.models import Lecture
+from courses.selectors import lecture_get
+from media_pipeline.models import Upload
+from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
+from tenants.errors import ApplicationError, Conflict, NotFound
+from tenants.storage import lecture_prefix
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024  # bytes read from the request per write: bounds memory per upload
+CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+
+
+class UploadError(ApplicationError):
+    """A tus request was refused; ``status`` is the tus status code (400, 409, 413, 460...)."""
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """A parsed ``Upload-Checksum`` header: algorithm name and the expected raw digest."""
+
+    algorithm: str
+    digest: bytes
+
+
+def checksum_parse(header: str | None) -> Checksum | None:
+    """Parse ``Upload-Checksum: <algorithm> <base64 digest>``.
+
+    Raises ``UploadError`` 400 ``CHECKSUM_UNSUPPORTED`` for an algorithm other than sha1/sha256
+    and 400 ``INVALID_CHECKSUM`` for a malformed value.
+    """
+    if not header:
+        return None
+    parts = header.strip().split(" ")
+    if len(parts) != 2:
+        raise UploadError(
+            "Upload-Checksum must be '<algorithm> <base64>'.", code="INVALID_CHECKSUM"
+        )
+    algorithm, encoded = parts[0].lower(), parts[1]
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise UploadError(
+            f"Checksum algorithm {algorithm!r} is not supported (sha1, sha256).",
+            code="CHECKSUM_UNSUPPORTED",
+        )
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise UploadError("Upload-Checksum is not valid base64.", code="INVALID_CHECKSUM") from exc
+    if len(digest) != CHECKSUM_ALGORITHMS[algorithm]().digest_size:
+        raise UploadError("Upload-Checksum has the wrong length.", code="INVALID_CHECKSUM")
+    return Checksum(algorithm=algorithm, digest=digest)
+
+
+def metadata_parse(header: str | None) -> dict[str, str]:
+    """Parse ``Upload-Metadata`` (comma-separated ``key base64value`` pairs) into a dict.
+
+    Raises ``UploadError`` 400 ``INVALID_METADATA`` for bad base64, non-UTF-8 or duplicate keys.
+    """
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for item in header.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, encoded = item.partition(" ")
+        if not key or key in result:
+            raise UploadError("Upload-Metadata is not valid.", code="INVALID_METADATA")
+        try:
+            result[key] = (
+                base64.b64decode(encoded, validate=True).decode("utf-8") if encoded else ""
+            )
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UploadError("Upload-Metadata is not valid.", code="INVALID_METADATA") from exc
+    return result
+
+
+def staging_path(upload_id: UUID, schema_name: str | None = None) -> Path:
+    """Where an upload's bytes are staged: ``UPLOAD_STAGING_DIR/<schema>/<upload id>.part``."""
+    schema = schema_name or connection.schema_name
+    return Path(settings.UPLOAD_STAGING_DIR) / schema / f"{upload_id}.part"
+
+
+def upload_create(*, user, length: int, metadata_header: str | None) -> Upload:
+    """Start a tus upload for the lecture named in ``Upload-Metadata`` (``lecture_id``,
+    ``filename`` required; ``filetype`` optional and ignored for validation).
+
+    Raises ``UploadError`` 413 ``UPLOAD_TOO_LARGE`` above UPLOAD_MAX_SIZE (Tus-Max-Size),
+    400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant.
+    """
+    if length > settings.UPLOAD_MAX_SIZE:
+        raise UploadError(
+            f"The file is larger than the {settings.UPLOAD_MAX_SIZE} byte limit.",
+            code="UPLOAD_TOO_LARGE",
+            status=413,
+        )
+    metadata = metadata_parse(metadata_header)
+    missing = [key for key in ("lecture_id", "filename") if not metadata.get(key)]
+    if missing:
+        raise UploadError(
+            "Upload-Metadata must carry lecture_id and filename.",
+            code="VALIDATION_ERROR",
+            details={key: ["This field is required."] for key in missing},
+        )
+    try:
+        lecture_id = UUID(metadata["lecture_id"])
+    except ValueError as exc:
+        raise NotFound("Lecture not found.") from exc
+    with transaction.atomic():
+        lecture = lecture_get(lecture_id=lecture_id, for_update=True)
+        upload = Upload.objects.create(
+            lecture=lecture,
+            created_by=user,
+            length=length,
+            metadata=metadata_header or "",
+            filename=metadata["filename"][:255],
+            expires_at=timezone.now() + settings.UPLOAD_EXPIRY,
+        )
+        if lecture.status in (Lecture.Status.AWAITING_MEDIA, Lecture.Status.FAILED):
+            Lecture.objects.filter(pk=lecture.pk).update(
+                status=Lecture.Status.UPLOADING, error=None, progress=0.0
+            )
+        path = staging_path(upload.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=False)
+    return upload
+
+
+def upload_get(*, upload_id: UUID, user) -> Upload:
+    """An unexpired upload of this tenant created by ``user``, else ``NotFound``.
+
+    Uploads of other users and other tenants are indistinguishable from unknown ones.
+    """
+    upload = Upload.objects.filter(id=upload_id, created_by=user).first()
+    if upload is None or upload.expires_at <= timezone.now():
+        raise NotFound("Upload not found.")
+    return upload
+
+
+def upload_append(
+    *,
+    upload_id: UUID,
+    user,
+    offset: int,
+    stream: BinaryIO,
+    checksum: Checksum | None,
+    content_length: int | None,
+) -> Upload:
+    """Append the request body at ``offset``; returns the upload with its new offset.
+
+    Writes at most ``length - offset`` bytes in CHUNK_SIZE pieces. Raises ``UploadError`` 409
+    ``OFFSET_MISMATCH`` when ``offset`` is not the stored offset, 413 ``UPLOAD_TOO_LARGE`` when
+    the body would pass ``Upload-Length``, 460 ``CHECKSUM_MISMATCH`` (offset unchanged), and
+    ``Conflict`` 423 ``UPLOAD_LOCKED`` while another request appends to the same upload. When
+    the last byte arrives the upload is finished (``upload_finish``).
+    """
+    with transaction.atomic():
+        upload = upload_get(upload_id=upload_id, user=user)
+        # Row lock for the whole append: two clients resuming at once must not interleave bytes.
+        locked = Upload.objects.select_for_update(nowait=True).filter(pk=upload.pk)
+        try:
+            upload = locked.get()
+        except OperationalError as exc:  # psycopg's LockNotAvailable
+            raise Conflict(
+                "Another request is writing this upload.", code="UPLOAD_LOCKED", status=423
+            ) from exc
+        if offset != upload.offset:
+            raise UploadError(
+                f"Upload-Offset {offset} does not match the current offset {upload.offset}.",
+                code="OFFSET_MISMATCH",
+                status=409,
+            )
+        remaining = upload.length - upload.offset
+        if content_length is not None and content_length > remaining:
+            raise UploadError(
+                "The request body goes past Upload-Length.", code="UPLOAD_TOO_LARGE", status=413
+            )
+        path = staging_path(upload.id)
+        hasher = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else None
+        written = 0
+        with path.open("r+b") as handle:
+            handle.seek(upload.offset)
+            handle.truncate()
+            while written < remaining:
+                chunk = stream.read(min(CHUNK_SIZE, remaining - written))
+                if not chunk:
+                    break
+                handle.write(chunk)
+                if hasher:
+                    hasher.update(chunk)
+                written += len(chunk)
+            if stream.read(1):
+                handle.truncate(upload.offset)
+                raise UploadError(
+                    "The request body goes past Upload-Length.", code="UPLOAD_TOO_LARGE", status=413
+                )
+            if hasher and hasher.digest() != checksum.digest:
+                handle.truncate(upload.offset)
+                raise UploadError(
+                    "The chunk does not match its Upload-Checksum.",
+                    code="CHECKSUM_MISMATCH",
+                    status=460,
+                )
+            handle.flush()
+            os.fsync(handle.fileno())
+        upload.offset += written
+        Upload.objects.filter(pk=upload.pk).update(offset=upload.offset)
+        if upload.offset == upload.length:
+            upload_finish(upload=upload)
+    return upload
+
+
+def upload_terminate(*, upload_id: UUID, user) -> None:
+    """tus termination: delete the upload and its staging file; the lecture goes back to the
+    state it had before the upload started."""
+    with transaction.atomic():
+        upload = upload_get(upload_id=upload_id, user=user)
+        _upload_discard(upload)
+
+
+def _upload_discard(upload: Upload) -> None:
+    path = staging_path(upload.id)
+    lecture_id = upload.lecture_id
+    upload.delete()
+    if not Upload.objects.filter(lecture_id=lecture_id).exists():
+        lecture = Lecture.objects.select_for_update().get(pk=lecture_id)
+        if lecture.status == Lecture.Status.UPLOADING:
+            lecture.status = (
+                Lecture.Status.READY if lecture.media_version else Lecture.Status.AWAITING_MEDIA
+            )
+            lecture.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def upload_finish(*, upload: Upload) -> None:
+    """The last byte arrived: validate the file, store it as the lecture's new source and queue
+    the transcode (ARCHITECTURE.md, Media pipeline).
+
+    Validation trusts neither name nor Content-Type: magic bytes, then a probe with a forced
+    demuxer. A file that is not a usable video leaves the lecture ``failed`` with a readable
+    ``error`` and the staging file removed; nothing reaches FFmpeg's transcoder.
+    Must run inside the caller's transaction.
+    """
+    from media_pipeline.services import lecture_source_accept
+
+    path = staging_path(upload.id)
+    schema = connection.schema_name
+    try:
+        container = sniff_container(path)
+        result: ProbeResult = probe(path, container=container)
+    except MediaRejected as exc:
+        lecture = Lecture.objects.select_for_update().get(pk=upload.lecture_id)
+        upload.delete()
+        if lecture.status == Lecture.Status.UPLOADING or not lecture.media_version:
+            lecture.status = Lecture.Status.FAILED
+        lecture.error = exc.message
+        lecture.progress = 0.0
+        lecture.save(update_fields=["status", "error", "progress", "updated_at"])
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        logger.info("Rejected upload %s for lecture %s: %s", upload.id, upload.lecture_id, exc.code)
+        return
+    key = f"{lecture_prefix(schema, upload.lecture_id)}/sources/{upload.id}.{container}"
+    _staging_to_storage(path, key)
+    lecture_id = upload.lecture_id
+    upload.delete()
+    lecture_source_accept(lecture_id=lecture_id, source_key=key, probe=result)
+
+
+def _staging_to_storage(path: Path, key: str) -> None:
+    """Move a finished staging file to ``key`` in the default storage (a rename when both are on
+    the same local filesystem, a streamed upload otherwise)."""
+    if isinstance(default_storage, FileSystemStorage):
+        target = Path(default_storage.path(key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+        return
+    with path.open("rb") as handle:
+        default_storage.save(key, handle)
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def uploads_expire(*, now=None) -> int:
+    """Delete expired, unfinished uploads of the current tenant and their staging files;
+    returns how many were removed. Run by beat for every tenant."""
+    now = now or timezone.now()
+    count = 0
+    for upload in Upload.objects.filter(expires_at__lte=now):
+        with transaction.atomic():
+            _upload_discard(upload)
+        count += 1
+    return count
+
+
+def upload_from_path(*, user, lecture: Lecture, path: Path) -> None:
+    """Ingest a local file as if it had been uploaded with tus (server-side import).
+
+    The file is copied to staging and finished exactly like the last byte of a tus upload, so
+    it gets the same validation, storage and queueing. Used by ``seed_demo`` and imports.
+    """
+    size = path.stat().st_size
+    with transaction.atomic():
+        upload = upload_create(
+            user=user,
+            length=size,
+            metadata_header=",".join(
+                f"{key} {base64.b64encode(value.encode()).decode()}"
+                for key, value in (("lecture_id", str(lecture.id)), ("filename", path.name))
+            ),
+        )
+        shutil.copyfile(path, staging_path(upload.id))
+        Upload.objects.filter(pk=upload.pk).update(offset=size)
+        upload.offset = size
+        upload_finish(upload=upload)

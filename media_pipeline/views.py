@@ -1,0 +1,146 @@
+"""HLS delivery: ``/media/hls/<lecture>/v<version>/<file>?token=...`` (ARCHITECTURE.md, Delivery).
+
+Every request is authorised by the media token alone (HMAC, no database query). Playlists are
+rewritten so each URI they reference carries the same token; segments are streamed with HTTP
+Range support from local storage or redirected to a short-lived presigned URL on S3.
+"""
+
+import os
+import re
+from pathlib import Path
+from uuid import UUID
+
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.views.decorators.http import require_safe
+
+from media_pipeline.playlists import rewrite_playlist, validate_media_path
+from media_pipeline.tokens import InvalidMediaToken, media_token_verify
+from tenants.middleware import error_response
+from tenants.storage import lecture_version_prefix
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return error_response(
+        request, status=403, code="INVALID_MEDIA_TOKEN", message="The media token is not valid."
+    )
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_safe
+def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+    """Serve one playlist or segment of a lecture's media version to a token holder.
+
+    403 ``INVALID_MEDIA_TOKEN`` without a token valid for this tenant and lecture (another
+    student's lecture, another tenant, expired); 404 for a name outside the HLS layout or a file
+    that does not exist; 416 for an unsatisfiable Range.
+    """
+    tenant = getattr(request, "tenant", None)
+    token = request.GET.get("token", "")
+    if tenant is None or tenant.kind != "school" or not token:
+        return _forbidden(request)
+    try:
+        media_token_verify(token, tenant=connection.schema_name, lecture_id=lecture_id)
+    except InvalidMediaToken:
+        return _forbidden(request)
+    rendition, _, filename = path.rpartition("/")
+    if not validate_media_path(rendition, filename):
+        return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
+    key = f"{lecture_version_prefix(connection.schema_name, lecture_id, version)}/hls/{path}"
+    if filename.endswith(".m3u8"):
+        return _playlist(request, key, token)
+    return _segment(request, key)
+
+
+def _playlist(request: HttpRequest, key: str, token: str) -> HttpResponse:
+    try:
+        with default_storage.open(key, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (FileNotFoundError, OSError):
+        return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
+    body = rewrite_playlist(text, lambda uri: f"{uri}{'&' if '?' in uri else '?'}token={token}")
+    return _private(HttpResponse(body, content_type=PLAYLIST_TYPE))
+
+
+def _segment(request: HttpRequest, key: str) -> HttpResponse:
+    if not isinstance(default_storage, FileSystemStorage):
+        # Presigned for STORAGES OPTIONS querystring_expire seconds (5 min).
+        return _private(HttpResponseRedirect(default_storage.url(key)))
+    path = Path(default_storage.path(key))
+    try:
+        handle = path.open("rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
+    size = os.fstat(handle.fileno()).st_size
+    byte_range = _parse_range(request.headers.get("Range"), size)
+    if byte_range is None:
+        response = FileResponse(handle, content_type=SEGMENT_TYPE)
+        response["Accept-Ranges"] = "bytes"
+        return _private(response)
+    if byte_range == "unsatisfiable":
+        handle.close()
+        response = error_response(
+            request, status=416, code="RANGE_NOT_SATISFIABLE", message="Range not satisfiable."
+        )
+        response["Content-Range"] = f"bytes */{size}"
+        return _private(response)
+    start, end = byte_range
+    handle.seek(start)
+    response = StreamingHttpResponse(
+        _limited(handle, end - start + 1), status=206, content_type=SEGMENT_TYPE
+    )
+    response["Content-Length"] = str(end - start + 1)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return _private(response)
+
+
+def _parse_range(header: str | None, size: int):
+    """A single ``bytes=`` range (RFC 9110 14.1.2) as inclusive ``(start, end)``; ``None`` to
+    send the whole file (no or multi-range header), ``"unsatisfiable"`` for 416."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
+
+
+def _limited(handle, length: int, chunk: int = 64 * 1024):
+    """Yield at most ``length`` bytes from ``handle`` in ``chunk``-sized pieces, then close it."""
+    try:
+        while length > 0:
+            data = handle.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()

@@ -1,0 +1,88 @@
+"""HTTP middleware that resolves the tenant from the Host header and tags every request."""
+
+import re
+import uuid
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
+
+from tenants.models import Tenant
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (``request.request_id``), echoed as ``X-Request-ID``.
+
+    A well-formed incoming ``X-Request-ID`` (8-64 of ``[A-Za-z0-9._-]``, as set by a proxy) is
+    kept so logs line up across hops; anything else is replaced by a fresh UUID4 hex.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+def error_response(request: HttpRequest, *, status: int, code: str, message: str) -> JsonResponse:
+    """The API.md error body as a response: ``{"error": {code, message, details, request_id}}``."""
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": {},
+            "request_id": getattr(request, "request_id", ""),
+        }
+    }
+    return JsonResponse(body, status=status)
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    """django-tenants' host -> schema middleware with Lectern's answers for the edge cases.
+
+    An unknown host, the clone template and a suspended school all answer 404 with the API.md
+    error body (code ``UNKNOWN_HOST`` / ``TENANT_SUSPENDED``) instead of an HTML page, so no
+    tenant data and no stack trace is ever produced for them.
+    """
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        # The raw host, lower-cased and without port: the Domain table, not ALLOWED_HOSTS,
+        # decides which hosts exist.
+        return request._get_raw_host().rsplit(":", 1)[0].lower().rstrip(".")
+
+    def get_tenant(self, domain_model, hostname: str) -> Tenant:
+        tenant = super().get_tenant(domain_model, hostname)
+        if tenant.kind == Tenant.Kind.TEMPLATE:
+            raise domain_model.DoesNotExist
+        return tenant
+
+    def process_request(self, request: HttpRequest):
+        connection.set_schema_to_public()
+        domain_model = get_tenant_domain_model()
+        hostname = self.hostname_from_request(request)
+        try:
+            tenant = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            return error_response(
+                request,
+                status=404,
+                code="UNKNOWN_HOST",
+                message="No school is served at this host.",
+            )
+        if tenant.status == Tenant.Status.SUSPENDED:
+            return error_response(
+                request, status=404, code="TENANT_SUSPENDED", message="This school is suspended."
+            )
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        self.setup_url_routing(request)
+        return None
