@@ -3,7 +3,7 @@
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.conf import settings
@@ -170,7 +170,7 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
         lecture=lecture,
         master_path=f"/media/hls/{lecture.id}/v{lecture.media_version}/master.m3u8",
         token=token,
-        expires_at=datetime.fromtimestamp(expires, tz=timezone.utc),
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
         position=progress.position if progress else 0.0,
     )
 

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, env
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -26,3 +26,6 @@ STORAGES = {
 CACHES["default"]["KEY_PREFIX"] = f"lectern-test-{os.getpid()}"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"lectern-test-{os.getpid()}"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# A broker database of its own, so a worker of `make run` on the same machine never takes the
+# test suite's tasks (and the other way round).
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")

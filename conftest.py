@@ -1,0 +1,43 @@
+"""Session-wide fixtures: the real test database with two committed schools.
+
+Creating a schema per test is too slow (ARCHITECTURE.md tenancy rule 6): ``tenant`` and
+``other_tenant`` are provisioned once per database and every test runs inside a transaction
+that is rolled back.
+"""
+
+import pytest
+from django.db import connection
+
+from tenants.testing import TEST_TENANTS, ensure_test_tenant
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        for subdomain, name in TEST_TENANTS.values():
+            ensure_test_tenant(subdomain, name)
+        connection.set_schema_to_public()
+
+
+def _tenant(subdomain):
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(subdomain=subdomain)
+
+
+@pytest.fixture
+def tenant(db):
+    """School A (``alpha.localhost``)."""
+    return _tenant(TEST_TENANTS["tenant"][0])
+
+
+@pytest.fixture
+def other_tenant(db):
+    """School B (``beta.localhost``)."""
+    return _tenant(TEST_TENANTS["other_tenant"][0])
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_test():
+    yield
+    connection.set_schema_to_public()

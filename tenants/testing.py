@@ -1,0 +1,70 @@
+"""Test helpers shared by every app: tenants, accounts and API clients bound to a host."""
+
+from contextlib import contextmanager
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import tenant_context
+from rest_framework.test import APIClient
+
+from enrollment.accounts.tokens import tokens_for_user
+from tenants.models import Tenant
+from tenants.services import platform_setup, tenant_provision
+
+TEST_TENANTS = {"tenant": ("alpha", "Alpha Academy"), "other_tenant": ("beta", "Beta School")}
+PASSWORD = "correct-horse-battery"
+
+
+def ensure_test_tenant(subdomain: str, name: str) -> Tenant:
+    """The committed test school ``subdomain`` (provisioned once, reused with --reuse-db)."""
+    platform_setup()
+    tenant = Tenant.objects.filter(subdomain=subdomain).first()
+    if tenant is None:
+        tenant = tenant_provision(
+            subdomain=subdomain,
+            name=name,
+            owner_email=f"owner@{subdomain}.test",
+            owner_password=PASSWORD,
+        ).tenant
+    return tenant
+
+
+def host_of(tenant: Tenant) -> str:
+    """The primary host name of a tenant (``alpha.localhost``)."""
+    return tenant.domains.get(is_primary=True).domain
+
+
+@contextmanager
+def in_tenant(tenant: Tenant):
+    """Run ORM code inside ``tenant``'s schema, restoring the previous schema afterwards."""
+    with tenant_context(tenant):
+        yield
+
+
+def make_user(tenant: Tenant, email: str, role: str = "student", password: str = PASSWORD):
+    """Create an account inside ``tenant``'s schema."""
+    with tenant_context(tenant):
+        return get_user_model().objects.create_user(
+            email=email, password=password, role=role, name=email.split("@")[0]
+        )
+
+
+class TenantClient(APIClient):
+    """A DRF test client that talks to one tenant's host, optionally as ``user`` (Bearer JWT).
+
+    The JWT is minted inside the tenant's schema, so it carries that tenant's claim.
+    """
+
+    def __init__(self, tenant: Tenant, user=None, **defaults):
+        super().__init__(HTTP_HOST=host_of(tenant), **defaults)
+        self.tenant = tenant
+        if user is not None:
+            with tenant_context(tenant):
+                self.tokens = tokens_for_user(user)
+            self.credentials(HTTP_AUTHORIZATION=f"Bearer {self.tokens['access']}")
+
+    def request(self, **kwargs):
+        response = super().request(**kwargs)
+        # The middleware leaves the connection on the request's schema; tests continue public.
+        connection.set_schema_to_public()
+        return response
