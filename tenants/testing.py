@@ -12,7 +12,7 @@ from tenants.models import Tenant
 from tenants.services import platform_setup, tenant_provision
 
 TEST_TENANTS = {"tenant": ("alpha", "Alpha Academy"), "other_tenant": ("beta", "Beta School")}
-PASSWORD = "correct-horse-battery"
+PASSWORD = "correct-horse-battery"  # noqa: S105 (test accounts only)
 
 
 def ensure_test_tenant(subdomain: str, name: str) -> Tenant:

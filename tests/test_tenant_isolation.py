@@ -3,6 +3,8 @@
 A route added without a case here fails ``test_every_route_has_a_cross_tenant_case``.
 """
 
+import base64
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
