@@ -177,10 +177,8 @@ def case_progress(w):
 def case_uploads(w):
     headers = {"HTTP_TUS_RESUMABLE": "1.0.0", "HTTP_UPLOAD_LENGTH": "10"}
     assert w["jwt_i"].post("/api/v1/uploads/", **headers).status_code == 401
-    metadata = (
-        f"lecture_id {__import__('base64').b64encode(str(w['lecture'].id).encode()).decode()}"
-    )
-    metadata += ",filename eC5tcDQ="
+    lecture_id = base64.b64encode(str(w["lecture"].id).encode()).decode()
+    metadata = f"lecture_id {lecture_id},filename {base64.b64encode(b'x.mp4').decode()}"
     response = w["b_i"].post("/api/v1/uploads/", HTTP_UPLOAD_METADATA=metadata, **headers)
     assert response.status_code == 404
 
