@@ -47,6 +47,7 @@ AUDIO_BITRATE = 128_000
 AUDIO_SAMPLE_RATE = 48_000
 """Audio sample rate in Hz; sources at 44.1 kHz are resampled so every rung matches."""
 
+# File names of the output layout; media_pipeline.playlists whitelists the same shapes.
 MASTER_PLAYLIST = "master.m3u8"
 VARIANT_PLAYLIST = "index.m3u8"
 SEGMENT_PATTERN = "seg_%05d.ts"
@@ -57,16 +58,21 @@ _MAX_SHORT_SIDE = 1080
 # Reference rungs: short side -> (crf, maxrate bits/s, pixel count of the 16:9 frame).
 # The bitrates are the fixed-bitrate ladder of Peer5's guide "Creating A Production Ready
 # Multi Bitrate HLS VOD stream" and its create-vod-hls.sh script (640x360 800k,
-# 842x480 1400k, 1280x720 2800k, 1920x1080 5000k). Here they are VBV caps on a CRF
-# encode: easy lecture content (slides, a talking head) comes out far below them, and
-# only busy footage is held to the fixed ladder's rate. CRF 22-23 is x264's default
-# (23) tightened by one step for the larger rungs, where artefacts are easiest to see.
+# 842x480 1400k, 1280x720 2800k, 1920x1080 5000k; that script's 842 is not 16:9, the
+# pixel count here uses 854). Here they are VBV caps on a CRF encode: easy lecture content
+# (slides, a talking head) comes out far below them, and only busy footage is held to
+# the fixed ladder's rate. The CRFs are this project's choice: x264's default of 23,
+# one step lower for 720p and 1080p, where artefacts are easiest to see.
 _REFERENCE = {
     360: (23, 800_000, 640 * 360),
     480: (23, 1_400_000, 854 * 480),
     720: (22, 2_800_000, 1280 * 720),
     1080: (22, 5_000_000, 1920 * 1080),
 }
+
+# Floor for the interpolated cap: pixel scaling would give tiny sources a cap near zero,
+# and ffmpeg reads -maxrate 0 as "no cap" at all.
+_MIN_MAXRATE = 64_000
 
 _RUNG_NAME = re.compile(r"[1-9][0-9]{0,3}p")
 
@@ -101,7 +107,8 @@ def ladder_for(width: int, height: int) -> list[Rung]:
     short side, plus one rung at the source's own short side rounded down to even and
     capped at 1080. Nothing is ever upscaled and no short side appears twice. The long
     side keeps the source aspect ratio, rounded to the nearest even number (halves
-    round up). Portrait sources (height > width) use the width as the short side.
+    round up) but never above the source's long side rounded down to even. Portrait
+    sources (height > width) use the width as the short side.
 
     Examples: 1280x720 -> 640x360, 854x480, 1280x720; 1279x719 -> 640x360, 854x480,
     1278x718; 3840x2160 -> 640x360 ... 1920x1080; 1080x1920 -> 360x640, 480x854,
@@ -111,7 +118,8 @@ def ladder_for(width: int, height: int) -> list[Rung]:
     standard sizes use it directly; a rung at another size takes the CRF of the
     standard size nearest in short side (ties to the larger) and a maxrate interpolated
     linearly by pixel count between the neighbouring standard sizes (below 360p:
-    360p's rate scaled by pixel count), rounded to whole kbit/s. bufsize = 2 x maxrate.
+    360p's rate scaled by pixel count), rounded to whole kbit/s and never below
+    64 kbit/s. bufsize = 2 x maxrate.
 
     Args:
         width: Upright display width in pixels (``ProbeResult.width``).
@@ -135,7 +143,8 @@ def ladder_for(width: int, height: int) -> list[Rung]:
 
     rungs = []
     for side in sorted(sides):
-        other = _round_even(Fraction(long * side, short))
+        # Rounding to even must not make the long side exceed the source (3x2 -> 4x2).
+        other = min(_round_even(Fraction(long * side, short)), long - long % 2)
         w, h = (side, other) if portrait else (other, side)
         crf, maxrate = _rate_control(side, w * h)
         rungs.append(Rung(f"{side}p", w, h, crf, maxrate, 2 * maxrate))
@@ -167,7 +176,7 @@ def _rate_control(short_side: int, pixels: int) -> tuple[int, int]:
         _, hi_rate, hi_pixels = _REFERENCE[upper]
         share = (pixels - lo_pixels) / (hi_pixels - lo_pixels)
         maxrate = lo_rate + min(max(share, 0.0), 1.0) * (hi_rate - lo_rate)
-    return crf, round(maxrate / 1000) * 1000
+    return crf, max(round(maxrate / 1000) * 1000, _MIN_MAXRATE)
 
 
 def build_transcode_command(

@@ -64,6 +64,11 @@ _AV_TIMEOUT_SECONDS = 30.0
 # more than this many packets to produce one picture is treated as undecodable.
 _MAX_PACKETS_FOR_FIRST_FRAME = 300
 
+# Top-level ISO-BMFF boxes walked by the truncation check. A 6 h fragmented MP4 with
+# 2 s fragments has about 22,000 (a moof and an mdat each); the cap only bounds the
+# time a crafted file of millions of empty boxes can cost.
+_MAX_TOP_LEVEL_BOXES = 100_000
+
 
 class MediaRejected(Exception):
     """An upload that cannot become a course video.
@@ -378,7 +383,9 @@ def _check_iso_bmff_structure(fh: BinaryIO, size: int) -> None:
     """
     offset = 0
     seen_moov = False
-    while size - offset >= 8:
+    for _ in range(_MAX_TOP_LEVEL_BOXES):
+        if size - offset < 8:
+            break
         fh.seek(offset)
         header = fh.read(16)
         box_size, box_type = struct.unpack(">I4s", header[:8])
@@ -400,6 +407,9 @@ def _check_iso_bmff_structure(fh: BinaryIO, size: int) -> None:
         offset += box_size
         if offset > size:
             raise _truncated()
+    else:
+        # Gave up walking a file of countless tiny boxes; PyAV still vets it.
+        return
     if not seen_moov:
         raise MediaRejected(
             "TRUNCATED",
@@ -416,9 +426,9 @@ def _check_matroska_structure(fh: BinaryIO, size: int) -> None:
     """
     fh.seek(0)
     head = fh.read(_SNIFF_BYTES)
-    header = _ebml_header(head)
+    header = _ebml_header(head) if head.startswith(_EBML_MAGIC) else None
     if header is None:
-        raise _truncated()
+        raise _damaged("the Matroska/WebM structure is damaged")
     pos = header[1]
     segment_id = _read_vint(head, pos, keep_marker=True)
     if segment_id is None:
@@ -482,16 +492,24 @@ def probe(
         A :class:`ProbeResult`.
 
     Raises:
-        MediaRejected: ``EMPTY_FILE``; ``TRUNCATED`` when the file is cut short;
-            ``UNREADABLE`` when FFmpeg cannot parse or decode it; ``NO_VIDEO_STREAM``;
+        MediaRejected: any rejection of :func:`sniff_container` (the magic bytes are
+            checked again); ``UNREADABLE`` when they name a different container family
+            than ``container``, or when FFmpeg cannot parse or decode the file;
+            ``TRUNCATED`` when the file is cut short; ``NO_VIDEO_STREAM``;
             ``TOO_MANY_STREAMS``; ``TOO_LARGE_DIMENSIONS``; ``TOO_LONG``.
         ValueError: ``container`` is not one of :data:`ALLOWED_CONTAINERS`.
         OSError: the file cannot be opened (a storage problem, not a rejection).
     """
     demuxer = demuxer_for(container)
+    # Sniff again rather than trust the caller: the file behind a path may have been
+    # replaced since it was sniffed, and a forced demuxer on the wrong bytes is exactly
+    # what the forcing is meant to prevent.
+    sniffed = sniff_container(path)
+    if DEMUXERS[sniffed] != demuxer:
+        raise _damaged(
+            f"its contents are {_FORMAT_LABELS[sniffed]}, not {_FORMAT_LABELS[container]}"
+        )
     size = os.path.getsize(path)
-    if size == 0:
-        raise MediaRejected("EMPTY_FILE", "The file is empty (0 bytes).")
     with open(path, "rb") as fh:
         if demuxer == "mov":
             _check_iso_bmff_structure(fh, size)
@@ -550,6 +568,13 @@ def _describe(media, container, size, max_duration, max_dimension, max_streams) 
             "NO_VIDEO_STREAM", "The file has no video track (it may be audio only)."
         )
     video = videos[0]
+    audios = list(media.streams.audio)
+    audio = audios[0] if audios else None
+    # PyAV leaves codec_context as None when this FFmpeg build has no decoder for it.
+    if video.codec_context is None:
+        raise _damaged("its video track uses a codec that is not supported")
+    if audio is not None and audio.codec_context is None:
+        raise _damaged("its audio track uses a codec that is not supported")
     _check_index_within_file(streams, size)
 
     frame = _first_frame(media, video)
@@ -575,8 +600,6 @@ def _describe(media, container, size, max_duration, max_dimension, max_streams) 
             f"The video is {_hms(duration)} long; the limit is {_hms(max_duration)}.",
         )
 
-    audios = list(media.streams.audio)
-    audio = audios[0] if audios else None
     return ProbeResult(
         container=container,
         duration=duration,
