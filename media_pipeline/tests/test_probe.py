@@ -391,10 +391,9 @@ def test_ffmpeg_binary_environment_then_settings(monkeypatch):
     assert ffmpeg_binary() == "/usr/local/bin/ffmpeg"
 
 
-def test_django_setting_is_none_without_configured_django(monkeypatch):
-    from django.conf import settings
-
-    if settings.configured:
-        pytest.skip("Django settings are configured in this process")
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
-    assert probe_module._django_setting() is None
+def test_ffmpeg_binary_setting_wins_over_environment(monkeypatch, settings):
+    monkeypatch.setenv("FFMPEG_BINARY", "/opt/ffmpeg/bin/ffmpeg")
+    settings.FFMPEG_BINARY = "/usr/local/bin/ffmpeg"
+    assert ffmpeg_binary() == "/usr/local/bin/ffmpeg"
+    settings.FFMPEG_BINARY = ""
+    assert ffmpeg_binary() == "/opt/ffmpeg/bin/ffmpeg"
