@@ -21,6 +21,8 @@ RUN pip install -r requirements.txt
 # Code stays owned by root (read-only for the app user); only var/ is writable.
 COPY . .
 RUN mkdir -p /app/var/media && chown -R lectern:lectern /app/var
+RUN DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=collectstatic-only \
+    python manage.py collectstatic --noinput
 
 ENV DJANGO_SETTINGS_MODULE=config.settings.production \
     MEDIA_ROOT=/app/var/media
