@@ -1,0 +1,290 @@
+"""Fixtures for the end-to-end tests: real processes around the committed test database.
+
+A school is provisioned with the real management command, then a uvicorn web server and a
+Celery worker are started as subprocesses that share the test process's database
+(``test_lectern``) and media directories. ``*.localhost`` does not resolve everywhere, so
+clients connect to ``127.0.0.1:<port>`` and name the school in the ``Host`` header.
+
+Nothing here uses ``transactional_db`` or ``live_server``: their flush would wipe the tenants
+table. Database access from the test process goes through ``django_db_blocker.unblock()``.
+"""
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT = 60.0  # seconds a server or worker may take to come up
+
+
+@dataclass(frozen=True)
+class School:
+    """The provisioned e2e school: where it lives and how its owner logs in."""
+
+    subdomain: str
+    schema_name: str
+    owner_email: str
+    owner_password: str
+
+
+@dataclass(frozen=True)
+class WebServer:
+    """A running uvicorn process reachable at ``base_url`` (``http://127.0.0.1:<port>``)."""
+
+    port: int
+    base_url: str
+    log: Path
+
+    def host(self, subdomain: str) -> str:
+        """The ``Host`` header value naming ``subdomain`` on this server."""
+        return f"{subdomain}.localhost:{self.port}"
+
+    def loopback(self, url: str) -> str:
+        """``url`` with its network location replaced by this server's loopback address."""
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=f"127.0.0.1:{self.port}"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop_process_group(process: subprocess.Popen, *, grace: float = 15.0) -> None:
+    """SIGTERM the process group led by ``process``, then SIGKILL whatever is left."""
+    try:
+        pgid = os.getpgid(process.pid)
+    except ProcessLookupError:
+        pgid = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    # Children (prefork pool processes, ffmpeg) may outlive the leader: kill the whole group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as handle:
+        return subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so teardown can kill all of it
+        )
+
+
+@pytest.fixture(scope="session")
+def e2e_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    """Environment for subprocesses: the test database, this process's media dirs."""
+    from django.conf import settings
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+            "TEST_MEDIA_DIR": str(Path(settings.MEDIA_ROOT).parent),
+            "PLATFORM_DOMAIN": "localhost",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def e2e_logs(tmp_path_factory) -> Path:
+    """A folder for the subprocesses' logs (printed when one of them fails to start)."""
+    return tmp_path_factory.mktemp("e2e-logs")
+
+
+@pytest.fixture(scope="session")
+def e2e_school(e2e_env, django_db_blocker):
+    """A school provisioned by ``manage.py provision_tenant`` in a subprocess.
+
+    Teardown drops the tenant with its schema and removes its media, staging and work folders.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from tenants.models import Tenant
+
+    subdomain = f"e2e-{secrets.token_hex(4)}"
+    school_password = f"E2e-{secrets.token_urlsafe(12)}"
+    owner_email = "owner@e2e.test"
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            "manage.py",
+            "provision_tenant",
+            "--subdomain",
+            subdomain,
+            "--name",
+            "E2E Academy",
+            "--owner-email",
+            owner_email,
+            "--owner-password",
+            school_password,
+        ],
+        cwd=REPO_ROOT,
+        env=e2e_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    schema_name = None
+    try:
+        assert result.returncode == 0, (
+            f"provision_tenant exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+        with django_db_blocker.unblock():
+            tenant = Tenant.objects.get(subdomain=subdomain)
+            schema_name = tenant.schema_name
+            assert tenant.domains.filter(domain=f"{subdomain}.localhost", is_primary=True).exists()
+            connection.set_schema_to_public()
+        yield School(
+            subdomain=subdomain,
+            schema_name=schema_name,
+            owner_email=owner_email,
+            owner_password=school_password,
+        )
+    finally:
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            tenant = Tenant.objects.filter(subdomain=subdomain).first()
+            if tenant is not None:
+                schema_name = tenant.schema_name
+                tenant.delete(force_drop=True)
+            connection.set_schema_to_public()
+        if schema_name:
+            for folder in (
+                Path(settings.MEDIA_ROOT) / "tenants" / schema_name,
+                Path(settings.UPLOAD_STAGING_DIR) / schema_name,
+                Path(settings.TRANSCODE_WORK_DIR) / schema_name,
+            ):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def web_server(e2e_env, e2e_school, e2e_logs):
+    """``uvicorn config.asgi:application`` on a free loopback port.
+
+    Depends on ``e2e_school`` so it stops before the school's schema is dropped.
+    """
+    port = _free_port()
+    log = e2e_logs / "uvicorn.log"
+    process = _spawn(
+        [
+            str(VENV_BIN / "uvicorn"),
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        e2e_env,
+        log,
+    )
+    server = WebServer(port=port, base_url=f"http://127.0.0.1:{port}", log=log)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"uvicorn exited with {process.returncode}:\n{_log_tail(log)}")
+            try:
+                response = requests.get(
+                    f"{server.base_url}/healthz",
+                    headers={"Host": f"localhost:{port}"},
+                    timeout=2,
+                )
+            except requests.ConnectionError:
+                response = None
+            # Any HTTP answer means the app is up (API.md's /healthz is not routed yet).
+            if response is not None and response.status_code < 500:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not answer HTTP in time:\n{_log_tail(log)}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        _stop_process_group(process)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(e2e_env, e2e_school, e2e_logs):
+    """A Celery worker on the ``transcode`` and ``default`` queues (broker: test Redis DB).
+
+    Ready when it answers a control ping addressed to its own node name. Depends on
+    ``e2e_school`` so it stops before the school's schema is dropped.
+    """
+    from config.celery import app
+
+    node = f"e2e-{secrets.token_hex(4)}@{socket.gethostname()}"
+    log = e2e_logs / "celery.log"
+    process = _spawn(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "transcode,default",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "-n",
+            node,
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        e2e_env,
+        log,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"celery worker exited with {process.returncode}:\n{_log_tail(log)}")
+            replies = app.control.ping(destination=[node], timeout=1.0)
+            if any(node in reply for reply in replies):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"celery worker did not answer a ping in time:\n{_log_tail(log)}")
+        yield node
+    finally:
+        _stop_process_group(process)
