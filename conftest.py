@@ -5,7 +5,11 @@ Creating a schema per test is too slow (ARCHITECTURE.md tenancy rule 6): ``tenan
 that is rolled back.
 """
 
+import os
+import shutil
+
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tenants.testing import TEST_TENANTS, ensure_test_tenant
@@ -41,3 +45,13 @@ def other_tenant(db):
 def _public_schema_after_test():
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_media_at_exit():
+    """The test settings put media in a fresh temporary folder per run; remove it afterwards
+    unless the caller chose the folder (TEST_MEDIA_DIR)."""
+    yield
+    if not os.environ.get("TEST_MEDIA_DIR"):
+        shutil.rmtree(settings.MEDIA_ROOT.parent, ignore_errors=True)
+

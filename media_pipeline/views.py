@@ -5,7 +5,7 @@ rewritten so each URI they reference carries the same token; segments are stream
 Range support from local storage or redirected to a short-lived presigned URL on S3.
 """
 
-import os
+import asyncio
 import re
 from pathlib import Path
 from uuid import UUID
@@ -13,7 +13,6 @@ from uuid import UUID
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.http import (
-    FileResponse,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
@@ -83,30 +82,29 @@ def _segment(request: HttpRequest, key: str) -> HttpResponse:
         return _private(HttpResponseRedirect(default_storage.url(key)))
     path = Path(default_storage.path(key))
     try:
-        handle = path.open("rb")
-    except (FileNotFoundError, IsADirectoryError):
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
-    size = os.fstat(handle.fileno()).st_size
+    if not path.is_file():
+        return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
     byte_range = _parse_range(request.headers.get("Range"), size)
-    if byte_range is None:
-        response = FileResponse(handle, content_type=SEGMENT_TYPE)
-        response["Accept-Ranges"] = "bytes"
-        return _private(response)
     if byte_range == "unsatisfiable":
-        handle.close()
         response = error_response(
             request, status=416, code="RANGE_NOT_SATISFIABLE", message="Range not satisfiable."
         )
         response["Content-Range"] = f"bytes */{size}"
         return _private(response)
-    start, end = byte_range
-    handle.seek(start)
+    start, end = byte_range if byte_range else (0, size - 1)
+    length = end - start + 1
     response = StreamingHttpResponse(
-        _limited(handle, end - start + 1), status=206, content_type=SEGMENT_TYPE
+        _file_chunks(path, start, length),
+        status=206 if byte_range else 200,
+        content_type=SEGMENT_TYPE,
     )
-    response["Content-Length"] = str(end - start + 1)
-    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
+    if byte_range:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return _private(response)
 
 
@@ -133,11 +131,17 @@ def _parse_range(header: str | None, size: int):
     return start, end
 
 
-def _limited(handle, length: int, chunk: int = 64 * 1024):
-    """Yield at most ``length`` bytes from ``handle`` in ``chunk``-sized pieces, then close it."""
+async def _file_chunks(path: Path, start: int, length: int, chunk: int = 64 * 1024):
+    """Yield ``length`` bytes of ``path`` from ``start`` in ``chunk``-sized pieces.
+
+    An async iterator, so the ASGI server sends each piece as it is read instead of Django
+    collecting a synchronous iterator into memory first; file reads run in a thread.
+    """
+    handle = await asyncio.to_thread(path.open, "rb")
     try:
+        await asyncio.to_thread(handle.seek, start)
         while length > 0:
-            data = handle.read(min(chunk, length))
+            data = await asyncio.to_thread(handle.read, min(chunk, length))
             if not data:
                 break
             length -= len(data)
