@@ -73,14 +73,32 @@ def checksum_parse(header: str | None) -> Checksum | None:
     return Checksum(algorithm=algorithm, digest=digest)
 
 
+METADATA_MAX_LENGTH = 4096  # characters of the raw header kept on the Upload row
+
+
+@dataclass(frozen=True)
+class UploadBody:
+    """The body of a creation-with-upload request: its stream, checksum and declared length."""
+
+    stream: BinaryIO
+    checksum: Checksum | None
+    content_length: int
+
+
 def metadata_parse(header: str | None) -> dict[str, str]:
     """Parse ``Upload-Metadata`` (comma-separated ``key base64value`` pairs) into a dict.
 
-    Raises ``UploadError`` 400 ``INVALID_METADATA`` for bad base64, non-UTF-8 or duplicate keys.
+    Raises ``UploadError`` 400 ``INVALID_METADATA`` for a header over METADATA_MAX_LENGTH
+    characters, bad base64, non-UTF-8 or duplicate keys.
     """
     result: dict[str, str] = {}
     if not header:
         return result
+    if len(header) > METADATA_MAX_LENGTH:
+        raise UploadError(
+            f"Upload-Metadata is longer than {METADATA_MAX_LENGTH} characters.",
+            code="INVALID_METADATA",
+        )
     for item in header.split(","):
         item = item.strip()
         if not item:
@@ -103,9 +121,14 @@ def staging_path(upload_id: UUID, schema_name: str | None = None) -> Path:
     return Path(settings.UPLOAD_STAGING_DIR) / schema / f"{upload_id}.part"
 
 
-def upload_create(*, user, length: int, metadata_header: str | None) -> Upload:
+def upload_create(
+    *, user, length: int, metadata_header: str | None, body: UploadBody | None = None
+) -> Upload:
     """Start a tus upload for the lecture named in ``Upload-Metadata`` (``lecture_id``,
     ``filename`` required; ``filetype`` optional and ignored for validation).
+
+    With ``body`` (creation-with-upload) the bytes are appended at once; if that append fails
+    (checksum, size) the new upload is removed again, so a refused request leaves nothing.
 
     Raises ``UploadError`` 413 ``UPLOAD_TOO_LARGE`` above UPLOAD_MAX_SIZE (Tus-Max-Size),
     400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant.
@@ -145,7 +168,20 @@ def upload_create(*, user, length: int, metadata_header: str | None) -> Upload:
         path = staging_path(upload.id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(exist_ok=False)
-    return upload
+    if body is None:
+        return upload
+    try:
+        return upload_append(
+            upload_id=upload.id,
+            user=user,
+            offset=0,
+            stream=body.stream,
+            checksum=body.checksum,
+            content_length=body.content_length,
+        )
+    except ApplicationError:
+        upload_terminate(upload_id=upload.id, user=user)
+        raise
 
 
 def upload_get(*, upload_id: UUID, user) -> Upload:
@@ -289,15 +325,22 @@ def upload_finish(*, upload: Upload) -> None:
 
 
 def _staging_to_storage(path: Path, key: str) -> None:
-    """Move a finished staging file to ``key`` in the default storage (a rename when both are on
-    the same local filesystem, a streamed upload otherwise)."""
+    """Put a finished staging file at ``key`` in the default storage: a hard link when both are
+    on the same local filesystem (no copy), a copy or a streamed upload otherwise.
+
+    The staging file itself is removed only on commit, so a rolled-back transaction leaves the
+    upload resumable with its bytes in place.
+    """
     if isinstance(default_storage, FileSystemStorage):
         target = Path(default_storage.path(key))
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(path, target)
-        return
-    with path.open("rb") as handle:
-        default_storage.save(key, handle)
+        try:
+            os.link(path, target)
+        except OSError:  # another filesystem, or links not supported
+            shutil.copyfile(path, target)
+    else:
+        with path.open("rb") as handle:
+            default_storage.save(key, handle)
     transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
@@ -135,6 +137,12 @@ def tenant_provision(
     hosts = [primary] + ([domain.strip().lower()] if domain else [])
     if not name.strip():
         raise ProvisioningError("The school needs a name.", code="VALIDATION_ERROR")
+    try:
+        validate_email(owner_email)
+    except ValidationError as exc:
+        raise ProvisioningError(
+            f"Invalid owner e-mail {owner_email!r}.", code="VALIDATION_ERROR"
+        ) from exc
     if (
         Tenant.objects.filter(schema_name=schema_name).exists()
         or Tenant.objects.filter(subdomain=subdomain).exists()
@@ -173,7 +181,6 @@ def tenant_provision(
 
 def _password_check(email: str, password: str) -> None:
     from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
 
     try:
         validate_password(password, user=get_user_model()(email=email))

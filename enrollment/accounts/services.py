@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -27,10 +28,19 @@ def user_create(*, email: str, password: str, name: str = "", role: str = User.R
     """Create an account in the current schema.
 
     ``password`` is checked with AUTH_PASSWORD_VALIDATORS. Raises ``ApplicationError``
-    (400 ``VALIDATION_ERROR``, details ``{"password": [...]}``) for a weak password and
-    ``Conflict`` (409 ``EMAIL_TAKEN``) when the e-mail already has an account in this school.
+    (400 ``VALIDATION_ERROR``, details ``{"email": [...]}`` or ``{"password": [...]}``) for an
+    invalid e-mail or a weak password and ``Conflict`` (409 ``EMAIL_TAKEN``) when the e-mail
+    already has an account in this school.
     """
     email = User.objects.normalize_email(email).lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            "The e-mail address is not valid.",
+            code="VALIDATION_ERROR",
+            details={"email": list(exc.messages)},
+        ) from exc
     try:
         validate_password(password, user=User(email=email, name=name))
     except DjangoValidationError as exc:

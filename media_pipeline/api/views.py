@@ -1,5 +1,6 @@
 """tus 1.0.0 endpoint at /api/v1/uploads/ (API.md: Uploads)."""
 
+import re
 from uuid import UUID
 
 from django.conf import settings
@@ -57,11 +58,14 @@ class TusApiView(TenantApiView):
         return response
 
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
 def _int_header(request, name: str, *, required: bool = True) -> int | None:
     value = request.headers.get(name)
     if value is None and not required:
         return None
-    if value is None or not value.isdigit():
+    if value is None or not _DIGITS.fullmatch(value):
         raise uploads.UploadError(
             f"{name} must be a non-negative integer.",
             code="VALIDATION_ERROR",
@@ -95,19 +99,20 @@ class UploadCreateApi(TusApiView):
                 "Upload-Defer-Length is not supported.", code="VALIDATION_ERROR"
             )
         length = _int_header(request, "Upload-Length")
-        upload = uploads.upload_create(
-            user=request.user, length=length, metadata_header=request.headers.get("Upload-Metadata")
-        )
         content_length = _int_header(request, "Content-Length", required=False) or 0
-        if content_length > 0:
-            upload = uploads.upload_append(
-                upload_id=upload.id,
-                user=request.user,
-                offset=0,
+        body = None
+        if content_length > 0:  # creation-with-upload: check the body before creating anything
+            body = uploads.UploadBody(
                 stream=_body_stream(request),
                 checksum=uploads.checksum_parse(request.headers.get("Upload-Checksum")),
                 content_length=content_length,
             )
+        upload = uploads.upload_create(
+            user=request.user,
+            length=length,
+            metadata_header=request.headers.get("Upload-Metadata"),
+            body=body,
+        )
         response = Response(status=201)
         response["Location"] = request.build_absolute_uri(f"/api/v1/uploads/{upload.id}")
         _upload_headers(response, upload)
