@@ -54,4 +54,3 @@ def _remove_test_media_at_exit():
     yield
     if not os.environ.get("TEST_MEDIA_DIR"):
         shutil.rmtree(settings.MEDIA_ROOT.parent, ignore_errors=True)
-

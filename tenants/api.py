@@ -14,7 +14,7 @@ from tenants.middleware import error_response
 
 logger = logging.getLogger(__name__)
 
-# DRF exception class -> (code, message used when DRF's own detail is not a plain string).
+# DRF exception class -> API.md error code; the first matching class wins.
 _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED"),
     (exceptions.AuthenticationFailed, "AUTHENTICATION_FAILED"),

