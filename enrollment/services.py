@@ -1,12 +1,10 @@
 """Enrollment writes: access codes, redemption, playback grants, watch progress."""
 
 import math
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -14,7 +12,7 @@ from courses.models import Course, Lecture
 from enrollment import codes
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import enrollment_get
-from media_pipeline.tokens import media_token_sign
+from media_pipeline.delivery import MediaAccess, media_access_issue
 from tenants.errors import ApplicationError, Conflict, NotFound
 
 MAX_CODES_PER_BATCH = 10_000
@@ -137,22 +135,26 @@ def _redeem_failure(digest: str | None, now: datetime) -> CodeError:
 
 @dataclass(frozen=True)
 class Playback:
-    """A playback grant: the master playlist path with its token, and its expiry."""
+    """A playback grant: the lecture, the viewer's signed media access, and the resume
+    position in seconds."""
 
     lecture: Lecture
-    master_path: str
-    token: str
-    expires_at: datetime
+    access: MediaAccess
     position: float
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the media token stops working (UTC)."""
+        return datetime.fromtimestamp(self.access.expires, tz=UTC)
 
 
 def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     """A signed, expiring playback grant for an enrolled student.
 
     The token lives at least MEDIA_TOKEN_MIN_LIFETIME (1 h) or twice the lecture's duration,
-    whichever is longer. Raises ``NotFound`` (course/lecture not in this tenant or lecture not in
-    the course), ``NotEnrolled`` (403), ``Conflict`` 409 ``NOT_READY`` when no media version is
-    playable yet.
+    whichever is longer (``media_pipeline.delivery.media_token_lifetime``). Raises ``NotFound``
+    (course/lecture not in this tenant or lecture not in the course), ``NotEnrolled`` (403),
+    ``Conflict`` 409 ``NOT_READY`` when no media version is playable yet.
     """
     enrollment_get(student=student, course_id=course_id)
     lecture = Lecture.objects.filter(id=lecture_id, section__course_id=course_id).first()
@@ -160,17 +162,10 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
         raise NotFound("Lecture not found.")
     if lecture.media_version == 0:
         raise Conflict("This lecture is not ready to play yet.", code="NOT_READY")
-    lifetime = max(settings.MEDIA_TOKEN_MIN_LIFETIME.total_seconds(), 2 * (lecture.duration or 0))
-    expires = int(time.time() + lifetime)
-    token = media_token_sign(
-        tenant=connection.schema_name, student_id=student.pk, lecture_id=lecture.id, expires=expires
-    )
     progress = LectureProgress.objects.filter(student=student, lecture_id=lecture.id).first()
     return Playback(
         lecture=lecture,
-        master_path=f"/media/hls/{lecture.id}/v{lecture.media_version}/master.m3u8",
-        token=token,
-        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+        access=media_access_issue(lecture=lecture, viewer_id=student.pk),
         position=progress.position if progress else 0.0,
     )
 

@@ -1,9 +1,10 @@
 """Serving-side helpers for HLS playlists: per-request URI rewriting and a strict
 whitelist of the file names a lecture's HLS directory may be asked for.
 
-The layout is the one :mod:`media_pipeline.ladder` writes::
+The layout is the one :mod:`media_pipeline.ladder` and :mod:`media_pipeline.previews` write::
 
     master.m3u8
+    poster.jpg poster.webp storyboard.jpg storyboard.vtt preview.mp4
     <rendition>/index.m3u8
     <rendition>/seg_<digits>.ts
 """
@@ -13,15 +14,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from media_pipeline.previews import (
+    POSTER_JPEG,
+    POSTER_WEBP,
+    PREVIEW_CLIP,
+    STORYBOARD_IMAGE,
+    STORYBOARD_INDEX,
+)
+
 __all__ = [
     "MASTER_PLAYLIST",
+    "ROOT_FILES",
     "SAFE_FILENAME",
     "SAFE_NAME",
     "rewrite_playlist",
+    "rewrite_storyboard",
     "validate_media_path",
 ]
 
 MASTER_PLAYLIST = "master.m3u8"
+
+ROOT_FILES = frozenset(
+    {MASTER_PLAYLIST, POSTER_JPEG, POSTER_WEBP, STORYBOARD_IMAGE, STORYBOARD_INDEX, PREVIEW_CLIP}
+)
+"""The files at the top of a version's folder, beside the rendition directories."""
 
 SAFE_NAME = re.compile(r"[1-9][0-9]{0,3}p", re.ASCII)
 """Rendition directory names: a short side in pixels and ``p`` (``360p``, ``718p``).
@@ -75,10 +91,27 @@ def rewrite_playlist(text: str, add_query: Callable[[str], str]) -> str:
     return "\n".join(lines)
 
 
+def rewrite_storyboard(text: str, add_query: Callable[[str], str]) -> str:
+    """Pass the image URL of every cue of a storyboard WebVTT file through ``add_query``.
+
+    Cue payload lines (not the ``WEBVTT`` header, blank lines or ``-->`` timing lines) are
+    ``<image>#xywh=x,y,w,h`` (the media fragment of W3C Media Fragments URI 1.0, section 4.2.1);
+    ``add_query`` gets the part before ``#`` and the fragment is kept after it, so
+    ``storyboard.jpg#xywh=0,0,160,90`` becomes ``storyboard.jpg?token=...#xywh=0,0,160,90``.
+    """
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if not line.strip() or line.startswith("WEBVTT") or "-->" in line:
+            continue
+        uri, hash_, fragment = line.partition("#")
+        lines[index] = f"{add_query(uri)}{hash_}{fragment}"
+    return "\n".join(lines)
+
+
 def validate_media_path(rendition: str | None, filename: str) -> bool:
     """Whether ``rendition``/``filename`` names a file of a lecture's HLS output.
 
-    Accepted: ``("", "master.m3u8")`` (``rendition`` empty or None), and
+    Accepted: ``("", name)`` for a name in ROOT_FILES (``rendition`` empty or None), and
     ``("<digits>p", "index.m3u8")`` or ``("<digits>p", "seg_<digits>.ts")``.
     Everything is matched in full against fixed ASCII patterns, so separators,
     ``..``, encoded characters, NUL bytes and trailing newlines are all refused and
@@ -94,7 +127,7 @@ def validate_media_path(rendition: str | None, filename: str) -> bool:
     if not isinstance(filename, str):
         return False
     if not rendition:
-        return filename == MASTER_PLAYLIST
+        return filename in ROOT_FILES
     if not isinstance(rendition, str):
         return False
     return bool(SAFE_NAME.fullmatch(rendition) and SAFE_FILENAME.fullmatch(filename))

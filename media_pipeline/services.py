@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from courses.models import Lecture
-from media_pipeline import ladder
+from media_pipeline import ladder, previews
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
 from tenants.storage import lecture_version_prefix, storage_delete_prefix, storage_upload_tree
 
@@ -142,7 +142,8 @@ def lecture_transcode(*, lecture_id: UUID, version: int) -> bool:
     """Transcode the pending source of a lecture into ``version`` and switch to it.
 
     One FFmpeg process decodes once and encodes every rung of ``ladder.ladder_for`` (see
-    ``ladder.build_transcode_command``). Progress is stored at most once a second. Outputs are
+    ``ladder.build_transcode_command``). Progress is stored at most once a second. The poster,
+    storyboard and preview clip are made from the finished renditions (``previews``). Outputs are
     written to a work folder, copied to ``tenants/<schema>/lectures/<id>/v<version>/hls/`` and
     the lecture row switched in one UPDATE; the previous version is deleted after commit.
     Returns ``True`` when this call made the version ready. Raises nothing for bad media: the
@@ -180,6 +181,12 @@ def lecture_transcode(*, lecture_id: UUID, version: int) -> bool:
             renditions = ladder.write_master_playlist(
                 str(out_dir), rungs, has_audio=info.has_audio, frame_rate=info.frame_rate
             )
+            try:
+                previews.previews_write(
+                    ffmpeg=ffmpeg_binary(), out_dir=out_dir, rungs=rungs, duration=info.duration
+                )
+            except previews.PreviewError as exc:
+                raise TranscodeFailed(exc.message) from exc
         prefix = lecture_version_prefix(schema, lecture_id, version)
         storage_delete_prefix(prefix)  # a partial copy from a killed attempt
         storage_upload_tree(out_dir, f"{prefix}/hls")

@@ -20,13 +20,20 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from media_pipeline.playlists import rewrite_playlist, validate_media_path
+from media_pipeline.playlists import rewrite_playlist, rewrite_storyboard, validate_media_path
 from media_pipeline.tokens import InvalidMediaToken, media_token_verify
 from tenants.middleware import error_response
 from tenants.storage import lecture_version_prefix
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-SEGMENT_TYPE = "video/mp2t"
+STORYBOARD_TYPE = "text/vtt; charset=utf-8"
+# Binary files by extension; the names themselves are whitelisted by validate_media_path.
+FILE_TYPES = {
+    ".ts": "video/mp2t",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -43,7 +50,9 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 @require_safe
 def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
-    """Serve one playlist or segment of a lecture's media version to a token holder.
+    """Serve one file of a lecture's media version to a token holder: a playlist or the
+    storyboard index (rewritten so the URIs inside carry the token), a segment, the poster, the
+    storyboard sprite or the preview clip (streamed with Range support, or a presigned redirect).
 
     403 ``INVALID_MEDIA_TOKEN`` without a token valid for this tenant and lecture (another
     student's lecture, another tenant, expired); 404 for a name outside the HLS layout or a file
@@ -62,21 +71,23 @@ def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) ->
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
     key = f"{lecture_version_prefix(connection.schema_name, lecture_id, version)}/hls/{path}"
     if filename.endswith(".m3u8"):
-        return _playlist(request, key, token)
-    return _segment(request, key)
+        return _rewritten(request, key, token, rewrite_playlist, PLAYLIST_TYPE)
+    if filename.endswith(".vtt"):
+        return _rewritten(request, key, token, rewrite_storyboard, STORYBOARD_TYPE)
+    return _file(request, key, FILE_TYPES[Path(filename).suffix])
 
 
-def _playlist(request: HttpRequest, key: str, token: str) -> HttpResponse:
+def _rewritten(request: HttpRequest, key: str, token: str, rewrite, content_type: str):
     try:
         with default_storage.open(key, "rb") as handle:
             text = handle.read().decode("utf-8")
     except (FileNotFoundError, OSError):
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
-    body = rewrite_playlist(text, lambda uri: f"{uri}{'&' if '?' in uri else '?'}token={token}")
-    return _private(HttpResponse(body, content_type=PLAYLIST_TYPE))
+    body = rewrite(text, lambda uri: f"{uri}{'&' if '?' in uri else '?'}token={token}")
+    return _private(HttpResponse(body, content_type=content_type))
 
 
-def _segment(request: HttpRequest, key: str) -> HttpResponse:
+def _file(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
     if not isinstance(default_storage, FileSystemStorage):
         # Presigned for STORAGES OPTIONS querystring_expire seconds (5 min).
         return _private(HttpResponseRedirect(default_storage.url(key)))
@@ -99,7 +110,7 @@ def _segment(request: HttpRequest, key: str) -> HttpResponse:
     response = StreamingHttpResponse(
         _file_chunks(path, start, length),
         status=206 if byte_range else 200,
-        content_type=SEGMENT_TYPE,
+        content_type=content_type,
     )
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

@@ -190,10 +190,19 @@ def case_upload_detail(w):
 
 def case_hls(w):
     grant = w["grant"]
-    url = f"{grant.master_path}?token={grant.token}"
-    segment = url.replace("master.m3u8", "360p/seg_00000.ts")
+    url = grant.access.master_path
+    others = [
+        url.replace("master.m3u8", name)
+        for name in (
+            "360p/seg_00000.ts",
+            "poster.jpg",
+            "storyboard.vtt",
+            "storyboard.jpg",
+            "preview.mp4",
+        )
+    ]
     client = TenantClient(w["other_tenant"])
-    assert [client.get(url).status_code, client.get(segment).status_code] == [403, 403]
+    assert [client.get(u).status_code for u in [url, *others]] == [403] * 6
 
 
 def case_home(w):

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from media_pipeline.delivery import MediaAccess, media_access_issue
+
 
 class RenditionOutput(serializers.Serializer):
     name = serializers.CharField()
@@ -11,7 +13,11 @@ class RenditionOutput(serializers.Serializer):
 
 
 class LectureOutput(serializers.Serializer):
-    """The instructor view of a lecture; media URLs are null until they exist."""
+    """The instructor view of a lecture; media URLs are null until a version is ready.
+
+    The URLs are absolute and carry a media token signed for the requesting instructor, so the
+    serializer needs ``context={"request": request}`` (KeyError without it).
+    """
 
     id = serializers.UUIDField()
     title = serializers.CharField()
@@ -32,13 +38,30 @@ class LectureOutput(serializers.Serializer):
         return [{k: r[k] for k in keep} for r in lecture.renditions]
 
     def get_thumbnail_url(self, lecture) -> str | None:
-        return None
+        return self._url(lecture, "thumbnail_path")
 
     def get_storyboard_url(self, lecture) -> str | None:
-        return None
+        return self._url(lecture, "storyboard_path")
 
     def get_preview_url(self, lecture) -> str | None:
-        return None
+        return self._url(lecture, "preview_path")
+
+    def _url(self, lecture, name: str) -> str | None:
+        access = self._access(lecture)
+        if access is None:
+            return None
+        return self.context["request"].build_absolute_uri(getattr(access, name))
+
+    def _access(self, lecture) -> MediaAccess | None:
+        if not lecture.media_version:
+            return None
+        # One token per lecture and response (the three URLs share it).
+        cache = self.context.setdefault("_media_access", {})
+        key = (lecture.pk, lecture.media_version)
+        if key not in cache:
+            viewer = self.context["request"].user
+            cache[key] = media_access_issue(lecture=lecture, viewer_id=viewer.pk)
+        return cache[key]
 
 
 class SectionOutput(serializers.Serializer):

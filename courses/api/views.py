@@ -55,7 +55,10 @@ class CourseListCreateApi(InstructorApiView):
         data.is_valid(raise_exception=True)
         course = services.course_create(created_by=request.user, **data.validated_data)
         course = selectors.course_get(course_id=course.id)
-        return Response(CourseDetailOutput(course).data, status=status.HTTP_201_CREATED)
+        return Response(
+            CourseDetailOutput(course, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class CourseDetailApi(InstructorApiView):
@@ -63,7 +66,11 @@ class CourseDetailApi(InstructorApiView):
 
     @extend_schema(responses={200: CourseDetailOutput})
     def get(self, request, course_id):
-        return Response(CourseDetailOutput(selectors.course_get(course_id=course_id)).data)
+        return Response(
+            CourseDetailOutput(
+                selectors.course_get(course_id=course_id), context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=CourseInput, responses={200: CourseDetailOutput})
     def patch(self, request, course_id):
@@ -71,7 +78,11 @@ class CourseDetailApi(InstructorApiView):
         data = CourseInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.course_update(course=course, data=data.validated_data)
-        return Response(CourseDetailOutput(selectors.course_get(course_id=course_id)).data)
+        return Response(
+            CourseDetailOutput(
+                selectors.course_get(course_id=course_id), context={"request": request}
+            ).data
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request, course_id):
@@ -92,7 +103,10 @@ class SectionCreateApi(InstructorApiView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         section = services.section_create(course=course, **data.validated_data)
-        return Response(SectionOutput(section).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SectionOutput(section, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class LectureCreateApi(InstructorApiView):
@@ -108,7 +122,10 @@ class LectureCreateApi(InstructorApiView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         lecture = services.lecture_create(section=section, **data.validated_data)
-        return Response(LectureOutput(lecture).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LectureOutput(lecture, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class LectureDetailApi(InstructorApiView):
@@ -116,4 +133,8 @@ class LectureDetailApi(InstructorApiView):
 
     @extend_schema(responses={200: LectureOutput})
     def get(self, request, lecture_id):
-        return Response(LectureOutput(selectors.lecture_get(lecture_id=lecture_id)).data)
+        return Response(
+            LectureOutput(
+                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+            ).data
+        )

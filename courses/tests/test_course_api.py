@@ -1,5 +1,7 @@
 """Instructor course API (API.md: Courses)."""
 
+import time
+
 import pytest
 
 from courses.models import Course, Lecture, Section
@@ -159,3 +161,33 @@ def test_another_schools_ids_are_404(client, tenant, other_tenant):
     with in_tenant(other_tenant):
         assert Course.objects.get(id=course_id).title == "Beta"
         assert Lecture.objects.filter(section_id=section_id).count() == 1
+
+
+def test_media_urls_of_a_ready_lecture_carry_a_token_for_the_instructor(client, tenant, instructor):
+    from media_pipeline.tokens import media_token_verify
+
+    created = client.post("/api/v1/courses", {"title": "Optics"}, format="json").json()
+    section = client.post(
+        f"/api/v1/courses/{created['id']}/sections", {"title": "Light"}, format="json"
+    )
+    lecture_id = client.post(
+        f"/api/v1/sections/{section.json()['id']}/lectures", {"title": "Lenses"}, format="json"
+    ).json()["id"]
+    before = client.get(f"/api/v1/lectures/{lecture_id}").json()
+    with in_tenant(tenant):
+        Lecture.objects.filter(pk=lecture_id).update(media_version=3, duration=4000.0)
+
+    after = client.get(f"/api/v1/lectures/{lecture_id}").json()
+    nested = client.get(f"/api/v1/courses/{created['id']}").json()["sections"][0]["lectures"][0]
+
+    assert [before[k] for k in ("thumbnail_url", "storyboard_url", "preview_url")] == [None] * 3
+    base = f"http://alpha.localhost/media/hls/{lecture_id}/v3"
+    token = after["thumbnail_url"].partition("?token=")[2]
+    assert after["thumbnail_url"] == f"{base}/poster.jpg?token={token}"
+    assert after["storyboard_url"] == f"{base}/storyboard.vtt?token={token}"
+    assert after["preview_url"] == f"{base}/preview.mp4?token={token}"
+    assert nested["preview_url"].startswith(f"{base}/preview.mp4?token=v1.")
+    grant = media_token_verify(token, tenant=tenant.schema_name, lecture_id=lecture_id)
+    assert grant.student_id == instructor.pk
+    # Twice the duration (8000 s) is longer than the one-hour minimum.
+    assert grant.expires == pytest.approx(time.time() + 8000, abs=30)

@@ -179,6 +179,7 @@ class PlaybackOutput(serializers.Serializer):
     position = serializers.FloatField()
     thumbnail_url = serializers.CharField(allow_null=True)
     storyboard_url = serializers.CharField(allow_null=True)
+    preview_url = serializers.CharField(allow_null=True)
 
 
 class StudentPlaybackApi(TenantApiView):
@@ -189,15 +190,16 @@ class StudentPlaybackApi(TenantApiView):
         grant = services.playback_grant(
             student=request.user, course_id=course_id, lecture_id=lecture_id
         )
-        url = request.build_absolute_uri(grant.master_path) + f"?token={grant.token}"
+        access = grant.access
         body = {
             "lecture_id": grant.lecture.id,
-            "playback_url": url,
+            "playback_url": request.build_absolute_uri(access.master_path),
             "expires_at": grant.expires_at,
             "duration": grant.lecture.duration,
             "position": grant.position,
-            "thumbnail_url": None,
-            "storyboard_url": None,
+            "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
+            "storyboard_url": request.build_absolute_uri(access.storyboard_path),
+            "preview_url": request.build_absolute_uri(access.preview_path),
         }
         return Response(PlaybackOutput(body).data)
 

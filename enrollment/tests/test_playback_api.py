@@ -91,6 +91,7 @@ def test_playback_object_and_tokenised_playlists(tenant, student, course, ready_
         "position",
         "thumbnail_url",
         "storyboard_url",
+        "preview_url",
     }
     assert body["playback_url"].startswith(
         f"http://alpha.localhost/media/hls/{ready_lecture.id}/v1/master.m3u8?token=v1."
@@ -112,6 +113,47 @@ def test_playback_object_and_tokenised_playlists(tenant, student, course, ready_
     assert segment.status_code == 200
     assert segment["Content-Type"] == "video/mp2t"
     assert body_of(segment)[:1] == b"\x47"  # MPEG-TS sync byte
+
+
+def test_poster_storyboard_and_preview_are_served_with_the_token(
+    tenant, student, course, ready_lecture
+):
+    enroll(tenant, student, course)
+    body = playback(tenant, student, course, ready_lecture).json()
+    token = body["playback_url"].split("token=")[1]
+    base = f"http://alpha.localhost/media/hls/{ready_lecture.id}/v1"
+    client = TenantClient(tenant)
+
+    assert body["thumbnail_url"] == f"{base}/poster.jpg?token={token}"
+    assert body["storyboard_url"] == f"{base}/storyboard.vtt?token={token}"
+    assert body["preview_url"] == f"{base}/preview.mp4?token={token}"
+    poster = client.get(path_of(body["thumbnail_url"]))
+    webp = client.get(f"/media/hls/{ready_lecture.id}/v1/poster.webp?token={token}")
+    storyboard = client.get(path_of(body["storyboard_url"]))
+    sprite = client.get(f"/media/hls/{ready_lecture.id}/v1/storyboard.jpg?token={token}")
+    preview = client.get(path_of(body["preview_url"]))
+    responses = [poster, webp, storyboard, sprite, preview]
+
+    assert [r.status_code for r in responses] == [200] * 5
+    assert [r["Content-Type"] for r in responses] == [
+        "image/jpeg",
+        "image/webp",
+        "text/vtt; charset=utf-8",
+        "image/jpeg",
+        "video/mp4",
+    ]
+    assert {r["Cache-Control"] for r in responses} == {"private, no-store"}
+    assert body_of(poster)[:3] == b"\xff\xd8\xff"
+    assert body_of(webp)[8:12] == b"WEBP"
+    # The 2 s tiny clip gives one 160x120 tile (4:3); the cue's URL carries the token.
+    assert storyboard.content.decode() == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n"
+        f"storyboard.jpg?token={token}#xywh=0,0,160,120\n"
+    )
+    assert body_of(sprite)[:3] == b"\xff\xd8\xff"
+    assert body_of(preview)[4:8] == b"ftyp"
+    without = client.get(f"/media/hls/{ready_lecture.id}/v1/poster.jpg")
+    assert (without.status_code, without.json()["error"]["code"]) == (403, "INVALID_MEDIA_TOKEN")
 
 
 def test_segments_support_range_requests(tenant, student, course, ready_lecture):

@@ -122,6 +122,53 @@ def clip_webm(media_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def clip_vfr(media_dir) -> Path:
+    """8 s 640x360 H.264 + AAC at a variable frame rate: 30 fps with irregular runs of frames
+    dropped (gaps of 33 to 133 ms), timestamps kept as they are (``-fps_mode vfr``)."""
+    path = media_dir / "vfr.mp4"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=8",
+        "-f", "lavfi", "-i", "sine=f=330:r=48000:d=8",
+        "-vf", "select='not(between(mod(n\\,17)\\,5\\,7))*not(eq(mod(n\\,11)\\,3))'",
+        "-fps_mode", "vfr",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-shortest",
+        path,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_mov_pcm(media_dir) -> Path:
+    """3 s 480x270 H.264 with 16-bit PCM stereo audio at 44.1 kHz in QuickTime."""
+    path = media_dir / "camera.mov"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=480x270:r=25:d=3",
+        "-f", "lavfi", "-i", "sine=f=550:r=44100:d=3",
+        "-ac", "2",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "pcm_s16le", "-f", "mov",
+        path,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_odd_size(media_dir) -> Path:
+    """2 s 1279x719 (odd width and height) H.264 4:4:4 with AAC; 4:2:0 needs even sizes, so
+    this is what a screen recorder that keeps odd window sizes produces."""
+    path = media_dir / "odd_1279x719.mp4"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=1279x719:r=25:d=2",
+        "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p",
+        "-c:a", "aac",
+        path,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
 def clip_mkv(media_dir, clip_webm) -> Path:
     """The WebM clip remuxed as Matroska (EBML DocType ``matroska``)."""
     path = media_dir / "talk.mkv"

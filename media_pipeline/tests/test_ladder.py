@@ -3,13 +3,16 @@ the master playlist, and one real encode of generated clips."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import av
 import pytest
 
 from media_pipeline import ladder
+from media_pipeline.conformance import hls_check, hls_read
 from media_pipeline.ladder import (
     AUDIO_BITRATE,
     AUDIO_SAMPLE_RATE,
@@ -22,6 +25,7 @@ from media_pipeline.ladder import (
     write_master_playlist,
 )
 from media_pipeline.playlists import validate_media_path
+from media_pipeline.tests.conftest import run_ffmpeg
 
 
 def sizes(rungs: list[Rung]) -> list[tuple[str, int, int]]:
@@ -460,3 +464,57 @@ def test_real_ladder_of_rotated_source_is_upright(hls_rotated):
     # the top-left corner.
     red, green, blue = frame.to_ndarray(format="rgb24")[8, 8]
     assert red < 60 and green > 200 and blue > 200
+
+
+# ----------------------------------------------------------------------------- conformance
+
+
+def _copy_ladder(hls_720p, tmp_path) -> Path:
+    out = tmp_path / "hls"
+    shutil.copytree(hls_720p["out"], out)
+    return out
+
+
+def test_conformance_of_the_real_ladder(hls_720p):
+    renditions = hls_read(hls_720p["out"])
+
+    assert hls_check(hls_720p["out"]) == []
+    assert [r.name for r in renditions] == ["360p", "480p", "720p"]
+    assert [len(r.keyframes) for r in renditions] == [4, 4, 4]
+    assert all(r.starts_with_idr == [True, True] for r in renditions)
+
+
+def test_conformance_reports_each_broken_promise(hls_720p, tmp_path):
+    out = _copy_ladder(hls_720p, tmp_path)
+    master = out / "master.m3u8"
+    declared = hls_720p["renditions"][0]["bandwidth"]
+    text = master.read_text().replace(f"BANDWIDTH={declared},", f"BANDWIDTH={declared // 2},", 1)
+    master.write_text(text.replace("RESOLUTION=854x480", "RESOLUTION=852x480"))
+    variant = out / "480p" / "index.m3u8"
+    variant.write_text(
+        variant.read_text()
+        .replace("#EXT-X-TARGETDURATION:6", "#EXT-X-TARGETDURATION:10")
+        .replace("#EXT-X-ENDLIST", "")
+    )
+    # The 720p rung re-encoded with x264's own GOP: keyframes no longer line up.
+    first = out / "720p" / "seg_00000.ts"
+    run_ffmpeg(
+        "-i", first, "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+        "-c:a", "copy", "-f", "mpegts", out / "720p" / "regop.ts",
+    )  # fmt: skip
+    os.replace(out / "720p" / "regop.ts", first)
+
+    problems = hls_check(out)
+
+    peak = hls_read(hls_720p["out"])[0].peak_segment_bitrate
+    assert problems[:4] == [
+        f"360p: peak segment bit rate {peak:.0f} b/s exceeds 1.1 x BANDWIDTH {declared // 2}",
+        "480p: the variant playlist is not a complete VOD playlist",
+        "480p: #EXT-X-TARGETDURATION is 10, expected 6",
+        "480p: pictures are 854x480, RESOLUTION says 852x480",
+    ]
+    # ultrafast at x264's default CRF also blows the 720p segment past its declared peak.
+    assert len(problems) == 6
+    assert problems[4].startswith("720p: peak segment bit rate ")
+    assert problems[5].startswith("720p: keyframes at [1.440, 2.640, 3.840, 5.040, 6.240, ")
+    assert problems[5].endswith("do not match 360p's [1.480, 3.480, 5.480, 7.480] s")

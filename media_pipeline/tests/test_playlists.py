@@ -8,6 +8,7 @@ from media_pipeline.playlists import (
     SAFE_FILENAME,
     SAFE_NAME,
     rewrite_playlist,
+    rewrite_storyboard,
     validate_media_path,
 )
 
@@ -103,11 +104,28 @@ def test_rewrite_calls_add_query_once_per_uri():
     assert seen == ["a.mp4", "b.ts", "c.ts"]
 
 
+def test_rewrite_storyboard_adds_the_query_before_the_fragment():
+    text = (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nstoryboard.jpg#xywh=0,0,160,90\n\n"
+        "00:00:02.000 --> 00:00:03.500\nstoryboard.jpg#xywh=160,0,160,90\n"
+    )
+
+    assert rewrite_storyboard(text, add_token) == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nstoryboard.jpg?token=abc.def#xywh=0,0,160,90\n\n"
+        "00:00:02.000 --> 00:00:03.500\nstoryboard.jpg?token=abc.def#xywh=160,0,160,90\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("rendition", "filename"),
     [
         ("", "master.m3u8"),
         (None, "master.m3u8"),
+        ("", "poster.jpg"),
+        ("", "poster.webp"),
+        ("", "storyboard.jpg"),
+        ("", "storyboard.vtt"),
+        (None, "preview.mp4"),
         ("360p", "index.m3u8"),
         ("1080p", "seg_00000.ts"),
         ("272p", "seg_00017.ts"),
@@ -124,6 +142,11 @@ def test_validate_media_path_accepts_layout(rendition, filename):
         ("", "index.m3u8"),
         ("", "seg_00000.ts"),
         ("", "../master.m3u8"),
+        ("", "poster.png"),
+        ("", "POSTER.JPG"),
+        ("", "storyboard.vtt/"),
+        ("", "preview.mp4\n"),
+        ("360p", "poster.jpg"),
         ("360p", "master.m3u8"),
         ("..", "index.m3u8"),
         ("360p/..", "index.m3u8"),

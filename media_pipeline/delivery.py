@@ -1,0 +1,82 @@
+"""Signed URLs of a lecture's media: one token per viewer and lecture covers the master
+playlist, its variants and segments, the poster, the storyboard and the preview clip
+(ARCHITECTURE.md, Delivery; the token format is in :mod:`media_pipeline.tokens`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection
+
+from media_pipeline.playlists import MASTER_PLAYLIST
+from media_pipeline.previews import POSTER_JPEG, PREVIEW_CLIP, STORYBOARD_INDEX
+from media_pipeline.tokens import media_token_sign
+
+
+@dataclass(frozen=True)
+class MediaAccess:
+    """A viewer's signed access to one media version of a lecture.
+
+    Attributes:
+        lecture_id: The lecture.
+        version: Its media version (``Lecture.media_version``, >= 1).
+        token: The media token (``media_pipeline.tokens``).
+        expires: Expiry in Unix seconds.
+    """
+
+    lecture_id: UUID
+    version: int
+    token: str
+    expires: int
+
+    def path(self, name: str) -> str:
+        """Absolute path of the file ``name`` of this version, token included, e.g.
+        ``/media/hls/<lecture>/v3/master.m3u8?token=...``."""
+        return f"/media/hls/{self.lecture_id}/v{self.version}/{name}?token={self.token}"
+
+    @property
+    def master_path(self) -> str:
+        """The HLS master playlist (what ``playback_url`` points at)."""
+        return self.path(MASTER_PLAYLIST)
+
+    @property
+    def thumbnail_path(self) -> str:
+        """The poster (JPEG; ``poster.webp`` beside it for browsers that prefer WebP)."""
+        return self.path(POSTER_JPEG)
+
+    @property
+    def storyboard_path(self) -> str:
+        """The storyboard WebVTT index; its cues point at the sprite with the same token."""
+        return self.path(STORYBOARD_INDEX)
+
+    @property
+    def preview_path(self) -> str:
+        """The preview clip (MP4, the first seconds)."""
+        return self.path(PREVIEW_CLIP)
+
+
+def media_token_lifetime(duration: float | None) -> float:
+    """Seconds a media token lives: MEDIA_TOKEN_MIN_LIFETIME (1 h) or twice the lecture's
+    ``duration`` (seconds), whichever is longer, so a viewer who pauses still finishes."""
+    return max(settings.MEDIA_TOKEN_MIN_LIFETIME.total_seconds(), 2 * (duration or 0.0))
+
+
+def media_access_issue(*, lecture, viewer_id: int, now: float | None = None) -> MediaAccess:
+    """Sign access for account ``viewer_id`` to the current media version of ``lecture`` in the
+    current tenant schema.
+
+    Raises:
+        ValueError: the lecture has no playable version yet (``media_version`` 0).
+    """
+    if not lecture.media_version:
+        raise ValueError(f"lecture {lecture.pk} has no media version")
+    expires = int((time.time() if now is None else now) + media_token_lifetime(lecture.duration))
+    token = media_token_sign(
+        tenant=connection.schema_name, student_id=viewer_id, lecture_id=lecture.pk, expires=expires
+    )
+    return MediaAccess(
+        lecture_id=lecture.pk, version=lecture.media_version, token=token, expires=expires
+    )
