@@ -212,3 +212,54 @@ def test_storyboard_layout_limits_the_tiles():
     assert math.ceil(3600 / hour.interval) <= 100
     with pytest.raises(ValueError):
         storyboard_layout(duration=0, width=640, height=360)
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+def test_a_new_upload_keeps_the_old_version_playing_until_it_replaces_it(
+    tenant,
+    instructor,
+    lecture,
+    clip_scope_no_audio,
+    clip_mov_pcm,
+    django_capture_on_commit_callbacks,
+):
+    from enrollment.models import Enrollment
+    from tenants.testing import TenantClient
+
+    first = ingest_and_transcode(tenant, instructor, lecture, clip_scope_no_audio)
+    student = make_user(tenant, "viewer@alpha.test")
+    with in_tenant(tenant):
+        Enrollment.objects.create(student=student, course=lecture.section.course)
+    viewer = TenantClient(tenant, user=student)
+    playback_path = f"/api/v1/students/courses/{lecture.section.course_id}/lectures/{lecture.pk}"
+
+    def master_status(playback: dict) -> int:
+        return (
+            TenantClient(tenant).get(playback["playback_url"].partition("localhost")[2]).status_code
+        )
+
+    with in_tenant(tenant):
+        upload_from_path(user=instructor, lecture=lecture, path=clip_mov_pcm)
+        pending = Lecture.objects.get(pk=lecture.pk)
+    during = viewer.get(playback_path).json()
+
+    assert (pending.status, pending.media_version, pending.pending_version) == ("queued", 1, 2)
+    assert "/v1/master.m3u8?token=" in during["playback_url"]
+    assert master_status(during) == 200
+
+    with in_tenant(tenant), django_capture_on_commit_callbacks(execute=True):
+        assert lecture_transcode(lecture_id=lecture.pk, version=2) is True
+    after = viewer.get(playback_path).json()
+
+    with in_tenant(tenant):
+        done = Lecture.objects.get(pk=lecture.pk)
+    assert (done.status, done.media_version) == ("ready", 2)
+    assert [r["name"] for r in done.renditions] == ["270p"]
+    assert "/v2/master.m3u8?token=" in after["playback_url"]
+    assert master_status(after) == 200
+    assert master_status(during) == 404  # v1 is gone once v2 is switched in
+    versions = Path(settings.MEDIA_ROOT) / lecture_prefix(tenant.schema_name, lecture.pk)
+    assert sorted(p.name for p in versions.iterdir() if p.name.startswith("v")) == ["v2"]
+    assert first.media_version == 1
