@@ -7,13 +7,22 @@ created, migrated and given the school ``bench`` on first use and reused afterwa
     from bench.common import bench_django, bench_tenant
     bench_django()            # before importing any Django model
     tenant = bench_tenant()   # tenants.models.Tenant of the school "bench"
+
+Benchmarks that need the real web server use ``web_server()`` (uvicorn, one process) and
+``process_tree_memory()`` (resident memory of a process and its children).
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,3 +88,85 @@ def bench_tenant():
             owner_password=BENCH_PASSWORD,
         ).tenant
     return tenant
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def web_server(
+    *, env: dict[str, str], log: Path, app: str = "config.asgi:application", timeout: float = 60
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Run ``uvicorn <app>`` (one process, 127.0.0.1, a free port) and yield
+    ``(process, base_url)`` once it answers HTTP; it is stopped (SIGTERM, then SIGKILL of its
+    process group) on exit. Its output goes to ``log``.
+
+    Raises:
+        SystemExit: the server exited or did not answer within ``timeout`` seconds (the end
+            of its log is printed).
+    """
+    port = free_port()
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    command = [uvicorn, app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-4000:]
+                raise SystemExit(f"uvicorn {app} did not start:\n{tail}")
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                connection.request("GET", "/healthz", headers={"Host": f"localhost:{port}"})
+                connection.getresponse().read()
+                break  # any HTTP answer: the application is up
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.2)
+            finally:
+                connection.close()
+        yield process, base_url
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+                break
+
+
+def process_tree_memory(pid: int) -> dict[str, int]:
+    """``{"VmHWM": bytes, "VmRSS": bytes, "processes": n}`` of ``pid`` and its descendants,
+    from ``/proc/<pid>/status`` (Linux). VmHWM is each process's peak resident set; the sum
+    over several processes is an upper bound of their joint peak."""
+    totals = {"VmHWM": 0, "VmRSS": 0, "processes": 0}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except FileNotFoundError:
+            continue  # exited meanwhile
+        totals["processes"] += 1
+        for line in status.splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                totals[key] += int(value.split()[0]) * 1024  # reported in kB
+        for task in tasks:
+            with suppress(FileNotFoundError):
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+    return totals

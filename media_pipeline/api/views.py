@@ -10,6 +10,7 @@ from rest_framework import permissions
 from rest_framework.response import Response
 
 from media_pipeline import uploads
+from media_pipeline.asgi import UPLOAD_BODY_SCOPE_KEY
 from media_pipeline.models import Upload
 from tenants.api import IsInstructor, TenantApiView
 
@@ -80,13 +81,16 @@ def _upload_headers(response, upload: Upload) -> None:
 
 
 def _body_stream(request):
+    """The request body as a stream: under ASGI the one ``upload_body_streaming`` put in the
+    scope (so a cut request keeps what arrived), under WSGI the request itself."""
     if request.content_type != OFFSET_CONTENT_TYPE:
         raise uploads.UploadError(
             f"Content-Type must be {OFFSET_CONTENT_TYPE}.",
             code="UNSUPPORTED_MEDIA_TYPE",
             status=415,
         )
-    return request._request
+    scope = getattr(request._request, "scope", None) or {}
+    return scope.get(UPLOAD_BODY_SCOPE_KEY) or request._request
 
 
 class UploadCreateApi(TusApiView):
