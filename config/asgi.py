@@ -1,9 +1,31 @@
-"""ASGI entry point: HTTP through Django (tenant resolved by django-tenants' middleware)."""
+"""ASGI entry point: one application for HTTP and WebSocket (ARCHITECTURE.md, Processes).
+
+HTTP goes to Django, where django-tenants' middleware resolves the tenant. WebSocket goes
+through ``tenants.asgi.TenantWebsocketStack`` (Host -> tenant, Origin check, session or JWT
+user in the tenant's schema) to the school's WebSocket routes. Served by daphne under
+``manage.py runserver`` and by uvicorn in production.
+"""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
+from media_pipeline.asgi import upload_body_streaming
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-application = get_asgi_application()
+# Set up Django (apps, settings) before anything below imports models.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from analytics.routing import websocket_urlpatterns  # noqa: E402
+from tenants.asgi import TenantWebsocketStack  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # tus bodies reach the view as a stream, not spooled first (media_pipeline/asgi.py).
+        "http": upload_body_streaming(django_asgi_app),
+        "websocket": TenantWebsocketStack(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -32,5 +32,8 @@ class LectureAdmin(TenantSchemaOnlyAdmin):
         "media_version",
         "source_key",
         "pending_version",
+        "source_duration",
         "transcode_attempts",
+        "transcode_claim",
+        "transcode_heartbeat_at",
     )

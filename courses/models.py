@@ -77,7 +77,14 @@ class Lecture(models.Model):
     # The source waiting for (or under) processing, and the version it will become.
     source_key = models.CharField(max_length=500, blank=True)
     pending_version = models.PositiveIntegerField(default=0)
+    # Duration in seconds of the pending source (its transcode's time limit is scaled to it).
+    source_duration = models.FloatField(null=True, blank=True)
     transcode_attempts = models.PositiveSmallIntegerField(default=0)
+    # The lease of the transcode run holding the pending version: its Celery task id and the
+    # last sign of life (media_pipeline.services: lecture_transcode_begin, transcode_heartbeat,
+    # lecture_transcodes_recover).
+    transcode_claim = models.CharField(max_length=64, blank=True)
+    transcode_heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

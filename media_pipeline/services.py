@@ -2,23 +2,36 @@
 versions atomically (ARCHITECTURE.md, Media pipeline)."""
 
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+import uuid
 from collections import deque
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from analytics.realtime import dashboard_publish
 from courses.models import Lecture
 from media_pipeline import ladder, previews
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
-from tenants.storage import lecture_version_prefix, storage_delete_prefix, storage_upload_tree
+from tenants.storage import (
+    lecture_version_prefix,
+    storage_delete_prefix,
+    storage_download,
+    storage_upload_tree,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +61,17 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
     """Make ``source_key`` the lecture's pending source and queue its transcode.
 
     The new version is ``max(media_version, pending_version) + 1``; the current version keeps
-    playing until the new one is ready. The previous source is deleted. The task is
-    sent on commit. Returns the pending version. Must run inside a transaction.
+    playing until the new one is ready. The previous source is deleted, and so are the stored
+    outputs of a pending version this one supersedes (a run killed mid-copy leaves a partial
+    ``v<N>``; a live run discards its own in ``_lecture_switch``). The task is sent on commit.
+    Returns the pending version. Must run inside a transaction.
     """
     from media_pipeline.tasks import lecture_transcode as lecture_transcode_task
 
     lecture = Lecture.objects.select_for_update().get(pk=lecture_id)
     # One source per lecture: the new one replaces any earlier (pending or already encoded).
     replaced = lecture.source_key
+    superseded = lecture.pending_version if lecture.pending_version > lecture.media_version else 0
     version = max(lecture.media_version, lecture.pending_version) + 1
     lecture.source_key = source_key
     lecture.pending_version = version
@@ -63,6 +79,9 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
     lecture.progress = 0.0
     lecture.error = None
     lecture.transcode_attempts = 0
+    lecture.source_duration = probe.duration
+    lecture.transcode_claim = ""
+    lecture.transcode_heartbeat_at = None
     if not lecture.media_version:
         lecture.duration = round(probe.duration, 3)
     lecture.save()
@@ -72,46 +91,101 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
     def enqueue() -> None:
         if replaced and replaced != source_key:
             default_storage.delete(replaced)
+        # Before the task exists, so no dashboard sees "queued" after "processing".
+        _publish_processing(
+            schema_name=schema, lecture_id=lecture_id, version=version, status=Lecture.Status.QUEUED
+        )
         lecture_transcode_task.apply_async(
             kwargs={"schema_name": schema, "lecture_id": str(lecture_id), "version": version},
             time_limit=limit,
             soft_time_limit=limit - 30,
         )
 
+    if superseded:
+        prefix = lecture_version_prefix(schema, lecture_id, superseded)
+        transaction.on_commit(partial(storage_delete_prefix, prefix))
     transaction.on_commit(enqueue)
     return version
 
 
-def lecture_transcode_begin(*, lecture_id: UUID, version: int) -> Lecture | None:
-    """Claim the transcode of ``version``: status ``processing`` and one more attempt.
+def lecture_transcode_begin(
+    *, lecture_id: UUID, version: int, claim: str | None = None
+) -> Lecture | None:
+    """Claim the transcode of ``version`` for the run ``claim`` (its Celery task id; a random
+    one when not given): status ``processing``, one more attempt, and a fresh lease
+    (``transcode_claim``, ``transcode_heartbeat_at``; see ``transcode_heartbeat``).
+
+    Claimable are a ``queued`` lecture, and a ``processing`` one whose lease is held by ``claim``
+    itself or has lapsed (``transcode_lease_alive``). Held by itself: Celery's
+    ``reject_on_worker_lost`` requeues a message as soon as its pool process dies (celery
+    ``worker/request.py``, ``Request.on_failure``), and Redis hands a message to one consumer at
+    a time, so a run that finds its own claim is the redelivery of a dead run. A lecture leased
+    by another live run is left alone: a late redelivery of the original message (after the
+    visibility timeout) while a recovered run works, or after it finished, changes nothing.
 
     Returns ``None`` when there is nothing to do (the lecture is gone, the version was
-    superseded, or it is already ready: tasks are idempotent by the row's state). Marks the
-    lecture ``failed`` and returns ``None`` once TRANSCODE_MAX_ATTEMPTS is used up, so a video
-    that kills FFmpeg or its worker never loops.
+    superseded, it is ready or failed, or another run holds the lease: tasks are idempotent by
+    the row's state). Once TRANSCODE_MAX_ATTEMPTS claims were made the lecture is marked
+    ``failed`` instead, its partial outputs removed, and ``None`` returned, so a video that kills
+    FFmpeg or its worker never loops.
     """
+    claim = claim or uuid.uuid4().hex
+    schema = connection.schema_name
+    now = timezone.now()
     with transaction.atomic():
-        updated = Lecture.objects.filter(
-            pk=lecture_id,
-            pending_version=version,
-            status__in=[Lecture.Status.QUEUED, Lecture.Status.PROCESSING],
-        ).update(
+        lecture = (
+            Lecture.objects.select_for_update()
+            .filter(
+                pk=lecture_id,
+                pending_version=version,
+                status__in=[Lecture.Status.QUEUED, Lecture.Status.PROCESSING],
+            )
+            .first()
+        )
+        if lecture is None:
+            return None
+        if (
+            lecture.status == Lecture.Status.PROCESSING
+            and lecture.transcode_claim != claim
+            and transcode_lease_alive(lecture.transcode_heartbeat_at, now=now)
+        ):
+            return None
+        if lecture.transcode_attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
+            _transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
+            return None
+        Lecture.objects.filter(pk=lecture_id).update(
             status=Lecture.Status.PROCESSING,
             transcode_attempts=F("transcode_attempts") + 1,
             progress=0.0,
+            transcode_claim=claim,
+            transcode_heartbeat_at=now,
         )
-        if not updated:
-            return None
-        lecture = Lecture.objects.get(pk=lecture_id)
-        if lecture.transcode_attempts > settings.TRANSCODE_MAX_ATTEMPTS:
-            lecture_transcode_fail(
-                lecture_id=lecture_id,
-                version=version,
-                message="The video could not be processed after "
-                f"{settings.TRANSCODE_MAX_ATTEMPTS} attempts.",
-            )
-            return None
+        lecture.refresh_from_db()
+    _publish_processing(
+        schema_name=connection.schema_name,
+        lecture_id=lecture_id,
+        version=version,
+        status=Lecture.Status.PROCESSING,
+    )
     return lecture
+
+
+def transcode_lease_alive(heartbeat_at: datetime | None, *, now: datetime | None = None) -> bool:
+    """Whether a lease last renewed at ``heartbeat_at`` still stands: renewed less than
+    TRANSCODE_LEASE_TIMEOUT ago. ``None`` (a run claimed before leases existed) has lapsed."""
+    if heartbeat_at is None:
+        return False
+    return heartbeat_at > (now or timezone.now()) - settings.TRANSCODE_LEASE_TIMEOUT
+
+
+def _transcode_attempts_exhausted(*, schema: str, lecture_id: UUID, version: int) -> None:
+    lecture_transcode_fail(
+        lecture_id=lecture_id,
+        version=version,
+        message="The video could not be processed after "
+        f"{settings.TRANSCODE_MAX_ATTEMPTS} attempts.",
+    )
+    _transcode_version_discard(schema=schema, lecture_id=lecture_id, version=version)
 
 
 def lecture_transcode_fail(*, lecture_id: UUID, version: int, message: str) -> None:
@@ -134,12 +208,20 @@ def lecture_transcode_fail(*, lecture_id: UUID, version: int, message: str) -> N
         lecture.progress = 0.0
         lecture.source_key = ""
         lecture.save(update_fields=["status", "error", "progress", "source_key", "updated_at"])
+        _publish_processing(
+            schema_name=connection.schema_name,
+            lecture_id=lecture_id,
+            version=version,
+            status=Lecture.Status.FAILED,
+            error=message,
+        )
         if source:
             transaction.on_commit(lambda: default_storage.delete(source))
 
 
-def lecture_transcode(*, lecture_id: UUID, version: int) -> bool:
-    """Transcode the pending source of a lecture into ``version`` and switch to it.
+def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = None) -> bool:
+    """Transcode the pending source of a lecture into ``version`` and switch to it, as the run
+    ``claim`` (see ``lecture_transcode_begin``).
 
     One FFmpeg process decodes once and encodes every rung of ``ladder.ladder_for`` (see
     ``ladder.build_transcode_command``). Progress is stored at most once a second. The poster,
@@ -149,7 +231,7 @@ def lecture_transcode(*, lecture_id: UUID, version: int) -> bool:
     Returns ``True`` when this call made the version ready. Raises nothing for bad media: the
     lecture ends ``failed`` with a readable error instead.
     """
-    lecture = lecture_transcode_begin(lecture_id=lecture_id, version=version)
+    lecture = lecture_transcode_begin(lecture_id=lecture_id, version=version, claim=claim)
     if lecture is None:
         return False
     schema = connection.schema_name
@@ -211,16 +293,14 @@ class _local_source:
     def __enter__(self) -> Path:
         if isinstance(default_storage, FileSystemStorage):
             return Path(default_storage.path(self.key))
-        self.temp = tempfile.NamedTemporaryFile(
-            dir=self.work, suffix=Path(self.key).suffix, delete=False
-        )
-        with default_storage.open(self.key, "rb") as remote, self.temp as local:
-            shutil.copyfileobj(remote, local, length=1024 * 1024)
-        return Path(self.temp.name)
+        # Streamed to disk in the work folder (never buffered whole in memory).
+        self.temp = self.work / f"source{Path(self.key).suffix}"
+        storage_download(self.key, self.temp)
+        return self.temp
 
     def __exit__(self, *exc) -> None:
         if self.temp is not None:
-            Path(self.temp.name).unlink(missing_ok=True)
+            self.temp.unlink(missing_ok=True)
 
 
 def _run_ffmpeg(command: list[str], *, duration: float, lecture_id: UUID, version: int) -> None:
@@ -236,9 +316,17 @@ def _run_ffmpeg(command: list[str], *, duration: float, lecture_id: UUID, versio
                 now = time.monotonic()
                 if now - last_write >= PROGRESS_WRITE_INTERVAL and percent < 100:
                     last_write = now
-                    Lecture.objects.filter(
+                    progress = round(percent, 1)
+                    if Lecture.objects.filter(
                         pk=lecture_id, pending_version=version, status=Lecture.Status.PROCESSING
-                    ).update(progress=round(percent, 1))
+                    ).update(progress=progress):
+                        _publish_processing(
+                            schema_name=connection.schema_name,
+                            lecture_id=lecture_id,
+                            version=version,
+                            status=Lecture.Status.PROCESSING,
+                            progress=progress,
+                        )
             returncode = process.wait()
         finally:
             if process.poll() is None:
@@ -277,7 +365,265 @@ def _lecture_switch(
         lecture.renditions = renditions
         lecture.duration = round(duration, 3)
         lecture.save()
+        _publish_processing(
+            schema_name=schema,
+            lecture_id=lecture_id,
+            version=version,
+            status=Lecture.Status.READY,
+            progress=100.0,
+        )
         if previous and previous != version:
             old = lecture_version_prefix(schema, lecture_id, previous)
             transaction.on_commit(lambda: storage_delete_prefix(old))
     return True
+
+
+def _publish_processing(
+    *,
+    schema_name: str,
+    lecture_id: UUID,
+    version: int,
+    status: str,
+    progress: float = 0.0,
+    error: str | None = None,
+) -> None:
+    """Send a ``video.processing`` event (API.md "Realtime") to the school's dashboards once the
+    current transaction commits (at once in autocommit), so no dashboard sees a rolled-back
+    state. ``error`` is added for ``failed``. Never raises for Redis (``dashboard_publish``)."""
+    message = {
+        "type": "video.processing",
+        "lecture_id": str(lecture_id),
+        "version": version,
+        "status": str(status),
+        "progress": float(progress),
+    }
+    if error is not None:
+        message["error"] = error
+    transaction.on_commit(partial(dashboard_publish, schema_name=schema_name, message=message))
+
+
+# --- Crash recovery ------------------------------------------------------------------------------
+#
+# With the Redis broker a task whose worker was SIGKILLed stays in kombu's ``unacked`` hash
+# (kombu/transport/redis.py): a worker gives its messages back only at its own warm shutdown
+# (``QoS.restore_unacked_once``); any consumer restores a message once it is older than the
+# visibility timeout (``QoS.restore_visible``, scanned about every 100 s:
+# ``unacked_restore_interval`` x ``unacked_restore_throttle``), and that timeout must exceed the
+# longest hard time limit (40 h here, see settings) or live tasks would run twice. A new worker
+# does not take the message back sooner: measured with celery/kombu 5.7, a restarted worker had
+# not received it 60 s later, with a visibility timeout of 8 h and of 5 s alike (celery#4984,
+# kombu#2558 describe the same). Only the death of a pool process alone is requeued at once
+# (``reject_on_worker_lost``). So each run holds a lease on its lecture, and the beat task
+# ``lecture_transcodes_recover`` queues a run again once its lease lapses.
+
+_WORK_DIR_NAME = re.compile(r"^(?P<lecture>[0-9a-f-]{36})-v(?P<version>\d+)$")
+# The longest source ``probe.probe`` accepts (its ``max_duration`` default), for time limits of
+# runs whose source duration was not recorded.
+_LONGEST_SOURCE_SECONDS = 6 * 3600
+
+
+def transcode_work_dir(*, schema: str, lecture_id: UUID | str, version: int) -> Path:
+    """``TRANSCODE_WORK_DIR/<schema>/<lecture_id>-v<version>``: the local folder of a run."""
+    return Path(settings.TRANSCODE_WORK_DIR) / schema / f"{lecture_id}-v{version}"
+
+
+class transcode_heartbeat:
+    """Context manager keeping the lease of the run ``claim`` on ``version`` of a lecture alive.
+
+    A daemon thread stamps ``transcode_heartbeat_at`` every TRANSCODE_HEARTBEAT_INTERVAL seconds,
+    only while the row is ``processing`` that version under ``claim`` (it never renews a lease
+    another run took over, nor a superseded version). It beats through every phase of a run
+    (source download, FFmpeg, previews, copy to storage, switch), not only while FFmpeg reports
+    progress: a lease that lapsed during a long copy to S3 would let the recovery start a second
+    run beside a live one. The thread dies with its process, so a killed worker stops beating.
+    Enter inside the tenant; database errors in the thread are logged and retried at the next
+    beat; the thread closes its own connection when the block ends.
+    """
+
+    def __init__(self, *, lecture_id: UUID | str, version: int, claim: str) -> None:
+        self.lecture_id, self.version, self.claim = lecture_id, version, claim
+        self.schema = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "transcode_heartbeat":
+        self.schema = connection.schema_name
+        self._thread = threading.Thread(
+            target=self._beat, name=f"transcode-heartbeat-{self.lecture_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.TRANSCODE_HEARTBEAT_INTERVAL):
+                try:
+                    with schema_context(self.schema):
+                        Lecture.objects.filter(
+                            pk=self.lecture_id,
+                            pending_version=self.version,
+                            status=Lecture.Status.PROCESSING,
+                            transcode_claim=self.claim,
+                        ).update(transcode_heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning(
+                        "Heartbeat of lecture %s v%s failed",
+                        self.lecture_id,
+                        self.version,
+                        exc_info=True,
+                    )
+        finally:
+            connections.close_all()  # this thread's connections only
+
+
+def lecture_transcodes_recover(*, stale_after: timedelta | None = None) -> dict[str, list[UUID]]:
+    """Queue again the transcodes of the current tenant whose run was lost.
+
+    A lost run is a ``processing`` lecture whose lease (``transcode_heartbeat_at``) is older than
+    ``stale_after`` (default TRANSCODE_LEASE_TIMEOUT): its worker was killed (SIGKILL, OOM, a
+    lost machine) or the hard time limit ended its pool process (Celery then acknowledges the
+    message without calling the task's ``on_failure``). Each such lecture gets a new lease under
+    a new task id, the claim that task presents to ``lecture_transcode_begin``, and the task is
+    sent on commit with time limits scaled to ``source_duration``; the attempt that died stays
+    counted, so a lecture that already used TRANSCODE_MAX_ATTEMPTS is marked ``failed`` instead
+    and its partial outputs (``v<N>`` in storage, the local work folder) are removed. The
+    renewed lease keeps the next sweeps away until it lapses again, so a task lost before it
+    started is sent again one lease later. Rows locked by a claim in progress are skipped.
+
+    Returns ``{"requeued": [lecture ids], "failed": [lecture ids]}``. The Celery beat task of
+    the same name runs it for every school each minute.
+    """
+    from media_pipeline.tasks import lecture_transcode as lecture_transcode_task
+
+    stale_after = settings.TRANSCODE_LEASE_TIMEOUT if stale_after is None else stale_after
+    schema = connection.schema_name
+    result: dict[str, list[UUID]] = {"requeued": [], "failed": []}
+    lost = Lecture.objects.filter(
+        status=Lecture.Status.PROCESSING,
+        transcode_heartbeat_at__lt=timezone.now() - stale_after,
+    ).values_list("pk", flat=True)
+    for lecture_id in list(lost):
+        with transaction.atomic():
+            now = timezone.now()
+            lecture = (
+                Lecture.objects.select_for_update(skip_locked=True)
+                .filter(
+                    pk=lecture_id,
+                    status=Lecture.Status.PROCESSING,
+                    transcode_heartbeat_at__lt=now - stale_after,
+                )
+                .first()
+            )
+            if lecture is None:
+                continue
+            version = lecture.pending_version
+            logger.warning(
+                "Transcode of lecture %s v%s lost its worker during attempt %s",
+                lecture_id,
+                version,
+                lecture.transcode_attempts,
+            )
+            if lecture.transcode_attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
+                _transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
+                result["failed"].append(lecture_id)
+                continue
+            claim = str(uuid.uuid4())
+            Lecture.objects.filter(pk=lecture_id).update(
+                transcode_claim=claim, transcode_heartbeat_at=now, progress=0.0
+            )
+            limit = transcode_time_limit(lecture.source_duration or _LONGEST_SOURCE_SECONDS)
+            kwargs = {"schema_name": schema, "lecture_id": str(lecture_id), "version": version}
+            transaction.on_commit(
+                partial(
+                    lecture_transcode_task.apply_async,
+                    kwargs=kwargs,
+                    task_id=claim,
+                    time_limit=limit,
+                    soft_time_limit=limit - 30,
+                )
+            )
+            _publish_processing(
+                schema_name=schema,
+                lecture_id=lecture_id,
+                version=version,
+                status=Lecture.Status.PROCESSING,
+            )
+            result["requeued"].append(lecture_id)
+    return result
+
+
+def lecture_transcode_abandon(
+    *, lecture_id: UUID | str, version: int, claim: str, message: str
+) -> bool:
+    """End the run ``claim`` of ``version`` that stopped on an unexpected error: the lecture is
+    marked ``failed`` with the readable ``message`` and the version's partial outputs removed.
+
+    Only when that run holds the lease (or nothing claimed the version yet): a duplicate
+    delivery that failed must not fail the run that holds it. Returns whether it did.
+    """
+    schema = connection.schema_name
+    with transaction.atomic():
+        lecture = (
+            Lecture.objects.select_for_update()
+            .filter(pk=lecture_id, pending_version=version)
+            .first()
+        )
+        held = lecture is not None and (
+            lecture.status == Lecture.Status.QUEUED
+            or (lecture.status == Lecture.Status.PROCESSING and lecture.transcode_claim == claim)
+        )
+        if not held:
+            return False
+        lecture_transcode_fail(lecture_id=lecture_id, version=version, message=message)
+        _transcode_version_discard(schema=schema, lecture_id=lecture_id, version=version)
+    return True
+
+
+def transcode_work_dirs_clean() -> list[Path]:
+    """Remove the current tenant's work folders on this machine that no live run owns; returns
+    the removed folders.
+
+    A killed run leaves ``TRANSCODE_WORK_DIR/<schema>/<lecture>-v<N>`` behind on the machine it
+    ran on; the next attempt removes it only when it runs there too. A folder is kept while its
+    lecture is ``processing`` version N under a lease that has not lapsed (or one claimed before
+    leases existed). Folders are listed before the leases are read, and a run claims before it
+    creates its folder, so a run starting meanwhile is never touched. Run at worker start-up and
+    by the recovery beat task; names that are not ``<uuid>-v<N>`` are left alone.
+    """
+    root = Path(settings.TRANSCODE_WORK_DIR) / connection.schema_name
+    try:
+        candidates = [path for path in root.iterdir() if _WORK_DIR_NAME.match(path.name)]
+    except FileNotFoundError:
+        return []
+    if not candidates:
+        return []
+    cutoff = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT
+    live = {
+        f"{lecture_id}-v{version}"
+        for lecture_id, version, heartbeat_at in Lecture.objects.filter(
+            status=Lecture.Status.PROCESSING
+        ).values_list("pk", "pending_version", "transcode_heartbeat_at")
+        if heartbeat_at is None or heartbeat_at > cutoff
+    }
+    removed = [path for path in candidates if path.name not in live]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def _transcode_version_discard(*, schema: str, lecture_id: UUID | str, version: int) -> None:
+    """After commit, remove what runs of the pending ``version`` left: its storage prefix and
+    this machine's work folder. Call in the transaction that failed or superseded it."""
+    prefix = lecture_version_prefix(schema, lecture_id, version)
+    work = transcode_work_dir(schema=schema, lecture_id=lecture_id, version=version)
+
+    def discard() -> None:
+        storage_delete_prefix(prefix)
+        shutil.rmtree(work, ignore_errors=True)
+
+    transaction.on_commit(discard)

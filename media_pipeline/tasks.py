@@ -1,8 +1,11 @@
 """Celery tasks of the media pipeline: thin wrappers that enter the tenant and call services."""
 
 import logging
+import uuid
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError, connections
 from django_tenants.utils import get_tenant_model, tenant_context
 
 from media_pipeline import services, uploads
@@ -14,9 +17,18 @@ def _tenant(schema_name: str):
     return get_tenant_model().objects.get(schema_name=schema_name)
 
 
+def _schools():
+    return get_tenant_model().objects.filter(kind="school")
+
+
 class TranscodeTask(Task):
     """Marks the lecture failed when the task dies of an unexpected error, so a lecture never
-    stays ``processing`` after its task is gone."""
+    stays ``processing`` after its task is gone.
+
+    Only while this run holds the lecture's lease (``services.lecture_transcode_abandon``). A
+    run that never gets to raise (SIGKILL, the hard time limit) is recovered by lease instead
+    (``lecture_transcodes_recover``).
+    """
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         schema_name, lecture_id, version = (
@@ -25,37 +37,86 @@ class TranscodeTask(Task):
             kwargs["version"],
         )
         with tenant_context(_tenant(schema_name)):
-            services.lecture_transcode_fail(
+            services.lecture_transcode_abandon(
                 lecture_id=lecture_id,
                 version=version,
+                claim=task_id,
                 message="Processing stopped unexpectedly; please upload the video again.",
             )
 
 
 @shared_task(
     base=TranscodeTask,
+    bind=True,
     name="media_pipeline.tasks.lecture_transcode",
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def lecture_transcode(*, schema_name: str, lecture_id: str, version: int) -> bool:
+def lecture_transcode(self, *, schema_name: str, lecture_id: str, version: int) -> bool:
     """Transcode ``version`` of a lecture in tenant ``schema_name`` (queue ``transcode``).
 
-    Idempotent by the lecture's state; a redelivery after a worker crash resumes with one more
-    attempt (``services.lecture_transcode_begin``). Time limits are set per call from the
-    source's duration (``services.transcode_time_limit``).
+    Idempotent by the lecture's state; the task id is the run's claim on the lecture's lease,
+    kept alive by ``services.transcode_heartbeat`` for as long as the task runs. A redelivery
+    after its pool process died resumes with one more attempt
+    (``services.lecture_transcode_begin``). Time limits are set per call from the source's
+    duration (``services.transcode_time_limit``).
     """
-    with tenant_context(_tenant(schema_name)):
-        return services.lecture_transcode(lecture_id=lecture_id, version=version)
+    claim = self.request.id or str(uuid.uuid4())
+    with (
+        tenant_context(_tenant(schema_name)),
+        services.transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim),
+    ):
+        return services.lecture_transcode(lecture_id=lecture_id, version=version, claim=claim)
 
 
 @shared_task(name="media_pipeline.tasks.uploads_expire", time_limit=600, soft_time_limit=540)
 def uploads_expire() -> int:
     """Beat task: remove expired unfinished uploads (rows and staging files) of every school."""
     removed = 0
-    for tenant in get_tenant_model().objects.filter(kind="school"):
+    for tenant in _schools():
         with tenant_context(tenant):
             removed += uploads.uploads_expire()
     if removed:
         logger.info("Expired %d stale uploads", removed)
     return removed
+
+
+@shared_task(
+    name="media_pipeline.tasks.lecture_transcodes_recover", time_limit=300, soft_time_limit=270
+)
+def lecture_transcodes_recover() -> dict[str, int]:
+    """Beat task (every minute, CELERY_BEAT_SCHEDULE): in every school, queue again the
+    transcodes whose worker was lost and remove this machine's orphaned work folders
+    (``services.lecture_transcodes_recover``, ``services.transcode_work_dirs_clean``).
+
+    Returns ``{"requeued": n, "failed": n, "work_dirs_removed": n}``.
+    """
+    totals = {"requeued": 0, "failed": 0, "work_dirs_removed": 0}
+    for tenant in _schools():
+        with tenant_context(tenant):
+            recovered = services.lecture_transcodes_recover()
+            totals["requeued"] += len(recovered["requeued"])
+            totals["failed"] += len(recovered["failed"])
+            totals["work_dirs_removed"] += len(services.transcode_work_dirs_clean())
+    return totals
+
+
+@worker_ready.connect
+def recover_at_worker_start(sender=None, **kwargs) -> None:
+    """At worker start-up, run the recovery sweep at once in this process (not as a task: the
+    work folders to clean are on this machine, and the worker may not consume ``default``).
+
+    A restarted worker does not get back the task it was running when killed (kombu's Redis
+    transport restores unacked messages only at a warm shutdown or after the visibility
+    timeout); this catches every run whose lease already lapsed without waiting for beat.
+    Errors are logged, never raised: they must not stop the worker.
+    """
+    try:
+        totals = lecture_transcodes_recover.run()
+    except DatabaseError:
+        logger.exception("Transcode recovery at worker start-up failed")
+        return
+    finally:
+        connections.close_all()  # the consumer process keeps no connection of its own
+    if any(totals.values()):
+        logger.warning("Transcode recovery at worker start-up: %s", totals)

@@ -89,7 +89,9 @@ def _rewritten(request: HttpRequest, key: str, token: str, rewrite, content_type
 
 def _file(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
     if not isinstance(default_storage, FileSystemStorage):
-        # Presigned for STORAGES OPTIONS querystring_expire seconds (5 min).
+        # Presigned for STORAGES OPTIONS querystring_expire seconds (5 min). No existence check
+        # (it would cost a HEAD per segment): S3 itself answers 404 for a missing object, and
+        # Range requests go to S3 as well.
         return _private(HttpResponseRedirect(default_storage.url(key)))
     path = Path(default_storage.path(key))
     try:

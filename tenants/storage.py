@@ -36,6 +36,19 @@ def storage_delete_prefix(prefix: str, storage=default_storage) -> None:
     bucket.objects.filter(Prefix=f"{prefix}/").delete()
 
 
+def storage_download(key: str, target: Path, storage=default_storage) -> None:
+    """Copy the stored file ``key`` to the local file ``target`` (created or replaced).
+
+    Local storage copies the file; S3 storage (``tenants.storage_s3.MediaS3Storage``, the
+    only remote backend the settings configure) streams the object to disk, never holding it
+    in memory. Raises ``FileNotFoundError`` when ``key`` does not exist.
+    """
+    if isinstance(storage, FileSystemStorage):
+        shutil.copyfile(storage.path(key), target)
+        return
+    storage.download(key, target)
+
+
 def storage_upload_tree(local_dir: Path, prefix: str, storage=default_storage) -> list[str]:
     """Copy every file below ``local_dir`` to ``<prefix>/<relative path>``; returns the keys."""
     keys = []

@@ -51,6 +51,7 @@ TENANT_APPS = [
     "courses",
     "enrollment",
     "media_pipeline",
+    "analytics",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -123,7 +124,16 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="lectern")},
+        "CONFIG": {
+            # No read/write timeout on channel-layer connections: sockets wait for messages
+            # with blocking pops of up to 5 s (channels-redis brpop_timeout), which redis-py 8's
+            # default 5 s socket timeout cuts off, dropping every idle WebSocket; and with any
+            # socket timeout redis-py wraps writes in asyncio.wait_for, which on Python 3.11 can
+            # swallow the cancellation of a closing socket's receive, leaving it polling Redis
+            # forever. Dead connections are still found by TCP keepalive (redis-py's default).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 5}],
+            "prefix": env("CHANNEL_PREFIX", default="lectern"),
+        },
     }
 }
 
@@ -141,7 +151,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
     _media_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage with the HLS content types (tenants/storage_s3.py).
+        "BACKEND": "tenants.storage_s3.MediaS3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME", default="lectern"),
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
@@ -150,7 +161,11 @@ if STORAGE_BACKEND == "s3":
             "region_name": env("AWS_S3_REGION_NAME", default=None),
             "default_acl": None,
             "querystring_auth": True,
+            # Lifetime in seconds of the presigned segment URLs that HLS delivery redirects to.
             "querystring_expire": 300,
+            # botocore presigns S3 URLs with SigV2 unless told otherwise; Cloudflare R2 and
+            # every AWS region opened since 2014 accept only SigV4.
+            "signature_version": "s3v4",
             "file_overwrite": True,
         },
     }
@@ -214,6 +229,12 @@ FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
 # x264 speed/quality trade-off for the ladder; "veryfast" keeps a 2-core machine near real time.
 TRANSCODE_PRESET = env("TRANSCODE_PRESET", default="veryfast")
 TRANSCODE_MAX_ATTEMPTS = 3
+# Crash recovery (media_pipeline.services.lecture_transcodes_recover): a running transcode
+# refreshes its lease every TRANSCODE_HEARTBEAT_INTERVAL seconds; a `processing` lecture whose
+# lease is older than TRANSCODE_LEASE_TIMEOUT (8 missed beats) is taken to have lost its worker
+# and is queued again by the beat task `lecture_transcodes_recover`.
+TRANSCODE_HEARTBEAT_INTERVAL = 15
+TRANSCODE_LEASE_TIMEOUT = timedelta(minutes=2)
 # tus: Tus-Max-Size is 5 GiB (API.md); uploads not finished within this window expire.
 UPLOAD_MAX_SIZE = env.int("UPLOAD_MAX_SIZE", default=5 * 1024**3)
 UPLOAD_EXPIRY = timedelta(hours=env.int("UPLOAD_EXPIRY_HOURS", default=24))
@@ -236,13 +257,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # Redis re-delivers an unacknowledged task after this; it must exceed the longest hard limit
-# a transcode can get (6 h of source at 1x realtime plus margin) or a task would run twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 8 * 60 * 60}
+# a transcode can get (services.transcode_time_limit of a 6 h source: 36 h 10 min) or a task
+# would run twice. A task whose worker was SIGKILLed waits this long in kombu's `unacked` hash
+# (no new worker restores it sooner), so transcodes are recovered by lease instead (above).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 40 * 60 * 60}
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-uploads": {
         "task": "media_pipeline.tasks.uploads_expire",
         "schedule": 15 * 60,
         "options": {"queue": "default"},
+    },
+    "recover-lost-transcodes": {
+        "task": "media_pipeline.tasks.lecture_transcodes_recover",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
     },
 }
 

@@ -1,11 +1,19 @@
 """Test settings: the real PostgreSQL and Redis, a throwaway media root, fast hashing."""
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, REDIS_URL, env
+from .base import (
+    CACHES,
+    CELERY_BROKER_TRANSPORT_OPTIONS,
+    CHANNEL_LAYERS,
+    REDIS_URL,
+    STORAGE_BACKEND,
+    env,
+)
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -16,16 +24,29 @@ _RUN_DIR = Path(env("TEST_MEDIA_DIR", default=tempfile.mkdtemp(prefix="lectern-t
 MEDIA_ROOT = _RUN_DIR / "media"
 UPLOAD_STAGING_DIR = _RUN_DIR / "uploads"
 TRANSCODE_WORK_DIR = _RUN_DIR / "work"
-STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/files/"},
-    },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# STORAGE_BACKEND=s3 keeps base's bucket settings, read from the environment.
+if STORAGE_BACKEND != "s3":
+    STORAGES = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/files/"},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 CACHES["default"]["KEY_PREFIX"] = f"lectern-test-{os.getpid()}"
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"lectern-test-{os.getpid()}"
+# The web servers and workers that tests start get this run's TEST_MEDIA_DIR (tests/conftest.py
+# e2e_env), hence the same channel-layer prefix: a worker's events reach the web server's sockets.
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = (
+    "lectern-test-" + hashlib.sha256(str(_RUN_DIR.resolve()).encode()).hexdigest()[:16]
+)
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # A broker database of its own, so a worker of `make run` on the same machine never takes the
 # test suite's tasks (and the other way round).
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")
+# Processes started with another TEST_CELERY_KEY_PREFIX (kombu's Redis global_keyprefix) share
+# the broker database without taking each other's tasks, e.g. the S3-mode web server and worker
+# of tests/test_s3_mode.py beside the local-mode ones of tests/test_end_to_end.py.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "global_keyprefix": env("TEST_CELERY_KEY_PREFIX", default=""),
+}

@@ -147,8 +147,7 @@ def test_poster_storyboard_and_preview_are_served_with_the_token(
     assert body_of(webp)[8:12] == b"WEBP"
     # The 2 s tiny clip gives one 160x120 tile (4:3); the cue's URL carries the token.
     assert storyboard.content.decode() == (
-        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n"
-        f"storyboard.jpg?token={token}#xywh=0,0,160,120\n"
+        f"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nstoryboard.jpg?token={token}#xywh=0,0,160,120\n"
     )
     assert body_of(sprite)[:3] == b"\xff\xd8\xff"
     assert body_of(preview)[4:8] == b"ftyp"
