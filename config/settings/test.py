@@ -3,6 +3,7 @@
 import hashlib
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from .base import *  # noqa: F403
@@ -20,7 +21,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Each test run (and each xdist worker) gets its own media area and Redis key space.
-_RUN_DIR = Path(env("TEST_MEDIA_DIR", default=tempfile.mkdtemp(prefix="lectern-test-")))
+# The folder is only named here; it is created by the first file written into it, so a process
+# that merely loads these settings (a management command, a control client) leaves nothing.
+_RUN_DIR = Path(
+    env("TEST_MEDIA_DIR", default="")
+    or Path(tempfile.gettempdir()) / f"lectern-test-{uuid.uuid4().hex[:12]}"
+)
 MEDIA_ROOT = _RUN_DIR / "media"
 UPLOAD_STAGING_DIR = _RUN_DIR / "uploads"
 TRANSCODE_WORK_DIR = _RUN_DIR / "work"
