@@ -269,16 +269,27 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
                 )
             except previews.PreviewError as exc:
                 raise TranscodeFailed(exc.message) from exc
+        if not _claim_held(lecture_id=lecture_id, version=version, claim=lecture.transcode_claim):
+            # The lease was lost (this run was taken for dead and another one took over):
+            # the storage prefix belongs to that run now, so leave it alone.
+            logger.warning("Transcode of lecture %s v%s lost its lease", lecture_id, version)
+            return False
         prefix = lecture_version_prefix(schema, lecture_id, version)
         storage_delete_prefix(prefix)  # a partial copy from a killed attempt
         storage_upload_tree(out_dir, f"{prefix}/hls")
         return _lecture_switch(
-            lecture_id=lecture_id, version=version, renditions=renditions, duration=info.duration
+            lecture_id=lecture_id,
+            version=version,
+            claim=lecture.transcode_claim,
+            renditions=renditions,
+            duration=info.duration,
         )
     except TranscodeFailed as exc:
         logger.warning("Transcode of lecture %s v%s failed: %s", lecture_id, version, exc.message)
+        held = _claim_held(lecture_id=lecture_id, version=version, claim=lecture.transcode_claim)
         lecture_transcode_fail(lecture_id=lecture_id, version=version, message=exc.message)
-        storage_delete_prefix(lecture_version_prefix(schema, lecture_id, version))
+        if held:
+            storage_delete_prefix(lecture_version_prefix(schema, lecture_id, version))
         return False
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -339,23 +350,42 @@ def _run_ffmpeg(command: list[str], *, duration: float, lecture_id: UUID, versio
         raise TranscodeFailed(f"The video could not be transcoded ({detail}).")
 
 
+def _claim_held(*, lecture_id: UUID, version: int, claim: str) -> bool:
+    """Whether the run ``claim`` still holds the lease on processing ``version``."""
+    return Lecture.objects.filter(
+        pk=lecture_id,
+        pending_version=version,
+        status=Lecture.Status.PROCESSING,
+        transcode_claim=claim,
+    ).exists()
+
+
 def _lecture_switch(
-    *, lecture_id: UUID, version: int, renditions: list[dict], duration: float
+    *, lecture_id: UUID, version: int, claim: str, renditions: list[dict], duration: float
 ) -> bool:
     """Point the lecture at ``version`` in one UPDATE; delete the old version after commit.
 
-    If the version was superseded meanwhile (a newer upload), the new outputs are discarded.
+    Only the run holding the lease (``claim``) switches. If the version was superseded
+    meanwhile (a newer upload), its outputs are discarded, but never when ``version`` is the
+    one playing (a run that lost its lease finishing after the run that took over).
     """
     schema = connection.schema_name
     with transaction.atomic():
         lecture = (
             Lecture.objects.select_for_update()
-            .filter(pk=lecture_id, pending_version=version, status=Lecture.Status.PROCESSING)
+            .filter(
+                pk=lecture_id,
+                pending_version=version,
+                status=Lecture.Status.PROCESSING,
+                transcode_claim=claim,
+            )
             .first()
         )
         if lecture is None:
-            prefix = lecture_version_prefix(schema, lecture_id, version)
-            transaction.on_commit(lambda: storage_delete_prefix(prefix))
+            playing = Lecture.objects.filter(pk=lecture_id, media_version=version).exists()
+            if not playing:
+                prefix = lecture_version_prefix(schema, lecture_id, version)
+                transaction.on_commit(lambda: storage_delete_prefix(prefix))
             return False
         previous = lecture.media_version
         lecture.media_version = version

@@ -5,11 +5,13 @@ orientation, poster, storyboard and preview clip."""
 
 import math
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import av
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from PIL import Image
 
 from courses.models import Lecture
@@ -263,3 +265,42 @@ def test_a_new_upload_keeps_the_old_version_playing_until_it_replaces_it(
     versions = Path(settings.MEDIA_ROOT) / lecture_prefix(tenant.schema_name, lecture.pk)
     assert sorted(p.name for p in versions.iterdir() if p.name.startswith("v")) == ["v2"]
     assert first.media_version == 1
+
+
+def test_a_run_that_lost_its_lease_never_touches_the_version_that_took_over(
+    tenant,
+    instructor,
+    lecture,
+    clip_scope_no_audio,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    # Run 1 is taken for dead (its lease lapses right after its claim) while it still works;
+    # run 2 takes over and finishes first. Run 1 then reaches the copy step: it must neither
+    # delete nor overwrite the v1 that run 2 switched in.
+    from media_pipeline import services
+
+    with in_tenant(tenant):
+        upload_from_path(user=instructor, lecture=lecture, path=clip_scope_no_audio)
+    real_begin = services.lecture_transcode_begin
+    finished: list[bool] = []
+
+    def begin_then_lose_the_lease(**kwargs):
+        claimed = real_begin(**kwargs)
+        monkeypatch.setattr(services, "lecture_transcode_begin", real_begin)
+        lapsed = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT - timedelta(seconds=1)
+        Lecture.objects.filter(pk=lecture.pk).update(transcode_heartbeat_at=lapsed)
+        with django_capture_on_commit_callbacks(execute=True):
+            finished.append(lecture_transcode(lecture_id=lecture.pk, version=1, claim="run-2"))
+        return claimed
+
+    monkeypatch.setattr(services, "lecture_transcode_begin", begin_then_lose_the_lease)
+    with in_tenant(tenant), django_capture_on_commit_callbacks(execute=True):
+        stale = services.lecture_transcode(lecture_id=lecture.pk, version=1, claim="run-1")
+    with in_tenant(tenant):
+        done = Lecture.objects.get(pk=lecture.pk)
+
+    assert (finished, stale) == ([True], False)
+    assert (done.status, done.media_version, done.transcode_claim) == ("ready", 1, "run-2")
+    assert hls_check(hls_dir(tenant, done)) == []
+    assert (hls_dir(tenant, done) / "poster.jpg").is_file()
