@@ -3,6 +3,7 @@
 #   make run      set up everything and start web + worker + beat (Ctrl-C stops all)
 #   make test     run the test suite (needs PostgreSQL and Redis)
 #   make lint     ruff check + ruff format --check
+#   make bench    run the benchmarks in bench/ (each prints ratios against its own baseline)
 #   make clean    remove var/ (local media, beat schedule) and .venv
 #
 # Variables (override on the command line, e.g. `make run PORT=9000`):
@@ -51,12 +52,13 @@ PLATFORM_SETUP_ARGS := $(if $(and $(STAFF_EMAIL),$(STAFF_PASSWORD)), --staff-ema
 
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps venv install run test lint clean
+.PHONY: help system-deps venv install run test bench lint clean
 
 help:
 	@echo "Lectern"
 	@echo "  make run          install, migrate, set up the platform and demo school, start web+worker+beat"
 	@echo "  make test         run the test suite (PYTEST_ARGS=... to pass arguments to pytest)"
+	@echo "  make bench        run bench/upload.py and bench/transcode.py (slow: real 2 GiB upload, 1080p VMAF)"
 	@echo "  make lint         ruff check and ruff format --check"
 	@echo "  make install      create $(VENV) and install requirements-dev.txt"
 	@echo "  make system-deps  install missing OS packages (APT_PACKAGES)"
@@ -130,6 +132,13 @@ endif
 test: system-deps install
 	$(VENV_PY) scripts/ensure_database.py --check-redis
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks use their own database (BENCH_DATABASE, default lectern_bench) and exit
+# non-zero when a goal they check is missed.
+bench: system-deps install
+	$(VENV_PY) scripts/ensure_database.py --check-redis
+	$(VENV_PY) -m bench.upload
+	$(VENV_PY) -m bench.transcode
 
 lint: install
 	$(VENV)/bin/ruff check .
