@@ -20,6 +20,11 @@ CONTENT_TYPES = {
 }
 
 
+DOWNLOAD_CHUNK = 1024 * 1024
+"""Bytes read from the response stream and written to disk at a time. boto3's managed transfer
+(download_file) buffers whole 8 MiB parts, up to 10 at once: 20 to 80 MiB per download."""
+
+
 class MediaS3Storage(S3Storage):
     """S3Storage that stores ``.ts``/``.m3u8``/``.vtt`` objects with their HLS content types
     (S3 answers a presigned GET with the type stored on the object)."""
@@ -36,15 +41,22 @@ class MediaS3Storage(S3Storage):
     def download(self, name: str, target: Path) -> None:
         """Write the object ``name`` to the local file ``target`` (created or replaced).
 
-        boto3's managed transfer writes ranged parts straight to the file, so memory stays
-        bounded whatever the size; ``open()`` would buffer the whole object in memory first
-        (S3File's SpooledTemporaryFile never rolls over with AWS_S3_MAX_MEMORY_SIZE's default
-        of 0). Raises ``FileNotFoundError`` when the object does not exist.
+        One GET whose body is streamed to the file DOWNLOAD_CHUNK bytes at a time, so memory
+        stays at about one chunk whatever the size; ``open()`` would buffer the whole object in
+        memory first (S3File's SpooledTemporaryFile never rolls over with
+        AWS_S3_MAX_MEMORY_SIZE's default of 0). Raises ``FileNotFoundError`` when the object
+        does not exist.
         """
         key = self._normalize_name(clean_name(name))
         try:
-            self.bucket.download_file(key, str(target), Config=self.transfer_config)
+            body = self.bucket.Object(key).get()["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise FileNotFoundError(f"File does not exist: {name}") from exc
             raise
+        try:
+            with open(target, "wb") as out:
+                for chunk in body.iter_chunks(chunk_size=DOWNLOAD_CHUNK):
+                    out.write(chunk)
+        finally:
+            body.close()

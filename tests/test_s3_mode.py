@@ -453,8 +453,8 @@ def test_storage_helpers_on_s3(s3, s3_storage, tmp_path):
 
 def test_download_streams_to_disk(s3, s3_storage, tmp_path):
     """A source is copied to the work folder without being held in memory: Python's peak
-    allocation during storage_download stays under half the object (django-storages' open()
-    would hold all of it, and more)."""
+    allocation during storage_download stays under 8 MiB for a 64 MiB object (django-storages'
+    open() would hold all of it, and more)."""
     from tenants.storage import storage_download
 
     size = 64 * 1024 * 1024
@@ -462,16 +462,22 @@ def test_download_streams_to_disk(s3, s3_storage, tmp_path):
     s3.put("tenants/s3a/big.mp4", data)
     target = tmp_path / "big.mp4"
 
+    # Warm up first: botocore loads its service model (~10 MiB) on the first request.
+    s3.put("tenants/s3a/small.mp4", b"x" * 1024)
+    storage_download("tenants/s3a/small.mp4", tmp_path / "small.mp4")
+    s3.client().delete_object(Bucket=s3.bucket, Key="tenants/s3a/small.mp4")
     tracemalloc.start()
     try:
         storage_download("tenants/s3a/big.mp4", target)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+        s3.client().delete_object(Bucket=s3.bucket, Key="tenants/s3a/big.mp4")
 
     assert target.read_bytes() == data
-    assert peak < size / 2, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB object"
-    s3.client().delete_object(Bucket=s3.bucket, Key="tenants/s3a/big.mp4")
+    assert peak < 8 * 1024 * 1024, (
+        f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB object"
+    )
 
 
 # ------------------------------------------------------------------------------ end to end
