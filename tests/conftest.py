@@ -101,6 +101,67 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
         )
 
 
+def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServer]:
+    """Start ``uvicorn config.asgi:application`` on a free loopback port with ``env`` and wait
+    until it answers HTTP (any status below 500); fails the test with the log's tail when it
+    exits or does not answer within STARTUP_TIMEOUT seconds."""
+    port = _free_port()
+    process = _spawn(
+        [
+            *(str(VENV_BIN / "uvicorn"), "config.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        ],
+        env,
+        log,
+    )
+    server = WebServer(port=port, base_url=f"http://127.0.0.1:{port}", log=log)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            _stop_process_group(process)
+            pytest.fail(f"uvicorn exited with {process.returncode}:\n{_log_tail(log)}")
+        try:
+            response = requests.get(
+                f"{server.base_url}/healthz", headers={"Host": f"localhost:{port}"}, timeout=2
+            )
+        except requests.ConnectionError:
+            response = None
+        # Any HTTP answer means the app is up.
+        if response is not None and response.status_code < 500:
+            return process, server
+        if time.monotonic() > deadline:
+            _stop_process_group(process)
+            pytest.fail(f"uvicorn did not answer HTTP in time:\n{_log_tail(log)}")
+        time.sleep(0.2)
+
+
+def worker_start(env: dict[str, str], log: Path, node: str, control) -> subprocess.Popen:
+    """Start a Celery worker named ``node`` on the ``transcode`` and ``default`` queues (one
+    prefork process) with ``env``, and wait until it answers a ping sent through ``control``
+    (a Celery app on the same broker and key prefix). Fails the test with the log's tail when
+    it exits or does not answer within STARTUP_TIMEOUT seconds."""
+    process = _spawn(
+        [
+            *(str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "transcode,default"),
+            *("--concurrency", "1", "--pool", "prefork", "-n", node),
+            *("--without-gossip", "--without-mingle", "-l", "warning"),
+        ],
+        env,
+        log,
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            _stop_process_group(process)
+            pytest.fail(f"celery worker exited with {process.returncode}:\n{_log_tail(log)}")
+        replies = control.control.ping(destination=[node], timeout=0.5)
+        if any(node in reply for reply in replies):
+            return process
+        if time.monotonic() > deadline:
+            _stop_process_group(process)
+            pytest.fail(f"celery worker did not answer a ping in time:\n{_log_tail(log)}")
+
+
 @pytest.fixture(scope="session")
 def e2e_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     """Environment for subprocesses: the test database, this process's media dirs."""
@@ -197,46 +258,12 @@ def e2e_school(e2e_env, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def web_server(e2e_env, e2e_school, e2e_logs):
-    """``uvicorn config.asgi:application`` on a free loopback port.
+    """``uvicorn config.asgi:application`` on a free loopback port (:func:`web_start`).
 
     Depends on ``e2e_school`` so it stops before the school's schema is dropped.
     """
-    port = _free_port()
-    log = e2e_logs / "uvicorn.log"
-    process = _spawn(
-        [
-            str(VENV_BIN / "uvicorn"),
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        e2e_env,
-        log,
-    )
-    server = WebServer(port=port, base_url=f"http://127.0.0.1:{port}", log=log)
+    process, server = web_start(e2e_env, e2e_logs / "uvicorn.log")
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited with {process.returncode}:\n{_log_tail(log)}")
-            try:
-                response = requests.get(
-                    f"{server.base_url}/healthz",
-                    headers={"Host": f"localhost:{port}"},
-                    timeout=2,
-                )
-            except requests.ConnectionError:
-                response = None
-            # Any HTTP answer means the app is up (API.md's /healthz is not routed yet).
-            if response is not None and response.status_code < 500:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer HTTP in time:\n{_log_tail(log)}")
-            time.sleep(0.2)
         yield server
     finally:
         _stop_process_group(process)
@@ -244,47 +271,15 @@ def web_server(e2e_env, e2e_school, e2e_logs):
 
 @pytest.fixture(scope="session")
 def celery_worker(e2e_env, e2e_school, e2e_logs):
-    """A Celery worker on the ``transcode`` and ``default`` queues (broker: test Redis DB).
-
-    Ready when it answers a control ping addressed to its own node name. Depends on
-    ``e2e_school`` so it stops before the school's schema is dropped.
+    """A Celery worker on the ``transcode`` and ``default`` queues (broker: test Redis DB),
+    ready when it answers a ping (:func:`worker_start`). Depends on ``e2e_school`` so it stops
+    before the school's schema is dropped.
     """
     from config.celery import app
 
     node = f"e2e-{secrets.token_hex(4)}@{socket.gethostname()}"
-    log = e2e_logs / "celery.log"
-    process = _spawn(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "transcode,default",
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "-n",
-            node,
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "warning",
-        ],
-        e2e_env,
-        log,
-    )
+    process = worker_start(e2e_env, e2e_logs / "celery.log", node, app)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"celery worker exited with {process.returncode}:\n{_log_tail(log)}")
-            replies = app.control.ping(destination=[node], timeout=1.0)
-            if any(node in reply for reply in replies):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"celery worker did not answer a ping in time:\n{_log_tail(log)}")
         yield node
     finally:
         _stop_process_group(process)

@@ -41,7 +41,7 @@ import pytest
 from django.conf import settings
 from django.db import connections, transaction
 
-from tests.conftest import VENV_BIN, _log_tail, _spawn, _stop_process_group
+from tests.conftest import VENV_BIN, _stop_process_group, worker_start
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -146,24 +146,8 @@ class CrashWorker:
         self.starts += 1
         node = f"crash-{self.token}-{self.starts}@{socket.gethostname()}"
         log = self.logs / f"crash-worker-{self.starts}.log"
-        self.process = _spawn(
-            [
-                str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "transcode,default",
-                "--concurrency", "1", "--pool", "prefork", "-n", node,
-                "--without-gossip", "--without-mingle", "-l", "warning",
-            ],
-            self.env,
-            log,
-        )  # fmt: skip
-        deadline = began + WAIT_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"worker exited with {self.process.returncode}:\n{_log_tail(log)}")
-            replies = self.app.control.ping(destination=[node], timeout=0.5)
-            if any(node in reply for reply in replies):
-                return time.monotonic() - began
-            if time.monotonic() > deadline:
-                pytest.fail(f"worker did not answer a ping in time:\n{_log_tail(log)}")
+        self.process = worker_start(self.env, log, node, self.app)
+        return time.monotonic() - began
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (main process, pool process, FFmpeg) and wait

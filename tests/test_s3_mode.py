@@ -34,12 +34,10 @@ from django.test import override_settings
 from media_pipeline.playlists import validate_media_path
 from tests.conftest import (
     REPO_ROOT,
-    STARTUP_TIMEOUT,
     VENV_BIN,
-    _free_port,
-    _log_tail,
-    _spawn,
     _stop_process_group,
+    web_start,
+    worker_start,
 )
 from tests.s3 import PRESIGNED_LIFETIME, S3Endpoint, moto_server_start
 
@@ -137,40 +135,6 @@ def s3_school(django_db_setup, django_db_blocker):
             shutil.rmtree(Path(folder) / tenant.schema_name, ignore_errors=True)
 
 
-def _wait_for_web(process, base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited with {process.returncode}:\n{_log_tail(log)}")
-        try:
-            if requests.get(f"{base_url}/healthz", timeout=2).status_code < 500:
-                return
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not answer HTTP in time:\n{_log_tail(log)}")
-        time.sleep(0.2)
-
-
-def _wait_for_worker(process, node: str, key_prefix: str, log: Path) -> None:
-    from django.conf import settings
-
-    control = Celery("s3-mode-ping", broker=settings.CELERY_BROKER_URL, set_as_current=False)
-    control.conf.broker_transport_options = {"global_keyprefix": key_prefix}
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"celery worker exited with {process.returncode}:\n{_log_tail(log)}")
-            replies = control.control.ping(destination=[node], timeout=1.0)
-            if any(node in reply for reply in replies):
-                return
-            if time.monotonic() > deadline:
-                pytest.fail(f"celery worker did not answer a ping in time:\n{_log_tail(log)}")
-    finally:
-        control.close()
-
-
 @pytest.fixture(scope="module")
 def s3_stack(e2e_env, s3, s3_school, s3_logs):
     """uvicorn and a Celery worker in S3 mode; returns the web server's base URL.
@@ -178,35 +142,22 @@ def s3_stack(e2e_env, s3, s3_school, s3_logs):
     Their broker keys carry a prefix of their own (TEST_CELERY_KEY_PREFIX), so a local-mode
     worker of ``tests/test_end_to_end.py`` on the same Redis database never takes their tasks.
     """
+    from django.conf import settings
+
     key_prefix = f"s3-mode-{secrets.token_hex(4)}:"
     env = {**e2e_env, **s3.environment(), "TEST_CELERY_KEY_PREFIX": key_prefix}
-    port = _free_port()
     node = f"s3-{secrets.token_hex(4)}@{socket.gethostname()}"
-    web_log, worker_log = s3_logs / "uvicorn.log", s3_logs / "celery.log"
-    web = _spawn(
-        [
-            *(str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1"),
-            *("--port", str(port), "--log-level", "warning"),
-        ],
-        env,
-        web_log,
-    )
-    worker = _spawn(
-        [
-            *(str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "transcode,default"),
-            *("--concurrency", "1", "--pool", "prefork", "-n", node),
-            *("--without-gossip", "--without-mingle", "-l", "warning"),
-        ],
-        env,
-        worker_log,
-    )
+    control = Celery("s3-mode-ping", broker=settings.CELERY_BROKER_URL, set_as_current=False)
+    control.conf.broker_transport_options = {"global_keyprefix": key_prefix}
+    web, server = web_start(env, s3_logs / "uvicorn.log")
+    worker = None
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_for_web(web, base_url, web_log)
-        _wait_for_worker(worker, node, key_prefix, worker_log)
-        yield base_url
+        worker = worker_start(env, s3_logs / "celery.log", node, control)
+        yield server.base_url
     finally:
-        _stop_process_group(worker)
+        control.close()
+        if worker is not None:
+            _stop_process_group(worker)
         _stop_process_group(web)
         _broker_keys_delete(key_prefix)
 
