@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import av
 import pytest
 import requests
 
@@ -99,6 +100,45 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so teardown can kill all of it
         )
+
+
+@dataclass(frozen=True)
+class DecodedMedia:
+    """What a full decode of a played file found.
+
+    Attributes:
+        video_seconds: From the first frame's start to the last frame's end.
+        audio_seconds: Decoded samples over the sample rate.
+        frames: Video frames decoded.
+        size: ``(width, height)`` of the video.
+    """
+
+    video_seconds: float
+    audio_seconds: float
+    frames: int
+    size: tuple[int, int]
+
+
+def decoded_media(path: Path) -> DecodedMedia:
+    """Decode the first video and audio stream of ``path`` completely (PyAV)."""
+    with av.open(str(path)) as media:
+        video, audio = media.streams.video[0], media.streams.audio[0]
+        size = (video.codec_context.width, video.codec_context.height)
+        first = last = None
+        frames = samples = 0
+        rate = None
+        for frame in media.decode(video, audio):
+            if isinstance(frame, av.VideoFrame):
+                frames += 1
+                seconds = float(frame.pts * frame.time_base)
+                first = seconds if first is None else min(first, seconds)
+                last = seconds if last is None else max(last, seconds)
+            else:
+                samples += frame.samples
+                rate = frame.sample_rate
+        fps = float(video.average_rate or video.guessed_rate)
+    assert frames and rate, f"{path}: {frames} video frames, audio rate {rate}"
+    return DecodedMedia(last - first + 1 / fps, samples / rate, frames, size)
 
 
 def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServer]:

@@ -24,6 +24,7 @@ from tusclient.client import TusClient
 from tusclient.uploader import Uploader
 
 from media_pipeline.samples import sample_clip
+from tests.conftest import decoded_media
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -136,33 +137,6 @@ def first_video_keyframe(path: Path) -> tuple[bool, bool]:
             for frame in packet.decode():
                 return bool(packet_key), bool(frame.key_frame)
     raise AssertionError(f"{path} has no decodable video frame")
-
-
-def decoded_durations(path: Path) -> tuple[float, float, int]:
-    """Decode ``path`` fully: (video seconds, audio seconds, video frame count).
-
-    Video: from the first frame's start to the last frame's end; audio: decoded samples over
-    the sample rate.
-    """
-    with av.open(str(path)) as media:
-        video = media.streams.video[0]
-        audio = media.streams.audio[0]
-        first = last = None
-        frames = 0
-        samples = 0
-        rate = None
-        for frame in media.decode(video, audio):
-            if isinstance(frame, av.VideoFrame):
-                frames += 1
-                seconds = float(frame.pts * frame.time_base)
-                first = seconds if first is None else min(first, seconds)
-                last = seconds if last is None else max(last, seconds)
-            else:
-                samples += frame.samples
-                rate = frame.sample_rate
-        fps = float(video.average_rate or video.guessed_rate)
-    assert frames and rate, f"{path}: {frames} video frames, audio rate {rate}"
-    return last - first + 1 / fps, samples / rate, frames
 
 
 def test_upload_transcode_enroll_play(
@@ -402,7 +376,12 @@ def test_upload_transcode_enroll_play(
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    video_seconds, audio_seconds, frames = decoded_durations(played)
+    played_media = decoded_media(played)
+    video_seconds, audio_seconds, frames = (
+        played_media.video_seconds,
+        played_media.audio_seconds,
+        played_media.frames,
+    )
     with av.open(str(played)) as remuxed:
         assert remuxed.streams.video[0].codec_context.width == 1280
         assert remuxed.streams.video[0].codec_context.height == 720

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import av
 import pytest
 import requests
 from celery import Celery
@@ -36,6 +35,7 @@ from tests.conftest import (
     REPO_ROOT,
     VENV_BIN,
     _stop_process_group,
+    decoded_media,
     web_start,
     worker_start,
 )
@@ -302,25 +302,6 @@ def check_version_objects(s3: S3Endpoint, root: str, renditions: list[str]) -> d
     return segments
 
 
-def decoded(path: Path) -> tuple[float, float, tuple[int, int]]:
-    """(video seconds, audio seconds, (width, height)) of a fully decoded file."""
-    with av.open(str(path)) as media:
-        video, audio = media.streams.video[0], media.streams.audio[0]
-        size = (video.codec_context.width, video.codec_context.height)
-        first = last = None
-        samples = rate = 0
-        for frame in media.decode(video, audio):
-            if isinstance(frame, av.VideoFrame):
-                seconds = float(frame.pts * frame.time_base)
-                first = seconds if first is None else min(first, seconds)
-                last = seconds if last is None else max(last, seconds)
-            else:
-                samples += frame.samples
-                rate = frame.sample_rate
-        fps = float(video.average_rate or video.guessed_rate)
-    return last - first + 1 / fps, samples / rate, size
-
-
 # ------------------------------------------------------------------ settings and storage helpers
 
 
@@ -561,7 +542,12 @@ def test_upload_transcode_play_replace_and_delete_on_s3(
     command += ["-map", f"0:p:{len(FIRST_CLIP[1]) - 1}", "-c", "copy", "-f", "mpegts"]
     result = subprocess.run([*command, str(played)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    video_seconds, audio_seconds, size = decoded(played)
+    played_media = decoded_media(played)
+    video_seconds, audio_seconds, size = (
+        played_media.video_seconds,
+        played_media.audio_seconds,
+        played_media.size,
+    )
     assert size == (640, 368)
     assert abs(video_seconds - lecture["duration"]) < DURATION_TOLERANCE, video_seconds
     assert abs(audio_seconds - lecture["duration"]) < DURATION_TOLERANCE, audio_seconds
