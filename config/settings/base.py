@@ -192,6 +192,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tenants.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # enrollment.throttles: attempts per window at the endpoints that guess secrets.
+    "DEFAULT_THROTTLE_RATES": {
+        "redeem_ip": env("THROTTLE_REDEEM_IP", default="20/min"),
+        "redeem_account": env("THROTTLE_REDEEM_ACCOUNT", default="10/min"),
+        "redeem_global": env("THROTTLE_REDEEM_GLOBAL", default="600/min"),
+        "login_ip": env("THROTTLE_LOGIN_IP", default="30/min"),
+        "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
+    },
+    # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
+    # that many hops from the end); unset means REMOTE_ADDR is the client.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
 }
 
 SIMPLE_JWT = {

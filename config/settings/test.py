@@ -12,6 +12,7 @@ from .base import (
     CELERY_BROKER_TRANSPORT_OPTIONS,
     CHANNEL_LAYERS,
     REDIS_URL,
+    REST_FRAMEWORK,
     STORAGE_BACKEND,
     env,
 )
@@ -55,4 +56,13 @@ CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": env("TEST_CELERY_KEY_PREFIX", default=""),
+}
+
+# The suite logs in and redeems far more often than a person does; the throttle tests set
+# their own small rates (enrollment/tests/test_throttling.py).
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        scope: "100000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    },
 }

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from enrollment.accounts import services
 from enrollment.accounts.tokens import tokens_for_user
+from enrollment.throttles import LOGIN_THROTTLES
 from tenants.api import TenantApiView
 
 
@@ -42,10 +43,12 @@ class UserRegisterApi(TenantApiView):
 
 
 class TokenObtainApi(TenantApiView):
-    """POST /api/v1/auth/token: e-mail + password -> ``{access, refresh, expires_in}``."""
+    """POST /api/v1/auth/token: e-mail + password -> ``{access, refresh, expires_in}``; attempts
+    are rate limited per IP and per e-mail address (``enrollment.throttles``)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = LOGIN_THROTTLES
 
     class Input(serializers.Serializer):
         email = serializers.CharField(max_length=254)

@@ -9,6 +9,7 @@ from courses.api.serializers import CourseOutput
 from courses.api.views import Pagination
 from courses.selectors import course_get
 from enrollment import selectors, services
+from enrollment.throttles import REDEEM_THROTTLES
 from tenants.api import InstructorApiView, TenantApiView
 
 
@@ -60,7 +61,10 @@ class EnrollOutput(serializers.Serializer):
 
 
 class StudentEnrollApi(TenantApiView):
-    """POST /api/v1/students/enroll: redeem an access code."""
+    """POST /api/v1/students/enroll: redeem an access code (rate limited per IP, per account and
+    per school: ``enrollment.throttles``)."""
+
+    throttle_classes = REDEEM_THROTTLES
 
     class Input(serializers.Serializer):
         code = serializers.CharField(max_length=64)

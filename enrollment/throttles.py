@@ -1,0 +1,85 @@
+"""Rate limits on the endpoints that guess secrets: access-code redemption and log-in
+(ARCHITECTURE.md, Security rules: per IP, per account and globally, in Redis).
+
+DRF's ``SimpleRateThrottle`` keeps a sliding window of request times per key in the default
+cache, which is Redis and tenant-keyed (``django_tenants.cache.make_key``), so every bucket is
+per school. An exceeded limit raises ``Throttled``, answered 429 ``RATE_LIMITED`` with
+``Retry-After`` by ``tenants.api.exception_handler``. Every attempt counts, successful or not,
+so a correct guess cannot be told from a wrong one by whether it was counted. The window is
+read and written without a lock: a burst of simultaneous requests can overshoot a limit by
+the number of requests in flight, which does not change what a guesser can do.
+
+Rates are REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (settings, from the environment), by scope:
+``redeem_ip``, ``redeem_account``, ``redeem_global``, ``login_ip``, ``login_account``. The
+client IP is REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end when
+REST_FRAMEWORK["NUM_PROXIES"] is set (DRF's ``get_ident``).
+"""
+
+import hashlib
+
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class _ScopedThrottle(SimpleRateThrottle):
+    def ident_of(self, request) -> str | None:  # pragma: no cover - overridden
+        raise TypeError("subclasses say what a bucket is keyed by")
+
+    def get_cache_key(self, request, view) -> str | None:
+        ident = self.ident_of(request)
+        if ident is None:
+            return None  # nothing to key on: not limited by this bucket
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class RedeemIpThrottle(_ScopedThrottle):
+    """Code redemptions per client IP."""
+
+    scope = "redeem_ip"
+
+    def ident_of(self, request) -> str:
+        return self.get_ident(request)
+
+
+class RedeemAccountThrottle(_ScopedThrottle):
+    """Code redemptions per student account."""
+
+    scope = "redeem_account"
+
+    def ident_of(self, request) -> str | None:
+        user = request.user
+        return str(user.pk) if user and user.is_authenticated else None
+
+
+class RedeemGlobalThrottle(_ScopedThrottle):
+    """All code redemptions of the school together (a distributed guesser's ceiling)."""
+
+    scope = "redeem_global"
+
+    def ident_of(self, request) -> str:
+        return "all"
+
+
+class LoginIpThrottle(_ScopedThrottle):
+    """Log-in attempts per client IP."""
+
+    scope = "login_ip"
+
+    def ident_of(self, request) -> str:
+        return self.get_ident(request)
+
+
+class LoginAccountThrottle(_ScopedThrottle):
+    """Log-in attempts per e-mail address tried (stored as a SHA-256, never in clear), so one
+    account cannot be guessed at from many IPs."""
+
+    scope = "login_account"
+
+    def ident_of(self, request) -> str | None:
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+REDEEM_THROTTLES = [RedeemIpThrottle, RedeemAccountThrottle, RedeemGlobalThrottle]
+LOGIN_THROTTLES = [LoginIpThrottle, LoginAccountThrottle]
