@@ -66,7 +66,9 @@ def media_token_lifetime(duration: float | None) -> float:
 
 def media_access_issue(*, lecture, viewer_id: int, now: float | None = None) -> MediaAccess:
     """Sign access for account ``viewer_id`` to the current media version of ``lecture`` in the
-    current tenant schema.
+    current tenant schema. The token is bound to that version: after a re-upload is switched in,
+    URLs of the old version answer 403 (the old files are deleted anyway) and the player asks
+    for a new playback object.
 
     Raises:
         ValueError: the lecture has no playable version yet (``media_version`` 0).
@@ -75,7 +77,11 @@ def media_access_issue(*, lecture, viewer_id: int, now: float | None = None) -> 
         raise ValueError(f"lecture {lecture.pk} has no media version")
     expires = int((time.time() if now is None else now) + media_token_lifetime(lecture.duration))
     token = media_token_sign(
-        tenant=connection.schema_name, student_id=viewer_id, lecture_id=lecture.pk, expires=expires
+        tenant=connection.schema_name,
+        student_id=viewer_id,
+        lecture_id=lecture.pk,
+        version=lecture.media_version,
+        expires=expires,
     )
     return MediaAccess(
         lecture_id=lecture.pk, version=lecture.media_version, token=token, expires=expires

@@ -1,11 +1,22 @@
 """Signed media tokens (ARCHITECTURE.md, Security rules).
 
-A token is ``<version>.<key id>.<student id>.<expiry>.<signature>`` where the signature is
-HMAC-SHA256 over the canonical byte string
-``b"v1\\n<key id>\\n<tenant schema>\\n<student id>\\n<lecture uuid>\\n<expiry>"``, encoded as
-unpadded base64url. Tenant and lecture are not in the token text: the verifier takes them from
-the request (Host and URL), so a token only verifies on the tenant and lecture it was made for.
-Verification is HMAC only, no database query, and compares in constant time.
+A token is ``<format>.<key id>.<student id>.<expiry>.<signature>`` where ``<format>`` is
+``v2`` and the signature is HMAC-SHA256 over the canonical byte string::
+
+    b"v2\\n<key id>\\n<tenant schema>\\n<student id>\\n<lecture uuid>\\n<media version>\\n<expiry>"
+
+encoded as unpadded base64url. Tenant, lecture and media version are not in the token text:
+the verifier takes them from the request (Host, and the ``<lecture>/v<N>/`` of the URL), so a
+token only verifies on the tenant, lecture and media version it was made for. Verification is
+HMAC only, no database query, and compares in constant time.
+
+Format ``v1`` (the same string without the media version) is no longer accepted: such tokens
+lived at most MEDIA_TOKEN_MIN_LIFETIME or twice a lecture's duration (hours), so after a
+deploy a player simply asks for a new playback object.
+
+Key rotation: MEDIA_TOKEN_KEYS maps key ids to secrets and MEDIA_TOKEN_SIGNING_KEY_ID names
+the one that signs. Every key in the mapping verifies, so the previous key stays accepted until
+it is removed; a token whose key id is not in the mapping is refused.
 """
 
 import base64
@@ -17,27 +28,29 @@ from uuid import UUID
 
 from django.conf import settings
 
-TOKEN_VERSION = "v1"  # noqa: S105 (a format tag, not a secret)
+TOKEN_VERSION = "v2"  # noqa: S105 (a format tag, not a secret)
 
 
 class InvalidMediaToken(Exception):
-    """The token is malformed, forged, for another tenant/lecture, or expired."""
+    """The token is malformed, forged, for another tenant/lecture/version, or expired."""
 
 
 @dataclass(frozen=True)
 class MediaGrant:
-    """What a valid token grants: ``student_id`` may fetch ``lecture_id`` until ``expires``
-    (Unix seconds)."""
+    """What a valid token grants: ``student_id`` may fetch media version ``version`` of
+    ``lecture_id`` until ``expires`` (Unix seconds)."""
 
     student_id: int
     lecture_id: UUID
+    version: int
     expires: int
 
 
-def _canonical(kid: str, tenant: str, student_id: int, lecture_id: UUID, expires: int) -> bytes:
-    return "\n".join(
-        (TOKEN_VERSION, kid, tenant, str(student_id), str(lecture_id), str(expires))
-    ).encode()
+def _canonical(
+    kid: str, tenant: str, student_id: int, lecture_id: UUID, version: int, expires: int
+) -> bytes:
+    fields = (TOKEN_VERSION, kid, tenant, str(student_id), str(lecture_id), str(version))
+    return "\n".join((*fields, str(expires))).encode()
 
 
 def _signature(key: str, message: bytes) -> str:
@@ -45,34 +58,48 @@ def _signature(key: str, message: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def media_token_sign(*, tenant: str, student_id: int, lecture_id: UUID, expires: int) -> str:
-    """A token for ``student_id`` on ``lecture_id`` of schema ``tenant`` valid until ``expires``
-    (Unix seconds), signed with MEDIA_TOKEN_SIGNING_KEY_ID."""
+def media_token_sign(
+    *, tenant: str, student_id: int, lecture_id: UUID, version: int, expires: int
+) -> str:
+    """A token for ``student_id`` on media version ``version`` (the ``v<N>`` of the URL) of
+    ``lecture_id`` in schema ``tenant``, valid until ``expires`` (Unix seconds), signed with
+    the key MEDIA_TOKEN_SIGNING_KEY_ID of MEDIA_TOKEN_KEYS."""
     kid = settings.MEDIA_TOKEN_SIGNING_KEY_ID
     key = settings.MEDIA_TOKEN_KEYS[kid]
-    sig = _signature(key, _canonical(kid, tenant, student_id, lecture_id, expires))
+    sig = _signature(key, _canonical(kid, tenant, student_id, lecture_id, version, expires))
     return f"{TOKEN_VERSION}.{kid}.{student_id}.{expires}.{sig}"
 
 
 def media_token_verify(
-    token: str, *, tenant: str, lecture_id: UUID, now: float | None = None
+    token: str, *, tenant: str, lecture_id: UUID, version: int, now: float | None = None
 ) -> MediaGrant:
-    """Check ``token`` for ``lecture_id`` on schema ``tenant``; returns the grant.
+    """Check ``token`` for media version ``version`` of ``lecture_id`` on schema ``tenant``
+    (all three taken from the request, never from the token); returns the grant.
 
-    Any key in MEDIA_TOKEN_KEYS verifies (rotation: the previous key stays accepted). Raises
-    ``InvalidMediaToken`` for a malformed token, unknown key id, wrong signature, or expiry.
+    Any key in MEDIA_TOKEN_KEYS verifies (rotation). Raises ``InvalidMediaToken`` for a
+    malformed token (another format tag, wrong number of fields, a non-decimal or zero-padded
+    student id or expiry), an unknown key id, a wrong signature, or expiry (``expires <=
+    now``; ``now`` defaults to the current Unix time).
     """
     parts = token.split(".")
     if len(parts) != 5 or parts[0] != TOKEN_VERSION:
         raise InvalidMediaToken("malformed")
     _, kid, student, expires_text, sig = parts
     key = settings.MEDIA_TOKEN_KEYS.get(kid)
-    if key is None or not student.isdigit() or not expires_text.isdigit():
+    if key is None or not _is_canonical_number(student) or not _is_canonical_number(expires_text):
         raise InvalidMediaToken("malformed")
     student_id, expires = int(student), int(expires_text)
-    expected = _signature(key, _canonical(kid, tenant, student_id, lecture_id, expires))
+    expected = _signature(key, _canonical(kid, tenant, student_id, lecture_id, version, expires))
     if not hmac.compare_digest(expected.encode(), sig.encode()):
         raise InvalidMediaToken("bad signature")
     if expires <= (time.time() if now is None else now):
         raise InvalidMediaToken("expired")
-    return MediaGrant(student_id=student_id, lecture_id=lecture_id, expires=expires)
+    return MediaGrant(
+        student_id=student_id, lecture_id=lecture_id, version=version, expires=expires
+    )
+
+
+def _is_canonical_number(text: str) -> bool:
+    # ASCII digits without a leading zero, so each number has exactly one spelling and a token
+    # cannot be varied ("007" for "7") while keeping its signature.
+    return text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))

@@ -48,22 +48,31 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-@require_safe
 def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
     """Serve one file of a lecture's media version to a token holder: a playlist or the
     storyboard index (rewritten so the URIs inside carry the token), a segment, the poster, the
     storyboard sprite or the preview clip (streamed with Range support, or a presigned redirect).
 
-    403 ``INVALID_MEDIA_TOKEN`` without a token valid for this tenant and lecture (another
-    student's lecture, another tenant, expired); 404 for a name outside the HLS layout or a file
-    that does not exist; 416 for an unsatisfiable Range.
+    403 ``INVALID_MEDIA_TOKEN`` without a token valid for this tenant, lecture and media version
+    (another student's lecture, another tenant, another version, expired); 404 for a name
+    outside the HLS layout or a file that does not exist; 416 for an unsatisfiable Range. Every
+    answer, errors and redirects included, is ``Cache-Control: private, no-store``: a shared
+    cache must never keep a tokenised URL's response. No database query is made here (the
+    tenant comes from the middleware's cached host lookup).
     """
+    return _private(_hls_file(request, lecture_id, version, path))
+
+
+@require_safe
+def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
     tenant = getattr(request, "tenant", None)
     token = request.GET.get("token", "")
     if tenant is None or tenant.kind != "school" or not token:
         return _forbidden(request)
     try:
-        media_token_verify(token, tenant=connection.schema_name, lecture_id=lecture_id)
+        media_token_verify(
+            token, tenant=connection.schema_name, lecture_id=lecture_id, version=version
+        )
     except InvalidMediaToken:
         return _forbidden(request)
     rendition, _, filename = path.rpartition("/")

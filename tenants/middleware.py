@@ -1,16 +1,44 @@
 """HTTP middleware that resolves the tenant from the Host header and tags every request."""
 
+import copy
 import re
+import threading
+import time
 import uuid
 
+from django.conf import settings
 from django.db import connection
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
-from tenants.models import Tenant
+from tenants.models import Domain, Tenant
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+# Host -> (tenant, monotonic expiry) of this process. django-tenants queries the Domain table on
+# every request; a segment request must make no database query at all (ARCHITECTURE.md,
+# Delivery), and a player fetches one every few seconds per viewer.
+_host_cache: dict[str, tuple[Tenant, float]] = {}
+_host_cache_lock = threading.Lock()
+_HOST_CACHE_MAX = 10_000  # hosts kept at most; the cache is emptied when it is full
+# Bumped by every clear, so a lookup that read the database before a clear does not store its
+# (possibly stale) answer after it.
+_host_cache_generation = 0
+
+
+def tenant_host_cache_clear(**_signal_kwargs) -> None:
+    """Forget every cached host -> tenant lookup of this process.
+
+    Connected to ``post_save`` and ``post_delete`` of ``Tenant`` and ``Domain``, so a change made
+    in this process (provisioning, suspension, a domain added or removed in the admin) is seen
+    by its next request. Other processes see it after at most TENANT_HOST_CACHE_SECONDS.
+    """
+    global _host_cache_generation
+    with _host_cache_lock:
+        _host_cache.clear()
+        _host_cache_generation += 1
 
 
 class RequestIdMiddleware:
@@ -64,12 +92,35 @@ class TenantMiddleware(TenantMainMiddleware):
             raise domain_model.DoesNotExist
         return tenant
 
+    def cached_tenant(self, domain_model, hostname: str) -> Tenant:
+        """``get_tenant`` through this process's host cache (TENANT_HOST_CACHE_SECONDS, default
+        5 s; 0 disables it). Returns a copy, so per-request attributes never leak between
+        requests. Unknown hosts are not cached: each costs a query, as before.
+
+        Raises ``domain_model.DoesNotExist`` for an unknown host or the clone template.
+        """
+        ttl = settings.TENANT_HOST_CACHE_SECONDS
+        if ttl <= 0:
+            return self.get_tenant(domain_model, hostname)
+        now = time.monotonic()
+        hit = _host_cache.get(hostname)
+        if hit is not None and hit[1] > now:
+            return copy.copy(hit[0])
+        generation = _host_cache_generation
+        tenant = self.get_tenant(domain_model, hostname)
+        with _host_cache_lock:
+            if generation == _host_cache_generation:
+                if len(_host_cache) >= _HOST_CACHE_MAX:
+                    _host_cache.clear()
+                _host_cache[hostname] = (copy.copy(tenant), now + ttl)
+        return tenant
+
     def process_request(self, request: HttpRequest):
         connection.set_schema_to_public()
         domain_model = get_tenant_domain_model()
         hostname = self.hostname_from_request(request)
         try:
-            tenant = self.get_tenant(domain_model, hostname)
+            tenant = self.cached_tenant(domain_model, hostname)
         except domain_model.DoesNotExist:
             return error_response(
                 request,
@@ -86,3 +137,10 @@ class TenantMiddleware(TenantMainMiddleware):
         connection.set_tenant(tenant)
         self.setup_url_routing(request)
         return None
+
+
+for _model in (Tenant, Domain):
+    post_save.connect(tenant_host_cache_clear, sender=_model, dispatch_uid=f"host-cache-{_model}")
+    post_delete.connect(
+        tenant_host_cache_clear, sender=_model, dispatch_uid=f"host-cache-del-{_model}"
+    )

@@ -412,6 +412,7 @@ def test_upload_transcode_enroll_play(
             tenant=e2e_school.schema_name,
             student_id=int(student_id),
             lecture_id=uuid.UUID(lecture_id),
+            version=1,
             expires=int(time.time()) + offset,
         )
         assert media.get(f"{bare_segment}?token={signed}", timeout=30).status_code == status

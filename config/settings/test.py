@@ -66,3 +66,9 @@ REST_FRAMEWORK = {
         scope: "100000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     },
 }
+# Static files come from STATICFILES_DIRS through WhiteNoise's finders; nothing is collected
+# here (STATIC_ROOT is for the production image), so WhiteNoise has no folder to scan.
+STATIC_ROOT = None
+# Tests roll back their transactions, which the host cache's signals cannot see; the tests of
+# the cache itself turn it on with override_settings.
+TENANT_HOST_CACHE_SECONDS = 0

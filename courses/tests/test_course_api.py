@@ -186,8 +186,8 @@ def test_media_urls_of_a_ready_lecture_carry_a_token_for_the_instructor(client, 
     assert after["thumbnail_url"] == f"{base}/poster.jpg?token={token}"
     assert after["storyboard_url"] == f"{base}/storyboard.vtt?token={token}"
     assert after["preview_url"] == f"{base}/preview.mp4?token={token}"
-    assert nested["preview_url"].startswith(f"{base}/preview.mp4?token=v1.")
-    grant = media_token_verify(token, tenant=tenant.schema_name, lecture_id=lecture_id)
+    assert nested["preview_url"].startswith(f"{base}/preview.mp4?token=v2.")
+    grant = media_token_verify(token, tenant=tenant.schema_name, lecture_id=lecture_id, version=3)
     assert grant.student_id == instructor.pk
     # Twice the duration (8000 s) is longer than the one-hour minimum.
     assert grant.expires == pytest.approx(time.time() + 8000, abs=30)
