@@ -2,7 +2,8 @@
 
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from courses.models import Course, Lecture
 from enrollment.models import AccessCode, Enrollment, LectureProgress
@@ -35,20 +36,87 @@ def enrollment_get(*, student, course_id: UUID) -> Enrollment:
     when it exists but the student is not (or no longer) enrolled.
     """
     enrollment = (
-        Enrollment.objects.filter(student=student, course_id=course_id, revoked_at__isnull=True)
+        Enrollment.objects.filter(student=student, course_id=course_id)
         .select_related("course")
         .first()
     )
-    if enrollment is not None:
+    if enrollment is not None and enrollment.revoked_at is None:
         return enrollment
+    if enrollment is not None:
+        raise NotEnrolled(
+            "Your enrollment in this course was revoked.",
+            details={"revoked_at": enrollment.revoked_at.isoformat()},
+        )
     if not Course.objects.filter(id=course_id).exists():
         raise NotFound("Course not found.")
     raise NotEnrolled("You are not enrolled in this course.")
 
 
-def access_code_list(*, course: Course) -> QuerySet[AccessCode]:
-    """Codes of a course, oldest first."""
-    return AccessCode.objects.filter(course=course).order_by("created_at", "id")
+ACCESS_CODE_STATUSES = ("unused", "redeemed", "expired", "revoked")
+
+
+def access_code_list(
+    *, course: Course, status: str | None = None, batch_id: UUID | None = None
+) -> QuerySet[AccessCode]:
+    """Codes of a course, oldest first, optionally only those of one ``status`` (one of
+    ACCESS_CODE_STATUSES, with the precedence of ``services.access_code_status``: revoked, then
+    redeemed, then expired, else unused) and/or of one ``batch_id``."""
+    codes = AccessCode.objects.filter(course=course)
+    if batch_id is not None:
+        codes = codes.filter(batch_id=batch_id)
+    if status is not None:
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True)
+        unredeemed = live & Q(redeemed_at__isnull=True)
+        expired = Q(expires_at__isnull=False, expires_at__lte=now)
+        codes = codes.filter(
+            {
+                "revoked": ~live,
+                "redeemed": live & Q(redeemed_at__isnull=False),
+                "expired": unredeemed & expired,
+                "unused": unredeemed & ~expired,
+            }[status]
+        )
+    return codes.order_by("created_at", "id")
+
+
+def enrollment_list_for_course(*, course: Course, status: str | None = None):
+    """Enrollments of a course with their students, newest first; ``status`` ``active`` or
+    ``revoked`` filters."""
+    enrollments = Enrollment.objects.filter(course=course).select_related("student")
+    if status == "active":
+        enrollments = enrollments.filter(revoked_at__isnull=True)
+    elif status == "revoked":
+        enrollments = enrollments.filter(revoked_at__isnull=False)
+    return enrollments.order_by("-enrolled_at", "-id")
+
+
+def course_progress(student, course_id: UUID) -> float:
+    """A student's progress in a course: completed lectures / lectures of the course, in percent
+    rounded to 2 decimals (0.0 for a course without lectures). A lecture is completed at >= 90 %
+    watched (API.md, Student API). Two queries; does not check the enrollment."""
+    return course_progress_by_student(course_id=course_id, student_ids=[student.pk]).get(
+        student.pk, 0.0
+    )
+
+
+def course_progress_by_student(*, course_id: UUID, student_ids: list[int]) -> dict[int, float]:
+    """``course_progress`` of several students at once (two queries): student id -> percent.
+    Every id in ``student_ids`` is in the result."""
+    lecture_ids = list(course_lectures(course_id=course_id).values_list("id", flat=True))
+    result = dict.fromkeys(student_ids, 0.0)
+    if not lecture_ids or not student_ids:
+        return result
+    done = (
+        LectureProgress.objects.filter(
+            student_id__in=student_ids, lecture_id__in=lecture_ids, completed=True
+        )
+        .values("student_id")
+        .annotate(n=Count("id"))
+    )
+    for row in done:
+        result[row["student_id"]] = round(100.0 * row["n"] / len(lecture_ids), 2)
+    return result
 
 
 def progress_by_lecture(*, student, lecture_ids: list[UUID]) -> dict[UUID, LectureProgress]:

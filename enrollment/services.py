@@ -8,6 +8,8 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from analytics.realtime import dashboard_publish
+from analytics.services import watch_events_append
 from courses.models import Course, Lecture
 from enrollment import codes
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
@@ -72,12 +74,17 @@ def access_codes_create(
 
 
 def access_code_status(code: AccessCode, *, now: datetime | None = None) -> str:
-    """``unused``, ``redeemed``, ``expired`` or ``revoked`` (API.md: Access codes)."""
+    """``unused``, ``redeemed``, ``expired`` or ``revoked`` (API.md: Access codes).
+
+    A revoked code is ``revoked`` whether or not it had been redeemed (``redeemed_at`` still
+    says when); otherwise a redeemed code is ``redeemed``, an unredeemed one past its
+    ``expires_at`` ``expired``.
+    """
     now = now or timezone.now()
-    if code.redeemed_at is not None:
-        return "redeemed"
     if code.revoked_at is not None:
         return "revoked"
+    if code.redeemed_at is not None:
+        return "redeemed"
     if code.expires_at is not None and code.expires_at <= now:
         return "expired"
     return "unused"
@@ -87,10 +94,14 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
     """Enroll ``student`` with a code: one conditional UPDATE plus the enrollment INSERT, in one
     transaction (ARCHITECTURE.md, Security rules).
 
-    Of any number of concurrent redemptions of one code exactly one wins. Raises ``CodeError``
-    404 ``INVALID_CODE`` (malformed, unknown, another tenant's, revoked), 410 ``CODE_USED``,
-    410 ``CODE_EXPIRED``, and ``Conflict`` 409 ``ALREADY_ENROLLED`` when the student is already
-    enrolled in the code's course; the code then stays unused.
+    Of any number of concurrent redemptions of one code exactly one wins
+    (``enrollment/tests/test_concurrency.py``). Raises ``CodeError`` 404 ``INVALID_CODE``
+    (malformed, unknown, another tenant's, revoked), 410 ``CODE_USED``, 410 ``CODE_EXPIRED``,
+    and ``Conflict`` 409 ``ALREADY_ENROLLED`` when the student is already actively enrolled in
+    the code's course; the code then stays unused. A student whose enrollment was revoked is
+    enrolled again by a new code: the enrollment is reinstated and now points at that code.
+
+    On commit, an ``analytics`` / ``new_enrollment`` event goes to the school's dashboards.
     """
     normalized = codes.code_normalize(code)
     # Hash even malformed input so every failure costs the same work.
@@ -114,13 +125,30 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
                     student=student, course_id=course_id, access_code_id=code_id
                 )
         except IntegrityError:
-            enrollment = None
-        if enrollment is None:
-            # Raising rolls the outer transaction back, which undoes the UPDATE of the code.
-            raise Conflict(
-                "You are already enrolled in this course; the code was not used.",
-                code="ALREADY_ENROLLED",
-            )
+            # Reinstating a revoked enrollment is one conditional UPDATE, so it cannot race
+            # with an instructor's revoke/reinstate into a lost update.
+            reinstated = Enrollment.objects.filter(
+                student=student, course_id=course_id, revoked_at__isnull=False
+            ).update(revoked_at=None, access_code_id=code_id)
+            if not reinstated:
+                # Raising rolls the outer transaction back, which undoes the UPDATE of the code.
+                raise Conflict(
+                    "You are already enrolled in this course; the code was not used.",
+                    code="ALREADY_ENROLLED",
+                ) from None
+            enrollment = Enrollment.objects.get(student=student, course_id=course_id)
+        schema_name = connection.schema_name
+        message = {
+            "type": "analytics",
+            "metric": "new_enrollment",
+            "course_id": str(course_id),
+            "data": {
+                "enrollment_id": enrollment.pk,
+                "student_id": student.pk,
+                "enrolled_at": enrollment.enrolled_at.isoformat(),
+            },
+        }
+        transaction.on_commit(lambda: dashboard_publish(schema_name=schema_name, message=message))
     return Enrollment.objects.select_related("course").get(pk=enrollment.pk)
 
 
@@ -131,6 +159,104 @@ def _redeem_failure(digest: str | None, now: datetime) -> CodeError:
     if existing.redeemed_at is not None:
         return CodeError("This code has already been used.", code="CODE_USED", status=410)
     return CodeError("This code has expired.", code="CODE_EXPIRED", status=410)
+
+
+def access_code_revoke(*, course: Course, code_id: int) -> AccessCode:
+    """Revoke one access code of ``course``; idempotent (a revoked code keeps its first
+    ``revoked_at``).
+
+    An unused code can no longer be redeemed (404 ``INVALID_CODE``). A redeemed code is revoked
+    too, and so is the enrollment it created (``enrollment_revoke``): the student's next
+    playback, course or progress request answers 403 ``NOT_ENROLLED``. Media tokens already
+    issued stay valid until they expire (segments are checked by HMAC only).
+
+    Raises ``NotFound`` when no code ``code_id`` belongs to ``course`` (another course's or
+    another tenant's id behaves like an unknown one).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        code = AccessCode.objects.select_for_update().filter(id=code_id, course=course).first()
+        if code is None:
+            raise NotFound("Access code not found.")
+        if code.revoked_at is None:
+            code.revoked_at = now
+            code.save(update_fields=["revoked_at"])
+        Enrollment.objects.filter(access_code=code, revoked_at__isnull=True).update(revoked_at=now)
+    return code
+
+
+@dataclass(frozen=True)
+class BatchRevocation:
+    """What revoking a batch changed: ``codes`` newly revoked, ``enrollments`` newly revoked
+    (only with ``include_redeemed``)."""
+
+    batch_id: UUID
+    codes: int
+    enrollments: int
+
+
+def access_code_batch_revoke(
+    *, course: Course, batch_id: UUID, include_redeemed: bool = False
+) -> BatchRevocation:
+    """Revoke the codes of one batch of ``course``; idempotent (already revoked codes are left
+    as they are and not counted).
+
+    Without ``include_redeemed`` only codes that have not been redeemed are revoked, so the
+    students who already enrolled keep their access. With it, redeemed codes are revoked too,
+    together with the enrollments they created (as ``access_code_revoke`` does for one code).
+
+    Raises ``NotFound`` when ``course`` has no code of ``batch_id``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        batch = AccessCode.objects.filter(course=course, batch_id=batch_id)
+        if not batch.exists():
+            raise NotFound("Access code batch not found.")
+        targets = batch.filter(revoked_at__isnull=True)
+        if not include_redeemed:
+            targets = targets.filter(redeemed_at__isnull=True)
+        enrollments = 0
+        if include_redeemed:
+            enrollments = Enrollment.objects.filter(
+                access_code__in=batch.filter(redeemed_at__isnull=False),
+                revoked_at__isnull=True,
+            ).update(revoked_at=now)
+        revoked = targets.update(revoked_at=now)
+    return BatchRevocation(batch_id=batch_id, codes=revoked, enrollments=enrollments)
+
+
+def enrollment_revoke(*, course: Course, enrollment_id: int) -> Enrollment:
+    """Revoke a student's enrollment in ``course``; idempotent (keeps the first
+    ``revoked_at``).
+
+    From then on the student's playback, course detail and progress requests answer 403
+    ``NOT_ENROLLED`` and the course leaves their course list. Media tokens already issued stay
+    valid until they expire. Raises ``NotFound`` for an id that is not an enrollment of
+    ``course``.
+    """
+    Enrollment.objects.filter(id=enrollment_id, course=course, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return _course_enrollment(course=course, enrollment_id=enrollment_id)
+
+
+def enrollment_reinstate(*, course: Course, enrollment_id: int) -> Enrollment:
+    """Give a revoked enrollment of ``course`` back its access; idempotent. The access code it
+    came from, if revoked, stays revoked. Raises ``NotFound`` for an id that is not an
+    enrollment of ``course``."""
+    Enrollment.objects.filter(id=enrollment_id, course=course).exclude(
+        revoked_at__isnull=True
+    ).update(revoked_at=None)
+    return _course_enrollment(course=course, enrollment_id=enrollment_id)
+
+
+def _course_enrollment(*, course: Course, enrollment_id: int) -> Enrollment:
+    enrollment = (
+        Enrollment.objects.filter(id=enrollment_id, course=course).select_related("student").first()
+    )
+    if enrollment is None:
+        raise NotFound("Enrollment not found.")
+    return enrollment
 
 
 @dataclass(frozen=True)
@@ -189,12 +315,19 @@ def progress_record(
     ``watched`` ranges are clipped to ``[0, duration]`` and unioned with what is stored under a
     row lock, so concurrent heartbeats from two devices lose nothing. ``completion`` is the
     covered share of the duration in percent; ``completed`` at >= 90. Raises ``NotFound`` for a
-    lecture not in this tenant, ``NotEnrolled`` (403) when not enrolled in its course.
+    lecture not in this tenant, ``NotEnrolled`` (403) when not (or no longer) enrolled in its
+    course.
+
+    Each non-empty clipped range also becomes an analytics watch event, appended to the school's
+    Redis buffer (``analytics.services.watch_events_append``) and stored in bulk by the beat task
+    ``analytics.tasks.watch_events_flush``; on commit a ``video_watch`` event goes to the
+    school's dashboards. Neither can fail the heartbeat.
     """
     lecture = Lecture.objects.select_related("section").filter(id=lecture_id).first()
     if lecture is None:
         raise NotFound("Lecture not found.")
-    enrollment_get(student=student, course_id=lecture.section.course_id)
+    course_id = lecture.section.course_id
+    enrollment_get(student=student, course_id=course_id)
     duration = lecture.duration or 0.0
     limit = duration if duration > 0 else math.inf
     clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
@@ -209,4 +342,50 @@ def progress_record(
         row.completed = row.completed or row.completion >= COMPLETION_THRESHOLD
         row.position = max(0.0, min(position, duration)) if duration > 0 else max(0.0, position)
         row.save()
+        ranges = [[a, b] for a, b in clipped if b > a]
+        schema_name = connection.schema_name
+        seconds = round(sum(b - a for a, b in ranges), 3)
+        message = {
+            "type": "analytics",
+            "metric": "video_watch",
+            "course_id": str(course_id),
+            "data": {
+                "lecture_id": str(lecture_id),
+                "student_id": student.pk,
+                "seconds": seconds,
+                "position": row.position,
+                "completion": row.completion,
+                "completed": row.completed,
+            },
+        }
+        transaction.on_commit(
+            lambda: _watch_committed(
+                schema_name=schema_name,
+                student_id=student.pk,
+                lecture_id=lecture_id,
+                course_id=course_id,
+                ranges=ranges,
+                message=message,
+            )
+        )
     return row
+
+
+def _watch_committed(
+    *,
+    schema_name: str,
+    student_id: int,
+    lecture_id: UUID,
+    course_id: UUID,
+    ranges: list[list[float]],
+    message: dict,
+) -> None:
+    if ranges:
+        watch_events_append(
+            schema_name=schema_name,
+            student_id=student_id,
+            lecture_id=lecture_id,
+            course_id=course_id,
+            ranges=ranges,
+        )
+    dashboard_publish(schema_name=schema_name, message=message)

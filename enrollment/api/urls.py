@@ -8,6 +8,31 @@ urlpatterns = [
         views.AccessCodeApi.as_view(),
         name="access-codes",
     ),
+    path(
+        "courses/<uuid:course_id>/access-codes/<int:code_id>/revoke",
+        views.AccessCodeRevokeApi.as_view(),
+        name="access-code-revoke",
+    ),
+    path(
+        "courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke",
+        views.AccessCodeBatchRevokeApi.as_view(),
+        name="access-code-batch-revoke",
+    ),
+    path(
+        "courses/<uuid:course_id>/enrollments",
+        views.CourseEnrollmentListApi.as_view(),
+        name="course-enrollments",
+    ),
+    path(
+        "courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke",
+        views.CourseEnrollmentRevokeApi.as_view(),
+        name="course-enrollment-revoke",
+    ),
+    path(
+        "courses/<uuid:course_id>/enrollments/<int:enrollment_id>/reinstate",
+        views.CourseEnrollmentReinstateApi.as_view(),
+        name="course-enrollment-reinstate",
+    ),
     path("students/enroll", views.StudentEnrollApi.as_view(), name="student-enroll"),
     path("students/courses", views.StudentCourseListApi.as_view(), name="student-courses"),
     path(

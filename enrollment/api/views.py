@@ -14,15 +14,21 @@ from tenants.api import InstructorApiView, TenantApiView
 
 
 class AccessCodeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
     prefix = serializers.CharField()
     batch_id = serializers.UUIDField()
     status = serializers.SerializerMethodField()
+    revocable = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     redeemed_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
 
     def get_status(self, code) -> str:
         return services.access_code_status(code, now=self.context.get("now"))
+
+    def get_revocable(self, code) -> bool:
+        return code.revoked_at is None
 
 
 class AccessCodeBatchOutput(serializers.Serializer):
@@ -32,6 +38,8 @@ class AccessCodeBatchOutput(serializers.Serializer):
 
 class AccessCodeApi(InstructorApiView):
     """POST (create a batch) and GET (paginated list) /api/v1/courses/{id}/access-codes."""
+
+    pagination_class = Pagination  # read by drf-spectacular: the 200 is the paginated envelope
 
     class Input(serializers.Serializer):
         quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_CODES_PER_BATCH)
@@ -46,13 +54,120 @@ class AccessCodeApi(InstructorApiView):
         body = {"batch_id": batch.batch_id, "codes": batch.codes}
         return Response(AccessCodeBatchOutput(body).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: AccessCodeOutput(many=True)})
+    class Filter(serializers.Serializer):
+        status = serializers.ChoiceField(choices=selectors.ACCESS_CODE_STATUSES, required=False)
+        batch_id = serializers.UUIDField(required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: AccessCodeOutput(many=True)})
     def get(self, request, course_id):
         course = course_get(course_id=course_id)
+        query = self.Filter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        codes = selectors.access_code_list(course=course, **query.validated_data)
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.access_code_list(course=course), request, self)
+        page = paginator.paginate_queryset(codes, request, self)
         data = AccessCodeOutput(page, many=True, context={"now": timezone.now()}).data
         return paginator.get_paginated_response(data)
+
+
+class AccessCodeRevokeApi(InstructorApiView):
+    """POST /api/v1/courses/{id}/access-codes/{code_id}/revoke: revoke one code (and, for a
+    redeemed code, the enrollment it created). Idempotent."""
+
+    @extend_schema(request=None, responses={200: AccessCodeOutput})
+    def post(self, request, course_id, code_id):
+        course = course_get(course_id=course_id)
+        code = services.access_code_revoke(course=course, code_id=code_id)
+        return Response(AccessCodeOutput(code, context={"now": timezone.now()}).data)
+
+
+class BatchRevokeOutput(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    revoked_codes = serializers.IntegerField(source="codes")
+    revoked_enrollments = serializers.IntegerField(source="enrollments")
+
+
+class AccessCodeBatchRevokeApi(InstructorApiView):
+    """POST /api/v1/courses/{id}/access-codes/batches/{batch_id}/revoke: revoke a batch's
+    unused codes (``include_redeemed``: redeemed ones and their enrollments too)."""
+
+    class Input(serializers.Serializer):
+        include_redeemed = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request=Input, responses={200: BatchRevokeOutput})
+    def post(self, request, course_id, batch_id):
+        course = course_get(course_id=course_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.access_code_batch_revoke(
+            course=course, batch_id=batch_id, **data.validated_data
+        )
+        return Response(BatchRevokeOutput(result).data)
+
+
+class CourseEnrollmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    student_id = serializers.IntegerField()
+    email = serializers.EmailField(source="student.email")
+    name = serializers.CharField(source="student.name")
+    status = serializers.SerializerMethodField()
+    enrolled_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    access_code_id = serializers.IntegerField(allow_null=True)
+    progress = serializers.SerializerMethodField()
+
+    def get_status(self, enrollment) -> str:
+        return "revoked" if enrollment.revoked_at else "active"
+
+    def get_progress(self, enrollment) -> float:
+        progress = self.context.get("progress")
+        if progress is None:
+            return selectors.course_progress(enrollment.student, enrollment.course_id)
+        return progress.get(enrollment.student_id, 0.0)
+
+
+class CourseEnrollmentListApi(InstructorApiView):
+    """GET /api/v1/courses/{id}/enrollments: the course's students, newest enrollment first,
+    with course ``progress`` (0-100); ``?status=active|revoked`` filters."""
+
+    pagination_class = Pagination  # read by drf-spectacular: the 200 is the paginated envelope
+
+    class Filter(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["active", "revoked"], required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: CourseEnrollmentOutput(many=True)})
+    def get(self, request, course_id):
+        course = course_get(course_id=course_id)
+        query = self.Filter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        enrollments = selectors.enrollment_list_for_course(course=course, **query.validated_data)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(enrollments, request, self)
+        progress = selectors.course_progress_by_student(
+            course_id=course.id, student_ids=[e.student_id for e in page]
+        )
+        data = CourseEnrollmentOutput(page, many=True, context={"progress": progress}).data
+        return paginator.get_paginated_response(data)
+
+
+class CourseEnrollmentRevokeApi(InstructorApiView):
+    """POST /api/v1/courses/{id}/enrollments/{enrollment_id}/revoke (idempotent)."""
+
+    @extend_schema(request=None, responses={200: CourseEnrollmentOutput})
+    def post(self, request, course_id, enrollment_id):
+        course = course_get(course_id=course_id)
+        enrollment = services.enrollment_revoke(course=course, enrollment_id=enrollment_id)
+        return Response(CourseEnrollmentOutput(enrollment).data)
+
+
+class CourseEnrollmentReinstateApi(InstructorApiView):
+    """POST /api/v1/courses/{id}/enrollments/{enrollment_id}/reinstate (idempotent)."""
+
+    @extend_schema(request=None, responses={200: CourseEnrollmentOutput})
+    def post(self, request, course_id, enrollment_id):
+        course = course_get(course_id=course_id)
+        enrollment = services.enrollment_reinstate(course=course, enrollment_id=enrollment_id)
+        return Response(CourseEnrollmentOutput(enrollment).data)
 
 
 class EnrollOutput(serializers.Serializer):
@@ -93,20 +208,10 @@ class StudentCourseListApi(TenantApiView):
         results = []
         for enrollment in enrollments:
             course = enrollment.course
-            course.progress = _course_progress(request.user, course.id)
+            course.progress = selectors.course_progress(request.user, course.id)
             course.enrolled_at = enrollment.enrolled_at
             results.append(course)
         return Response(StudentCourseOutput(results, many=True).data)
-
-
-def _course_progress(student, course_id) -> float:
-    """Completed lectures / lectures, in percent (0 for a course without lectures)."""
-    lecture_ids = list(selectors.course_lectures(course_id=course_id).values_list("id", flat=True))
-    if not lecture_ids:
-        return 0.0
-    rows = selectors.progress_by_lecture(student=student, lecture_ids=lecture_ids)
-    done = sum(1 for row in rows.values() if row.completed)
-    return round(100.0 * done / len(lecture_ids), 2)
 
 
 class StudentLectureOutput(serializers.Serializer):
@@ -168,9 +273,8 @@ class StudentCourseDetailApi(TenantApiView):
                     "lectures": items,
                 }
             )
-        done = sum(1 for lec in lectures if (r := rows.get(lec.id)) and r.completed)
         body = dict(CourseOutput(course).data)
-        body["progress"] = round(100.0 * done / len(lectures), 2) if lectures else 0.0
+        body["progress"] = selectors.course_progress(request.user, course.id)
         body["sections"] = StudentSectionOutput(sections, many=True).data
         return Response(body)
 

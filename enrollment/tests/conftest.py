@@ -8,7 +8,18 @@ import pytest
 from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
 from media_pipeline.probe import ffmpeg_binary
+from tenants.middleware import tenant_host_cache_clear
 from tenants.testing import in_tenant, make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_host_cache():
+    """Each test starts and ends with an empty host -> tenant cache of the HTTP middleware: a
+    test's transaction is rolled back without the model signals that clear the cache, so a
+    school changed inside one test (branding, a domain) must not be served to the next."""
+    tenant_host_cache_clear()
+    yield
+    tenant_host_cache_clear()
 
 
 @pytest.fixture(scope="session")

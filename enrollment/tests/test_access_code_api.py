@@ -111,7 +111,21 @@ def test_already_enrolled_student_keeps_the_second_code_unused(tenant, instructo
 
     assert (again.status_code, again.json()["error"]["code"]) == (409, "ALREADY_ENROLLED")
     with in_tenant(tenant):
-        assert AccessCode.objects.filter(redeemed_at__isnull=True).count() == 1
+        second = AccessCode.objects.get(prefix=batch["codes"][1][:4])
+        enrollment = Enrollment.objects.get(student=student)
+        assert (second.redeemed_at, second.redeemed_by_id) == (None, None)
+        assert enrollment.access_code.prefix == batch["codes"][0][:4]
+        assert enrollment.revoked_at is None
+    listing = TenantClient(tenant, user=instructor).get(
+        f"/api/v1/courses/{course.id}/access-codes?status=unused"
+    )
+    assert [row["prefix"] for row in listing.json()["results"]] == [batch["codes"][1][:4]]
+    # The code still works for someone else.
+    other = make_user(tenant, "other@alpha.test")
+    used = TenantClient(tenant, user=other).post(
+        "/api/v1/students/enroll", {"code": batch["codes"][1]}, format="json"
+    )
+    assert used.status_code == 200
 
 
 def test_another_schools_code_is_an_unknown_code(tenant, other_tenant, course, instructor):

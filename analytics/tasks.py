@@ -1,0 +1,32 @@
+"""Celery tasks of analytics: thin wrappers that enter each school and call services."""
+
+import logging
+
+from celery import shared_task
+from django_tenants.utils import get_tenant_model, tenant_context
+from redis.exceptions import RedisError
+
+from analytics import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="analytics.tasks.watch_events_flush", time_limit=300, soft_time_limit=270)
+def watch_events_flush() -> dict[str, int]:
+    """Beat task (CELERY_BEAT_SCHEDULE ``flush-watch-events``): store the buffered watch events
+    of every active school (``analytics.services.watch_events_flush``, one ``tenant_context``
+    per school). Returns ``{schema_name: events stored}`` for the schools that had any. A
+    school whose Redis buffer cannot be read is logged and skipped; its events wait for the
+    next run."""
+    stored: dict[str, int] = {}
+    schools = get_tenant_model().objects.filter(kind="school", status="active")
+    for tenant in schools.order_by("schema_name"):
+        with tenant_context(tenant):
+            try:
+                result = services.watch_events_flush(schema_name=tenant.schema_name)
+            except RedisError as exc:
+                logger.warning("Watch events of %s not flushed: %r", tenant.schema_name, exc)
+                continue
+        if result.events:
+            stored[tenant.schema_name] = result.events
+    return stored
