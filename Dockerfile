@@ -1,5 +1,15 @@
 # Lectern application image: web (uvicorn), Celery worker and Celery beat all
 # run from this image; docker-compose.yml picks the command per service.
+
+# Browser bundles (hls.js player) are built with npm in their own stage; only
+# static/build/ is copied into the application image.
+FROM node:20-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY static/src ./static/src
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +30,7 @@ RUN pip install -r requirements.txt
 
 # Code stays owned by root (read-only for the app user); only var/ is writable.
 COPY . .
+COPY --from=assets /src/static/build ./static/build
 RUN mkdir -p /app/var/media && chown -R lectern:lectern /app/var
 RUN DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=collectstatic-only \
     python manage.py collectstatic --noinput

@@ -1,13 +1,15 @@
 # Lectern development tasks (GNU make).
 #
 #   make run      set up everything and start web + worker + beat (Ctrl-C stops all)
-#   make test     run the test suite (needs PostgreSQL and Redis)
+#   make test     run the test suite (needs PostgreSQL and Redis; browser tests use Chromium)
+#   make assets   npm ci + esbuild: bundle static/src/ (hls.js player) into static/build/
 #   make lint     ruff check + ruff format --check
 #   make bench    run the benchmarks in bench/ (each prints ratios against its own baseline)
-#   make clean    remove var/ (local media, beat schedule) and .venv
+#   make clean    remove var/ (local media, beat schedule), .venv, node_modules and static/build
 #
 # Variables (override on the command line, e.g. `make run PORT=9000`):
 #   PYTHON         interpreter used to create .venv             (python3)
+#   NPM            npm client used by `make assets`             (npm)
 #   VENV           virtualenv directory                         (.venv)
 #   PORT           HTTP port for `make run`; falls back to PORT in .env, then 8000
 #   APT_PACKAGES   Debian/Ubuntu packages `make system-deps` ensures are installed
@@ -25,15 +27,20 @@ SHELL := /bin/bash
 .NOTPARALLEL:
 
 PYTHON ?= python3
+NPM ?= npm
 VENV ?= .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MANAGE := $(VENV_PY) manage.py
 
-# OS packages the project needs. None beyond a working `python3 -m venv`
-# today; python3-venv is added automatically when $(PYTHON) lacks ensurepip
+# OS packages the project needs: chromium for the browser tests (tests/browser drive
+# /usr/bin/chromium with playwright; no browser download). nodejs and npm are added when
+# npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?=
+APT_PACKAGES ?= chromium
+ifeq ($(shell command -v $(NPM) 2>/dev/null),)
+  APT_PACKAGES += nodejs npm
+endif
 PYTHON_HAS_VENV := $(shell $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 && echo yes)
 ifneq ($(PYTHON_HAS_VENV),yes)
   ifeq ($(wildcard $(VENV_PY)),)
@@ -52,7 +59,7 @@ PLATFORM_SETUP_ARGS := $(if $(and $(STAFF_EMAIL),$(STAFF_PASSWORD)), --staff-ema
 
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps venv install run test bench lint clean
+.PHONY: help system-deps venv install assets run test bench lint clean
 
 help:
 	@echo "Lectern"
@@ -60,9 +67,10 @@ help:
 	@echo "  make test         run the test suite (PYTEST_ARGS=... to pass arguments to pytest)"
 	@echo "  make bench        run bench/upload.py and bench/transcode.py (slow: real 2 GiB upload, 1080p VMAF)"
 	@echo "  make lint         ruff check and ruff format --check"
-	@echo "  make install      create $(VENV) and install requirements-dev.txt"
+	@echo "  make install      create $(VENV), install requirements-dev.txt, build the assets"
+	@echo "  make assets       npm ci and bundle static/src/ into static/build/ (esbuild)"
 	@echo "  make system-deps  install missing OS packages (APT_PACKAGES)"
-	@echo "  make clean        remove var/ and $(VENV)"
+	@echo "  make clean        remove var/, $(VENV), node_modules and static/build"
 
 # ---------------------------------------------------------------------------
 # OS packages
@@ -107,7 +115,26 @@ $(STAMP): requirements.txt requirements-dev.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-venv install: system-deps $(STAMP)
+venv: system-deps $(STAMP)
+
+install: system-deps $(STAMP) assets
+
+# ---------------------------------------------------------------------------
+# Browser assets: hls.js and esbuild from npm (package-lock.json), the player
+# bundled from static/src/ into static/build/ (gitignored, served as static files)
+
+ASSETS_STAMP := node_modules/.installed
+ASSETS := static/build/player.js
+
+# Re-installs only when package.json or the lock file is newer than the stamp.
+$(ASSETS_STAMP): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(ASSETS): $(ASSETS_STAMP) $(wildcard static/src/*.js)
+	$(NPM) run build
+
+assets: system-deps $(ASSETS)
 
 # ---------------------------------------------------------------------------
 # Run the whole stack in the foreground
@@ -139,10 +166,11 @@ bench: system-deps install
 	$(VENV_PY) scripts/ensure_database.py --check-redis
 	$(VENV_PY) -m bench.upload
 	$(VENV_PY) -m bench.transcode
+	$(VENV_PY) -m bench.playback
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf var $(VENV)
+	rm -rf var $(VENV) node_modules static/build

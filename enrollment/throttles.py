@@ -1,5 +1,6 @@
-"""Rate limits on the endpoints that guess secrets: access-code redemption and log-in
-(ARCHITECTURE.md, Security rules: per IP, per account and globally, in Redis).
+"""Rate limits on the endpoints that guess secrets (access-code redemption, log-in) or cost the
+school something per call (sign-up creates an account, a password reset sends an e-mail), per
+ARCHITECTURE.md, Security rules: per IP, per account and globally, in Redis.
 
 DRF's ``SimpleRateThrottle`` keeps a sliding window of request times per key in the default
 cache, which is Redis and tenant-keyed (``django_tenants.cache.make_key``), so every bucket is
@@ -10,7 +11,8 @@ read and written without a lock: a burst of simultaneous requests can overshoot 
 the number of requests in flight, which does not change what a guesser can do.
 
 Rates are REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (settings, from the environment), by scope:
-``redeem_ip``, ``redeem_account``, ``redeem_global``, ``login_ip``, ``login_account``. The
+``redeem_ip``, ``redeem_account``, ``redeem_global``, ``login_ip``, ``login_account``,
+``register_ip``, ``password_reset_ip``, ``password_reset_account``. The
 client IP is REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end when
 REST_FRAMEWORK["NUM_PROXIES"] is set (DRF's ``get_ident``).
 """
@@ -68,18 +70,53 @@ class LoginIpThrottle(_ScopedThrottle):
         return self.get_ident(request)
 
 
+def _email_ident(request) -> str | None:
+    """SHA-256 of the e-mail address in the request body (never kept in clear), or ``None``."""
+    email = request.data.get("email") if hasattr(request.data, "get") else None
+    if not isinstance(email, str) or not email.strip():
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
 class LoginAccountThrottle(_ScopedThrottle):
-    """Log-in attempts per e-mail address tried (stored as a SHA-256, never in clear), so one
-    account cannot be guessed at from many IPs."""
+    """Log-in attempts per e-mail address tried, so one account cannot be guessed at from many
+    IPs."""
 
     scope = "login_account"
 
     def ident_of(self, request) -> str | None:
-        email = request.data.get("email") if hasattr(request.data, "get") else None
-        if not isinstance(email, str) or not email.strip():
-            return None
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return _email_ident(request)
+
+
+class RegisterIpThrottle(_ScopedThrottle):
+    """Account sign-ups (API and sign-up page) per client IP."""
+
+    scope = "register_ip"
+
+    def ident_of(self, request) -> str:
+        return self.get_ident(request)
+
+
+class PasswordResetIpThrottle(_ScopedThrottle):
+    """Password-reset requests per client IP."""
+
+    scope = "password_reset_ip"
+
+    def ident_of(self, request) -> str:
+        return self.get_ident(request)
+
+
+class PasswordResetAccountThrottle(_ScopedThrottle):
+    """Password-reset requests per e-mail address, so nobody can flood one inbox with reset
+    mail from many IPs."""
+
+    scope = "password_reset_account"
+
+    def ident_of(self, request) -> str | None:
+        return _email_ident(request)
 
 
 REDEEM_THROTTLES = [RedeemIpThrottle, RedeemAccountThrottle, RedeemGlobalThrottle]
 LOGIN_THROTTLES = [LoginIpThrottle, LoginAccountThrottle]
+REGISTER_THROTTLES = [RegisterIpThrottle]
+PASSWORD_RESET_THROTTLES = [PasswordResetIpThrottle, PasswordResetAccountThrottle]

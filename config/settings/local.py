@@ -5,3 +5,6 @@ from .base import env
 
 DEBUG = env.bool("DEBUG", default=True)
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Static files come from STATICFILES_DIRS through WhiteNoise's finders; nothing is collected
+# here (STATIC_ROOT is for the production image), so WhiteNoise has no folder to scan.
+STATIC_ROOT = None

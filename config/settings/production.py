@@ -18,12 +18,12 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="lectern@localhost")
-# uvicorn serves no static files: WhiteNoise does, right after SecurityMiddleware.
-MIDDLEWARE.insert(  # noqa: F405
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,  # noqa: F405
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-)
+# EMAIL_URL (django-environ: smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...)
+# replaces the EMAIL_* variables above when set.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+# uvicorn serves no static files: WhiteNoise does (MIDDLEWARE in base), from the collected files.
+WHITENOISE_USE_FINDERS = False
 # Hashed, compressed static files collected at image build time (Dockerfile), served by
 # WhiteNoise.
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from enrollment.accounts import services
 from enrollment.accounts.tokens import tokens_for_user
-from enrollment.throttles import LOGIN_THROTTLES
+from enrollment.throttles import LOGIN_THROTTLES, REGISTER_THROTTLES
 from tenants.api import TenantApiView
 
 
@@ -24,10 +24,12 @@ class TokenOutput(serializers.Serializer):
 
 
 class UserRegisterApi(TenantApiView):
-    """POST /api/v1/auth/register: a new student account in this school."""
+    """POST /api/v1/auth/register: a new student account in this school; sign-ups are rate
+    limited per client IP (``enrollment.throttles.REGISTER_THROTTLES``)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = REGISTER_THROTTLES
 
     class Input(serializers.Serializer):
         email = serializers.EmailField(max_length=254)

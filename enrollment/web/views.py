@@ -1,0 +1,303 @@
+"""Pages of the student site: sign-up and log-in (session, per school schema), password reset by
+e-mail, code redemption, my courses, the course outline and the lecture player.
+
+Every page runs on a school's host, inside its schema (``tenants.middleware``): accounts,
+sessions and enrollments are the school's own, so a session of one school is anonymous on
+another. Draft (unpublished) courses answer 404 even to enrolled students.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods
+
+from courses.models import Course
+from courses.selectors import course_get
+from enrollment import selectors, services
+from enrollment.accounts.models import User
+from enrollment.accounts.services import user_create
+from enrollment.throttles import (
+    LOGIN_THROTTLES,
+    PASSWORD_RESET_THROTTLES,
+    REDEEM_THROTTLES,
+    REGISTER_THROTTLES,
+)
+from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
+from enrollment.web.outline import course_outline, enrollments_with_progress
+from enrollment.web.throttling import throttle_wait
+from tenants.errors import ApplicationError, NotFound
+
+RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
+
+# Messages of the redemption errors (enrollment.services.access_code_redeem), by API.md code.
+REDEEM_ERRORS = {
+    "INVALID_CODE": "This code is not valid. Check it and try again.",
+    "CODE_USED": "This code has already been used.",
+    "CODE_EXPIRED": "This code has expired. Ask your school for a new one.",
+    "ALREADY_ENROLLED": "You are already enrolled in this course; the code was not used.",
+}
+
+
+def error_page(request: HttpRequest, *, status: int, title: str, message: str, **extra):
+    """An HTML error page in the school's layout (the tenant urlconf's handlers answer JSON)."""
+    context = {"title": title, "message": message, "status": status, **extra}
+    return render(request, "web/error.html", context, status=status)
+
+
+def _rate_limited(response: HttpResponse, seconds: int) -> HttpResponse:
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """The ``next`` parameter when it points at this host, else ``None``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else None
+
+
+class LoginView(auth_views.LoginView):
+    """``/login/``: e-mail and password; attempts count in the API's log-in buckets
+    (``enrollment.throttles.LOGIN_THROTTLES``: per client IP and per e-mail tried), and a full
+    bucket answers 429 with ``Retry-After`` before the password is checked."""
+
+    template_name = "web/login.html"
+    form_class = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("username", "")
+        wait = throttle_wait(request, LOGIN_THROTTLES, {"email": email})
+        if wait is not None:
+            form = self.get_form_class()(request, initial={"username": email})
+            context = self.get_context_data(form=form, rate_limited=True)
+            context["error"] = RATE_LIMITED_MESSAGE.format(seconds=wait)
+            return _rate_limited(self.render_to_response(context, status=429), wait)
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    """``/logout/`` (POST): ends the session and returns to the school's home page."""
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """``/signup/``: a new student account of this school, logged in at once; then ``next``
+    (same host only) or my courses. Sign-ups count in the API's bucket
+    (``enrollment.throttles.REGISTER_THROTTLES``, per client IP); a full one answers 429."""
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request) or "web-my-courses")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        wait = throttle_wait(request, REGISTER_THROTTLES, {})
+        if wait is not None:
+            context = {
+                "form": SignupForm(initial={"email": request.POST.get("email", "")}),
+                "next": _safe_next(request),
+                "error": RATE_LIMITED_MESSAGE.format(seconds=wait),
+            }
+            return _rate_limited(render(request, "web/signup.html", context, status=429), wait)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_create(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                name=form.cleaned_data["name"],
+                role=User.Role.STUDENT,
+            )
+        except ApplicationError as exc:
+            if exc.code == "EMAIL_TAKEN":
+                form.add_error("email", "An account with this e-mail already exists. Log in?")
+            else:
+                for field, problems in exc.details.items():
+                    target = "password1" if field == "password" else field
+                    for problem in problems:
+                        form.add_error(target if target in form.fields else None, problem)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {request.tenant.name}!")
+            return redirect(_safe_next(request) or "web-my-courses")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "web/signup.html", {"form": form, "next": _safe_next(request)}, status=status
+    )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """``/password-reset/``: mails a one-time link (Django's token generator: it stops working
+    once the password changes, and after PASSWORD_RESET_TIMEOUT) to the account of this school
+    with that e-mail. The page says the same whether or not the account exists. Requests are
+    limited per client IP and per e-mail (``enrollment.throttles.PASSWORD_RESET_THROTTLES``);
+    a full bucket answers 429 and sends nothing."""
+
+    template_name = "web/password_reset_form.html"
+    email_template_name = "web/email/password_reset.txt"
+    subject_template_name = "web/email/password_reset_subject.txt"
+    success_url = reverse_lazy("web-password-reset-done")
+
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("email", "")
+        wait = throttle_wait(request, PASSWORD_RESET_THROTTLES, {"email": email})
+        if wait is not None:
+            form = self.get_form_class()(initial={"email": email})
+            context = self.get_context_data(form=form)
+            context["error"] = RATE_LIMITED_MESSAGE.format(seconds=wait)
+            return _rate_limited(self.render_to_response(context, status=429), wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # The link is absolute on the host the request came to (RequestSite), i.e. the school's.
+        self.extra_email_context = {"school_name": self.request.tenant.name}
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    """``/password-reset/sent/``."""
+
+    template_name = "web/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """``/password-reset/<uidb64>/<token>/``: the new password, twice."""
+
+    template_name = "web/password_reset_confirm.html"
+    success_url = reverse_lazy("web-password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    """``/password-reset/done/``."""
+
+    template_name = "web/password_reset_complete.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def redeem(request: HttpRequest) -> HttpResponse:
+    """``/redeem/``: enrol with an access code, then go to the course.
+
+    Attempts count in the API's redemption buckets (``enrollment.throttles.REDEEM_THROTTLES``:
+    per client IP, per account, per school); a full bucket answers 429. A refused code answers
+    the status of its error (404 INVALID_CODE, 410 CODE_USED / CODE_EXPIRED, 409
+    ALREADY_ENROLLED) with the form and a message.
+    """
+    form = RedeemForm(request.POST or None, initial={"code": request.GET.get("code", "")})
+    context = {"form": form}
+    if request.method != "POST":
+        return render(request, "web/redeem.html", context)
+    wait = throttle_wait(request, REDEEM_THROTTLES, {})
+    if wait is not None:
+        context["error"] = RATE_LIMITED_MESSAGE.format(seconds=wait)
+        response = render(request, "web/redeem.html", context, status=429)
+        return _rate_limited(response, wait)
+    if not form.is_valid():
+        return render(request, "web/redeem.html", context, status=400)
+    try:
+        enrollment = services.access_code_redeem(
+            student=request.user, code=form.cleaned_data["code"]
+        )
+    except ApplicationError as exc:
+        if exc.code not in REDEEM_ERRORS:
+            raise
+        context["error"] = REDEEM_ERRORS[exc.code]
+        context["error_code"] = exc.code
+        return render(request, "web/redeem.html", context, status=exc.status)
+    messages.success(request, f"You are enrolled in {enrollment.course.title}.")
+    return redirect("web-course", course_id=enrollment.course_id)
+
+
+@login_required
+def my_courses(request: HttpRequest) -> HttpResponse:
+    """``/my/courses/``: the student's published courses with progress bars."""
+    rows = enrollments_with_progress(student=request.user)
+    return render(request, "web/my_courses.html", {"rows": rows})
+
+
+def _enrolled_course(request: HttpRequest, course_id) -> Course | HttpResponse:
+    """The published course with sections and lectures, when the user is enrolled; else the
+    error page to answer (404 unknown or draft, 403 not enrolled)."""
+    try:
+        course = course_get(course_id=course_id, published_only=True)
+    except NotFound:
+        return error_page(
+            request, status=404, title="Course not found", message="There is no such course."
+        )
+    try:
+        selectors.enrollment_get(student=request.user, course_id=course.id)
+    except selectors.NotEnrolled:
+        return error_page(
+            request,
+            status=403,
+            title="Not enrolled",
+            message=f"You are not enrolled in {course.title}. Redeem an access code to join.",
+            redeem=True,
+        )
+    return course
+
+
+@login_required
+def course_detail(request: HttpRequest, course_id) -> HttpResponse:
+    """``/courses/<id>/``: sections, lectures with completion marks, course progress and a
+    "continue" link. Enrolled students only."""
+    course = _enrolled_course(request, course_id)
+    if isinstance(course, HttpResponse):
+        return course
+    outline = course_outline(student=request.user, course=course)
+    return render(request, "web/course_detail.html", {"course": course, "outline": outline})
+
+
+@login_required
+@ensure_csrf_cookie
+def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
+    """``/courses/<id>/lectures/<id>/``: the player. The playback object is made here as the API
+    makes it (``StudentPlaybackApi``); the page's script resumes at ``position``, posts watch
+    heartbeats to ``/api/v1/students/progress`` with this session's CSRF token, previews the
+    storyboard while scrubbing and moves on to the next ready lecture at the end. 409 with a
+    message while the lecture has no playable media."""
+    course = _enrolled_course(request, course_id)
+    if isinstance(course, HttpResponse):
+        return course
+    outline = course_outline(student=request.user, course=course)
+    current = next((row for row in outline.lectures if row.lecture.id == lecture_id), None)
+    if current is None:
+        return error_page(
+            request, status=404, title="Lecture not found", message="There is no such lecture."
+        )
+    following = outline.next_ready_after(lecture_id)
+    context = {"course": course, "outline": outline, "current": current, "next": following}
+    try:
+        grant = services.playback_grant(
+            student=request.user, course_id=course.id, lecture_id=lecture_id
+        )
+    except ApplicationError as exc:
+        if exc.code != "NOT_READY":
+            raise
+        return render(request, "web/lecture.html", context, status=409)
+    access = grant.access
+    next_url = (
+        reverse("web-lecture", kwargs={"course_id": course.id, "lecture_id": following.lecture.id})
+        if following
+        else None
+    )
+    context["player"] = {
+        "lecture_id": str(grant.lecture.id),
+        "playback_url": request.build_absolute_uri(access.master_path),
+        "storyboard_url": request.build_absolute_uri(access.storyboard_path),
+        "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
+        "expires": int(grant.expires_at.timestamp()),
+        "duration": grant.lecture.duration,
+        "position": grant.position,
+        "progress_url": reverse("student-progress"),
+        "csrf_token": get_token(request),
+        "next_url": next_url,
+        "next_title": following.lecture.title if following else None,
+    }
+    return render(request, "web/lecture.html", context)

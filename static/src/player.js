@@ -1,0 +1,344 @@
+// Lecture player of the student site (templates/web/lecture.html), bundled by esbuild into
+// static/build/player.js (`make assets`).
+//
+// The page renders the playback object server-side into <script id="player-config">:
+//   lecture_id, playback_url (HLS master, token in the query), storyboard_url (WebVTT with
+//   `sprite#xywh=x,y,w,h` cues), thumbnail_url, expires (Unix s), duration and position (s),
+//   progress_url (POST /api/v1/students/progress), csrf_token, next_url, next_title.
+//
+// Behaviour: resumes at `position`; posts a heartbeat {lecture_id, position, watched} every
+// HEARTBEAT_MS while playing and on pause, ended and pagehide (fetch with keepalive, so it
+// survives the page going away, and with the session's CSRF token, which sendBeacon cannot
+// send); `watched` holds the ranges played since the previous heartbeat; shows storyboard
+// thumbnails while hovering or dragging on the seek bar; at the end counts down to the next
+// ready lecture (cancellable). Uses hls.js over Media Source Extensions, or the browser's own
+// HLS (Safari, iOS) when MSE is missing.
+import Hls from "hls.js";
+
+const HEARTBEAT_MS = 10000;
+const NEXT_COUNTDOWN_SECONDS = 5;
+// timeupdate fires every 250 ms or so; a larger jump between two samples is a seek.
+const MAX_CONTINUOUS_STEP = 2.5;
+// Reload the page (fresh media token) at most once in this many milliseconds.
+const RELOAD_GUARD_MS = 30000;
+
+const round3 = (x) => Math.round(x * 1000) / 1000;
+
+export class WatchRanges {
+  // Collects the [start, end] ranges (seconds) actually played, from timeupdate samples.
+  constructor() {
+    this.closed = [];
+    this.open = null;
+    this.last = null;
+  }
+
+  sample(time) {
+    if (this.open && time >= this.last && time - this.last <= MAX_CONTINUOUS_STEP) {
+      this.open[1] = time;
+    } else {
+      this.close();
+      this.open = [time, time];
+    }
+    this.last = time;
+  }
+
+  close() {
+    if (this.open && this.open[1] > this.open[0]) this.closed.push(this.open);
+    this.open = null;
+    this.last = null;
+  }
+
+  // The ranges since the last take(); the open range goes on from where it ended.
+  take() {
+    const ranges = this.closed.slice();
+    if (this.open && this.open[1] > this.open[0]) {
+      ranges.push([this.open[0], this.open[1]]);
+      this.open = [this.open[1], this.open[1]];
+    }
+    this.closed = [];
+    return ranges.map(([a, b]) => [round3(a), round3(b)]);
+  }
+
+  // Ranges whose heartbeat failed are sent again with the next one.
+  restore(ranges) {
+    this.closed.unshift(...ranges);
+  }
+}
+
+export function parseVttTime(text) {
+  // "hh:mm:ss.mmm" or "mm:ss.mmm" -> seconds.
+  const parts = text.trim().split(":").map(Number);
+  return parts.reduce((total, part) => total * 60 + part, 0);
+}
+
+export function parseStoryboard(text, baseUrl) {
+  // WebVTT cues whose text is `image#xywh=x,y,w,h` -> [{start, end, url, x, y, w, h}].
+  const cues = [];
+  for (const block of text.replace(/\r/g, "").split(/\n\n+/)) {
+    const lines = block.split("\n").filter((line) => line.trim());
+    const timing = lines.findIndex((line) => line.includes("-->"));
+    if (timing < 0 || !lines[timing + 1]) continue;
+    const [start, end] = lines[timing].split("-->").map((part) => parseVttTime(part.split(" ").filter(Boolean)[0] || part));
+    const target = lines[timing + 1].trim();
+    const hash = target.indexOf("#xywh=");
+    if (hash < 0) continue;
+    const [x, y, w, h] = target.slice(hash + 6).split(",").map(Number);
+    cues.push({ start, end, url: new URL(target.slice(0, hash), baseUrl).href, x, y, w, h });
+  }
+  return cues;
+}
+
+function csrfToken(config) {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : config.csrf_token;
+}
+
+function formatTime(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  return `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function start() {
+  const configNode = document.getElementById("player-config");
+  const video = document.getElementById("lecture-video");
+  if (!configNode || !video) return;
+  const config = JSON.parse(configNode.textContent);
+  const status = document.getElementById("player-status");
+  const ranges = new WatchRanges();
+  const state = {
+    video,
+    hls: null,
+    engine: null,
+    heartbeats: [],
+    storyboardCues: 0,
+    storyboardSprite: null,
+    nextCancelled: false,
+    error: null,
+  };
+  window.lecternPlayer = state;
+
+  const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : config.duration || 0);
+  const say = (text) => {
+    if (status) status.textContent = text;
+  };
+
+  // --- Heartbeats -----------------------------------------------------------------------
+  let lastSentPosition = -1;
+  function heartbeat(reason) {
+    const watched = ranges.take();
+    const position = round3(video.currentTime || 0);
+    if (!watched.length && Math.abs(position - lastSentPosition) < 0.5) return;
+    lastSentPosition = position;
+    const record = { reason, position, watched, status: null };
+    state.heartbeats.push(record);
+    fetch(config.progress_url, {
+      method: "POST",
+      keepalive: true,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(config) },
+      body: JSON.stringify({ lecture_id: config.lecture_id, position, watched }),
+    })
+      .then((response) => {
+        record.status = response.status;
+        if (!response.ok && response.status >= 500) ranges.restore(watched);
+      })
+      .catch(() => {
+        record.status = 0;
+        ranges.restore(watched);
+      });
+  }
+  setInterval(() => {
+    if (!video.paused && !video.ended) heartbeat("interval");
+  }, HEARTBEAT_MS);
+  video.addEventListener("timeupdate", () => {
+    if (!video.paused && !video.seeking) ranges.sample(video.currentTime);
+    updateScrubber();
+  });
+  video.addEventListener("seeking", () => ranges.close());
+  video.addEventListener("pause", () => {
+    if (!video.ended) heartbeat("pause");
+  });
+  video.addEventListener("ended", () => {
+    ranges.sample(video.currentTime);
+    heartbeat("ended");
+    showNext();
+  });
+  window.addEventListener("pagehide", () => heartbeat("pagehide"));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") heartbeat("hidden");
+  });
+
+  // --- Media token expiry: a fresh page brings a fresh playback object --------------------
+  function reloadForFreshToken() {
+    const key = `lectern-reload-${config.lecture_id}`;
+    const last = Number(sessionStorage.getItem(key) || 0);
+    if (Date.now() - last < RELOAD_GUARD_MS) {
+      say("The video could not be loaded. Please reload the page.");
+      return;
+    }
+    sessionStorage.setItem(key, String(Date.now()));
+    heartbeat("reload");
+    window.location.reload();
+  }
+  video.addEventListener("play", () => {
+    if (Date.now() / 1000 > config.expires - 30) reloadForFreshToken();
+  });
+
+  // --- Playback engine ------------------------------------------------------------------
+  const startAt = config.position > 1 && (!config.duration || config.position < config.duration - 2) ? config.position : 0;
+  if (Hls.isSupported()) {
+    state.engine = "hls.js";
+    const hls = new Hls({ startPosition: startAt > 0 ? startAt : -1, capLevelToPlayerSize: true });
+    state.hls = hls;
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal) return;
+      state.error = `${data.type}: ${data.details}`;
+      const code = data.response && data.response.code;
+      if (code === 403) {
+        reloadForFreshToken();
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+        hls.startLoad();
+      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+      } else {
+        say("This video cannot be played here.");
+        hls.destroy();
+      }
+    });
+    hls.loadSource(config.playback_url);
+    hls.attachMedia(video);
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    state.engine = "native";
+    video.addEventListener(
+      "loadedmetadata",
+      () => {
+        if (startAt > 0) video.currentTime = startAt;
+      },
+      { once: true },
+    );
+    video.addEventListener("error", () => {
+      state.error = "native playback error";
+      reloadForFreshToken();
+    });
+    video.src = config.playback_url;
+  } else {
+    state.engine = "none";
+    say("This browser cannot play HLS video.");
+  }
+
+  // --- Seek bar with storyboard previews -------------------------------------------------
+  const scrubber = document.getElementById("scrubber");
+  const fill = document.getElementById("scrubber-fill");
+  const preview = document.getElementById("storyboard-preview");
+  const previewTime = preview ? preview.querySelector(".storyboard-preview__time") : null;
+  let cues = [];
+  let dragging = false;
+
+  function updateScrubber() {
+    const total = duration();
+    const share = total ? Math.min(1, (video.currentTime || 0) / total) : 0;
+    if (fill) fill.style.width = `${(share * 100).toFixed(2)}%`;
+    if (scrubber) scrubber.setAttribute("aria-valuenow", String(Math.round(video.currentTime || 0)));
+  }
+
+  function timeAt(clientX) {
+    const track = scrubber.querySelector(".scrubber__track").getBoundingClientRect();
+    const share = Math.min(1, Math.max(0, (clientX - track.left) / track.width));
+    return { time: share * duration(), x: clientX - scrubber.getBoundingClientRect().left };
+  }
+
+  function showPreview(clientX) {
+    const { time, x } = timeAt(clientX);
+    const cue = cues.find((c) => time >= c.start && time < c.end) || cues[cues.length - 1];
+    if (!cue) return;
+    preview.style.width = `${cue.w}px`;
+    preview.style.height = `${cue.h}px`;
+    preview.style.backgroundImage = `url("${cue.url}")`;
+    preview.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    const width = scrubber.getBoundingClientRect().width;
+    preview.style.left = `${Math.min(Math.max(0, x - cue.w / 2), Math.max(0, width - cue.w))}px`;
+    if (previewTime) previewTime.textContent = formatTime(time);
+    preview.classList.add("is-visible");
+  }
+
+  if (scrubber) {
+    scrubber.addEventListener("pointermove", (event) => {
+      showPreview(event.clientX);
+      if (dragging) video.currentTime = timeAt(event.clientX).time;
+    });
+    scrubber.addEventListener("pointerdown", (event) => {
+      dragging = true;
+      scrubber.setPointerCapture(event.pointerId);
+      video.currentTime = timeAt(event.clientX).time;
+      showPreview(event.clientX);
+    });
+    const stop = () => {
+      dragging = false;
+      preview.classList.remove("is-visible");
+    };
+    scrubber.addEventListener("pointerup", stop);
+    scrubber.addEventListener("pointercancel", stop);
+    scrubber.addEventListener("pointerleave", () => {
+      if (!dragging) preview.classList.remove("is-visible");
+    });
+    scrubber.addEventListener("keydown", (event) => {
+      const step = { ArrowLeft: -5, ArrowRight: 5 }[event.key];
+      if (step) {
+        video.currentTime = Math.min(duration(), Math.max(0, video.currentTime + step));
+        event.preventDefault();
+      }
+    });
+  }
+
+  if (config.storyboard_url) {
+    fetch(config.storyboard_url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : ""))
+      .then((text) => {
+        cues = parseStoryboard(text, config.storyboard_url);
+        state.storyboardCues = cues.length;
+        state.storyboardSprite = cues.length ? cues[0].url : null;
+      })
+      .catch(() => {
+        state.storyboardCues = 0;
+      });
+  }
+
+  // --- Next lecture ---------------------------------------------------------------------
+  const overlay = document.getElementById("next-overlay");
+  let countdown = null;
+  function showNext() {
+    if (!config.next_url || !overlay) return;
+    let left = NEXT_COUNTDOWN_SECONDS;
+    const counter = document.getElementById("next-countdown");
+    counter.textContent = String(left);
+    overlay.classList.add("is-visible");
+    clearInterval(countdown);
+    countdown = setInterval(() => {
+      left -= 1;
+      counter.textContent = String(Math.max(0, left));
+      if (left <= 0) {
+        clearInterval(countdown);
+        window.location.assign(config.next_url);
+      }
+    }, 1000);
+  }
+  const cancel = document.getElementById("next-cancel");
+  if (cancel) {
+    cancel.addEventListener("click", () => {
+      clearInterval(countdown);
+      state.nextCancelled = true;
+      overlay.classList.remove("is-visible");
+    });
+  }
+  video.addEventListener("play", () => {
+    clearInterval(countdown);
+    if (overlay) overlay.classList.remove("is-visible");
+  });
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", start);
+} else {
+  start();
+}

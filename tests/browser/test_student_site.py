@@ -1,0 +1,297 @@
+"""The student site in a real browser: Debian's headless Chromium against uvicorn, a Celery
+worker and FFmpeg-transcoded lectures (fixtures in ``tests/conftest.py`` and
+``tests/browser/conftest.py``).
+
+A student signs up, redeems a code, plays a lecture through hls.js (Media Source Extensions,
+H.264/AAC decoded by Chromium), reloads and resumes where the stored progress says, leaves
+the page (the pagehide heartbeat is stored), previews the storyboard while hovering the seek
+bar, lets the lecture end and sees the countdown to the next one; the lecture page is also
+shot at phone size (390x844). Timings are printed and recorded as properties.
+"""
+
+import time
+
+import pytest
+
+from tests.browser.conftest import save_screenshot
+
+# django_db: pytest-django creates the test database only when a collected test asks for it,
+# and this module may run alone; the test itself reads committed rows through the fixtures.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.django_db]
+
+PASSWORD = "browser-pass-phrase-7"
+PLAY_SECONDS = 4.0
+RESUME_TOLERANCE = 2.0  # seconds between the stored position and currentTime after a reload
+H264_AAC = 'video/mp4; codecs="avc1.64001f,mp4a.40.2"'
+
+
+def stored_progress(school, email: str, lecture_id: str, django_db_blocker):
+    """``(position, watched)`` of the student's LectureProgress row, or ``None``."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from enrollment.models import LectureProgress
+
+    with django_db_blocker.unblock():
+        with schema_context(school.schema_name):
+            row = (
+                LectureProgress.objects.filter(student__email=email, lecture_id=lecture_id)
+                .values_list("position", "watched")
+                .first()
+            )
+        connection.set_schema_to_public()
+    return row
+
+
+def wait_for(check, *, timeout: float, interval: float = 0.25, what: str):
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def player_ready(page) -> None:
+    page.wait_for_function(
+        "() => window.lecternPlayer && window.lecternPlayer.video.readyState >= 1",
+        timeout=30_000,
+    )
+
+
+def current_time(page) -> float:
+    return page.evaluate("() => window.lecternPlayer.video.currentTime")
+
+
+def test_student_signs_up_redeems_plays_and_resumes(
+    browser_course, chromium, e2e_school, django_db_blocker, artifacts_dir, record_property
+):
+    base = browser_course.base_url
+    email = "learner@e2e.test"
+    lecture_path = f"/courses/{browser_course.course_id}/lectures/{browser_course.lecture_ids[0]}/"
+    started = time.monotonic()
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    console = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+
+    # Sign up, then redeem the code on the redeem page.
+    page.goto(f"{base}/signup/")
+    page.fill("#id_name", "Lea Learner")
+    page.fill("#id_email", email)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/my/courses/")
+    assert "You are not enrolled in any course yet." in page.content()
+    page.goto(f"{base}/redeem/")
+    page.fill("#id_code", browser_course.codes[0])
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/courses/{browser_course.course_id}/")
+    assert "You are enrolled in Browser course." in page.content()
+    course_shot = save_screenshot(page, artifacts_dir, "course-page.png")
+
+    # Open the lecture from the course page and play it.
+    page.click("a.continue-link")
+    page.wait_for_url(f"{base}{lecture_path}")
+    assert page.evaluate(f"() => MediaSource.isTypeSupported('{H264_AAC}')"), (
+        "this Chromium cannot decode H.264/AAC in Media Source Extensions"
+    )
+    player_ready(page)
+    assert page.evaluate("() => window.lecternPlayer.engine") == "hls.js"
+    assert current_time(page) == 0
+    t_play = time.monotonic()
+    page.evaluate("() => { const v = window.lecternPlayer.video; v.muted = true; v.play(); }")
+    page.wait_for_function(
+        f"() => window.lecternPlayer.video.currentTime >= {PLAY_SECONDS}", timeout=30_000
+    )
+    played_after = time.monotonic() - t_play
+    decoded = page.evaluate(
+        "() => { const v = window.lecternPlayer.video;"
+        " return [v.getVideoPlaybackQuality().totalVideoFrames, v.videoWidth, v.videoHeight]; }"
+    )
+    assert decoded[0] >= 25 * (PLAY_SECONDS - 1), decoded  # frames really decoded
+    assert decoded[1] > 0 and decoded[2] > 0, decoded
+
+    # Pause: the pause heartbeat stores the position.
+    page.evaluate("() => window.lecternPlayer.video.pause()")
+    page.wait_for_function(
+        "() => window.lecternPlayer.heartbeats.some(h => h.reason === 'pause' && h.status === 200)",
+        timeout=15_000,
+    )
+    paused_at = current_time(page)
+    position, watched = stored_progress(
+        e2e_school, email, browser_course.lecture_ids[0], django_db_blocker
+    )
+    assert position > 0
+    assert position == pytest.approx(paused_at, abs=0.5)
+    assert watched and watched[0][0] < 1.0 and watched[-1][1] >= PLAY_SECONDS - 0.5, watched
+
+    # Reload: the page gets the stored position and the player resumes there.
+    page.reload()
+    player_ready(page)
+    page.wait_for_function("() => window.lecternPlayer.video.currentTime > 0", timeout=15_000)
+    resumed_at = current_time(page)
+    assert abs(resumed_at - position) <= RESUME_TOLERANCE, (resumed_at, position)
+
+    # Play on, then leave the page: the pagehide heartbeat (fetch keepalive + CSRF) is stored.
+    page.evaluate("() => { const v = window.lecternPlayer.video; v.muted = true; v.play(); }")
+    page.wait_for_function(
+        f"() => window.lecternPlayer.video.currentTime >= {position + 2}", timeout=30_000
+    )
+    page.goto(f"{base}/my/courses/")
+    left_at = wait_for(
+        lambda: (
+            (
+                row := stored_progress(
+                    e2e_school, email, browser_course.lecture_ids[0], django_db_blocker
+                )
+            )
+            and row[0] >= position + 1.5
+            and row[0]
+        ),
+        timeout=15,
+        what="the pagehide heartbeat",
+    )
+    assert "Browser course" in page.content()
+
+    # Storyboard thumbnails while hovering the seek bar.
+    page.goto(f"{base}{lecture_path}")
+    player_ready(page)
+    page.wait_for_function("() => window.lecternPlayer.storyboardCues > 0", timeout=15_000)
+    box = page.locator("#scrubber").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    preview = page.locator("#storyboard-preview")
+    preview.wait_for(state="visible", timeout=5_000)
+    style = preview.get_attribute("style")
+    assert "storyboard.jpg" in style and "token=" in style, style
+    sprite_ok = page.evaluate(
+        "async () => (await fetch(window.lecternPlayer.storyboardSprite)).status"
+    )
+    assert sprite_ok == 200
+    hover_shot = save_screenshot(page, artifacts_dir, "lecture-storyboard-hover.png")
+
+    # The end: a countdown to the next lecture, which can be cancelled, then moves on.
+    page.mouse.move(0, 0)
+    end = browser_course.duration - 1.5
+    page.evaluate(
+        f"() => {{ const v = window.lecternPlayer.video; v.muted = true; v.currentTime = {end};"
+        " v.play(); }"
+    )
+    overlay = page.locator("#next-overlay")
+    overlay.wait_for(state="visible", timeout=15_000)
+    next_path = f"/courses/{browser_course.course_id}/lectures/{browser_course.lecture_ids[1]}/"
+    assert page.locator("#next-now").get_attribute("href") == next_path
+    page.click("#next-cancel")
+    overlay.wait_for(state="hidden", timeout=5_000)
+    time.sleep(1.5)
+    assert page.url == f"{base}{lecture_path}"
+    page.evaluate(
+        f"() => {{ const v = window.lecternPlayer.video; v.currentTime = {end}; v.play(); }}"
+    )
+    page.wait_for_url(f"{base}{next_path}", timeout=20_000)
+    player_ready(page)
+    first_done = stored_progress(
+        e2e_school, email, browser_course.lecture_ids[0], django_db_blocker
+    )
+    assert first_done[1][-1][1] >= browser_course.duration - 0.5, first_done
+
+    # Phone size: the lecture page fits 390 px without sideways scrolling.
+    phone = chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        storage_state=context.storage_state(),
+    )
+    phone_page = phone.new_page()
+    phone_page.goto(f"{base}{lecture_path}")
+    player_ready(phone_page)
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert phone_page.locator("#lecture-video").bounding_box()["width"] <= 390
+    phone_shot = save_screenshot(phone_page, artifacts_dir, "lecture-phone-390x844.png")
+    phone_full = save_screenshot(
+        phone_page, artifacts_dir, "lecture-phone-390x844-full.png", full_page=True
+    )
+    phone_page.goto(f"{base}/my/courses/")
+    phone_page.click("label.nav-toggle__button")
+    phone_page.locator(".site-nav").wait_for(state="visible")
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    courses_shot = save_screenshot(phone_page, artifacts_dir, "my-courses-phone-390x844.png")
+    phone.close()
+    context.close()
+
+    total = time.monotonic() - started
+    print(
+        f"browser scenario: {total:.1f} s; {PLAY_SECONDS} s of video played in "
+        f"{played_after:.1f} s; paused at {paused_at:.2f} s, stored {position:.2f} s, "
+        f"resumed at {resumed_at:.2f} s; left at {left_at:.2f} s"
+    )
+    print(f"artefacts: {hover_shot.parent}")
+    record_property("scenario_seconds", round(total, 1))
+    record_property("resume_error_seconds", round(abs(resumed_at - position), 3))
+    shots = [course_shot, hover_shot, phone_shot, phone_full, courses_shot]
+    record_property("screenshots", [str(shot) for shot in shots])
+    assert not [line for line in console if line.startswith("error")], console
+
+
+def test_native_hls_fallback_plays_and_resumes(
+    browser_course, chromium, e2e_school, django_db_blocker, artifacts_dir
+):
+    """Without Media Source Extensions (as on iPhone Safari) the page hands the playlist to the
+    browser's own HLS; Chromium plays HLS natively too, so the same checks apply."""
+    base = browser_course.base_url
+    email = "native@e2e.test"
+    context = chromium.new_context(viewport={"width": 1024, "height": 768})
+    context.add_init_script("delete window.MediaSource; delete window.ManagedMediaSource;")
+    page = context.new_page()
+
+    # Sign up, log out, log in again through the form (e-mail in capitals) landing on the
+    # redeem page (`next`), and redeem.
+    page.goto(f"{base}/signup/")
+    page.fill("#id_email", email)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/my/courses/")
+    page.click("header button:has-text('Log out')")
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/login/?next=/redeem/")
+    page.fill("#id_username", email.upper())
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/redeem/")
+    page.fill("#id_code", browser_course.codes[1].lower())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/courses/{browser_course.course_id}/")
+
+    page.click("a.continue-link")
+    if not page.evaluate(
+        "() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')"
+    ):
+        context.close()
+        pytest.skip("this Chromium has no native HLS playback")
+    player_ready(page)
+    assert page.evaluate("() => window.lecternPlayer.engine") == "native"
+    page.evaluate("() => { const v = window.lecternPlayer.video; v.muted = true; v.play(); }")
+    page.wait_for_function("() => window.lecternPlayer.video.currentTime >= 3", timeout=30_000)
+    page.evaluate("() => window.lecternPlayer.video.pause()")
+    page.wait_for_function(
+        "() => window.lecternPlayer.heartbeats.some(h => h.reason === 'pause' && h.status === 200)",
+        timeout=15_000,
+    )
+    position, _ = stored_progress(
+        e2e_school, email, browser_course.lecture_ids[0], django_db_blocker
+    )
+    page.reload()
+    player_ready(page)
+    page.wait_for_function("() => window.lecternPlayer.video.currentTime > 0", timeout=15_000)
+    resumed_at = current_time(page)
+    save_screenshot(page, artifacts_dir, "lecture-native-hls.png")
+    context.close()
+
+    assert position >= 3 - 0.5
+    assert abs(resumed_at - position) <= RESUME_TOLERANCE, (resumed_at, position)
