@@ -2,11 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from courses import views as course_views
 from enrollment.accounts import apis as auth_apis
 from media_pipeline import views as media_views
+from tenants import openapi
 
 api_v1 = [
     path("auth/register", auth_apis.UserRegisterApi.as_view(), name="auth-register"),
@@ -20,14 +20,16 @@ api_v1 = [
 
 urlpatterns = [
     path("", course_views.catalogue, name="tenant-home"),
+    # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
+    path("", include("enrollment.web.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",
         media_views.hls_file,
         name="hls-file",
     ),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", openapi.SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from tenants.errors import ApplicationError
 from tenants.middleware import error_response
+from tenants.openapi import LecternAutoSchema
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class TenantApiView(APIView):
     rejects tokens of any other tenant, so subclasses cannot see another tenant's rows. A view
     reached on a host that is not a school (the public host) answers 404.
     """
+
+    schema = LecternAutoSchema()
 
     def initial(self, request, *args, **kwargs):
         tenant = getattr(request, "tenant", None)

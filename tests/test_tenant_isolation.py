@@ -1,17 +1,47 @@
-"""Every route of the school urlconf, called with school A's credentials on school B's host.
+"""Every route of the school and platform urlconfs, called with school A's credentials on
+school B's host (and on the platform host).
 
-A route added without a case here fails ``test_every_route_has_a_cross_tenant_case``.
+Two layers:
+
+* precise cases (``CASES``): one function per school route asserting exact status codes, also
+  with B's own accounts, to show that A's ids behave as unknown ids;
+* the sweep (``TENANT_SWEEP``, ``PUBLIC_SWEEP``): every URL pattern x every HTTP method x every
+  kind of A's credentials (session cookie, JWT access and refresh, media token, access code),
+  asserting that nothing answers 2xx unless the route is public by design (declared with a
+  reason) and that no response carries A's data.
+
+A route added to either urlconf without an entry fails ``test_every_route_has_a_sweep_entry``.
+Adding an entry is one line: the route string as Django prints it, and ``Entry()`` (or an
+``Entry`` naming the methods that may answer 2xx and why). Path parameters are filled from
+``PARAMS`` (A's real objects by parameter name); a parameter missing there fails the sweep.
 """
 
 import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from itertools import product
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
+from django.db import connection, transaction
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
+from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
-from enrollment.models import Enrollment
+from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create, playback_grant
-from tenants.testing import PASSWORD, TenantClient, in_tenant, make_user
+from media_pipeline import uploads
+from tenants.testing import PASSWORD, TenantClient, host_of, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +99,10 @@ def world(tenant, other_tenant):
         "code": code,
         "grant": grant,
         "a_tokens": a_instructor.tokens,
+        "s_tokens": a_student.tokens,
+        "owner": owner_a,
+        "student": student_a,
+        "tenant": tenant,
         "jwt_i": b_with_a_instructor,
         "jwt_s": b_with_a_student,
         "b_i": b_instructor,
@@ -214,11 +248,19 @@ def case_home(w):
 def case_schema(w):
     # The OpenAPI document describes the API, identical on every host; it holds no tenant data.
     response = TenantClient(w["other_tenant"]).get("/api/schema/")
+    assert response.status_code == 200
     _not_leaking(response, w)
+    # GET and HEAD only (tenants.openapi.SchemaView).
+    assert w["jwt_i"].options("/api/schema/").status_code == 401
+    assert TenantClient(w["other_tenant"]).options("/api/schema/").status_code == 405
 
 
 def case_docs(w):
-    _not_leaking(TenantClient(w["other_tenant"]).get("/api/docs/"), w)
+    response = TenantClient(w["other_tenant"]).get("/api/docs/")
+    assert response.status_code == 200
+    _not_leaking(response, w)
+    # DRF's OPTIONS metadata has no HTML template: refused (405), never a 500.
+    assert TenantClient(w["other_tenant"]).options("/api/docs/").status_code == 405
 
 
 def case_admin(w):
@@ -227,8 +269,182 @@ def case_admin(w):
     assert response["Location"].startswith("/admin/login/")
 
 
+def case_code_revoke(w):
+    url = f"/api/v1/courses/{w['course'].id}/access-codes/{_a_code_row(w).pk}/revoke"
+    assert [w["jwt_i"].post(url).status_code, w["b_i"].post(url).status_code] == [401, 404]
+    assert _a_code_row(w).revoked_at is None
+
+
+def case_batch_revoke(w):
+    url = f"/api/v1/courses/{w['course'].id}/access-codes/batches/{_a_code_row(w).batch_id}/revoke"
+    assert [w["jwt_i"].post(url).status_code, w["b_i"].post(url).status_code] == [401, 404]
+    assert _a_code_row(w).revoked_at is None
+
+
+def case_course_enrollments(w):
+    url = f"/api/v1/courses/{w['course'].id}/enrollments"
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+
+
+def _enrollment_action(w, action):
+    with in_tenant(w["tenant"]):
+        enrollment = Enrollment.objects.get(student=w["student"])
+    url = f"/api/v1/courses/{w['course'].id}/enrollments/{enrollment.pk}/{action}"
+    assert [w["jwt_i"].post(url).status_code, w["b_i"].post(url).status_code] == [401, 404]
+    with in_tenant(w["tenant"]):
+        assert Enrollment.objects.get(pk=enrollment.pk).revoked_at is None
+
+
+def case_enrollment_revoke(w):
+    _enrollment_action(w, "revoke")
+
+
+def case_enrollment_reinstate(w):
+    _enrollment_action(w, "reinstate")
+
+
+def _a_code_row(w):
+    with in_tenant(w["tenant"]):
+        return AccessCode.objects.get(course=w["course"])
+
+
+def _b_page(w, user=None) -> Client:
+    """A browser on B's host: with ``user``'s session of school A (a cookie that B's schema
+    has never seen), or anonymous."""
+    client = Client(HTTP_HOST=host_of(w["other_tenant"]))
+    if user is not None:
+        client.defaults["HTTP_COOKIE"] = _session_cookie(w["tenant"], user)
+    return client
+
+
+def _b_student_page(w) -> Client:
+    """A browser signed in as a student of B (a session in B's schema)."""
+    client = Client(HTTP_HOST=host_of(w["other_tenant"]))
+    student = make_user(w["other_tenant"], "student-page@beta.test")
+    with in_tenant(w["other_tenant"]):
+        client.force_login(student)
+    connection.set_schema_to_public()
+    return client
+
+
+def _to_login(response, path):
+    return (response.status_code, response["Location"]) == (302, f"/login/?next={path}")
+
+
+def case_web_login(w):
+    response = _b_page(w).post(
+        "/login/", {"username": "student-x@alpha.test", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    # A's session on B is anonymous: the form, not the redirect of a signed-in visitor.
+    assert _b_page(w, w["student"]).get("/login/").status_code == 200
+
+
+def case_web_logout(w):
+    cookie = _session_cookie(w["tenant"], w["student"])
+    client = Client(HTTP_HOST=host_of(w["other_tenant"]), HTTP_COOKIE=cookie)
+    assert client.post("/logout/")["Location"] == "/"
+    # Logging out on B ends nothing on A: the session still works there.
+    on_a = Client(HTTP_HOST=host_of(w["tenant"]), HTTP_COOKIE=cookie)
+    assert on_a.get("/my/courses/").status_code == 200
+
+
+def case_web_signup(w):
+    response = _b_page(w).post(
+        "/signup/",
+        {"email": "student-x@alpha.test", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    # A's e-mail is free on B: a new B account, A's account untouched.
+    assert (response.status_code, response["Location"]) == (302, "/my/courses/")
+    with in_tenant(w["other_tenant"]):
+        assert get_user_model().objects.filter(email="student-x@alpha.test").count() == 1
+    with in_tenant(w["tenant"]):
+        assert get_user_model().objects.get(email="student-x@alpha.test").check_password(PASSWORD)
+
+
+def case_password_reset(w):
+    response = _b_page(w).post("/password-reset/", {"email": "student-x@alpha.test"})
+    assert (response.status_code, response["Location"]) == (302, "/password-reset/sent/")
+    assert mail.outbox == []  # B has no such account; A's is never mailed from B
+
+
+def case_password_reset_sent(w):
+    response = _b_page(w).get("/password-reset/sent/")
+    assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
+def case_password_reset_done(w):
+    response = _b_page(w).get("/password-reset/done/")
+    assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
+def case_password_reset_confirm(w):
+    with in_tenant(w["tenant"]):
+        uid = urlsafe_base64_encode(force_bytes(w["student"].pk))
+        token = default_token_generator.make_token(w["student"])
+    response = _b_page(w).get(f"/password-reset/{uid}/{token}/")
+    # Invalid on B: the "link is not valid" page, no redirect to the set-password form.
+    assert response.status_code == 200
+    assert b'name="new_password1"' not in response.content
+    response = _b_page(w).post(
+        f"/password-reset/{uid}/set-password/",
+        {"new_password1": "Changed-pass-9", "new_password2": "Changed-pass-9"},
+    )
+    assert response.status_code == 200
+    assert b'name="new_password1"' not in response.content
+    with in_tenant(w["tenant"]):
+        assert get_user_model().objects.get(pk=w["student"].pk).check_password(PASSWORD)
+
+
+def case_web_redeem(w):
+    assert _to_login(_b_page(w, w["student"]).get("/redeem/"), "/redeem/")
+    response = _b_student_page(w).post("/redeem/", {"code": w["code"]})
+    assert response.status_code == 404
+    assert _a_code_row(w).redeemed_at is None
+
+
+def case_web_my_courses(w):
+    assert _to_login(_b_page(w, w["student"]).get("/my/courses/"), "/my/courses/")
+
+
+def case_web_course(w):
+    url = f"/courses/{w['course'].id}/"
+    assert _to_login(_b_page(w, w["student"]).get(url), url)
+    assert _b_student_page(w).get(url).status_code == 404
+
+
+def case_web_lecture(w):
+    url = f"/courses/{w['course'].id}/lectures/{w['lecture'].id}/"
+    assert _to_login(_b_page(w, w["student"]).get(url), url)
+    response = _b_student_page(w).get(url)
+    assert (response.status_code, b"Alpha" in response.content) == (404, False)
+
+
 CASES = {
     "": case_home,
+    "login/": case_web_login,
+    "logout/": case_web_logout,
+    "signup/": case_web_signup,
+    "password-reset/": case_password_reset,
+    "password-reset/sent/": case_password_reset_sent,
+    "password-reset/done/": case_password_reset_done,
+    "password-reset/<uidb64>/<token>/": case_password_reset_confirm,
+    "redeem/": case_web_redeem,
+    "my/courses/": case_web_my_courses,
+    "courses/<uuid:course_id>/": case_web_course,
+    "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": case_web_lecture,
+    "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": case_code_revoke,
+    "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": (
+        case_batch_revoke
+    ),
+    "api/v1/courses/<uuid:course_id>/enrollments": case_course_enrollments,
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke": (
+        case_enrollment_revoke
+    ),
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/reinstate": (
+        case_enrollment_reinstate
+    ),
     "api/v1/auth/register": case_register,
     "api/v1/auth/token": case_token,
     "api/v1/auth/token/refresh": case_refresh,
@@ -262,21 +478,540 @@ def test_school_a_credentials_on_school_b(route, world):
     CASES[route](world)
 
 
-def test_public_host_serves_no_school_route(db):
-    from rest_framework.test import APIClient
+# --- The sweep: every route x every method x every kind of A's credentials -------------------
 
-    client = APIClient(HTTP_HOST="localhost")
-    school_only = [r for r in CASES if r.startswith(("api/", "media/"))]
-    concrete = [
-        r.replace("<uuid:course_id>", "00000000-0000-0000-0000-000000000000")
-        .replace("<uuid:section_id>", "00000000-0000-0000-0000-000000000000")
-        .replace("<uuid:lecture_id>", "00000000-0000-0000-0000-000000000000")
-        .replace("<uuid:upload_id>", "00000000-0000-0000-0000-000000000000")
-        .replace("v<int:version>/<path:path>", "v1/master.m3u8")
-        for r in school_only
+METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PAGE = frozenset({"GET", "HEAD"})
+ANY = frozenset(METHODS)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How the sweep treats one route (or one representative admin URL).
+
+    Attributes:
+        open: Methods that may answer 2xx on B's host because the route is public by design
+            (``reason`` says why). For them only the no-A-data rule is asserted. Every other
+            method must not answer 2xx; a 3xx is accepted only towards a sign-in page of the
+            same host (pages send anonymous visitors there).
+        reason: Why ``open`` or ``redirects`` is safe; required when either is set.
+        redirects: Further same-host paths a 3xx may point at (e.g. "reset link sent").
+        redeems_code: The route redeems an access code: A's code is also sent in the body by
+            B's own student (session and JWT, write methods), where it must not enrol.
+    """
+
+    open: frozenset[str] = frozenset()
+    reason: str = ""
+    redirects: tuple[str, ...] = ()
+    redeems_code: bool = False
+
+
+# The school urlconf (config/urls_tenants.py). Admin URLs are representatives of the whole
+# admin site (its routes count as the one route ``admin/``).
+TENANT_SWEEP: dict[str, Entry] = {
+    "": Entry(ANY, "the catalogue of B's published courses is public (any method renders it)"),
+    # The student site (enrollment/web/urls.py).
+    "login/": Entry(
+        READS | {"POST", "PUT"},
+        "the sign-in form (Django's form views take PUT as POST); A's password re-renders it "
+        "with an error (a sign-in would redirect to my courses and fail the 3xx rule)",
+    ),
+    "logout/": Entry(
+        frozenset({"OPTIONS"}),
+        "OPTIONS lists the allowed methods; logging out a visitor returns to the home page",
+        redirects=("/",),
+    ),
+    "signup/": Entry(
+        READS,
+        "the sign-up form; a POST creates a B account (A's e-mail is free on B) and goes on "
+        "to my courses",
+        redirects=("/my/courses/",),
+    ),
+    "password-reset/": Entry(
+        READS | {"PUT"},
+        "the reset form (a PUT re-renders it: Django parses no form body for PUT); a POST "
+        "answers 'sent' whether or not B has the account",
+        redirects=("/password-reset/sent/",),
+    ),
+    "password-reset/sent/": Entry(READS, "a static confirmation page"),
+    "password-reset/done/": Entry(READS, "a static confirmation page"),
+    "password-reset/<uidb64>/<token>/": Entry(
+        ANY,
+        "A's reset link renders 'this link is not valid' for every method (a valid one would "
+        "redirect to the set-password form and fail the 3xx rule)",
+    ),
+    "redeem/": Entry(redeems_code=True),
+    "my/courses/": Entry(),
+    "courses/<uuid:course_id>/": Entry(),
+    "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": Entry(),
+    # The API.
+    "api/v1/auth/register": Entry(
+        READS | {"POST"},
+        "sign-up creates a B account (201; A's e-mail is free on B); OPTIONS describes the input",
+    ),
+    "api/v1/auth/token": Entry(frozenset({"OPTIONS"}), "OPTIONS describes the input"),
+    "api/v1/auth/token/refresh": Entry(frozenset({"OPTIONS"}), "OPTIONS describes the input"),
+    "api/v1/auth/me": Entry(),
+    "api/v1/courses": Entry(),
+    "api/v1/courses/<uuid:course_id>": Entry(),
+    "api/v1/courses/<uuid:course_id>/sections": Entry(),
+    "api/v1/sections/<uuid:section_id>/lectures": Entry(),
+    "api/v1/lectures/<uuid:lecture_id>": Entry(),
+    "api/v1/courses/<uuid:course_id>/access-codes": Entry(),
+    "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": Entry(),
+    "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": Entry(),
+    "api/v1/courses/<uuid:course_id>/enrollments": Entry(),
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke": Entry(),
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/reinstate": Entry(),
+    "api/v1/students/enroll": Entry(redeems_code=True),
+    "api/v1/students/courses": Entry(),
+    "api/v1/students/courses/<uuid:course_id>": Entry(),
+    "api/v1/students/courses/<uuid:course_id>/lectures/<uuid:lecture_id>": Entry(),
+    "api/v1/students/progress": Entry(),
+    "api/v1/uploads/": Entry(frozenset({"OPTIONS"}), "tus discovery (OPTIONS) is public"),
+    "api/v1/uploads/<uuid:upload_id>": Entry(
+        frozenset({"OPTIONS"}), "tus discovery (OPTIONS) is public"
+    ),
+    "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>": Entry(),
+    "api/schema/": Entry(PAGE, "the OpenAPI document is the same on every host, no data"),
+    "api/docs/": Entry(PAGE, "Swagger UI page, the same on every host, no data"),
+    "admin/": Entry(),
+    "admin/login/": Entry(
+        READS | {"POST", "PUT"},
+        "the sign-in form (Django's form views take PUT as POST); A's staff password "
+        "re-renders it with an error (a sign-in would "
+        "redirect away from the login page and fail the 3xx rule)",
+    ),
+    "admin/jsi18n/": Entry(),
+    "admin/courses/course/": Entry(),
+    "admin/courses/course/<course_id>/change/": Entry(),
+    "admin/courses/lecture/<lecture_id>/change/": Entry(),
+    "admin/enrollment/accesscode/": Entry(),
+    "admin/enrollment/enrollment/": Entry(),
+    "admin/accounts/user/": Entry(),
+    "admin/tenants/tenant/": Entry(),
+}
+
+# The platform urlconf (config/urls_public.py), served on the platform host.
+PUBLIC_SWEEP: dict[str, Entry] = {
+    "": Entry(ANY, "the platform landing page is public (any method renders it)"),
+    "admin/": Entry(),
+    "admin/login/": TENANT_SWEEP["admin/login/"],
+    "admin/jsi18n/": Entry(),
+    "admin/tenants/tenant/": Entry(),
+    "admin/accounts/user/": Entry(),
+}
+
+# Path parameters by name -> A's real values (a list: the route is called with each).
+PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
+    "course_id": lambda a: [str(a.course.id)],
+    "section_id": lambda a: [str(a.section.id)],
+    "lecture_id": lambda a: [str(a.lecture.id)],
+    "upload_id": lambda a: [str(a.upload.id)],
+    "version": lambda a: [str(a.lecture.media_version)],
+    "path": lambda a: [
+        "master.m3u8",
+        "360p/index.m3u8",
+        "360p/seg_00000.ts",
+        "poster.jpg",
+        "storyboard.vtt",
+        "preview.mp4",
+    ],
+    "code_id": lambda a: [str(a.code_row.pk)],
+    "access_code_id": lambda a: [str(a.code_row.pk)],
+    "batch_id": lambda a: [str(a.code_row.batch_id)],
+    "enrollment_id": lambda a: [str(a.enrollment.pk)],
+    "student_id": lambda a: [str(a.student.pk)],
+    "user_id": lambda a: [str(a.student.pk)],
+    "uidb64": lambda a: [a.reset_link[0]],
+    "token": lambda a: [a.reset_link[1]],
+}
+
+_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@dataclass
+class ASide:
+    """School A's objects and credentials, and the strings that must never leave A."""
+
+    course: Course
+    section: object
+    lecture: Lecture
+    upload: object
+    code: str
+    code_row: AccessCode
+    enrollment: Enrollment
+    student: object
+    reset_link: tuple[str, str] = ("", "")
+    baseline: dict = field(default_factory=dict)
+    credentials: dict[str, dict] = field(default_factory=dict)
+    markers: list[bytes] = field(default_factory=list)
+    prefix: re.Pattern = re.compile(b"$^")
+    body: dict = field(default_factory=dict)
+
+
+def _session_cookie(tenant, user) -> str:
+    """A ``Cookie`` header with a real session of ``user`` in ``tenant``'s schema."""
+    client = Client(HTTP_HOST=host_of(tenant))
+    with in_tenant(tenant):
+        client.force_login(user)
+    connection.set_schema_to_public()
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@pytest.fixture
+def a_side(world, tenant, other_tenant) -> ASide:
+    """A's world plus a staff account, a tus upload and every kind of credential."""
+    staff = make_user(tenant, "staff-x@alpha.test", role="owner")
+    with in_tenant(tenant):
+        get_user_model().objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)
+        encoded = base64.b64encode(str(world["lecture"].id).encode()).decode()
+        upload = uploads.upload_create(
+            user=world["owner"],
+            length=10,
+            metadata_header=f"lecture_id {encoded},filename {base64.b64encode(b'a.mp4').decode()}",
+        )
+        code_row = AccessCode.objects.get(course=world["course"])
+        enrollment = Enrollment.objects.get(student=world["student"])
+        reset_link = (
+            urlsafe_base64_encode(force_bytes(world["student"].pk)),
+            default_token_generator.make_token(world["student"]),
+        )
+    b_student = make_user(other_tenant, "student-sweep@beta.test")
+    b_student_jwt = TenantClient(other_tenant, user=b_student).tokens["access"]
+    media_token = world["grant"].access.token
+    side = ASide(
+        course=world["course"],
+        section=world["section"],
+        lecture=world["lecture"],
+        upload=upload,
+        code=world["code"],
+        code_row=code_row,
+        enrollment=enrollment,
+        student=world["student"],
+        reset_link=reset_link,
+    )
+    side.credentials = {
+        "session:staff": {"HTTP_COOKIE": _session_cookie(tenant, staff)},
+        "session:instructor": {"HTTP_COOKIE": _session_cookie(tenant, world["owner"])},
+        "session:student": {"HTTP_COOKIE": _session_cookie(tenant, world["student"])},
+        "jwt:instructor": {"HTTP_AUTHORIZATION": f"Bearer {world['a_tokens']['access']}"},
+        "jwt:student": {"HTTP_AUTHORIZATION": f"Bearer {world['s_tokens']['access']}"},
+        "jwt:refresh": {"HTTP_AUTHORIZATION": f"Bearer {world['a_tokens']['refresh']}"},
+        "media-token": {"QUERY": {"token": media_token}},
+        # B's own student presenting A's access code (only on routes that redeem codes).
+        "code": {
+            "HTTP_COOKIE": _session_cookie(other_tenant, b_student),
+            "HTTP_AUTHORIZATION": f"Bearer {b_student_jwt}",
+        },
+    }
+    # Every write carries A's secrets in the body, in the field names the routes read.
+    side.body = {
+        "code": world["code"],
+        "email": "staff-x@alpha.test",
+        "username": "staff-x@alpha.test",
+        "password": PASSWORD,
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "new_password1": "Sweep-new-password-1",
+        "new_password2": "Sweep-new-password-1",
+        "name": "Sweep",
+        "refresh": world["a_tokens"]["refresh"],
+        "title": "Sweep title",
+        "quantity": 1,
+        "lecture_id": str(world["lecture"].id),
+        "course_id": str(world["course"].id),
+        "position": 1.0,
+        "watched": [[0.0, 1.0]],
+        "published": True,
+    }
+    side.markers = [
+        marker.encode()
+        for marker in (
+            "Alpha Academy",
+            host_of(tenant),
+            world["course"].title,
+            world["section"].title,
+            world["lecture"].title,
+            str(world["course"].id),
+            str(world["section"].id),
+            str(world["lecture"].id),
+            str(upload.id),
+            "owner-x@alpha.test",
+            "student-x@alpha.test",
+            "staff-x@alpha.test",
+            world["code"],
+            world["code"].replace("-", ""),
+            media_token,
+            world["a_tokens"]["access"],
+            world["s_tokens"]["access"],
+            reset_link[1],
+        )
+    ]
+    side.baseline = {
+        "course": (world["course"].title, True),
+        "lecture": world["lecture"].title,
+        "code": (None, None),
+        "enrollment": None,
+    }
+    with in_tenant(tenant):
+        side.baseline.update(
+            courses=Course.objects.count(),
+            codes=AccessCode.objects.count(),
+            enrollments=Enrollment.objects.count(),
+            users=get_user_model().objects.count(),
+            password=True,
+        )
+    connection.set_schema_to_public()
+    # The 4-character display prefix, as a whole word (it would match inside random tokens).
+    side.prefix = re.compile(rb"(?<![A-Za-z0-9])" + code_row.prefix.encode() + rb"(?![A-Za-z0-9])")
+    return side
+
+
+def _urls(template: str, side: ASide) -> list[str]:
+    """``template`` with every ``<converter:name>`` filled from PARAMS (one URL per value
+    combination). KeyError names a parameter that PARAMS lacks."""
+    names = _PARAM.findall(template)
+    values = [PARAMS[name](side) for name in names]
+    urls = []
+    for combination in product(*values):
+        url = template
+        for value in combination:
+            url = _PARAM.sub(value, url, count=1)
+        urls.append("/" + url)
+    return urls
+
+
+@dataclass
+class SweepResult:
+    """What one sweep exercised and every rule it saw broken."""
+
+    routes: int = 0
+    urls: int = 0
+    requests: int = 0
+    combinations: set = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+
+_CLIENT = Client(raise_request_exception=False)
+
+
+def _call(host: str, method: str, url: str, credential: dict, side: ASide):
+    """``method url`` on ``host`` with ``credential`` (headers, or ``QUERY`` parameters) and,
+    for writes, A's secrets in the body (JSON under /api/, a form elsewhere). The response
+    gets ``sent``: the URL and body bytes, for the reflection rule of ``_leaks``."""
+    headers = {k: v for k, v in credential.items() if k != "QUERY"}
+    if "QUERY" in credential:
+        url = f"{url}?{urlencode(credential['QUERY'])}"
+    kwargs = {}
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        if url.startswith("/api/"):
+            kwargs = {"data": json.dumps(side.body), "content_type": "application/json"}
+        else:
+            form = {k: v for k, v in side.body.items() if not isinstance(v, list)}
+            kwargs = {
+                "data": urlencode(form),
+                "content_type": "application/x-www-form-urlencoded",
+            }
+    # One client (one loaded middleware stack) for every request; its cookie jar is emptied
+    # first, so cookies a response set never mix into the next request.
+    _CLIENT.cookies = SimpleCookie()
+    response = _CLIENT.generic(method, url, **kwargs, HTTP_HOST=host, **headers)
+    connection.set_schema_to_public()
+    response.sent = (url + (json.dumps(side.body) if kwargs else "")).encode()
+    return response
+
+
+def _leaks(response, side: ASide, sent: bytes) -> list[bytes]:
+    """A's markers in the body, except those the request itself carried (a form that shows
+    the typed e-mail again reflects the request; it does not leak A)."""
+    body = response.content
+    found = [marker for marker in side.markers if marker in body and marker not in sent]
+    if side.code.encode() not in sent and side.prefix.search(body):
+        found.append(b"code prefix")
+    return found
+
+
+def _check(response, *, host: str, method: str, url: str, kind: str, entry: Entry, side: ASide):
+    """Problems with one answer: a 2xx outside ``entry.open``, a 5xx, a redirect anywhere but
+    a sign-in page (or ``entry.redirects``) on the same host, A's marker strings in the body."""
+    status = response.status_code
+    where = f"{method} {host}{url} [{kind}] -> {status}"
+    problems = []
+    if 200 <= status < 300 and method not in entry.open:
+        problems.append(f"{where}: 2xx")
+    if status >= 500:
+        problems.append(f"{where}: server error")
+    if 300 <= status < 400:
+        # A page may send the visitor to sign in; anything else (the page itself, A's host)
+        # would mean A's credentials were accepted.
+        target = urlsplit(response.get("Location", ""))
+        allowed = target.path.endswith("/login/") or target.path in entry.redirects
+        if not allowed or target.netloc not in ("", host):
+            problems.append(f"{where}: redirect to {response.get('Location')!r}")
+    leaked = _leaks(response, side, response.sent)
+    if leaked:
+        problems.append(f"{where}: body carries {leaked}")
+    return problems
+
+
+def _sweep(table: dict[str, Entry], host: str, side: ASide, tenant) -> SweepResult:
+    """Call every route of ``table`` on ``host`` with every method and credential kind."""
+    result = SweepResult()
+    for template, entry in table.items():
+        result.routes += 1
+        try:
+            urls = _urls(template, side)
+        except KeyError as exc:
+            result.failures.append(f"{template}: no PARAMS entry for {exc}")
+            continue
+        result.urls += len(urls)
+        # Each route starts from the same rows: what one route creates (a B account from
+        # sign-up) must not change what the next one answers. A's rows are checked before the
+        # rollback.
+        with transaction.atomic():
+            for url, method, kind in product(urls, METHODS, side.credentials):
+                if kind == "code" and not (entry.redeems_code and method in WRITES):
+                    continue
+                response = _call(host, method, url, side.credentials[kind], side)
+                result.requests += 1
+                result.combinations.add((template, method, kind))
+                result.failures += _check(
+                    response, host=host, method=method, url=url, kind=kind, entry=entry, side=side
+                )
+            result.failures += [f"{template}: {problem}" for problem in _a_changes(side, tenant)]
+            result.failures += [
+                f"{template}: mail carries {leaked}"
+                for message in mail.outbox
+                if (leaked := [m for m in side.markers if m in message.message().as_bytes()])
+            ]
+            mail.outbox.clear()
+            transaction.set_rollback(True)
+    return result
+
+
+def _a_changes(side: ASide, tenant) -> list[str]:
+    """What differs in A's rows from the start of the sweep: deleted, renamed, redeemed,
+    revoked or added rows, a changed password."""
+    with in_tenant(tenant):
+        course = Course.objects.filter(pk=side.course.pk).first()
+        lecture = Lecture.objects.filter(pk=side.lecture.pk).first()
+        code = AccessCode.objects.filter(pk=side.code_row.pk).first()
+        enrollment = Enrollment.objects.filter(pk=side.enrollment.pk).first()
+        student = get_user_model().objects.get(pk=side.student.pk)
+        state = {
+            "course": course and (course.title, course.published),
+            "lecture": lecture and lecture.title,
+            "code": code and (code.redeemed_at, getattr(code, "revoked_at", None)),
+            "enrollment": enrollment and getattr(enrollment, "revoked_at", None),
+            "courses": Course.objects.count(),
+            "codes": AccessCode.objects.count(),
+            "enrollments": Enrollment.objects.count(),
+            "users": get_user_model().objects.count(),
+            "password": student.check_password(PASSWORD),
+        }
+    connection.set_schema_to_public()
+    return [
+        f"A's {key} is now {state[key]!r}, was {value!r}"
+        for key, value in side.baseline.items()
+        if state[key] != value
     ]
 
-    statuses = {route: client.get(f"/{route}").status_code for route in concrete}
 
-    assert set(statuses.values()) == {404}
-    assert routes("config.urls_public") == {"", "admin/"}
+def _sweep_routes(table: dict[str, Entry]) -> set[str]:
+    return {"admin/" if key.startswith("admin/") else key for key in table}
+
+
+def test_every_route_has_a_sweep_entry():
+    assert routes("config.urls_tenants") == _sweep_routes(TENANT_SWEEP)
+    assert routes("config.urls_public") == _sweep_routes(PUBLIC_SWEEP)
+    for entry in [*TENANT_SWEEP.values(), *PUBLIC_SWEEP.values()]:
+        assert bool(entry.open or entry.redirects) == bool(entry.reason)
+
+
+def test_a_credentials_are_real_on_a(a_side, tenant):
+    """The control for the sweep: each credential kind works on A's own host, so the sweep's
+    refusals on B come from the host, not from broken credentials."""
+    host = host_of(tenant)
+    me = "/api/v1/auth/me"
+    for kind in ("session:staff", "session:instructor", "session:student", "jwt:instructor"):
+        response = _call(host, "GET", me, a_side.credentials[kind], a_side)
+        assert response.status_code == 200, kind
+    assert (
+        _call(host, "GET", "/admin/", a_side.credentials["session:staff"], a_side).status_code
+        == 200
+    )
+    response = TenantClient(tenant).post(
+        "/api/v1/auth/token/refresh",
+        {"refresh": a_side.body["refresh"]},
+        format="json",
+    )
+    assert response.status_code == 200
+    master = f"/media/hls/{a_side.lecture.id}/v{a_side.lecture.media_version}/master.m3u8"
+    # Accepted token, file not there (no transcode ran): 404, where a refused token is 403.
+    response = _call(host, "GET", master, a_side.credentials["media-token"], a_side)
+    assert response.status_code == 404
+
+
+def test_sweep_school_b_with_a_credentials(a_side, other_tenant, tenant):
+    host = host_of(other_tenant)
+
+    result = _sweep(TENANT_SWEEP, host, a_side, tenant)
+
+    summary = (
+        f"school sweep on {host}: {result.routes} routes ({result.urls} URLs) x "
+        f"{len(METHODS)} methods x {len(a_side.credentials)} credential kinds = "
+        f"{len(result.combinations)} combinations, {result.requests} requests"
+    )
+    print(summary)
+    assert result.failures == [], summary + "\n" + "\n".join(result.failures)
+
+
+def test_sweep_platform_host_with_a_credentials(a_side, tenant):
+    host = "localhost"
+
+    result = _sweep(PUBLIC_SWEEP, host, a_side, tenant)
+
+    summary = (
+        f"platform sweep on {host}: {result.routes} routes ({result.urls} URLs) x "
+        f"{len(METHODS)} methods x {len(a_side.credentials)} credential kinds = "
+        f"{len(result.combinations)} combinations, {result.requests} requests"
+    )
+    print(summary)
+    assert result.failures == [], summary + "\n" + "\n".join(result.failures)
+
+
+def test_a_jwt_on_the_platform_admin_is_not_signed_in(a_side):
+    for kind in ("jwt:instructor", "jwt:refresh", "session:staff"):
+        response = _call("localhost", "GET", "/admin/", a_side.credentials[kind], a_side)
+        assert (response.status_code, response["Location"]) == (
+            302,
+            "/admin/login/?next=/admin/",
+        ), kind
+
+
+def test_public_host_serves_no_school_route(a_side):
+    """Every school-only route, every method, every credential kind on the platform host: 404
+    with the API.md error body (HEAD: 404 without a body)."""
+    school_only = [t for t in TENANT_SWEEP if t and not t.startswith("admin/")]
+    seen = 0
+    wrong = []
+    for template in school_only:
+        for url, method, kind in product(_urls(template, a_side), METHODS, a_side.credentials):
+            response = _call("localhost", method, url, a_side.credentials[kind], a_side)
+            seen += 1
+            body = None if method == "HEAD" else response.json()
+            expected_body = (
+                None if method == "HEAD" else {"code": "NOT_FOUND", "message": "Not found."}
+            )
+            got = (response.status_code, body and {k: body["error"][k] for k in expected_body})
+            if got != (404, expected_body):
+                wrong.append(f"{method} {url} [{kind}] -> {got}")
+    summary = (
+        f"school routes on the platform host: {len(school_only)} routes x {len(METHODS)} "
+        f"methods x {len(a_side.credentials)} credential kinds, {seen} requests"
+    )
+    print(summary)
+    assert wrong == [], summary + "\n" + "\n".join(wrong)

@@ -63,13 +63,27 @@ PUBLIC_SCHEMA_NAME = "public"
 # (django-tenants' TENANT_BASE_SCHEMA fast path); `platform_setup` creates it.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Seconds a web process keeps a host -> tenant lookup (tenants.middleware.TenantMiddleware), so
+# media segment requests make no database query; changes made in another process (a school
+# suspended, a domain removed) are seen after at most this long. 0 disables the cache.
+TENANT_HOST_CACHE_SECONDS = env.float("TENANT_HOST_CACHE_SECONDS", default=5.0)
 
 AUTH_USER_MODEL = "accounts.User"
+# The student site on a school's host (enrollment/web): session log-in, per schema.
+LOGIN_URL = "web-login"
+LOGIN_REDIRECT_URL = "web-my-courses"
+LOGOUT_REDIRECT_URL = "tenant-home"
+# Password-reset links (Django's token flow) stay valid for 1 hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="lectern@localhost")
 
 MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the student site's CSS and the bundled player) in every environment,
+    # including the uvicorn servers the browser tests start.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "enrollment.web.context.school",
             ],
         },
     },
@@ -147,6 +162,9 @@ TRANSCODE_WORK_DIR = Path(env("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "var"
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves straight from STATICFILES_DIRS (static/build/ is written by `make assets`);
+# production serves the collected, hashed copies instead.
+WHITENOISE_USE_FINDERS = True
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
@@ -199,6 +217,9 @@ REST_FRAMEWORK = {
         "redeem_global": env("THROTTLE_REDEEM_GLOBAL", default="600/min"),
         "login_ip": env("THROTTLE_LOGIN_IP", default="30/min"),
         "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
+        "register_ip": env("THROTTLE_REGISTER_IP", default="20/hour"),
+        "password_reset_ip": env("THROTTLE_PASSWORD_RESET_IP", default="20/hour"),
+        "password_reset_account": env("THROTTLE_PASSWORD_RESET_ACCOUNT", default="5/hour"),
     },
     # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
     # that many hops from the end); unset means REMOTE_ADDR is the client.
@@ -220,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Lectern API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # tenants.openapi: the API.md error body on every operation's error answers.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenants.openapi.add_error_responses",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -282,6 +308,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "media_pipeline.tasks.lecture_transcodes_recover",
         "schedule": 60,
         "options": {"queue": "default", "expires": 60},
+    },
+    # analytics.services: buffered watch events -> analytics.WatchEvent, every school.
+    "flush-watch-events": {
+        "task": "analytics.tasks.watch_events_flush",
+        "schedule": 10,
+        "options": {"queue": "default", "expires": 10},
     },
 }
 

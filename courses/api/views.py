@@ -30,6 +30,9 @@ class CourseInput(serializers.Serializer):
 class CourseListCreateApi(InstructorApiView):
     """GET (paginated, ``?published=``) and POST /api/v1/courses."""
 
+    # Read by drf-spectacular: the documented 200 is the paginated envelope.
+    pagination_class = Pagination
+
     class FilterInput(serializers.Serializer):
         published = serializers.BooleanField(required=False, allow_null=True, default=None)
 

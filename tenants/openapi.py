@@ -1,0 +1,159 @@
+"""The OpenAPI 3 description of the school API (drf-spectacular): security schemes, the API.md
+error body and the error answers every operation can give.
+
+Served at ``/api/schema/`` (and as Swagger UI at ``/api/docs/``) on every school host; the
+document is the same on every host and holds no school data. ``tests/test_api_schema.py`` runs
+Schemathesis against it, so what it says is what the views answer.
+"""
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+ERROR_COMPONENT = "Error"
+
+# The API.md error body: {"error": {code, message, details, request_id}}.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every 4xx/5xx answer of /api/ (docs/API.md, Errors).",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "pattern": "^[A-Z][A-Z0-9_]*$",
+                    "description": "Stable UPPER_SNAKE identifier, e.g. VALIDATION_ERROR.",
+                },
+                "message": {"type": "string", "description": "Human readable."},
+                "details": {
+                    "type": "object",
+                    "description": "VALIDATION_ERROR: field -> list of messages; else {}.",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                "request_id": {"type": "string", "description": "Also in X-Request-ID."},
+            },
+            "required": ["code", "message", "details", "request_id"],
+        }
+    },
+    "required": ["error"],
+}
+
+# Status -> what it means on this API (docs/API.md). Which operations answer which status is
+# decided in ``_error_statuses``.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "VALIDATION_ERROR (details: field -> messages) or PARSE_ERROR (body is not JSON).",
+    401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED (token invalid, expired or of another "
+    "school).",
+    403: "PERMISSION_DENIED (role) or NOT_ENROLLED.",
+    404: "NOT_FOUND (unknown id or one of another school), UNKNOWN_HOST, INVALID_CODE.",
+    405: "METHOD_NOT_ALLOWED.",
+    409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
+    "ALREADY_ENROLLED, ...).",
+    410: "CODE_USED or CODE_EXPIRED.",
+    415: "UNSUPPORTED_MEDIA_TYPE (send application/json).",
+    429: "RATE_LIMITED; Retry-After gives the seconds to wait.",
+}
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before the next attempt.",
+    "schema": {"type": "integer", "minimum": 1},
+    "required": True,
+}
+
+# Statuses beyond the common ones, by (method, path) (docs/API.md tables).
+EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
+    ("post", "/api/v1/auth/register"): {409},
+    ("post", "/api/v1/auth/token"): {401, 429},
+    ("post", "/api/v1/auth/token/refresh"): {401},
+    ("delete", "/api/v1/courses/{course_id}"): {409},
+    ("post", "/api/v1/students/enroll"): {409, 410, 429},
+    ("get", "/api/v1/students/courses/{course_id}/lectures/{lecture_id}"): {409},
+}
+
+
+class LecternAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema with unique component names for the ``Input``/``Output``
+    serializers nested in views: ``UserRegisterApi.Input`` becomes ``UserRegisterInput``
+    (plain class names would collide across views and silently share one component)."""
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        owner, _, inner = type(serializer).__qualname__.rpartition(".")
+        if owner and name == inner:
+            return owner.removesuffix("Api") + inner
+        return name
+
+
+class TenantJWTScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <access JWT>`` (enrollment.accounts.authentication)."""
+
+    target_class = "enrollment.accounts.authentication.TenantJWTAuthentication"
+    name = "jwtAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Bearer",  # noqa: S106 (the scheme name, not a secret)
+            bearer_format="JWT",
+        )
+
+
+def _error_statuses(method: str, path: str, operation: dict) -> set[int]:
+    """The error statuses ``method path`` can answer with the API.md error body.
+
+    Every operation: 404 (a host that is no school, an unknown or foreign id) and 405. With
+    credentials required: 401 and 403. With a body or query parameters: 400; with a JSON body
+    also 415 (another content type). Plus ``EXTRA_STATUSES``.
+    """
+    statuses = {404, 405}
+    security = operation.get("security") or []
+    if any(requirement for requirement in security):
+        statuses |= {401, 403}
+    if "requestBody" in operation:
+        statuses |= {400, 415}
+    if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        statuses.add(400)
+    return statuses | EXTRA_STATUSES.get((method, path), set())
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: the ``Error`` component, and for every operation
+    the error answers of ``_error_statuses`` that its view did not document itself.
+
+    Registered in SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after the default enum hook).
+    """
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status in sorted(_error_statuses(method, path, operation)):
+                response = {
+                    "description": ERROR_DESCRIPTIONS[status],
+                    "content": {"application/json": {"schema": reference}},
+                }
+                if status == 429:
+                    response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+                responses.setdefault(str(status), response)
+    return result
+
+
+class SchemaView(SpectacularAPIView):
+    """``/api/schema/``: the OpenAPI document (GET and HEAD only; OPTIONS would try to render
+    DRF's metadata through the YAML/JSON renderers of the document)."""
+
+    http_method_names = ["get", "head"]
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """``/api/docs/``: Swagger UI (GET and HEAD only; DRF's OPTIONS metadata has no HTML
+    template and would end in a 500)."""
+
+    http_method_names = ["get", "head"]

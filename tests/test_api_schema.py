@@ -1,0 +1,177 @@
+"""Schemathesis against the OpenAPI document of the school API, in process (WSGI), on both test
+schools, as a student and as an instructor (Bearer JWT).
+
+Every example Schemathesis generates for an operation (positive and negative data) is sent
+four times (school A and B x student and instructor), and once more with its path ids replaced
+by the acting school's real ones (a course with a section, a lecture, an enrolled student and an
+access code), so that 2xx bodies are checked too, not only the 404s of random ids. Each answer
+must not be a 5xx and must have a documented status code, a documented content type and a body
+that matches the documented schema.
+
+Not checked: ``negative_data_rejection`` (DRF coerces on purpose: a CharField takes ``0`` as
+``"0"``, a BooleanField takes ``0``/``1``), and ``positive_data_acceptance`` (generated ids are
+random, so valid requests mostly answer a documented 404).
+
+Excluded: the tus endpoints under ``/api/v1/uploads/`` (tus 1.0.0 headers and a binary
+``application/offset+octet-stream`` body that OpenAPI cannot describe; tested by
+``media_pipeline/tests`` and ``tests/test_upload_resume.py``).
+
+The document tested is the one ``/api/schema/`` serves
+(``test_served_document_is_the_tested_one``).
+"""
+
+import json
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from config.wsgi import application
+from courses.services import course_create, lecture_create, section_create
+from enrollment.models import AccessCode, Enrollment
+from enrollment.services import access_codes_create
+from tenants.testing import TenantClient, host_of, in_tenant, make_user
+
+# Generated examples per operation (Schemathesis adds its explicit and coverage examples): with
+# 24 operations x 4 actors (x2 with real ids) the module runs in under a minute.
+MAX_EXAMPLES = 10
+EXCLUDED_PATHS = r"^/api/v1/uploads/"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def openapi_document() -> dict:
+    """The school API's OpenAPI document as ``/api/schema/`` serves it (JSON types)."""
+    schema = SchemaGenerator(urlconf="config.urls_tenants").get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(schema))
+
+
+DOCUMENT = openapi_document()
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex=EXCLUDED_PATHS)
+schema.app = application
+
+# What the run exercised, printed at the end of the module: (operation, "examples"|"answers")
+# and (None, status code) -> count.
+TALLY: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    yield
+    if not TALLY:  # reported already (the operations' items may tear this down twice)
+        return
+    operations = len({key for key, _ in TALLY if key})
+    examples = sum(n for (key, kind), n in TALLY.items() if kind == "examples")
+    answers = sum(n for (key, kind), n in TALLY.items() if kind == "answers")
+    statuses = dict(sorted((kind, n) for (key, kind), n in TALLY.items() if key is None))
+    print(
+        f"\nschemathesis: {operations} operations, {examples} examples, "
+        f"{answers} answers checked; answers by status: {statuses}"
+    )
+    TALLY.clear()
+
+
+@pytest.fixture
+def in_process_wsgi():
+    """Calls into the WSGI application share the test's connection and transaction, as with
+    Django's test client: the handler must not close the connection between requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
+    """``(role, headers, ids)`` for a student and an instructor of each school. Each school has
+    a published course with a section, a lecture, the student enrolled and one access code;
+    ``ids`` maps path parameter names to those rows' ids."""
+    result = []
+    for school in (tenant, other_tenant):
+        instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
+        student = make_user(school, f"schema-student@{school.subdomain}.test")
+        with in_tenant(school):
+            course = course_create(title="Schema course", published=True, created_by=instructor)
+            section = section_create(course=course, title="Schema section")
+            lecture = lecture_create(section=section, title="Schema lecture")
+            enrollment = Enrollment.objects.create(student=student, course=course)
+            batch = access_codes_create(course=course, quantity=1)
+            code = AccessCode.objects.get(batch_id=batch.batch_id)
+        ids = {
+            "course_id": str(course.id),
+            "section_id": str(section.id),
+            "lecture_id": str(lecture.id),
+            "enrollment_id": enrollment.pk,
+            "code_id": code.pk,
+            "batch_id": str(batch.batch_id),
+        }
+        for role, user in (("student", student), ("instructor", instructor)):
+            token = TenantClient(school, user=user).tokens["access"]
+            headers = {"Host": host_of(school), "Authorization": f"Bearer {token}"}
+            result.append((role, headers, ids))
+    connection.set_schema_to_public()
+    return result
+
+
+def test_served_document_is_the_tested_one(tenant, other_tenant):
+    for school in (tenant, other_tenant):
+        response = TenantClient(school).get("/api/schema/", HTTP_ACCEPT="application/json")
+        assert response.status_code == 200
+        assert json.loads(response.content) == DOCUMENT
+
+
+def test_document_declares_both_security_schemes_and_the_error_body():
+    schemes = DOCUMENT["components"]["securitySchemes"]
+    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    me = DOCUMENT["paths"]["/api/v1/auth/me"]["get"]
+    assert me["security"] == [{"jwtAuth": []}, {"cookieAuth": []}]
+    assert set(me["responses"]) == {"200", "401", "403", "404", "405"}
+    error = me["responses"]["401"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+    body = DOCUMENT["components"]["schemas"]["Error"]["properties"]["error"]
+    assert body["required"] == ["code", "message", "details", "request_id"]
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_schema(case, actors, in_process_wsgi):
+    TALLY[(case.operation.label, "examples")] += 1
+    generated = dict(case.path_parameters or {})
+    for _role, headers, ids in actors:
+        variants = [generated]
+        real = {name: ids[name] for name in generated if name in ids}
+        if real:
+            variants.append({**generated, **real})
+        for path_parameters in variants:
+            case.path_parameters = path_parameters
+            response = case.call(headers=headers)
+            connection.set_schema_to_public()
+            TALLY[(case.operation.label, "answers")] += 1
+            TALLY[(None, response.status_code)] += 1
+            case.validate_response(response, checks=CHECKS, headers=headers)
+    case.path_parameters = generated
