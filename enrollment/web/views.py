@@ -32,6 +32,7 @@ from enrollment.throttles import (
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.outline import course_outline, enrollments_with_progress
 from enrollment.web.throttling import throttle_wait
+from tenants.api import json_404
 from tenants.errors import ApplicationError, NotFound
 
 RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
@@ -49,6 +50,21 @@ def error_page(request: HttpRequest, *, status: int, title: str, message: str, *
     """An HTML error page in the school's layout (the tenant urlconf's handlers answer JSON)."""
     context = {"title": title, "message": message, "status": status, **extra}
     return render(request, "web/error.html", context, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404`` of the school urlconf: an HTML page in the school's layout for a browser
+    asking for a page (``Accept`` names ``text/html``), the API.md error body for everything
+    else (``/api/``, ``/media/``, scripts)."""
+    wants_html = "text/html" in request.headers.get("Accept", "")
+    if not wants_html or request.path.startswith(("/api/", "/media/", "/ws/")):
+        return json_404(request, exception)
+    return error_page(
+        request,
+        status=404,
+        title="Page not found",
+        message="There is no page at this address. It may have moved, or the link is wrong.",
+    )
 
 
 def _rate_limited(response: HttpResponse, seconds: int) -> HttpResponse:

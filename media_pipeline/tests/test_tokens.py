@@ -41,6 +41,14 @@ OLD_SECRET = "old-media-secret-0123456789"
 NEW_SECRET = "new-media-secret-9876543210"
 
 
+def _swap_first_unequal_pair(text: str) -> str:
+    """``text`` with its first two neighbouring unequal characters swapped (never ``text``)."""
+    for index in range(len(text) - 1):
+        if text[index] != text[index + 1]:
+            return text[:index] + text[index + 1] + text[index] + text[index + 2 :]
+    raise ValueError(f"{text!r} has no two different neighbouring characters")
+
+
 @dataclass
 class Media:
     """Two lectures of school A with files for media versions 1 and 2, and two students."""
@@ -151,7 +159,7 @@ def mutations(token: str) -> dict[str, str]:
         "expiry -1": with_field(3, str(int(expires) - 1)),
         "expiry +1 year": with_field(3, str(int(expires) + 365 * 86400)),
         "expiry leading zero": with_field(3, "0" + expires),
-        "expiry digits swapped": with_field(3, expires[:-2] + expires[-1] + expires[-2]),
+        "expiry digits swapped": with_field(3, _swap_first_unequal_pair(expires)),
         "student and expiry swapped": ".".join((tag, kid, expires, student, sig)),
         "signature truncated": with_field(4, sig[:-1]),
         "signature extended": with_field(4, sig + "A"),
