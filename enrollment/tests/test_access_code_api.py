@@ -1,9 +1,17 @@
 """Access codes (instructor) and redemption (student)."""
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from courses.services import course_create
+from enrollment import codes, services
 from enrollment.models import AccessCode, Enrollment
+from tenants.errors import ApplicationError
 from tenants.testing import TenantClient, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +161,68 @@ def test_another_schools_course_has_no_access_codes(tenant, other_tenant, course
     assert (created.status_code, listed.status_code) == (404, 404)
     with in_tenant(tenant):
         assert AccessCode.objects.count() == 0
+
+
+def _statement_shapes(queries) -> list[str]:
+    """Executed SQL with every literal replaced by ``?``: what the database was asked to do,
+    whatever the values."""
+    shapes = []
+    for query in queries:
+        if query["sql"].startswith("SET search_path"):
+            continue  # django-tenants re-selects the schema before each statement
+        sql = re.sub(r"'(?:[^']|'')*'", "?", query["sql"])
+        sql = re.sub(r'"s\d+_x\d+"', "?", sql)  # savepoint names
+        shapes.append(re.sub(r"\b\d+(?:\.\d+)?\b", "?", sql))
+    return shapes
+
+
+def test_unknown_used_expired_revoked_and_foreign_codes_cost_the_same_work(
+    tenant, other_tenant, instructor, course
+):
+    """Every refused well-formed code runs the same statements (one conditional UPDATE, one
+    SELECT by hash), so the answer's timing does not tell which kind of failure it was; only
+    the answer says it, as API.md requires for used and expired codes."""
+    student = make_user(tenant, "timing@alpha.test")
+    holder = make_user(tenant, "holder@alpha.test")
+    with in_tenant(tenant):
+        used, expired, revoked = services.access_codes_create(course=course, quantity=3).codes
+        services.access_code_redeem(student=holder, code=used)
+        AccessCode.objects.filter(code_hash=codes.code_hash(codes.code_normalize(expired))).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        AccessCode.objects.filter(code_hash=codes.code_hash(codes.code_normalize(revoked))).update(
+            revoked_at=timezone.now()
+        )
+    with in_tenant(other_tenant):
+        foreign = services.access_codes_create(
+            course=course_create(title="Beta course", published=True), quantity=1
+        ).codes[0]
+    cases = {
+        "unknown": ("0000-0000-0000-0000", "INVALID_CODE"),
+        "used": (used, "CODE_USED"),
+        "expired": (expired, "CODE_EXPIRED"),
+        "revoked": (revoked, "INVALID_CODE"),
+        "another school's": (foreign, "INVALID_CODE"),
+    }
+    shapes = {}
+    with in_tenant(tenant):
+        for label, (code, expected) in cases.items():
+            with (
+                CaptureQueriesContext(connection) as queries,
+                pytest.raises(ApplicationError) as refused,
+            ):
+                services.access_code_redeem(student=student, code=code)
+            assert refused.value.code == expected, label
+            shapes[label] = _statement_shapes(queries.captured_queries)
+
+    reference = shapes["unknown"]
+    assert [s.split()[0] for s in reference] == [
+        "SAVEPOINT",
+        "UPDATE",
+        "SELECT",
+        "ROLLBACK",
+        "RELEASE",
+    ]
+    assert {label: shape == reference for label, shape in shapes.items()} == dict.fromkeys(
+        cases, True
+    )
