@@ -1,13 +1,15 @@
 """URLs served on the platform host (PLATFORM_DOMAIN, the public schema): staff only."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tenants import views as tenant_views
 
 urlpatterns = [
     path("", tenant_views.landing, name="platform-home"),
     path("admin/", admin.site.urls),
+    # /healthz, /readyz, /metrics: answered on any host by tenants.health.OperationsMiddleware.
+    path("", include("tenants.health")),
 ]
 
 handler404 = "tenants.api.json_404"

@@ -26,6 +26,7 @@ from analytics.realtime import dashboard_publish
 from courses.models import Lecture
 from media_pipeline import ladder, previews
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
+from tenants.metrics import transcode_observe
 from tenants.storage import (
     lecture_version_prefix,
     storage_delete_prefix,
@@ -238,6 +239,7 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
     work = Path(settings.TRANSCODE_WORK_DIR) / schema / f"{lecture_id}-v{version}"
     shutil.rmtree(work, ignore_errors=True)  # leftovers of a killed attempt
     work.mkdir(parents=True)
+    started = time.monotonic()
     try:
         with _local_source(lecture.source_key, work) as source:
             container = Path(lecture.source_key).suffix.lstrip(".")
@@ -277,6 +279,9 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
         prefix = lecture_version_prefix(schema, lecture_id, version)
         storage_delete_prefix(prefix)  # a partial copy from a killed attempt
         storage_upload_tree(out_dir, f"{prefix}/hls")
+        transcode_observe(
+            tenant=schema, wall_seconds=time.monotonic() - started, media_seconds=info.duration
+        )
         return _lecture_switch(
             lecture_id=lecture_id,
             version=version,

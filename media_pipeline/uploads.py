@@ -25,6 +25,7 @@ from courses.selectors import lecture_get
 from media_pipeline.models import Upload
 from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
 from tenants.errors import ApplicationError, Conflict, NotFound
+from tenants.metrics import upload_bytes_add
 from tenants.storage import lecture_prefix
 
 logger = logging.getLogger(__name__)
@@ -263,6 +264,7 @@ def upload_append(
             os.fsync(handle.fileno())
         upload.offset += written
         Upload.objects.filter(pk=upload.pk).update(offset=upload.offset)
+        upload_bytes_add(tenant=connection.schema_name, count=written)
         if upload.offset == upload.length:
             upload_finish(upload=upload)
     return upload

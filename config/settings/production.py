@@ -1,7 +1,9 @@
 """Production settings: everything from the environment, HTTPS only, no defaults for secrets."""
 
+from tenants.logs import logging_config
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOG_LEVEL, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -27,3 +29,8 @@ WHITENOISE_USE_FINDERS = False
 # Hashed, compressed static files collected at image build time (Dockerfile), served by
 # WhiteNoise.
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
+# One JSON object per line (request_id, tenant, user_id on every record) for log shippers.
+LOG_JSON = env.bool("LOG_JSON", default=True)
+LOGGING = logging_config(json=LOG_JSON, level=LOG_LEVEL)
+# /metrics answers 403 unless METRICS_ALLOWED_IPS or METRICS_TOKEN is set (or METRICS_OPEN).
+METRICS_OPEN = env.bool("METRICS_OPEN", default=False)

@@ -1,0 +1,234 @@
+"""Prometheus metrics of every Lectern process and the ``/metrics`` exposition.
+
+Metric families (names are part of the operations contract, README "Operations"):
+
+* ``lectern_http_request_duration_seconds`` histogram, labels ``method``, ``route`` (the URL
+  pattern, e.g. ``api/v1/courses/<uuid:course_id>``, never the raw path; ``unmatched`` when no
+  pattern matched) and ``status`` (the numeric status code);
+* ``lectern_transcode_duration_seconds`` histogram, label ``tenant``: wall seconds of one
+  successful ``media_pipeline.services.lecture_transcode`` run (probe, FFmpeg ladder, previews,
+  copy to storage);
+* ``lectern_transcode_realtime_factor`` histogram, label ``tenant``: seconds of media per wall
+  second of that run (2.0 means twice as fast as playback);
+* ``lectern_upload_bytes_total`` counter, label ``tenant``: bytes appended by tus PATCH;
+* ``lectern_cache_requests_total`` counter, label ``result`` (``hit`` / ``miss``): reads of the
+  default Django cache (``tenants.cache.InstrumentedRedisCache``);
+* ``lectern_celery_queue_length`` gauge, label ``queue``: messages waiting in the broker, read
+  from Redis at scrape time.
+
+The ``tenant`` label is the schema name, bounded by the number of schools; it is never put on
+the request histogram, whose route x status x bucket series would multiply by it.
+
+Processes: web processes and Celery workers are separate. Each process records into
+prometheus_client's multiprocess files when ``PROMETHEUS_MULTIPROC_DIR`` is set in its
+environment (prometheus_client's standard multiprocess mode, same folder for every process of
+a host, emptied before they start); ``/metrics`` then aggregates every process's files, so one
+scrape of any web process shows the transcodes of the workers too. Without the variable each
+process exposes only its own metrics.
+"""
+
+import hmac
+import os
+import time
+from collections.abc import Iterable
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from tenants.middleware import error_response
+
+REQUEST_DURATION = Histogram(
+    "lectern_http_request_duration_seconds",
+    "Seconds from the first middleware to the response, by URL pattern and status.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TRANSCODE_DURATION = Histogram(
+    "lectern_transcode_duration_seconds",
+    "Wall seconds of one successful lecture transcode.",
+    ["tenant"],
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
+)
+TRANSCODE_REALTIME_FACTOR = Histogram(
+    "lectern_transcode_realtime_factor",
+    "Media seconds transcoded per wall second in one successful lecture transcode.",
+    ["tenant"],
+    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
+UPLOAD_BYTES = Counter(
+    "lectern_upload_bytes",
+    "Bytes appended to uploads by tus PATCH requests.",
+    ["tenant"],
+)
+CACHE_REQUESTS = Counter(
+    "lectern_cache_requests",
+    "Reads of the default cache by result (hit or miss).",
+    ["result"],
+)
+
+# Queues the workers consume (Procfile, ARCHITECTURE.md "Processes").
+QUEUES = ("transcode", "default")
+# kombu's Redis transport keeps one list per priority step: the queue name itself for step 0,
+# ``<queue>\x06\x16<step>`` for the others (kombu.transport.redis.Channel._q_for_pri).
+_PRIORITY_STEPS = (0, 3, 6, 9)
+_PRIORITY_SEPARATOR = "\x06\x16"
+# Seconds a scrape waits for the broker before reporting the queue lengths as missing.
+_BROKER_TIMEOUT = 1.0
+
+
+def request_observe(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Record one HTTP request: ``route`` is a URL pattern string (bounded), never a path."""
+    REQUEST_DURATION.labels(method=method, route=route, status=str(status)).observe(seconds)
+
+
+def transcode_observe(*, tenant: str, wall_seconds: float, media_seconds: float) -> None:
+    """Record one successful transcode of ``media_seconds`` of video taking ``wall_seconds``."""
+    TRANSCODE_DURATION.labels(tenant=tenant).observe(wall_seconds)
+    if wall_seconds > 0:
+        TRANSCODE_REALTIME_FACTOR.labels(tenant=tenant).observe(media_seconds / wall_seconds)
+
+
+def upload_bytes_add(*, tenant: str, count: int) -> None:
+    """Count ``count`` bytes appended to an upload of ``tenant`` (schema name)."""
+    if count > 0:
+        UPLOAD_BYTES.labels(tenant=tenant).inc(count)
+
+
+def cache_read_count(*, hits: int, misses: int) -> None:
+    """Count cache reads that found (``hits``) or did not find (``misses``) their key."""
+    if hits:
+        CACHE_REQUESTS.labels(result="hit").inc(hits)
+    if misses:
+        CACHE_REQUESTS.labels(result="miss").inc(misses)
+
+
+def celery_queue_lengths(broker_url: str, prefix: str = "") -> dict[str, int]:
+    """Messages waiting per queue of ``QUEUES`` in the Redis broker at ``broker_url``.
+
+    ``prefix`` is kombu's ``global_keyprefix``. Raises ``redis.RedisError`` when the broker does
+    not answer within ``_BROKER_TIMEOUT`` seconds.
+    """
+    client = redis.Redis.from_url(
+        broker_url, socket_timeout=_BROKER_TIMEOUT, socket_connect_timeout=_BROKER_TIMEOUT
+    )
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for queue in QUEUES:
+                for step in _PRIORITY_STEPS:
+                    name = queue if step == 0 else f"{queue}{_PRIORITY_SEPARATOR}{step}"
+                    pipe.llen(prefix + name)
+            sizes = pipe.execute()
+    finally:
+        client.close()
+    steps = len(_PRIORITY_STEPS)
+    return {queue: sum(sizes[i * steps : (i + 1) * steps]) for i, queue in enumerate(QUEUES)}
+
+
+class QueueLengthCollector(Collector):
+    """``lectern_celery_queue_length{queue}``, read from the broker at each scrape.
+
+    A broker that does not answer yields no samples (the scrape itself still succeeds, and
+    ``/readyz`` names the broker), so an outage shows as missing data rather than as zeros.
+    """
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "lectern_celery_queue_length",
+            "Messages waiting in the Celery broker.",
+            labels=["queue"],
+        )
+        prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+        try:
+            lengths = celery_queue_lengths(settings.CELERY_BROKER_URL, prefix)
+        except redis.RedisError:
+            lengths = {}
+        for queue, length in lengths.items():
+            family.add_metric([queue], length)
+        yield family
+
+
+_QUEUE_COLLECTOR = QueueLengthCollector()
+REGISTRY.register(_QUEUE_COLLECTOR)
+
+
+def metrics_registry() -> CollectorRegistry:
+    """The registry a scrape renders: in multiprocess mode (see the module docstring) a fresh
+    one reading every process's files plus the queue lengths, else this process's default
+    registry (which holds the queue lengths too)."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not multiproc_dir:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=multiproc_dir)
+    registry.register(_QUEUE_COLLECTOR)
+    return registry
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    """Whether ``request`` may read ``/metrics``.
+
+    Open when neither ``METRICS_ALLOWED_IPS`` nor ``METRICS_TOKEN`` is set and
+    ``METRICS_OPEN`` is true (the default outside production). Otherwise the client address
+    (``REMOTE_ADDR``) must be listed in ``METRICS_ALLOWED_IPS`` or the request must carry
+    ``Authorization: Bearer <METRICS_TOKEN>``.
+    """
+    allowed_ips = settings.METRICS_ALLOWED_IPS
+    token = settings.METRICS_TOKEN
+    if not allowed_ips and not token:
+        return settings.METRICS_OPEN
+    if allowed_ips and request.META.get("REMOTE_ADDR", "") in allowed_ips:
+        return True
+    if token:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
+    return False
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics``: the Prometheus text exposition format (``CONTENT_TYPE_LATEST``), or
+    403 ``FORBIDDEN`` when ``metrics_allowed`` says no."""
+    if not metrics_allowed(request):
+        return error_response(
+            request, status=403, code="FORBIDDEN", message="Metrics are not available to you."
+        )
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Times every request from the outermost middleware and records it by URL pattern.
+
+    The route is ``request.resolver_match.route`` (the pattern, including its ``include()``
+    prefixes), set by URL resolution or by ``tenants.health.OperationsMiddleware``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        request_observe(
+            method=request.method if request.method in _METHODS else "other",
+            route=match.route if match is not None and match.route else "unmatched",
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
+        return response
+
+
+# Methods recorded by name; anything else is ``other`` so the label stays bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
