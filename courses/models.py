@@ -15,6 +15,8 @@ class Course(models.Model):
     description = models.TextField(blank=True)
     category = models.CharField(max_length=100, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    # Storage key (default_storage, under tenants/<schema>/) of the re-encoded cover image.
+    thumbnail = models.CharField(max_length=500, blank=True)
     published = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

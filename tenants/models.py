@@ -25,6 +25,8 @@ class Tenant(TenantMixin):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SCHOOL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     primary_color = models.CharField(max_length=7, default="#2f5bea")
+    # Storage key (default_storage, under tenants/<schema>/) of the re-encoded school logo.
+    logo = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

@@ -1,0 +1,237 @@
+// Course page of the instructor dashboard (templates/dashboard/course_edit.html), bundled by
+// esbuild into static/build/dashboard.js and dashboard.css (Uppy's styles) with `make assets`.
+//
+// The page renders <script id="dashboard-config">: upload_endpoint (tus, /api/v1/uploads/),
+// lecture_api (/api/v1/lectures/), reorder_url, csrf_token and lectures (id -> the API's
+// instructor lecture object, with preview_url once a version is ready).
+//
+// - Uploads: one Uppy widget per lecture (drag and drop, progress, pause / resume) sending the
+//   file over tus with Upload-Metadata lecture_id and filename (API.md: Uploads) and the
+//   session's CSRF header; a dropped connection is retried after RETRY_DELAYS_MS.
+// - Processing: the lectures' status and progress follow the `video.processing` events of the
+//   WebSocket /ws/dashboard/ (API.md: Realtime), reconnecting after a drop; at `ready` the
+//   lecture object is fetched again for its signed preview_url and a preview player appears.
+// - Reordering: HTML5 drag and drop of sections and of lectures inside a section, saved with a
+//   POST of the new order to reorder_url (the ↑ ↓ buttons are plain forms for the keyboard).
+import Uppy from "@uppy/core";
+import Dashboard from "@uppy/dashboard";
+import Tus from "@uppy/tus";
+import "@uppy/core/css/style.min.css";
+import "@uppy/dashboard/css/style.min.css";
+
+// Delays (ms) of tus-js-client's retries after a failed request (then the upload errors out
+// and Uppy offers "Retry").
+const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
+// WebSocket reconnection back-off (ms): doubled after each failure up to the maximum.
+const WS_RETRY_MIN_MS = 1000;
+const WS_RETRY_MAX_MS = 30000;
+// Upload chunk size: 8 MiB PATCH requests, so a dropped connection loses little.
+const CHUNK_SIZE = 8 * 1024 * 1024;
+
+const STATUS_LABELS = {
+  awaiting_media: "Awaiting media",
+  uploading: "Uploading",
+  queued: "Queued",
+  processing: "Processing",
+  ready: "Ready",
+  failed: "Failed",
+};
+
+const config = JSON.parse(document.getElementById("dashboard-config").textContent);
+
+function lectureItem(lectureId) {
+  return document.querySelector(`li.lecture[data-lecture-id="${lectureId}"]`);
+}
+
+function showStatus(lectureId, status, progress, error) {
+  const item = lectureItem(lectureId);
+  if (!item) return;
+  const percent = Math.max(0, Math.min(100, Number(progress) || 0));
+  item.dataset.status = status;
+  item.querySelector('[data-role="status-text"]').textContent = STATUS_LABELS[status] || status;
+  const shown = status === "processing" || status === "ready" || status === "uploading";
+  item.querySelector('[data-role="percent"]').textContent = shown ? `${Math.round(percent)}%` : "";
+  item.querySelector('[data-role="bar"]').style.width = `${percent}%`;
+  item.querySelector('[data-role="error"]').textContent = error || "";
+}
+
+function showPreview(lectureId, lecture) {
+  const item = lectureItem(lectureId);
+  if (!item || !lecture || !lecture.preview_url) return;
+  const box = item.querySelector('[data-role="preview"]');
+  box.replaceChildren();
+  const video = document.createElement("video");
+  video.controls = true;
+  video.preload = "metadata";
+  video.muted = true;
+  video.playsInline = true;
+  if (lecture.thumbnail_url) video.poster = lecture.thumbnail_url;
+  video.src = lecture.preview_url;
+  video.setAttribute("aria-label", "Preview");
+  box.append(video);
+}
+
+async function refreshLecture(lectureId) {
+  const response = await fetch(`${config.lecture_api}${lectureId}`, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+  });
+  if (!response.ok) return null;
+  const lecture = await response.json();
+  showStatus(lectureId, lecture.status, lecture.progress, lecture.error);
+  if (lecture.status === "ready") showPreview(lectureId, lecture);
+  return lecture;
+}
+
+function mountUploader(element) {
+  const lectureId = element.dataset.lectureId;
+  const uppy = new Uppy({
+    id: `lecture-${lectureId}`,
+    autoProceed: true,
+    restrictions: {
+      maxNumberOfFiles: 1,
+      allowedFileTypes: ["video/*", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"],
+    },
+    meta: { lecture_id: lectureId },
+  });
+  uppy.use(Dashboard, {
+    inline: true,
+    target: element,
+    height: 260,
+    proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true,
+    hidePauseResumeButton: false,
+    note: "One video file (MP4, MOV, WebM, MKV); up to 5 GiB.",
+  });
+  uppy.use(Tus, {
+    endpoint: config.upload_endpoint,
+    retryDelays: RETRY_DELAYS_MS,
+    chunkSize: CHUNK_SIZE,
+    removeFingerprintOnSuccess: true,
+    headers: { "X-CSRFToken": config.csrf_token },
+    allowedMetaFields: ["lecture_id", "filename", "filetype"],
+  });
+  uppy.on("file-added", (file) => {
+    uppy.setFileMeta(file.id, {
+      lecture_id: lectureId,
+      filename: file.name,
+      filetype: file.type || "application/octet-stream",
+    });
+    showStatus(lectureId, "uploading", 0, "");
+  });
+  uppy.on("upload-progress", (file, progress) => {
+    if (progress.bytesTotal) {
+      showStatus(lectureId, "uploading", (100 * progress.bytesUploaded) / progress.bytesTotal, "");
+    }
+  });
+  uppy.on("upload-success", () => {
+    const item = lectureItem(lectureId);
+    if (item && item.dataset.status === "uploading") showStatus(lectureId, "queued", 0, "");
+  });
+  uppy.on("upload-error", (file, error) => {
+    // The lecture itself is unchanged on the server; Uppy's "Retry" resumes the upload.
+    const item = lectureItem(lectureId);
+    if (item) {
+      item.querySelector('[data-role="error"]').textContent =
+        `Upload interrupted: ${error.message}. Press Retry to resume.`;
+    }
+  });
+}
+
+function connectSocket(delay = WS_RETRY_MIN_MS) {
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/dashboard/`);
+  let opened = false;
+  socket.addEventListener("open", () => {
+    opened = true;
+    document.body.dataset.socket = "open";
+    // Events sent while the socket was down are lost: catch up on unfinished lectures.
+    for (const item of document.querySelectorAll("li.lecture")) {
+      const status = item.dataset.status;
+      if (status === "queued" || status === "processing") refreshLecture(item.dataset.lectureId);
+    }
+  });
+  socket.addEventListener("message", (event) => {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (message.type !== "video.processing") return;
+    showStatus(message.lecture_id, message.status, message.progress, message.error);
+    if (message.status === "ready") refreshLecture(message.lecture_id);
+  });
+  socket.addEventListener("close", () => {
+    document.body.dataset.socket = "closed";
+    const next = opened ? WS_RETRY_MIN_MS : Math.min(delay * 2, WS_RETRY_MAX_MS);
+    window.setTimeout(() => connectSocket(next), opened ? WS_RETRY_MIN_MS : delay);
+  });
+}
+
+async function saveOrder(list) {
+  const ids = [...list.children].filter((li) => li.dataset.id).map((li) => li.dataset.id);
+  const response = await fetch(config.reorder_url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf_token },
+    body: JSON.stringify({ section_id: list.dataset.sectionId || null, ids }),
+  });
+  // The page is the source of truth only while the server agrees; otherwise show its order.
+  if (!response.ok) window.location.reload();
+}
+
+function makeSortable(list) {
+  let dragged = null;
+  const items = () => [...list.children].filter((li) => li.dataset.id);
+  for (const item of items()) {
+    item.draggable = false;
+    const handle = item.querySelector(":scope > .sort-row > .sort-row__handle");
+    // Only the handle starts a drag, so text in the item's inputs stays selectable.
+    handle.addEventListener("pointerdown", () => {
+      item.draggable = true;
+    });
+    item.addEventListener("dragstart", (event) => {
+      if (event.target !== item) return;
+      event.stopPropagation();
+      dragged = item;
+      item.classList.add("is-dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", item.dataset.id);
+    });
+    item.addEventListener("dragend", (event) => {
+      if (event.target !== item) return;
+      item.classList.remove("is-dragging");
+      item.draggable = false;
+      if (dragged) {
+        dragged = null;
+        saveOrder(list);
+      }
+    });
+    item.addEventListener("dragover", (event) => {
+      if (!dragged || dragged === item || dragged.parentElement !== list) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const box = item.getBoundingClientRect();
+      const after = event.clientY > box.top + box.height / 2;
+      list.insertBefore(dragged, after ? item.nextSibling : item);
+    });
+    item.addEventListener("drop", (event) => {
+      if (dragged && dragged.parentElement === list) {
+        event.preventDefault();
+        event.stopPropagation();
+      }
+    });
+  }
+}
+
+for (const [lectureId, lecture] of Object.entries(config.lectures)) {
+  const item = lectureItem(lectureId);
+  if (item) item.dataset.status = lecture.status;
+  if (lecture.preview_url) showPreview(lectureId, lecture);
+}
+for (const element of document.querySelectorAll(".uploader[data-lecture-id]")) {
+  mountUploader(element);
+}
+for (const list of document.querySelectorAll("[data-sortable]")) makeSortable(list);
+connectSocket();
