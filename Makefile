@@ -167,6 +167,8 @@ bench: system-deps install
 	$(VENV_PY) -m bench.upload
 	$(VENV_PY) -m bench.transcode
 	$(VENV_PY) -m bench.playback
+	$(VENV_PY) -m bench.tenants
+	$(VENV_PY) -m bench.analytics
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -38,7 +38,8 @@ from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from analytics.models import WatchEvent
+from analytics.models import CourseView, WatchEvent
+from analytics.realtime import dashboard_publish
 
 logger = logging.getLogger(__name__)
 
@@ -199,3 +200,31 @@ def watch_events_flush(*, schema_name: str, max_chunks: int = FLUSH_MAX_CHUNKS) 
     finally:
         client.eval(_UNLOCK, 1, keys.lock, token)
     return FlushResult(events=events, chunks=chunks)
+
+
+def course_view_record(
+    *, schema_name: str, student_id: int, course_id: UUID, lecture_id: UUID | None = None
+) -> CourseView:
+    """Record that a student opened a course page (``lecture_id`` None) or a lecture page of
+    school ``schema_name`` (call inside that school's schema), and, once committed, send the
+    school's dashboards ``{"type": "analytics", "metric": "course_view", "course_id": ...,
+    "data": {"student_id", "lecture_id", "viewed_at"}}`` (API.md "Realtime"). The view is
+    counted into the rollups by ``analytics.tasks.analytics_rollup``."""
+    view = CourseView.objects.create(
+        student_id=student_id,
+        course_id=course_id,
+        lecture_id=lecture_id,
+        at=datetime.now(tz=UTC),
+    )
+    message = {
+        "type": "analytics",
+        "metric": "course_view",
+        "course_id": str(course_id),
+        "data": {
+            "student_id": student_id,
+            "lecture_id": str(lecture_id) if lecture_id else None,
+            "viewed_at": view.at.isoformat(),
+        },
+    }
+    transaction.on_commit(lambda: dashboard_publish(schema_name=schema_name, message=message))
+    return view

@@ -6,7 +6,7 @@ from celery import shared_task
 from django_tenants.utils import get_tenant_model, tenant_context
 from redis.exceptions import RedisError
 
-from analytics import services
+from analytics import rollups, services
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +30,28 @@ def watch_events_flush() -> dict[str, int]:
         if result.events:
             stored[tenant.schema_name] = result.events
     return stored
+
+
+@shared_task(name="analytics.tasks.analytics_rollup", time_limit=600, soft_time_limit=570)
+def analytics_rollup() -> dict[str, dict[str, int]]:
+    """Beat task (CELERY_BEAT_SCHEDULE ``analytics-rollup``): count the new watch events and
+    page views of every active school into its rollup tables (``analytics.rollups.rollup_run``,
+    one ``tenant_context`` per school). Returns ``{schema_name: {"watch_events": n, "views":
+    n}}`` for the schools that had any. What a worker death mid-run leaves is described in
+    ``analytics.rollups``."""
+    counted: dict[str, dict[str, int]] = {}
+    schools = get_tenant_model().objects.filter(kind="school", status="active")
+    for tenant in schools.order_by("schema_name"):
+        result = analytics_rollup_school(tenant)
+        if result.watch_events or result.views:
+            counted[tenant.schema_name] = {
+                "watch_events": result.watch_events,
+                "views": result.views,
+            }
+    return counted
+
+
+def analytics_rollup_school(tenant) -> rollups.RollupResult:
+    """The rollup of one school, inside its schema (the body of ``analytics_rollup``)."""
+    with tenant_context(tenant):
+        return rollups.rollup_run()

@@ -16,12 +16,15 @@ api_v1 = [
     path("", include("courses.api.urls")),
     path("", include("enrollment.api.urls")),
     path("", include("media_pipeline.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [
     path("", course_views.catalogue, name="tenant-home"),
     # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
     path("", include("enrollment.web.urls")),
+    path("dashboard/", include("analytics.urls")),
+    path("dashboard/", include("courses.dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",
@@ -31,6 +34,8 @@ urlpatterns = [
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", openapi.SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # /healthz, /readyz, /metrics: answered on any host by tenants.health.OperationsMiddleware.
+    path("", include("tenants.health")),
 ]
 
 handler404 = "enrollment.web.views.page_not_found"

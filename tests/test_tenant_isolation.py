@@ -263,6 +263,19 @@ def case_docs(w):
     assert TenantClient(w["other_tenant"]).options("/api/docs/").status_code == 405
 
 
+def case_operations(w):
+    # /healthz, /readyz and /metrics answer on every host (tenants.health) with no school data:
+    # A's credentials on B's host change nothing and A's names and ids never appear.
+    for path in ("/healthz", "/readyz", "/metrics"):
+        response = w["jwt_i"].get(path)
+        assert response.status_code == 200
+        _not_leaking(response, w)
+        assert str(w["course"].id).encode() not in response.content
+        assert w["jwt_i"].options(path).status_code == 405
+    assert w["jwt_i"].get("/healthz").json() == {"status": "ok"}
+    assert w["jwt_i"].get("/readyz").json()["status"] == "ok"
+
+
 def case_admin(w):
     response = w["jwt_i"].get("/admin/")
     assert response.status_code == 302
@@ -283,6 +296,23 @@ def case_batch_revoke(w):
 
 def case_course_enrollments(w):
     url = f"/api/v1/courses/{w['course'].id}/enrollments"
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+
+
+def case_analytics_overview(w):
+    url = "/api/v1/analytics/overview"
+    assert w["jwt_i"].get(url).status_code == 401
+    response = w["b_i"].get(url)  # B's own analytics: nothing of A's
+    assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
+def case_course_analytics(w):
+    url = f"/api/v1/courses/{w['course'].id}/analytics"
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+
+
+def case_lecture_analytics(w):
+    url = f"/api/v1/lectures/{w['lecture'].id}/analytics"
     assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
 
 
@@ -421,6 +451,134 @@ def case_web_lecture(w):
     assert (response.status_code, b"Alpha" in response.content) == (404, False)
 
 
+# The instructor dashboard (courses/dashboard/urls.py): (route, method, URL from A's objects).
+DASHBOARD_ROUTES = {
+    "dashboard/": ("GET", lambda w: "/dashboard/"),
+    "dashboard/courses/new/": ("POST", lambda w: "/dashboard/courses/new/"),
+    "dashboard/courses/<uuid:course_id>/": (
+        "GET",
+        lambda w: f"/dashboard/courses/{w['course'].id}/",
+    ),
+    "dashboard/courses/<uuid:course_id>/publish/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/publish/",
+    ),
+    "dashboard/courses/<uuid:course_id>/delete/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/delete/",
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/sections/",
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/rename/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/sections/{w['section'].id}/rename/",
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/lectures/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/sections/{w['section'].id}/lectures/",
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/rename/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/rename/",
+    ),
+    "dashboard/courses/<uuid:course_id>/reorder/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/reorder/",
+    ),
+    "dashboard/courses/<uuid:course_id>/move/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/move/",
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/codes/",
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/new/<str:token>/": (
+        "GET",
+        lambda w: f"/dashboard/courses/{w['course'].id}/codes/new/x/",
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/new/<str:token>/download": (
+        "GET",
+        lambda w: f"/dashboard/courses/{w['course'].id}/codes/new/x/download",
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/<int:code_id>/revoke/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/codes/{_a_code_row(w).pk}/revoke/",
+    ),
+    "dashboard/courses/<uuid:course_id>/students/": (
+        "GET",
+        lambda w: f"/dashboard/courses/{w['course'].id}/students/",
+    ),
+    "dashboard/courses/<uuid:course_id>/students/export.csv": (
+        "GET",
+        lambda w: f"/dashboard/courses/{w['course'].id}/students/export.csv",
+    ),
+    "dashboard/courses/<uuid:course_id>/students/<int:enrollment_id>/<str:action>/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/students/1/revoke/",
+    ),
+    "dashboard/branding/": ("POST", lambda w: "/dashboard/branding/"),
+}
+
+
+def _b_instructor_page(w) -> Client:
+    """A browser signed in as the owner of B (a session in B's schema)."""
+    client = Client(HTTP_HOST=host_of(w["other_tenant"]))
+    owner = make_user(w["other_tenant"], "owner-page@beta.test", role="owner")
+    with in_tenant(w["other_tenant"]):
+        client.force_login(owner)
+    connection.set_schema_to_public()
+    return client
+
+
+def _dashboard_case(route):
+    method, url_of = DASHBOARD_ROUTES[route]
+
+    def case(w):
+        url = url_of(w)
+        data = {"title": "Hijack"} if method == "POST" else None
+        # A's instructor session is anonymous on B: the sign-in page, for reads and writes.
+        response = getattr(_b_page(w, w["owner"]), method.lower())(url, data)
+        assert _to_login(response, url)
+        if "<uuid:course_id>" in route:
+            # B's own owner: A's course id is an unknown id.
+            response = getattr(_b_instructor_page(w), method.lower())(url, data)
+            assert (response.status_code, b"Alpha" in response.content) == (404, False)
+        with in_tenant(w["tenant"]):
+            assert Course.objects.get(pk=w["course"].pk).title == "Alpha secret course"
+            assert not Course.objects.filter(title="Hijack").exists()
+
+    return case
+
+
+def case_dashboard_thumbnail(w):
+    url = f"/dashboard/courses/{w['course'].id}/thumbnail"
+    assert _b_page(w, w["owner"]).get(url).status_code == 404
+    assert _b_instructor_page(w).get(url).status_code == 404
+
+
+def case_dashboard_logo(w):
+    # B's own logo (none here); A's is never served on B's host.
+    response = _b_page(w, w["owner"]).get("/dashboard/logo")
+    assert response.status_code == 404
+
+
+def case_dashboard_analytics(w):
+    url = "/dashboard/analytics/"
+    assert _to_login(_b_page(w, w["owner"]).get(url), url)
+    response = _b_instructor_page(w).get(url)  # B's own analytics: nothing of A's
+    assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
+def case_dashboard_course_analytics(w):
+    url = f"/dashboard/courses/{w['course'].id}/analytics/"
+    assert _to_login(_b_page(w, w["owner"]).get(url), url)
+    response = _b_instructor_page(w).get(url)
+    assert (response.status_code, b"Alpha" in response.content) == (404, False)
+
+
 CASES = {
     "": case_home,
     "login/": case_web_login,
@@ -439,6 +597,9 @@ CASES = {
         case_batch_revoke
     ),
     "api/v1/courses/<uuid:course_id>/enrollments": case_course_enrollments,
+    "api/v1/analytics/overview": case_analytics_overview,
+    "api/v1/courses/<uuid:course_id>/analytics": case_course_analytics,
+    "api/v1/lectures/<uuid:lecture_id>/analytics": case_lecture_analytics,
     "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke": (
         case_enrollment_revoke
     ),
@@ -465,7 +626,15 @@ CASES = {
     "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>": case_hls,
     "api/schema/": case_schema,
     "api/docs/": case_docs,
+    "healthz": case_operations,
+    "readyz": case_operations,
+    "metrics": case_operations,
     "admin/": case_admin,
+    **{route: _dashboard_case(route) for route in DASHBOARD_ROUTES},
+    "dashboard/courses/<uuid:course_id>/thumbnail": case_dashboard_thumbnail,
+    "dashboard/logo": case_dashboard_logo,
+    "dashboard/analytics/": case_dashboard_analytics,
+    "dashboard/courses/<uuid:course_id>/analytics/": case_dashboard_course_analytics,
 }
 
 
@@ -563,6 +732,9 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments": Entry(),
+    "api/v1/analytics/overview": Entry(),
+    "api/v1/courses/<uuid:course_id>/analytics": Entry(),
+    "api/v1/lectures/<uuid:lecture_id>/analytics": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/reinstate": Entry(),
     "api/v1/students/enroll": Entry(redeems_code=True),
@@ -577,6 +749,11 @@ TENANT_SWEEP: dict[str, Entry] = {
     "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>": Entry(),
     "api/schema/": Entry(PAGE, "the OpenAPI document is the same on every host, no data"),
     "api/docs/": Entry(PAGE, "Swagger UI page, the same on every host, no data"),
+    **{route: Entry() for route in DASHBOARD_ROUTES},
+    "dashboard/courses/<uuid:course_id>/thumbnail": Entry(),
+    "dashboard/logo": Entry(PAGE, "the school's own logo (B's, never A's) is public"),
+    "dashboard/analytics/": Entry(),
+    "dashboard/courses/<uuid:course_id>/analytics/": Entry(),
     "admin/": Entry(),
     "admin/login/": Entry(
         READS | {"POST", "PUT"},
@@ -592,6 +769,10 @@ TENANT_SWEEP: dict[str, Entry] = {
     "admin/enrollment/enrollment/": Entry(),
     "admin/accounts/user/": Entry(),
     "admin/tenants/tenant/": Entry(),
+    # Operations (tenants.health): answered on every host before any tenant is resolved.
+    "healthz": Entry(PAGE, "liveness: a fixed status body, no data"),
+    "readyz": Entry(PAGE, "readiness: check names and results, no data"),
+    "metrics": Entry(PAGE, "counters by URL pattern and schema name, never ids or paths"),
 }
 
 # The platform urlconf (config/urls_public.py), served on the platform host.
@@ -602,6 +783,9 @@ PUBLIC_SWEEP: dict[str, Entry] = {
     "admin/jsi18n/": Entry(),
     "admin/tenants/tenant/": Entry(),
     "admin/accounts/user/": Entry(),
+    "healthz": TENANT_SWEEP["healthz"],
+    "readyz": TENANT_SWEEP["readyz"],
+    "metrics": TENANT_SWEEP["metrics"],
 }
 
 # Path parameters by name -> A's real values (a list: the route is called with each).
@@ -627,6 +811,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "user_id": lambda a: [str(a.student.pk)],
     "uidb64": lambda a: [a.reset_link[0]],
     "token": lambda a: [a.reset_link[1]],
+    "action": lambda a: ["revoke", "reinstate"],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -995,7 +1180,9 @@ def test_a_jwt_on_the_platform_admin_is_not_signed_in(a_side):
 def test_public_host_serves_no_school_route(a_side):
     """Every school-only route, every method, every credential kind on the platform host: 404
     with the API.md error body (HEAD: 404 without a body)."""
-    school_only = [t for t in TENANT_SWEEP if t and not t.startswith("admin/")]
+    school_only = [
+        t for t in TENANT_SWEEP if t and not t.startswith("admin/") and t not in PUBLIC_SWEEP
+    ]
     seen = 0
     wrong = []
     for template in school_only:

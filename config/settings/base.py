@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from tenants.logs import logging_config, sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -25,9 +27,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 # --- Applications -----------------------------------------------------------------------------
 
 SHARED_APPS = [
+    # Before django_tenants so that `manage.py delete_tenant` is Lectern's (media, confirmation,
+    # refuses the public tenant), not django-tenants' command of the same name.
+    "tenants",
     "django_tenants",
     "daphne",
-    "tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "enrollment.accounts",
@@ -78,9 +82,16 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="lectern@localhost")
 
 MIDDLEWARE = [
+    # Outermost: times every request, by URL pattern (tenants.metrics).
+    "tenants.metrics.MetricsMiddleware",
     "tenants.middleware.RequestIdMiddleware",
+    # One log line per request with request id, tenant and user (tenants.logs).
+    "tenants.logs.RequestLogMiddleware",
+    # /healthz, /readyz and /metrics on any host, before a tenant is resolved (tenants.health).
+    "tenants.health.OperationsMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "tenants.security.ContentSecurityPolicyMiddleware",
     # Static files (the student site's CSS and the bundled player) in every environment,
     # including the uvicorn servers the browser tests start.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -127,7 +138,8 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache counting hits and misses for /metrics.
+        "BACKEND": "tenants.cache.InstrumentedRedisCache",
         "LOCATION": REDIS_URL,
         # Every cache key is prefixed with the active schema (ARCHITECTURE.md tenancy rule 2).
         "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -315,16 +327,50 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10,
         "options": {"queue": "default", "expires": 10},
     },
+    # analytics.rollups: watch events and page views -> the dashboard's rollup tables.
+    "analytics-rollup": {
+        "task": "analytics.tasks.analytics_rollup",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
+    },
 }
 
 # --- Logging ---
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Readable lines by default; one JSON object per line (python-json-logger) when LOG_JSON is
+# true, the production default. Every record carries request_id, tenant and user_id.
+LOG_JSON = env.bool("LOG_JSON", default=False)
+LOGGING = logging_config(json=LOG_JSON, level=LOG_LEVEL)
+
+# --- Operations (README "Operations") ---
+
+# Sentry (errors and, at SENTRY_TRACES_SAMPLE_RATE, traces) only when SENTRY_DSN is set.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="production")
+sentry_init(
+    dsn=SENTRY_DSN,
+    environment=SENTRY_ENVIRONMENT,
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+)
+# /metrics (tenants.metrics.metrics_allowed): open when none of the two is set and METRICS_OPEN
+# is true; else only to REMOTE_ADDR in METRICS_ALLOWED_IPS or to "Authorization: Bearer
+# <METRICS_TOKEN>". Production sets METRICS_OPEN to false.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_OPEN = env.bool("METRICS_OPEN", default=True)
+
+# Security headers. HSTS and HTTPS-only cookies are in production.py; these hold everywhere.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of HTML pages (tenants.security): extra origins the player may load
+# media from. With S3 storage the presigned URLs point at the endpoint (or at AWS).
+if STORAGE_BACKEND == "s3":
+    _endpoint = env("AWS_S3_ENDPOINT_URL", default="")
+    _media_origin = "/".join(_endpoint.split("/")[:3]) if _endpoint else "https://*.amazonaws.com"
+    CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[_media_origin])
+else:
+    CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
+# Pages left without the policy: drf-spectacular's Swagger UI loads its scripts from a CDN.
+CSP_EXEMPT_PATHS = ["/api/docs/"]

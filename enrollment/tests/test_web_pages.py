@@ -700,3 +700,24 @@ def test_unknown_pages_are_html_for_browsers_and_json_for_the_api(tenant):
     assert "Alpha Academy" in page.content.decode()
     assert (api.status_code, api.json()["error"]["code"]) == (404, "NOT_FOUND")
     assert (plain.status_code, plain.json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_course_and_lecture_pages_record_views_for_analytics(
+    tenant, enrolled, course, ready_lecture
+):
+    from analytics.models import CourseView
+
+    client = WebClient(tenant).log_in(enrolled)
+
+    course_page = client.get(f"/courses/{course.id}/")
+    lecture_page = client.get(f"/courses/{course.id}/lectures/{ready_lecture.id}/")
+    missing = client.get(f"/courses/{course.id}/lectures/{course.id}/")
+
+    assert [course_page.status_code, lecture_page.status_code, missing.status_code] == [
+        200,
+        200,
+        404,
+    ]
+    with in_tenant(tenant):
+        views = list(CourseView.objects.order_by("id").values_list("course_id", "lecture_id"))
+    assert views == [(course.id, None), (course.id, ready_lecture.id)]

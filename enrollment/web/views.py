@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
+from analytics.services import course_view_record
 from courses.models import Course
 from courses.selectors import course_get
 from enrollment import selectors, services
@@ -29,6 +30,7 @@ from enrollment.throttles import (
     REDEEM_THROTTLES,
     REGISTER_THROTTLES,
 )
+from enrollment.web.context import school
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.outline import course_outline, enrollments_with_progress
 from enrollment.web.throttling import throttle_wait
@@ -157,6 +159,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     template_name = "web/password_reset_form.html"
     email_template_name = "web/email/password_reset.txt"
+    html_email_template_name = "web/email/password_reset.html"
     subject_template_name = "web/email/password_reset_subject.txt"
     success_url = reverse_lazy("web-password-reset-done")
 
@@ -172,7 +175,15 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         # The link is absolute on the host the request came to (RequestSite), i.e. the school's.
-        self.extra_email_context = {"school_name": self.request.tenant.name}
+        tenant = self.request.tenant
+        branding = school(self.request)
+        self.extra_email_context = {
+            "school_name": tenant.name,
+            "brand_color": branding["brand_color"],
+            "logo_url": (
+                self.request.build_absolute_uri(reverse("dashboard-logo")) if tenant.logo else ""
+            ),
+        }
         return super().form_valid(form)
 
 
@@ -266,6 +277,9 @@ def course_detail(request: HttpRequest, course_id) -> HttpResponse:
     course = _enrolled_course(request, course_id)
     if isinstance(course, HttpResponse):
         return course
+    course_view_record(
+        schema_name=request.tenant.schema_name, student_id=request.user.pk, course_id=course.id
+    )
     outline = course_outline(student=request.user, course=course)
     return render(request, "web/course_detail.html", {"course": course, "outline": outline})
 
@@ -297,6 +311,12 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         if exc.code != "NOT_READY":
             raise
         return render(request, "web/lecture.html", context, status=409)
+    course_view_record(
+        schema_name=request.tenant.schema_name,
+        student_id=request.user.pk,
+        course_id=course.id,
+        lecture_id=lecture_id,
+    )
     access = grant.access
     next_url = (
         reverse("web-lecture", kwargs={"course_id": course.id, "lecture_id": following.lecture.id})
