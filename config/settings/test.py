@@ -1,7 +1,6 @@
 """Test settings: the real PostgreSQL and Redis, a throwaway media root, fast hashing."""
 
 import hashlib
-import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -40,12 +39,13 @@ if STORAGE_BACKEND != "s3":
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-CACHES["default"]["KEY_PREFIX"] = f"lectern-test-{os.getpid()}"
 # The web servers and workers that tests start get this run's TEST_MEDIA_DIR (tests/conftest.py
-# e2e_env), hence the same channel-layer prefix: a worker's events reach the web server's sockets.
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = (
-    "lectern-test-" + hashlib.sha256(str(_RUN_DIR.resolve()).encode()).hexdigest()[:16]
-)
+# e2e_env), hence the same cache and channel-layer prefixes as the test process: a worker's
+# events reach the web server's sockets, and the watch events a server buffers are the ones the
+# worker flushes. Another test run (another folder) never shares them.
+_RUN_PREFIX = "lectern-test-" + hashlib.sha256(str(_RUN_DIR.resolve()).encode()).hexdigest()[:16]
+CACHES["default"]["KEY_PREFIX"] = _RUN_PREFIX
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = _RUN_PREFIX
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # A broker database of its own, so a worker of `make run` on the same machine never takes the
 # test suite's tasks (and the other way round).

@@ -85,7 +85,9 @@ class Command(BaseCommand):
         lines = [
             "",
             "Lectern is ready.",
-            f"  School page:   http://{host}/",
+            f"  School page:   http://{host}/   (students: log in, redeem, watch)",
+            f"  Dashboard:     http://{host}/dashboard/   (instructor and owner)",
+            f"  School admin:  http://{host}/admin/   (owner)",
             f"  API:           http://{host}/api/v1/   (docs: http://{host}/api/docs/)",
             f"  Staff admin:   http://{platform}/admin/",
             f"  Instructor:    {INSTRUCTOR[0]} / {INSTRUCTOR[1]}",

@@ -1,0 +1,320 @@
+"""Every Celery task runs in the right school's schema, through a real worker process.
+
+One Celery worker (prefork, concurrency 1, ``tests/conftest.py`` ``celery_worker``) gets the
+runs of both committed test schools, A (alpha) and B (beta), interleaved A, B, A, B. Each run
+must write only in its own school's schema: the transcodes make their lecture ``ready`` in
+their school and the lecture id never exists in the other; the per-school sweeps (watch event
+flush, rollup, upload expiry, transcode recovery) process the data of A while B's waits, then
+B's, each in its own schema. Watch events of both schools carry the same student id, so a
+flush or rollup on the wrong schema would be caught by the rows, not only by the counts.
+
+``test_every_task_has_a_schema_case`` fails when a task is registered in the Celery app
+without an entry in TASK_CASES here. Everything is committed (``django_db_blocker.unblock()``)
+because the worker is another process; each test removes what it created.
+"""
+
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tenants.models import Tenant
+from tenants.testing import TEST_TENANTS, make_user
+
+pytestmark = pytest.mark.timeout(240)
+
+RESULT_TIMEOUT = 60.0  # seconds a sweep task may take in the worker
+READY_TIMEOUT = 120.0  # seconds four short transcodes may take in one worker process
+
+# Every task of the Celery app and the test below that runs it in both schools.
+TASK_CASES = {
+    "media_pipeline.tasks.lecture_transcode": "test_lecture_transcode_interleaved_in_one_worker",
+    "analytics.tasks.watch_events_flush": "test_analytics_sweeps_interleaved_in_one_worker",
+    "analytics.tasks.analytics_rollup": "test_analytics_sweeps_interleaved_in_one_worker",
+    "media_pipeline.tasks.uploads_expire": "test_uploads_expire_interleaved_in_one_worker",
+    "media_pipeline.tasks.lecture_transcodes_recover": (
+        "test_lecture_transcodes_recover_interleaved_in_one_worker"
+    ),
+}
+
+
+@pytest.mark.django_db
+def test_every_task_has_a_schema_case():
+    """The registry of the Celery app (celery.* built-ins aside) equals TASK_CASES, and each
+    case names a test of this module."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    registered = {name for name in app.tasks if not name.startswith("celery.")}
+    assert registered == set(TASK_CASES)
+    assert all(callable(globals().get(test)) for test in TASK_CASES.values())
+
+
+@pytest.fixture(scope="module")
+def two_schools(django_db_setup, django_db_blocker):
+    """``(A, B, instructor of A, instructor of B)``, committed; courses and accounts made by
+    the tests (titles and e-mails tagged ``schema-<tag>``) are deleted afterwards."""
+    from courses.models import Course
+
+    tag = secrets.token_hex(3)
+    with django_db_blocker.unblock():
+        alpha = Tenant.objects.get(subdomain=TEST_TENANTS["tenant"][0])
+        beta = Tenant.objects.get(subdomain=TEST_TENANTS["other_tenant"][0])
+        owners = [
+            make_user(tenant, f"schema-{tag}@{tenant.schema_name}.test", role="instructor")
+            for tenant in (alpha, beta)
+        ]
+        connection.set_schema_to_public()
+    yield alpha, beta, *owners
+    with django_db_blocker.unblock():
+        for tenant, owner in zip((alpha, beta), owners, strict=True):
+            with tenant_context(tenant):
+                Course.objects.filter(created_by=owner).delete()
+                owner.delete()
+        connection.set_schema_to_public()
+
+
+def _lecture(tenant, owner, title: str):
+    from courses.services import course_create, lecture_create, section_create
+
+    with tenant_context(tenant):
+        course = course_create(title=f"Schema test: {title}", created_by=owner)
+        section = section_create(course=course, title="Schemas")
+        return lecture_create(section=section, title=title)
+
+
+def _lecture_row(tenant, lecture_id):
+    """``(status, media_version)`` of the lecture in ``tenant``'s schema, or None."""
+    from courses.models import Lecture
+
+    with tenant_context(tenant):
+        return Lecture.objects.filter(pk=lecture_id).values_list("status", "media_version").first()
+
+
+def _wait_for(predicate, what: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _in_worker(task, node: str):
+    """Run ``task`` (no arguments) in the worker ``node`` and return its result. ``node`` is
+    the only consumer of this run's broker database (TEST_CELERY_BROKER_URL), so it takes the
+    task; the argument keeps the worker fixture alive for the call."""
+    return task.apply_async().get(timeout=RESULT_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """A 2 s 320x180 H.264 + AAC clip (one rung of the ladder)."""
+    from media_pipeline.samples import synthetic_clip
+
+    path = tmp_path_factory.mktemp("schemas") / "clip.mp4"
+    return synthetic_clip(path, width=320, height=180, seconds=2)
+
+
+def test_lecture_transcode_interleaved_in_one_worker(
+    two_schools, celery_worker, short_clip, django_db_blocker, record_property
+):
+    """Four uploads, A, B, A, B: each is sent (on commit) with its school's schema name and
+    transcoded by the same worker process; each lecture ends ``ready`` with version 1 in its own
+    schema, is absent from the other one, and its media lands under its own school's folder."""
+    from courses.models import Lecture
+    from media_pipeline.uploads import upload_from_path
+
+    alpha, beta, owner_a, owner_b = two_schools
+    order = [(alpha, owner_a), (beta, owner_b), (alpha, owner_a), (beta, owner_b)]
+    with django_db_blocker.unblock():
+        lectures = []
+        started = time.monotonic()
+        for index, (tenant, owner) in enumerate(order):
+            lecture = _lecture(tenant, owner, f"transcode {index}")
+            with tenant_context(tenant), transaction.atomic():
+                upload_from_path(user=owner, lecture=lecture, path=short_clip)
+            lectures.append((tenant, lecture.id))
+        connection.set_schema_to_public()
+        for tenant, lecture_id in lectures:
+            _wait_for(
+                lambda t=tenant, i=lecture_id: (
+                    (_lecture_row(t, i) or ("", 0))[0]
+                    in (Lecture.Status.READY, Lecture.Status.FAILED)
+                ),
+                f"lecture {lecture_id} of {tenant.schema_name} to finish",
+                READY_TIMEOUT,
+            )
+        record_property("four_transcodes_seconds", round(time.monotonic() - started, 2))
+        for tenant, lecture_id in lectures:
+            other = beta if tenant == alpha else alpha
+            assert _lecture_row(tenant, lecture_id) == (Lecture.Status.READY, 1)
+            assert _lecture_row(other, lecture_id) is None
+            media = Path(settings.MEDIA_ROOT) / "tenants"
+            assert list((media / tenant.schema_name).rglob(f"*{lecture_id}*"))
+            assert not list((media / other.schema_name).rglob(f"*{lecture_id}*"))
+        connection.set_schema_to_public()
+
+
+def test_analytics_sweeps_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """watch_events_flush and analytics_rollup run A, B, A, B in the worker. Before each pair
+    only one school has a new buffered event (same student id in both schools): the flush
+    stores it in that school's schema only and reports it under that schema name; the rollup
+    counts it into that school's rollup tables only."""
+    from analytics import services, tasks
+    from analytics.models import CourseDay, WatchEvent
+
+    alpha, beta, _, _ = two_schools
+    student_id = 900_000 + secrets.randbelow(99_999)
+    course_ids = {alpha.pk: uuid.uuid4(), beta.pk: uuid.uuid4()}
+    written = []
+    with django_db_blocker.unblock():
+        try:
+            for round_number, tenant in enumerate((alpha, beta, alpha, beta)):
+                other = beta if tenant == alpha else alpha
+                lecture_id = uuid.uuid4()
+                # Buffered under this run's cache prefix, which the worker shares, as a web
+                # process of a deployment shares its workers' CACHE prefix.
+                appended = services.watch_events_append(
+                    schema_name=tenant.schema_name,
+                    student_id=student_id,
+                    lecture_id=lecture_id,
+                    course_id=course_ids[tenant.pk],
+                    ranges=[[0.0, 5.0 + round_number]],
+                )
+                assert appended == 1
+                written.append(lecture_id)
+
+                flushed = _in_worker(tasks.watch_events_flush, celery_worker)
+                assert flushed.get(tenant.schema_name) == 1, flushed
+                assert other.schema_name not in flushed, flushed
+                with tenant_context(tenant):
+                    row = WatchEvent.objects.get(lecture_id=lecture_id)
+                    assert (row.student_id, row.course_id) == (student_id, course_ids[tenant.pk])
+                with tenant_context(other):
+                    assert not WatchEvent.objects.filter(lecture_id=lecture_id).exists()
+
+                counted = _in_worker(tasks.analytics_rollup, celery_worker)
+                assert counted.get(tenant.schema_name, {}).get("watch_events") == 1, counted
+                assert other.schema_name not in counted, counted
+            with tenant_context(alpha):
+                seconds_a = CourseDay.objects.get(course_id=course_ids[alpha.pk]).watch_seconds
+                assert not CourseDay.objects.filter(course_id=course_ids[beta.pk]).exists()
+            with tenant_context(beta):
+                seconds_b = CourseDay.objects.get(course_id=course_ids[beta.pk]).watch_seconds
+                assert not CourseDay.objects.filter(course_id=course_ids[alpha.pk]).exists()
+            # Rounds 0 and 2 were A's (5 s + 7 s), rounds 1 and 3 B's (6 s + 8 s).
+            assert (seconds_a, seconds_b) == (12.0, 14.0)
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    WatchEvent.objects.filter(lecture_id__in=written).delete()
+                    CourseDay.objects.filter(course_id__in=course_ids.values()).delete()
+            connection.set_schema_to_public()
+
+
+def test_uploads_expire_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """An expired upload of A and a live one of B: the worker's run removes A's only (from A's
+    schema). Then B's expires and A gets a new live one: the next run removes B's only."""
+    from media_pipeline.models import Upload
+    from media_pipeline.tasks import uploads_expire
+    from media_pipeline.uploads import upload_create
+
+    alpha, beta, owner_a, owner_b = two_schools
+
+    def upload(tenant, owner):
+        lecture = _lecture(tenant, owner, "upload")
+        with tenant_context(tenant):
+            return upload_create(
+                user=owner,
+                length=10,
+                metadata_header=f"lecture_id {_b64(lecture.id)},filename YQ==",
+            ).id
+
+    def expire(tenant, upload_id):
+        with tenant_context(tenant):
+            Upload.objects.filter(pk=upload_id).update(
+                expires_at=timezone.now() - timedelta(minutes=1)
+            )
+
+    def exists(tenant, upload_id) -> bool:
+        with tenant_context(tenant):
+            return Upload.objects.filter(pk=upload_id).exists()
+
+    with django_db_blocker.unblock():
+        a_first, b_first = upload(alpha, owner_a), upload(beta, owner_b)
+        expire(alpha, a_first)
+        assert _in_worker(uploads_expire, celery_worker) >= 1
+        assert (exists(alpha, a_first), exists(beta, b_first)) == (False, True)
+
+        a_second = upload(alpha, owner_a)
+        expire(beta, b_first)
+        assert _in_worker(uploads_expire, celery_worker) >= 1
+        assert (exists(alpha, a_second), exists(beta, b_first)) == (True, False)
+        with tenant_context(alpha):
+            Upload.objects.filter(pk=a_second).delete()
+        connection.set_schema_to_public()
+
+
+def _b64(value) -> str:
+    import base64
+
+    return base64.b64encode(str(value).encode()).decode()
+
+
+def test_lecture_transcodes_recover_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """A lost run (``processing``, lease lapsed, attempts used up) in A and a healthy one in B:
+    the worker's sweep fails A's lecture in A's schema and leaves B's alone; then B's lease
+    lapses and A gets a healthy run: the next sweep fails B's only."""
+    from courses.models import Lecture
+    from media_pipeline.tasks import lecture_transcodes_recover
+
+    alpha, beta, owner_a, owner_b = two_schools
+
+    def running(tenant, owner, *, lapsed: bool):
+        lecture = _lecture(tenant, owner, "recover")
+        with tenant_context(tenant):
+            Lecture.objects.filter(pk=lecture.pk).update(
+                status=Lecture.Status.PROCESSING,
+                pending_version=1,
+                transcode_attempts=settings.TRANSCODE_MAX_ATTEMPTS,
+                transcode_claim=str(uuid.uuid4()),
+                transcode_heartbeat_at=timezone.now() - timedelta(days=1 if lapsed else 0),
+            )
+        return lecture.id
+
+    def lapse(tenant, lecture_id):
+        with tenant_context(tenant):
+            Lecture.objects.filter(pk=lecture_id).update(
+                transcode_heartbeat_at=timezone.now() - timedelta(days=1)
+            )
+
+    def status(tenant, lecture_id):
+        with tenant_context(tenant):
+            return Lecture.objects.get(pk=lecture_id).status
+
+    with django_db_blocker.unblock():
+        a_first = running(alpha, owner_a, lapsed=True)
+        b_first = running(beta, owner_b, lapsed=False)
+        assert _in_worker(lecture_transcodes_recover, celery_worker)["failed"] >= 1
+        assert status(alpha, a_first) == Lecture.Status.FAILED
+        assert status(beta, b_first) == Lecture.Status.PROCESSING
+
+        a_second = running(alpha, owner_a, lapsed=False)
+        lapse(beta, b_first)
+        assert _in_worker(lecture_transcodes_recover, celery_worker)["failed"] >= 1
+        assert status(beta, b_first) == Lecture.Status.FAILED
+        assert status(alpha, a_second) == Lecture.Status.PROCESSING
+        with tenant_context(alpha):
+            Lecture.objects.filter(pk=a_second).update(status=Lecture.Status.FAILED)
+        connection.set_schema_to_public()
