@@ -43,6 +43,8 @@ def bench_env() -> dict[str, str]:
     env["DATABASE_URL"] = bench_database_url()
     env.setdefault("PLATFORM_DOMAIN", "localhost")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The host -> school cache as deployed (config.settings.base default), not the test suite's 0.
+    env.setdefault("TEST_TENANT_HOST_CACHE_SECONDS", "5")
     return env
 
 

@@ -125,6 +125,18 @@ def progress_by_lecture(*, student, lecture_ids: list[UUID]) -> dict[UUID, Lectu
     return {row.lecture_id: row for row in rows}
 
 
+def completed_lecture_ids(*, student) -> set[UUID]:
+    """Every lecture of this school the student has completed (>= 90 % watched); one query.
+
+    No ``IN`` list of lecture ids: a student's completed rows are few, while the lectures of
+    their courses can be thousands (compiling such a list costs more than the query)."""
+    return set(
+        LectureProgress.objects.filter(student=student, completed=True).values_list(
+            "lecture_id", flat=True
+        )
+    )
+
+
 def course_lectures(*, course_id: UUID) -> QuerySet[Lecture]:
     """All lectures of a course in section then lecture order."""
     return Lecture.objects.filter(section__course_id=course_id).order_by(

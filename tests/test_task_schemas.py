@@ -170,13 +170,28 @@ def test_analytics_sweeps_interleaved_in_one_worker(two_schools, celery_worker, 
     stores it in that school's schema only and reports it under that schema name; the rollup
     counts it into that school's rollup tables only."""
     from analytics import services, tasks
-    from analytics.models import CourseDay, WatchEvent
+    from analytics.models import (
+        CourseDay,
+        CourseStudent,
+        LectureStat,
+        LectureViewer,
+        RollupState,
+        WatchEvent,
+    )
 
     alpha, beta, _, _ = two_schools
     student_id = 900_000 + secrets.randbelow(99_999)
     course_ids = {alpha.pk: uuid.uuid4(), beta.pk: uuid.uuid4()}
     written = []
+    watermarks = {}
     with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            # Start from empty buffers: events other tests appended (and rolled back the rows
+            # of) would otherwise be flushed here too.
+            keys = services.watch_keys(tenant.schema_name)
+            services.redis_client().delete(keys.pending, keys.processing)
+            with tenant_context(tenant):
+                watermarks[tenant.pk] = dict(RollupState.objects.values_list("name", "last_id"))
         try:
             for round_number, tenant in enumerate((alpha, beta, alpha, beta)):
                 other = beta if tenant == alpha else alpha
@@ -214,10 +229,17 @@ def test_analytics_sweeps_interleaved_in_one_worker(two_schools, celery_worker, 
             # Rounds 0 and 2 were A's (5 s + 7 s), rounds 1 and 3 B's (6 s + 8 s).
             assert (seconds_a, seconds_b) == (12.0, 14.0)
         finally:
+            # The worker committed; leave the schools' analytics as they were.
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     WatchEvent.objects.filter(lecture_id__in=written).delete()
                     CourseDay.objects.filter(course_id__in=course_ids.values()).delete()
+                    CourseStudent.objects.filter(course_id__in=course_ids.values()).delete()
+                    LectureViewer.objects.filter(lecture_id__in=written).delete()
+                    LectureStat.objects.filter(lecture_id__in=written).delete()
+                    RollupState.objects.exclude(name__in=watermarks[tenant.pk]).delete()
+                    for name, last_id in watermarks[tenant.pk].items():
+                        RollupState.objects.filter(name=name).update(last_id=last_id)
             connection.set_schema_to_public()
 
 

@@ -70,5 +70,6 @@ REST_FRAMEWORK = {
 # here (STATIC_ROOT is for the production image), so WhiteNoise has no folder to scan.
 STATIC_ROOT = None
 # Tests roll back their transactions, which the host cache's signals cannot see; the tests of
-# the cache itself turn it on with override_settings.
-TENANT_HOST_CACHE_SECONDS = 0
+# the cache itself turn it on with override_settings. The benches (bench/common.py) run their
+# servers with the production default instead.
+TENANT_HOST_CACHE_SECONDS = env.float("TEST_TENANT_HOST_CACHE_SECONDS", default=0.0)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from courses.api.serializers import CourseOutput
 from courses.api.views import Pagination
+from courses.cache import course_outline_get, course_outlines_get
 from courses.selectors import course_get
 from enrollment import selectors, services
 from enrollment.throttles import REDEEM_THROTTLES
@@ -200,17 +201,32 @@ class StudentCourseOutput(CourseOutput):
 
 
 class StudentCourseListApi(TenantApiView):
-    """GET /api/v1/students/courses: enrolled courses with course ``progress`` (0-100)."""
+    """GET /api/v1/students/courses: enrolled courses with course ``progress`` (0-100).
+
+    The course data comes from the school's cached outlines (``courses.cache``); the student's
+    part is two queries whatever the number of courses (enrollments, completed lectures)."""
 
     @extend_schema(responses={200: StudentCourseOutput(many=True)})
     def get(self, request):
-        enrollments = list(selectors.enrollment_list_for_student(student=request.user))
+        enrollments = list(
+            selectors.enrollment_list_for_student(student=request.user).values_list(
+                "course_id", "enrolled_at"
+            )
+        )
+        outlines = course_outlines_get([course_id for course_id, _ in enrollments])
+        lecture_ids = {
+            course_id: [lec["id"] for sec in outline["sections"] for lec in sec["lectures"]]
+            for course_id, outline in outlines.items()
+        }
+        completed = selectors.completed_lecture_ids(student=request.user)
         results = []
-        for enrollment in enrollments:
-            course = enrollment.course
-            course.progress = selectors.course_progress(request.user, course.id)
-            course.enrolled_at = enrollment.enrolled_at
-            results.append(course)
+        for course_id, enrolled_at in enrollments:
+            ids = lecture_ids[course_id]
+            done = sum(1 for lid in ids if lid in completed)
+            item = dict(outlines[course_id])
+            item["progress"] = round(100.0 * done / len(ids), 2) if ids else 0.0
+            item["enrolled_at"] = enrolled_at
+            results.append(item)
         return Response(StudentCourseOutput(results, many=True).data)
 
 
@@ -238,43 +254,34 @@ class StudentCourseDetailOutput(CourseOutput):
 
 
 class StudentCourseDetailApi(TenantApiView):
-    """GET /api/v1/students/courses/{course_id}: sections, lectures and per-lecture progress."""
+    """GET /api/v1/students/courses/{course_id}: sections, lectures and per-lecture progress
+    (the course's outline from ``courses.cache``, the student's rows in one query)."""
 
     @extend_schema(responses={200: StudentCourseDetailOutput})
     def get(self, request, course_id):
         selectors.enrollment_get(student=request.user, course_id=course_id)
-        course = course_get(course_id=course_id)
-        lectures = [lec for sec in course.sections.all() for lec in sec.lectures.all()]
+        outline = course_outline_get(course_id=course_id)
+        lectures = [lec for sec in outline["sections"] for lec in sec["lectures"]]
         rows = selectors.progress_by_lecture(
-            student=request.user, lecture_ids=[lec.id for lec in lectures]
+            student=request.user, lecture_ids=[lec["id"] for lec in lectures]
         )
         sections = []
-        for section in course.sections.all():
+        for section in outline["sections"]:
             items = []
-            for lecture in section.lectures.all():
-                row = rows.get(lecture.id)
+            for lecture in section["lectures"]:
+                row = rows.get(lecture["id"])
                 items.append(
                     {
-                        "id": lecture.id,
-                        "title": lecture.title,
-                        "order": lecture.order,
-                        "duration": lecture.duration,
-                        "ready": lecture.media_version > 0,
+                        **lecture,
                         "completed": bool(row and row.completed),
                         "completion": row.completion if row else 0.0,
                         "position": row.position if row else 0.0,
                     }
                 )
-            sections.append(
-                {
-                    "id": section.id,
-                    "title": section.title,
-                    "order": section.order,
-                    "lectures": items,
-                }
-            )
-        body = dict(CourseOutput(course).data)
-        body["progress"] = selectors.course_progress(request.user, course.id)
+            sections.append({**section, "lectures": items})
+        done = sum(1 for lec in lectures if (row := rows.get(lec["id"])) and row.completed)
+        body = dict(CourseOutput(outline).data)
+        body["progress"] = round(100.0 * done / len(lectures), 2) if lectures else 0.0
         body["sections"] = StudentSectionOutput(sections, many=True).data
         return Response(body)
 

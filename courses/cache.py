@@ -1,0 +1,235 @@
+"""The shared, per-school course data students read, kept in the default cache.
+
+Two kinds of entries, both in the default cache, whose keys the ``django_tenants`` key function
+prefixes with the active schema (ARCHITECTURE.md tenancy rule 2), so one school's entries and
+versions are never read or changed by another school:
+
+``catalogue``
+    The school's published courses, newest first (what the home page renders): each course's
+    fields with its sections in order and their lecture counts.
+``catalogue grid``
+    The course grid of the home page as anonymous visitors see it (the ``{% cache %}``
+    fragment of ``courses/catalogue.html``), keyed by the catalogue token.
+``outline``
+    One course (published or not) with its sections and lectures in order, the shared part of a
+    student's course view (no progress: that is per student and always read from the database).
+
+Keys are versioned: an entry lives under ``...:<token>`` where the token is a random string kept
+under a version key. Any saved or deleted ``Course``, ``Section`` or ``Lecture`` (services,
+dashboard, API, admin, media pipeline: every path goes through ``save``/``delete``) replaces
+the school's catalogue token and that course's token, at once and again when the transaction
+commits (a reader between the two can only have stored pre-commit data under the first new
+token, which the second replaces). Random tokens, not counters, so a version key evicted from
+Redis can never come back to a value an old entry is stored under. Entries expire after
+``ENTRY_TIMEOUT`` seconds; versions do not expire.
+
+Bulk ``QuerySet.update`` calls do not send signals; the ones in the code base
+(``media_pipeline``: status, progress, transcode lease) change no field stored here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Count, Prefetch
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django_tenants.utils import schema_context
+
+from courses.models import Course, Lecture, Section
+from tenants.errors import NotFound
+
+# Lifetime of an entry in seconds: a bound on memory, not on staleness (versions handle that).
+ENTRY_TIMEOUT = 3600
+
+_CATALOGUE_VERSION = "courses:catalogue:version"
+_CATALOGUE_ENTRY = "courses:catalogue:{token}"
+_COURSE_VERSION = "courses:course:{course_id}:version"
+_OUTLINE_ENTRY = "courses:outline:{course_id}:{token}"
+
+COURSE_FIELDS = (
+    "id",
+    "title",
+    "subtitle",
+    "description",
+    "category",
+    "price",
+    "thumbnail",
+    "published",
+    "created_at",
+    "updated_at",
+)
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
+def _version(key: str) -> str:
+    """The token under ``key``, set to a new one when missing (``add``: the first one wins)."""
+    token = cache.get(key)
+    if token is None:
+        cache.add(key, _token(), timeout=None)
+        token = cache.get(key)
+    return token
+
+
+def _course_dict(course: Course) -> dict[str, Any]:
+    return {name: getattr(course, name) for name in COURSE_FIELDS}
+
+
+def catalogue_version() -> str:
+    """The current school's catalogue token: changes whenever a course, section or lecture of
+    the school does, so it can key anything rendered from the catalogue (the home page caches
+    its anonymous course grid under it)."""
+    return _version(_CATALOGUE_VERSION)
+
+
+def catalogue_get() -> list[dict[str, Any]]:
+    """The current school's published courses, newest first, from the cache (one ``get`` of the
+    version and one of the entry when warm; 2 queries on a miss).
+
+    Each item: the ``COURSE_FIELDS`` of ``Course`` (``id`` a UUID, ``price`` a Decimal, dates
+    aware datetimes), ``sections``: ``[{"id", "title", "order", "lecture_count"}]`` in order,
+    and ``lecture_count``: lectures of the course.
+    """
+    key = _CATALOGUE_ENTRY.format(token=catalogue_version())
+    data = cache.get(key)
+    if data is None:
+        data = catalogue_query()
+        cache.set(key, data, ENTRY_TIMEOUT)
+    return data
+
+
+def catalogue_query() -> list[dict[str, Any]]:
+    """What ``catalogue_get`` caches, read from the database (2 queries)."""
+    sections = Section.objects.order_by("order", "id").annotate(lecture_count=Count("lectures"))
+    courses = Course.objects.filter(published=True).prefetch_related(
+        Prefetch("sections", queryset=sections)
+    )
+    data = []
+    for course in courses:
+        item = _course_dict(course)
+        item["sections"] = [
+            {"id": s.id, "title": s.title, "order": s.order, "lecture_count": s.lecture_count}
+            for s in course.sections.all()
+        ]
+        item["lecture_count"] = sum(s["lecture_count"] for s in item["sections"])
+        data.append(item)
+    return data
+
+
+def _outline_build(course: Course) -> dict[str, Any]:
+    item = _course_dict(course)
+    item["sections"] = [
+        {
+            "id": section.id,
+            "title": section.title,
+            "order": section.order,
+            "lectures": [
+                {
+                    "id": lecture.id,
+                    "title": lecture.title,
+                    "order": lecture.order,
+                    "duration": lecture.duration,
+                    "ready": lecture.media_version > 0,
+                }
+                for lecture in section.lectures.all()
+            ],
+        }
+        for section in course.sections.all()
+    ]
+    return item
+
+
+def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    lectures = Lecture.objects.order_by("order", "id").only(
+        "id", "section_id", "title", "order", "duration", "media_version"
+    )
+    courses = Course.objects.filter(id__in=course_ids).prefetch_related(
+        Prefetch(
+            "sections",
+            queryset=Section.objects.order_by("order", "id").prefetch_related(
+                Prefetch("lectures", queryset=lectures)
+            ),
+        )
+    )
+    return {course.id: _outline_build(course) for course in courses}
+
+
+def course_outlines_get(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """Outlines of several courses of the current school, keyed by course id (ids that do not
+    exist are left out). Two ``get_many`` when warm; the missing ones are read in 3 queries.
+
+    An outline: the ``COURSE_FIELDS`` of the course and ``sections``:
+    ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "duration" (seconds or
+    None), "ready" (a version plays)}]}]`` in order.
+    """
+    if not course_ids:
+        return {}
+    version_keys = {cid: _COURSE_VERSION.format(course_id=cid) for cid in course_ids}
+    versions = cache.get_many(list(version_keys.values()))
+    tokens = {}
+    for cid, vkey in version_keys.items():
+        tokens[cid] = versions.get(vkey) or _version(vkey)
+    entry_keys = {cid: _OUTLINE_ENTRY.format(course_id=cid, token=tokens[cid]) for cid in tokens}
+    found = cache.get_many(list(entry_keys.values()))
+    result = {cid: found[key] for cid, key in entry_keys.items() if key in found}
+    missing = [cid for cid in course_ids if cid not in result]
+    if missing:
+        built = _outline_query(missing)
+        cache.set_many({entry_keys[cid]: built[cid] for cid in built}, ENTRY_TIMEOUT)
+        result.update(built)
+    return result
+
+
+def course_outline_get(*, course_id: UUID) -> dict[str, Any]:
+    """The outline (see ``course_outlines_get``) of one course; ``NotFound`` (404) when the id is
+    not a course of this school."""
+    outline = course_outlines_get([course_id]).get(course_id)
+    if outline is None:
+        raise NotFound("Course not found.")
+    return outline
+
+
+def _bump(schema: str, course_id: UUID | None) -> None:
+    with schema_context(schema):
+        keys = {_CATALOGUE_VERSION: _token()}
+        if course_id is not None:
+            keys[_COURSE_VERSION.format(course_id=course_id)] = _token()
+        cache.set_many(keys, timeout=None)
+
+
+def catalogue_invalidate(*, course_id: UUID | None) -> None:
+    """Replace the current school's catalogue token and ``course_id``'s token (when given) now
+    and again when the current transaction commits; other schools' keys are not touched."""
+    schema = connection.schema_name
+    _bump(schema, course_id)
+    transaction.on_commit(lambda: _bump(schema, course_id))
+
+
+def _lecture_course_id(lecture: Lecture) -> UUID | None:
+    section = lecture._state.fields_cache.get("section")
+    if section is not None:
+        return section.course_id
+    return Section.objects.filter(pk=lecture.section_id).values_list("course_id", flat=True).first()
+
+
+@receiver([post_save, post_delete], sender=Course, dispatch_uid="courses.cache.course")
+def _course_changed(sender, instance: Course, **kwargs) -> None:
+    catalogue_invalidate(course_id=instance.pk)
+
+
+@receiver([post_save, post_delete], sender=Section, dispatch_uid="courses.cache.section")
+def _section_changed(sender, instance: Section, **kwargs) -> None:
+    catalogue_invalidate(course_id=instance.course_id)
+
+
+@receiver([post_save, post_delete], sender=Lecture, dispatch_uid="courses.cache.lecture")
+def _lecture_changed(sender, instance: Lecture, **kwargs) -> None:
+    # A lecture deleted with its section: the section's own signal covers the course.
+    catalogue_invalidate(course_id=_lecture_course_id(instance))
