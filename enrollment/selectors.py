@@ -91,6 +91,13 @@ def enrollment_list_for_course(*, course: Course, status: str | None = None):
     return enrollments.order_by("-enrolled_at", "-id")
 
 
+def course_progress_percent(completed: int, lectures: int) -> float:
+    """Course progress from counts: ``completed`` lectures of ``lectures``, in percent rounded to
+    2 decimals, 0.0 for a course without lectures (API.md, Student API: ``progress`` 0-100).
+    Every reader of course progress (API, student pages) computes it here."""
+    return round(100.0 * completed / lectures, 2) if lectures else 0.0
+
+
 def course_progress(student, course_id: UUID) -> float:
     """A student's progress in a course: completed lectures / lectures of the course, in percent
     rounded to 2 decimals (0.0 for a course without lectures). A lecture is completed at >= 90 %
@@ -115,7 +122,7 @@ def course_progress_by_student(*, course_id: UUID, student_ids: list[int]) -> di
         .annotate(n=Count("id"))
     )
     for row in done:
-        result[row["student_id"]] = round(100.0 * row["n"] / len(lecture_ids), 2)
+        result[row["student_id"]] = course_progress_percent(row["n"], len(lecture_ids))
     return result
 
 

@@ -224,7 +224,7 @@ class StudentCourseListApi(TenantApiView):
             ids = lecture_ids[course_id]
             done = sum(1 for lid in ids if lid in completed)
             item = dict(outlines[course_id])
-            item["progress"] = round(100.0 * done / len(ids), 2) if ids else 0.0
+            item["progress"] = selectors.course_progress_percent(done, len(ids))
             item["enrolled_at"] = enrolled_at
             results.append(item)
         return Response(StudentCourseOutput(results, many=True).data)
@@ -281,7 +281,7 @@ class StudentCourseDetailApi(TenantApiView):
             sections.append({**section, "lectures": items})
         done = sum(1 for lec in lectures if (row := rows.get(lec["id"])) and row.completed)
         body = dict(CourseOutput(outline).data)
-        body["progress"] = round(100.0 * done / len(lectures), 2) if lectures else 0.0
+        body["progress"] = selectors.course_progress_percent(done, len(lectures))
         body["sections"] = StudentSectionOutput(sections, many=True).data
         return Response(body)
 

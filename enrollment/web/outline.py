@@ -69,11 +69,6 @@ class CourseOutline:
         return next((row for row in rows[ids.index(lecture_id) + 1 :] if row.ready), None)
 
 
-def percent(done: int, total: int) -> float:
-    """``done / total`` in percent, rounded to 2 places (0 when ``total`` is 0)."""
-    return round(100.0 * done / total, 2) if total else 0.0
-
-
 def course_outline(*, student, course: Course) -> CourseOutline:
     """The outline of ``course`` (from ``courses.selectors.course_get``, which prefetches
     sections and lectures in order) with ``student``'s progress rows."""
@@ -98,7 +93,11 @@ def course_outline(*, student, course: Course) -> CourseOutline:
             )
         outline.append(SectionRow(section=section, lectures=items))
     done = sum(1 for section in outline for row in section.lectures if row.completed)
-    return CourseOutline(course=course, sections=outline, progress=percent(done, len(lectures)))
+    return CourseOutline(
+        course=course,
+        sections=outline,
+        progress=selectors.course_progress_percent(done, len(lectures)),
+    )
 
 
 def enrollments_with_progress(*, student) -> list[tuple[Enrollment, float]]:
@@ -123,6 +122,11 @@ def enrollments_with_progress(*, student) -> list[tuple[Enrollment, float]]:
         if (row := rows.get(lecture_id)) and row.completed
     )
     return [
-        (enrollment, percent(done[enrollment.course_id], totals[enrollment.course_id]))
+        (
+            enrollment,
+            selectors.course_progress_percent(
+                done[enrollment.course_id], totals[enrollment.course_id]
+            ),
+        )
         for enrollment in enrollments
     ]
