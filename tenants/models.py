@@ -1,7 +1,14 @@
 """Tenants (schools) and their domains; both live in the public schema."""
 
-from django.db import models
+import logging
+
+from django.core.management import call_command
+from django.db import connection, models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.postgresql_backend.base import _check_schema_name
+from django_tenants.utils import get_creation_fakes_migrations, schema_exists
+
+logger = logging.getLogger(__name__)
 
 
 class Tenant(TenantMixin):
@@ -37,6 +44,48 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Create this tenant's schema (django-tenants calls it when a new row is saved).
+
+        With ``TENANT_CREATION_FAKES_MIGRATIONS`` (the project's setting) the schema is a copy
+        of ``TENANT_BASE_SCHEMA`` made by ``tenants.schema_template`` in one transaction; when
+        the template lags the code's migrations or holds objects that module cannot copy, the
+        copy is skipped with a warning and the migrations run instead. Without the setting,
+        or for the template itself, every tenant migration runs (django-tenants'
+        ``migrate_schemas``). Returns False when ``check_if_exists`` and the schema exists.
+        """
+        from tenants.schema_template import (
+            TemplateOutdated,
+            TemplateUnsupported,
+            schema_create_from_template,
+        )
+
+        _check_schema_name(self.schema_name)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        if not sync_schema:
+            return None
+        template = self.get_base_schema() if get_creation_fakes_migrations() else None
+        if template and template != self.schema_name and schema_exists(template):
+            try:
+                schema_create_from_template(self.schema_name, template)
+            except (TemplateOutdated, TemplateUnsupported) as exc:
+                logger.warning("Schema %s made by migrations: %s", self.schema_name, exc)
+            else:
+                connection.set_schema_to_public()
+                return True
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(self.schema_name)}")
+        call_command(
+            "migrate_schemas",
+            tenant=True,
+            schema_name=self.schema_name,
+            interactive=False,
+            verbosity=verbosity,
+        )
+        connection.set_schema_to_public()
+        return True
 
 
 class Domain(DomainMixin):
