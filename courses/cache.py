@@ -7,9 +7,10 @@ versions are never read or changed by another school:
 ``catalogue``
     The school's published courses, newest first (what the home page renders): each course's
     fields with its sections in order and their lecture counts.
-``catalogue grid``
-    The course grid of the home page as anonymous visitors see it (the ``{% cache %}``
-    fragment of ``courses/catalogue.html``), keyed by the catalogue token.
+``catalogue page``
+    The whole home page as anonymous visitors see it (``courses.views.catalogue``), stored
+    with the catalogue token it was rendered under and the page's fingerprint (branding and
+    templates), and read together with the current token in one round trip.
 ``outline``
     One course (published or not) with its sections and lectures in order, the shared part of a
     student's course view (no progress: that is per student and always read from the database).
@@ -48,6 +49,7 @@ ENTRY_TIMEOUT = 3600
 
 _CATALOGUE_VERSION = "courses:catalogue:version"
 _CATALOGUE_ENTRY = "courses:catalogue:{token}"
+_CATALOGUE_PAGE = "courses:catalogue:page"
 _COURSE_VERSION = "courses:course:{course_id}:version"
 _OUTLINE_ENTRY = "courses:outline:{course_id}:{token}"
 
@@ -84,9 +86,30 @@ def _course_dict(course: Course) -> dict[str, Any]:
 
 def catalogue_version() -> str:
     """The current school's catalogue token: changes whenever a course, section or lecture of
-    the school does, so it can key anything rendered from the catalogue (the home page caches
-    its anonymous course grid under it)."""
+    the school does, so it can key anything rendered from the catalogue (the anonymous home
+    page is stored with it)."""
     return _version(_CATALOGUE_VERSION)
+
+
+def catalogue_page_get(fingerprint: str) -> tuple[str | None, bytes | None]:
+    """``(token, page)``: the current catalogue token and the anonymous home page stored under
+    it with ``fingerprint``, read in one round trip (``MGET``).
+
+    ``page`` is None when nothing is stored, or when what is stored was rendered under another
+    token or fingerprint; ``token`` is None when the school has no token yet.
+    """
+    found = cache.get_many([_CATALOGUE_VERSION, _CATALOGUE_PAGE])
+    token, stored = found.get(_CATALOGUE_VERSION), found.get(_CATALOGUE_PAGE)
+    if token is not None and stored is not None and stored[:2] == (token, fingerprint):
+        return token, stored[2]
+    return token, None
+
+
+def catalogue_page_set(token: str, fingerprint: str, content: bytes) -> None:
+    """Store the anonymous home page ``content`` as rendered under catalogue ``token`` (read
+    before rendering: if the catalogue changed meanwhile, the stored page is already stale by
+    its token and is never served)."""
+    cache.set(_CATALOGUE_PAGE, (token, fingerprint, content), ENTRY_TIMEOUT)
 
 
 def catalogue_get() -> list[dict[str, Any]]:

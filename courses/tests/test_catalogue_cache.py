@@ -324,3 +324,58 @@ def test_schools_are_isolated(school, other_tenant):
     assert course_queries(lambda: beta.get("/")) == []
     assert "Alpha new" in alpha.get("/").content.decode()
     assert "Alpha new" not in beta.get("/").content.decode()
+
+
+def test_anonymous_home_page_is_one_cache_read(school, monkeypatch):
+    home = browser(school["tenant"])
+    first = home.get("/")
+    assert first.cookies == {}  # nothing per visitor in the stored page
+    reads = []
+    real_get, real_get_many = cache.get, cache.get_many
+    monkeypatch.setattr(cache, "get", lambda *a, **k: reads.append(("get", a)) or real_get(*a, **k))
+    monkeypatch.setattr(
+        cache,
+        "get_many",
+        lambda keys, *a, **k: (
+            reads.append(("get_many", list(keys))) or real_get_many(keys, *a, **k)
+        ),
+    )
+    second = home.get("/")
+    assert second.status_code == 200 and second.content == first.content
+    assert reads == [("get_many", [course_cache._CATALOGUE_VERSION, course_cache._CATALOGUE_PAGE])]
+
+
+def test_anonymous_home_page_follows_branding(school):
+    tenant = school["tenant"]
+    home = browser(tenant)
+    assert "Alpha Academy" in home.get("/").content.decode()
+    original = (tenant.name, tenant.primary_color)
+    tenant.name, tenant.primary_color = "Alpha Renamed", "#123456"
+    tenant.save(update_fields=["name", "primary_color"])
+    page = home.get("/").content.decode()
+    assert "Alpha Renamed" in page and "--brand: #123456" in page and "Alpha Academy" not in page
+    tenant.name, tenant.primary_color = original
+    tenant.save(update_fields=["name", "primary_color"])
+
+
+def test_signed_in_and_message_pages_are_never_the_stored_page(school):
+    from django.contrib import messages
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpRequest, HttpResponse
+
+    tenant = school["tenant"]
+    anonymous = browser(tenant)
+    generic = anonymous.get("/").content
+    assert b"Open course" not in generic
+    student = browser(tenant, school["student"]).get("/").content.decode()
+    assert student.count("Open course") == 2 and "Log out" in student
+    assert anonymous.get("/").content == generic
+
+    storage = CookieStorage(HttpRequest())
+    storage.add(messages.INFO, "Your password has been changed.")
+    carrier = HttpResponse()
+    storage.update(carrier)
+    with_message = browser(tenant)
+    with_message.cookies["messages"] = carrier.cookies["messages"].value
+    assert "Your password has been changed." in with_message.get("/").content.decode()
+    assert anonymous.get("/").content == generic
