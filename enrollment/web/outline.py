@@ -1,25 +1,75 @@
 """Reads behind the student pages: a course outline with the student's progress per lecture,
-course progress for a list of enrollments, and the lecture that comes next.
+course progress for the student's enrollments, and the lecture that comes next.
 
-Course progress is completed lectures / lectures in percent, the rule of the Student API
-(``GET /api/v1/students/courses``, API.md); a lecture is completed at >= 90 % watched
+The course structure (course fields, sections, lectures, whether a lecture plays) comes from
+the school's cached outlines (``courses.cache.course_outlines_get``, the same entries the
+Student API reads, replaced whenever a course, section or lecture changes); only the student's
+own rows (enrollments, watch progress) are read from the database on each request.
+
+Course progress is completed lectures / lectures in percent
+(``enrollment.selectors.course_progress_percent``, the rule of the Student API
+``GET /api/v1/students/courses``, API.md); a lecture is completed at >= 90 % watched
 (``enrollment.services.COMPLETION_THRESHOLD``).
 """
 
-from collections import Counter
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from courses.models import Course, Lecture, Section
+from courses.cache import course_outlines_get
 from enrollment import selectors
-from enrollment.models import Enrollment
+
+
+@dataclass(frozen=True)
+class CourseInfo:
+    """The course fields the student pages show, from a cached outline."""
+
+    id: UUID
+    title: str
+    subtitle: str
+    description: str
+    published: bool
+
+    @classmethod
+    def from_outline(cls, outline: dict[str, Any]) -> CourseInfo:
+        """From an outline of ``courses.cache.course_outlines_get``."""
+        return cls(
+            id=outline["id"],
+            title=outline["title"],
+            subtitle=outline["subtitle"],
+            description=outline["description"],
+            published=outline["published"],
+        )
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """A section of a cached outline: ``order`` is its position in the course."""
+
+    id: UUID
+    title: str
+    order: int
+
+
+@dataclass(frozen=True)
+class LectureInfo:
+    """A lecture of a cached outline: ``duration`` in seconds (``None`` before any media)."""
+
+    id: UUID
+    title: str
+    order: int
+    duration: float | None
 
 
 @dataclass(frozen=True)
 class LectureRow:
-    """One lecture as a student sees it: ``completion`` in percent, ``position`` in seconds."""
+    """One lecture as a student sees it: ``ready`` when a media version plays, ``completion``
+    in percent, ``position`` in seconds."""
 
-    lecture: Lecture
+    lecture: LectureInfo
     ready: bool
     completed: bool
     completion: float
@@ -30,7 +80,7 @@ class LectureRow:
 class SectionRow:
     """A section and its lectures in order."""
 
-    section: Section
+    section: SectionInfo
     lectures: list[LectureRow] = field(default_factory=list)
 
 
@@ -39,12 +89,12 @@ class CourseOutline:
     """A course's sections and lectures with one student's progress.
 
     Attributes:
-        course: The course (sections and lectures prefetched in order).
+        course: The course's fields.
         sections: The sections in order.
         progress: Completed lectures / lectures in percent (0 without lectures).
     """
 
-    course: Course
+    course: CourseInfo
     sections: list[SectionRow]
     progress: float
 
@@ -69,64 +119,105 @@ class CourseOutline:
         return next((row for row in rows[ids.index(lecture_id) + 1 :] if row.ready), None)
 
 
-def course_outline(*, student, course: Course) -> CourseOutline:
-    """The outline of ``course`` (from ``courses.selectors.course_get``, which prefetches
-    sections and lectures in order) with ``student``'s progress rows."""
-    sections = list(course.sections.all())
-    lectures = [lecture for section in sections for lecture in section.lectures.all()]
-    rows = selectors.progress_by_lecture(
-        student=student, lecture_ids=[lecture.id for lecture in lectures]
+@dataclass(frozen=True)
+class EnrolledCourse:
+    """One active enrollment of the student as "my courses" lists it."""
+
+    course: CourseInfo
+    course_id: UUID
+    enrolled_at: datetime
+
+
+def published_outline(*, course_id: UUID) -> dict[str, Any] | None:
+    """The cached outline (``courses.cache.course_outlines_get``) of ``course_id`` when it is a
+    published course of the current school, else ``None`` (unknown id, another school's id, or
+    a draft). No query when the cache is warm."""
+    outline = course_outlines_get([course_id]).get(course_id)
+    if outline is None or not outline["published"]:
+        return None
+    return outline
+
+
+def is_enrolled(*, student, course_id: UUID) -> bool:
+    """Whether ``student`` has an active (not revoked) enrollment in ``course_id``; one query
+    on the enrollment table alone."""
+    return (
+        selectors.enrollment_list_for_student(student=student).filter(course_id=course_id).exists()
     )
-    outline = []
-    for section in sections:
+
+
+def course_outline(*, student, outline: dict[str, Any]) -> CourseOutline:
+    """``outline`` (a cached outline, see ``published_outline``) with ``student``'s progress
+    rows; one query (the student's progress on the course's lectures)."""
+    lecture_ids = [
+        lecture["id"] for section in outline["sections"] for lecture in section["lectures"]
+    ]
+    rows = selectors.progress_by_lecture(student=student, lecture_ids=lecture_ids)
+    sections = []
+    for section in outline["sections"]:
         items = []
-        for lecture in section.lectures.all():
-            row = rows.get(lecture.id)
+        for lecture in section["lectures"]:
+            row = rows.get(lecture["id"])
             items.append(
                 LectureRow(
-                    lecture=lecture,
-                    ready=lecture.media_version > 0,
+                    lecture=LectureInfo(
+                        id=lecture["id"],
+                        title=lecture["title"],
+                        order=lecture["order"],
+                        duration=lecture["duration"],
+                    ),
+                    ready=lecture["ready"],
                     completed=bool(row and row.completed),
                     completion=row.completion if row else 0.0,
                     position=row.position if row else 0.0,
                 )
             )
-        outline.append(SectionRow(section=section, lectures=items))
-    done = sum(1 for section in outline for row in section.lectures if row.completed)
+        sections.append(
+            SectionRow(
+                section=SectionInfo(
+                    id=section["id"], title=section["title"], order=section["order"]
+                ),
+                lectures=items,
+            )
+        )
+    done = sum(1 for section in sections for row in section.lectures if row.completed)
     return CourseOutline(
-        course=course,
-        sections=outline,
-        progress=selectors.course_progress_percent(done, len(lectures)),
+        course=CourseInfo.from_outline(outline),
+        sections=sections,
+        progress=selectors.course_progress_percent(done, len(lecture_ids)),
     )
 
 
-def enrollments_with_progress(*, student) -> list[tuple[Enrollment, float]]:
+def enrollments_with_progress(*, student) -> list[tuple[EnrolledCourse, float]]:
     """The student's active enrollments in published courses, newest first, each with its course
-    progress in percent; three queries whatever the number of courses."""
+    progress in percent. Two queries whatever the number of courses (the student's enrollments
+    and completed lectures) when the outlines are cached."""
     enrollments = list(
-        selectors.enrollment_list_for_student(student=student).filter(course__published=True)
-    )
-    course_ids = [enrollment.course_id for enrollment in enrollments]
-    lectures = list(
-        Lecture.objects.filter(section__course_id__in=course_ids).values_list(
-            "id", "section__course_id"
+        selectors.enrollment_list_for_student(student=student).values_list(
+            "course_id", "enrolled_at"
         )
     )
-    rows = selectors.progress_by_lecture(
-        student=student, lecture_ids=[lecture_id for lecture_id, _ in lectures]
-    )
-    totals = Counter(course_id for _, course_id in lectures)
-    done = Counter(
-        course_id
-        for lecture_id, course_id in lectures
-        if (row := rows.get(lecture_id)) and row.completed
-    )
-    return [
-        (
-            enrollment,
-            selectors.course_progress_percent(
-                done[enrollment.course_id], totals[enrollment.course_id]
-            ),
+    if not enrollments:
+        return []
+    outlines = course_outlines_get([course_id for course_id, _ in enrollments])
+    completed = selectors.completed_lecture_ids(student=student)
+    result = []
+    for course_id, enrolled_at in enrollments:
+        outline = outlines.get(course_id)
+        if outline is None or not outline["published"]:
+            continue
+        lecture_ids = [
+            lecture["id"] for section in outline["sections"] for lecture in section["lectures"]
+        ]
+        done = sum(1 for lecture_id in lecture_ids if lecture_id in completed)
+        result.append(
+            (
+                EnrolledCourse(
+                    course=CourseInfo.from_outline(outline),
+                    course_id=course_id,
+                    enrolled_at=enrolled_at,
+                ),
+                selectors.course_progress_percent(done, len(lecture_ids)),
+            )
         )
-        for enrollment in enrollments
-    ]
+    return result

@@ -19,9 +19,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from analytics.services import course_view_record
-from courses.models import Course
-from courses.selectors import course_get
-from enrollment import selectors, services
+from enrollment import services
 from enrollment.accounts.models import User
 from enrollment.accounts.services import user_create
 from enrollment.throttles import (
@@ -32,10 +30,15 @@ from enrollment.throttles import (
 )
 from enrollment.web.context import school
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
-from enrollment.web.outline import course_outline, enrollments_with_progress
+from enrollment.web.outline import (
+    course_outline,
+    enrollments_with_progress,
+    is_enrolled,
+    published_outline,
+)
 from enrollment.web.throttling import throttle_wait
 from tenants.api import json_404
-from tenants.errors import ApplicationError, NotFound
+from tenants.errors import ApplicationError
 
 RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
 
@@ -243,44 +246,44 @@ def redeem(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_courses(request: HttpRequest) -> HttpResponse:
-    """``/my/courses/``: the student's published courses with progress bars."""
+    """``/my/courses/``: the student's published courses with progress bars (course data from
+    the school's cached outlines, enrollments and completed lectures from the database)."""
     rows = enrollments_with_progress(student=request.user)
     return render(request, "web/my_courses.html", {"rows": rows})
 
 
-def _enrolled_course(request: HttpRequest, course_id) -> Course | HttpResponse:
-    """The published course with sections and lectures, when the user is enrolled; else the
-    error page to answer (404 unknown or draft, 403 not enrolled)."""
-    try:
-        course = course_get(course_id=course_id, published_only=True)
-    except NotFound:
+def _enrolled_outline(request: HttpRequest, course_id) -> dict | HttpResponse:
+    """The cached outline (``courses.cache``) of the published course, when the user is
+    enrolled; else the error page to answer (404 unknown or draft, 403 not enrolled)."""
+    outline = published_outline(course_id=course_id)
+    if outline is None:
         return error_page(
             request, status=404, title="Course not found", message="There is no such course."
         )
-    try:
-        selectors.enrollment_get(student=request.user, course_id=course.id)
-    except selectors.NotEnrolled:
+    if not is_enrolled(student=request.user, course_id=course_id):
         return error_page(
             request,
             status=403,
             title="Not enrolled",
-            message=f"You are not enrolled in {course.title}. Redeem an access code to join.",
+            message=f"You are not enrolled in {outline['title']}. Redeem an access code to join.",
             redeem=True,
         )
-    return course
+    return outline
 
 
 @login_required
 def course_detail(request: HttpRequest, course_id) -> HttpResponse:
     """``/courses/<id>/``: sections, lectures with completion marks, course progress and a
-    "continue" link. Enrolled students only."""
-    course = _enrolled_course(request, course_id)
-    if isinstance(course, HttpResponse):
-        return course
+    "continue" link. Enrolled students only. The course comes from the school's cached
+    outline; the student's enrollment and progress from the database."""
+    cached = _enrolled_outline(request, course_id)
+    if isinstance(cached, HttpResponse):
+        return cached
+    outline = course_outline(student=request.user, outline=cached)
+    course = outline.course
     course_view_record(
         schema_name=request.tenant.schema_name, student_id=request.user.pk, course_id=course.id
     )
-    outline = course_outline(student=request.user, course=course)
     return render(request, "web/course_detail.html", {"course": course, "outline": outline})
 
 
@@ -291,11 +294,13 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
     makes it (``StudentPlaybackApi``); the page's script resumes at ``position``, posts watch
     heartbeats to ``/api/v1/students/progress`` with this session's CSRF token, previews the
     storyboard while scrubbing and moves on to the next ready lecture at the end. 409 with a
-    message while the lecture has no playable media."""
-    course = _enrolled_course(request, course_id)
-    if isinstance(course, HttpResponse):
-        return course
-    outline = course_outline(student=request.user, course=course)
+    message while the lecture has no playable media. The outline beside the player comes from
+    the school's cached outline."""
+    cached = _enrolled_outline(request, course_id)
+    if isinstance(cached, HttpResponse):
+        return cached
+    outline = course_outline(student=request.user, outline=cached)
+    course = outline.course
     current = next((row for row in outline.lectures if row.lecture.id == lecture_id), None)
     if current is None:
         return error_page(
