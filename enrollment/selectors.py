@@ -30,16 +30,19 @@ def enrollment_list_for_student(*, student) -> QuerySet[Enrollment]:
 
 
 def enrollment_get(*, student, course_id: UUID) -> Enrollment:
-    """The student's active enrollment in ``course_id``.
+    """The student's active enrollment in ``course_id``, a published course.
 
-    Raises ``NotFound`` when the course does not exist in this tenant and ``NotEnrolled`` (403)
-    when it exists but the student is not (or no longer) enrolled.
+    Raises ``NotFound`` when the course does not exist in this tenant or is a draft (drafts
+    never show to students, enrolled or not; the student pages answer the same) and
+    ``NotEnrolled`` (403) when it is published but the student is not (or no longer) enrolled.
     """
     enrollment = (
         Enrollment.objects.filter(student=student, course_id=course_id)
         .select_related("course")
         .first()
     )
+    if enrollment is not None and not enrollment.course.published:
+        raise NotFound("Course not found.")
     if enrollment is not None and enrollment.revoked_at is None:
         return enrollment
     if enrollment is not None:
@@ -47,7 +50,7 @@ def enrollment_get(*, student, course_id: UUID) -> Enrollment:
             "Your enrollment in this course was revoked.",
             details={"revoked_at": enrollment.revoked_at.isoformat()},
         )
-    if not Course.objects.filter(id=course_id).exists():
+    if not Course.objects.filter(id=course_id, published=True).exists():
         raise NotFound("Course not found.")
     raise NotEnrolled("You are not enrolled in this course.")
 

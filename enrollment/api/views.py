@@ -201,7 +201,8 @@ class StudentCourseOutput(CourseOutput):
 
 
 class StudentCourseListApi(TenantApiView):
-    """GET /api/v1/students/courses: enrolled courses with course ``progress`` (0-100).
+    """GET /api/v1/students/courses: enrolled, published courses with course ``progress``
+    (0-100); a course unpublished after enrolling leaves the list until it is published again.
 
     The course data comes from the school's cached outlines (``courses.cache``); the student's
     part is two queries whatever the number of courses (enrollments, completed lectures)."""
@@ -221,6 +222,8 @@ class StudentCourseListApi(TenantApiView):
         completed = selectors.completed_lecture_ids(student=request.user)
         results = []
         for course_id, enrolled_at in enrollments:
+            if not outlines[course_id]["published"]:
+                continue
             ids = lecture_ids[course_id]
             done = sum(1 for lid in ids if lid in completed)
             item = dict(outlines[course_id])

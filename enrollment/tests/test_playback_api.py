@@ -66,6 +66,36 @@ def test_not_enrolled_is_403_and_unknown_course_404(tenant, student, course, rea
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "NOT_FOUND")
 
 
+def test_draft_course_is_404_to_students_enrolled_or_not(tenant, student, course, ready_lecture):
+    enroll(tenant, student, course)
+    outsider = make_user(tenant, "outsider@alpha.test")
+    client = TenantClient(tenant, user=student)
+    client.get("/api/v1/students/courses")  # outlines cached while published
+    course.published = False
+    with in_tenant(tenant):
+        course.save(update_fields=["published"])
+
+    listing = client.get("/api/v1/students/courses")
+    answers = [
+        client.get(f"/api/v1/students/courses/{course.id}"),
+        playback(tenant, student, course, ready_lecture),
+        client.post(
+            "/api/v1/students/progress",
+            {"lecture_id": str(ready_lecture.id), "position": 1.0, "watched": [[0, 1]]},
+            format="json",
+        ),
+        TenantClient(tenant, user=outsider).get(f"/api/v1/students/courses/{course.id}"),
+    ]
+    assert (listing.status_code, listing.json()) == (200, [])
+    assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [(404, "NOT_FOUND")] * 4
+
+    course.published = True
+    with in_tenant(tenant):
+        course.save(update_fields=["published"])
+    assert [c["id"] for c in client.get("/api/v1/students/courses").json()] == [str(course.id)]
+    assert playback(tenant, student, course, ready_lecture).status_code == 200
+
+
 def test_lecture_without_media_is_409_not_ready(tenant, student, course):
     enroll(tenant, student, course)
     second = lectures_of(tenant, course)[1]
