@@ -31,12 +31,15 @@ RUN pip install -r requirements.txt
 # Code stays owned by root (read-only for the app user); only var/ is writable.
 COPY . .
 COPY --from=assets /src/static/build ./static/build
-RUN mkdir -p /app/var/media && chown -R lectern:lectern /app/var
+# var/prometheus: PROMETHEUS_MULTIPROC_DIR (tenants.metrics), empty in a new container;
+# docker-compose.yml mounts a tmpfs volume there that web, worker and beat share.
+RUN mkdir -p /app/var/media /app/var/prometheus && chown -R lectern:lectern /app/var
 RUN DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=collectstatic-only \
     python manage.py collectstatic --noinput
 
 ENV DJANGO_SETTINGS_MODULE=config.settings.production \
-    MEDIA_ROOT=/app/var/media
+    MEDIA_ROOT=/app/var/media \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 
 USER lectern
 

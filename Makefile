@@ -151,7 +151,13 @@ endif
 	@echo "Starting web (http://localhost:$(PORT)/), worker and beat; Ctrl-C stops all."
 # `--env /dev/null`: the Django settings read .env themselves (values already
 # in the environment win); letting honcho load it too would invert that order.
-	exec $(VENV)/bin/honcho start -f Procfile --env /dev/null
+# PROMETHEUS_MULTIPROC_DIR (tenants.metrics): one folder for web, worker and
+# beat, so /metrics shows the worker's transcodes too. prometheus_client needs
+# it emptied before the processes start: the previous run's files are removed
+# (only its *.db files, also in a folder given in the environment).
+	dir="$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus}" \
+	  && mkdir -p "$$dir" && find "$$dir" -maxdepth 1 -type f -name '*.db' -delete \
+	  && PROMETHEUS_MULTIPROC_DIR="$$dir" exec $(VENV)/bin/honcho start -f Procfile --env /dev/null
 
 # ---------------------------------------------------------------------------
 # Checks

@@ -24,7 +24,12 @@ prometheus_client's multiprocess files when ``PROMETHEUS_MULTIPROC_DIR`` is set 
 environment (prometheus_client's standard multiprocess mode, same folder for every process of
 a host, emptied before they start); ``/metrics`` then aggregates every process's files, so one
 scrape of any web process shows the transcodes of the workers too. Without the variable each
-process exposes only its own metrics.
+process exposes only its own metrics. The variable must be in the environment before the
+process starts (prometheus_client picks its value store at import), so it is set by what starts
+the processes: ``make run`` (``var/prometheus/``, emptied first) and docker-compose.yml (a tmpfs
+volume shared by web, worker and beat, new whenever they all start). Counter and histogram
+files of exited processes stay and keep counting in the totals, as prometheus_client intends;
+an exiting Celery pool process hands back its live-gauge files (``mark_process_dead``).
 """
 
 import hmac
@@ -33,6 +38,7 @@ import time
 from collections.abc import Iterable
 
 import redis
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -44,7 +50,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from tenants.middleware import error_response
@@ -174,6 +180,17 @@ def metrics_registry() -> CollectorRegistry:
     MultiProcessCollector(registry, path=multiproc_dir)
     registry.register(_QUEUE_COLLECTOR)
     return registry
+
+
+@worker_process_shutdown.connect
+def pool_process_exited(pid: int | None = None, **kwargs) -> None:
+    """Celery's ``worker_process_shutdown`` (sent by a prefork pool process as it exits):
+    in multiprocess mode, remove that process's live-gauge files, as prometheus_client's
+    multiprocess documentation asks of every process that ends (gunicorn's ``child_exit``).
+    Its counter and histogram files stay: their totals must not go down."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        mark_process_dead(pid or os.getpid(), multiproc_dir)
 
 
 def metrics_allowed(request: HttpRequest) -> bool:

@@ -11,7 +11,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.renderers import JSONRenderer
 
 ERROR_COMPONENT = "Error"
 
@@ -152,8 +153,25 @@ class SchemaView(SpectacularAPIView):
     http_method_names = ["get", "head"]
 
 
-class SwaggerView(SpectacularSwaggerView):
-    """``/api/docs/``: Swagger UI (GET and HEAD only; DRF's OPTIONS metadata has no HTML
-    template and would end in a 500)."""
+class SwaggerView(SpectacularSwaggerSplitView):
+    """``/api/docs/``: Swagger UI, GET and HEAD only (DRF's OPTIONS metadata has no HTML
+    template and would end in a 500).
+
+    drf-spectacular's split view: the page (``text/html``) loads Swagger UI's script, style
+    sheet and favicon from ``/static/drf_spectacular_sidecar/swagger-ui-dist/``
+    (drf-spectacular-sidecar, SPECTACULAR_SETTINGS ``SWAGGER_UI_DIST`` = ``SIDECAR``) and its
+    start-up code from ``/api/docs/?script=`` (``application/javascript``) instead of an
+    inline ``<script>``. The page therefore carries the same Content-Security-Policy as every
+    other page (``tenants.security``): scripts from this host only, no CDN.
+
+    Errors (405 for other methods) answer with the API.md error body as JSON, not the HTML
+    renderer's bare status line.
+    """
 
     http_method_names = ["get", "head"]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,8 +1,11 @@
 """Content-Security-Policy for the HTML pages (Django 5.2 has no CSP support of its own).
 
 The pages load only the bundled scripts under ``/static/`` (``script-src 'self'``, no inline
-script). Styles may be inline: ``templates/base.html`` sets the school's colour in a ``<style>``
-element and progress bars use ``style`` attributes. The player reads media from this host's
+script); so does the Swagger UI page ``/api/docs/`` (``tenants.openapi.SwaggerView``: Swagger
+UI's files from drf-spectacular-sidecar under ``/static/``, its start-up code from
+``/api/docs/?script=``). Styles may be inline: ``templates/base.html`` sets the school's colour
+in a ``<style>`` element and progress bars use ``style`` attributes; drf-spectacular's Swagger
+UI page has a ``<style>`` element too. The player reads media from this host's
 ``/media/hls/`` and, with S3 storage, from the bucket it is redirected to
 (``CSP_MEDIA_ORIGINS``); hls.js feeds the video through Media Source Extensions (``blob:``
 media) and runs its transmuxer in a ``blob:`` worker; the dashboards open WebSockets to the same
@@ -39,8 +42,8 @@ def content_security_policy(*, host: str | None, secure: bool, media_origins: li
 
 
 class ContentSecurityPolicyMiddleware:
-    """Adds ``Content-Security-Policy`` to ``text/html`` answers that have none, except under
-    ``CSP_EXEMPT_PATHS`` (the Swagger UI page, which loads its scripts from a CDN)."""
+    """Adds ``Content-Security-Policy`` to every ``text/html`` answer that has none (a policy
+    governs documents; the scripts and styles they load are held to the document's policy)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -50,8 +53,6 @@ class ContentSecurityPolicyMiddleware:
         if not response.get("Content-Type", "").startswith("text/html"):
             return response
         if "Content-Security-Policy" in response:
-            return response
-        if any(request.path.startswith(prefix) for prefix in settings.CSP_EXEMPT_PATHS):
             return response
         try:
             host = request.get_host()

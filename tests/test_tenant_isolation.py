@@ -259,6 +259,11 @@ def case_docs(w):
     response = TenantClient(w["other_tenant"]).get("/api/docs/")
     assert response.status_code == 200
     _not_leaking(response, w)
+    # The start-up script of the split Swagger UI view, same path: the same on every host.
+    script = TenantClient(w["other_tenant"]).get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"] == "application/javascript"
+    _not_leaking(script, w)
     # DRF's OPTIONS metadata has no HTML template: refused (405), never a 500.
     assert TenantClient(w["other_tenant"]).options("/api/docs/").status_code == 405
 

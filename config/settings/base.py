@@ -41,6 +41,8 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files (swagger-ui-dist), served from /static/ like ours (tenants.openapi).
+    "drf_spectacular_sidecar",
     "django_celery_results",
 ]
 
@@ -253,6 +255,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Lectern API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files instead of a CDN, so /api/docs/
+    # gets the same Content-Security-Policy as every other page (tenants.openapi.SwaggerView).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # tenants.openapi: the API.md error body on every operation's error answers.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -372,5 +378,3 @@ if STORAGE_BACKEND == "s3":
     CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[_media_origin])
 else:
     CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
-# Pages left without the policy: drf-spectacular's Swagger UI loads its scripts from a CDN.
-CSP_EXEMPT_PATHS = ["/api/docs/"]
