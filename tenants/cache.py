@@ -1,5 +1,7 @@
-"""The default cache backend: Django's Redis cache, counting reads for ``/metrics`` and reusing
-one Redis client per connection pool."""
+"""The default cache backend: Django's Redis cache, counting reads for ``/metrics``, with one
+connection pool and one Redis client per server for the whole process."""
+
+import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -7,28 +9,45 @@ from tenants.metrics import cache_read_count
 
 _MISSING = object()
 
+# Process-wide: (server URL, pool options) -> (pool, client).
+_pools: dict[tuple, tuple] = {}
+_pools_lock = threading.Lock()
+
 
 class PooledClientRedisCacheClient(RedisCacheClient):
-    """Django's ``RedisCacheClient`` with one ``redis.Redis`` per connection pool instead of a
-    new one on every cache call.
+    """Django's ``RedisCacheClient`` sharing one connection pool and one ``redis.Redis`` per
+    server across every instance in the process.
 
-    Building a ``redis.Redis`` sets up its response-callback table (about 170 entries) each
-    time, a measurable share of a cached request. A client holds no connection of its own
+    Django keeps cache backends in an ``asgiref.local.Local`` that is not thread-critical, so
+    under ASGI every request's context builds its own ``RedisCache``, hence its own
+    ``ConnectionPool``: each request opened a new TCP connection to Redis (connect plus the
+    client handshake, a few milliseconds per request measured on the catalogue page). The
+    pools here outlive the backends, so connections are reused across requests.
+
+    Building a ``redis.Redis`` also sets up its response-callback table (about 170 entries)
+    each time, so one client per pool is kept too. A client holds no connection of its own
     (``single_connection_client`` is off): every command takes a connection from the pool and
-    gives it back, so one client is safe to share between threads, like the pool itself
-    (redis-py's documentation, "Connection Pools").
+    gives it back, so both are safe to share between threads (redis-py's documentation,
+    "Connection Pools"); after a fork the pool notices the new pid and starts afresh.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._clients = {}
+    def _get_connection_pool(self, write):
+        return self._shared(write)[0]
+
+    def _shared(self, write) -> tuple:
+        index = self._get_connection_pool_index(write)
+        key = (self._servers[index], repr(sorted(self._pool_options.items())))
+        shared = _pools.get(key)
+        if shared is None:
+            with _pools_lock:
+                shared = _pools.get(key)
+                if shared is None:
+                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
+                    shared = _pools[key] = (pool, self._client(connection_pool=pool))
+        return shared
 
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients.setdefault(id(pool), self._client(connection_pool=pool))
-        return client
+        return self._shared(write)[1]
 
 
 class InstrumentedRedisCache(RedisCache):
