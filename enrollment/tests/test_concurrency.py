@@ -82,7 +82,7 @@ def test_the_same_race_in_one_thread_is_code_used(tenant):
 
     first, second = (make_user(tenant, f"seq-{i}@alpha.test") for i in range(2))
     with tenant_context(tenant):
-        course = course_create(title="Sequential", created_by=first)
+        course = course_create(title="Sequential", published=True, created_by=first)
         code = access_codes_create(course=course, quantity=1).codes[0]
         access_code_redeem(student=first, code=code)
         with pytest.raises(CodeError) as refused:

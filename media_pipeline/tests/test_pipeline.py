@@ -33,7 +33,7 @@ def instructor(tenant):
 @pytest.fixture
 def lecture(tenant, instructor):
     with in_tenant(tenant):
-        course = course_create(title="Media lab", created_by=instructor)
+        course = course_create(title="Media lab", published=True, created_by=instructor)
         section = section_create(course=course, title="Inputs")
         return lecture_create(section=section, title="A recording")
 

@@ -270,7 +270,7 @@ def test_queue_length_is_absent_when_the_broker_is_down():
 
 def _lecture(tenant, instructor):
     with in_tenant(tenant):
-        course = course_create(title="Metrics lab", created_by=instructor)
+        course = course_create(title="Metrics lab", published=True, created_by=instructor)
         section = section_create(course=course, title="Inputs")
         return lecture_create(section=section, title="A recording")
 
