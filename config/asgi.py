@@ -17,15 +17,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # Set up Django (apps, settings) before anything below imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from analytics.routing import websocket_urlpatterns  # noqa: E402
-from tenants.asgi import TenantWebsocketStack  # noqa: E402
+from tenants.asgi import TenantWebsocketStack, WebsocketRoutes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # tus bodies reach the view as a stream, not spooled first (media_pipeline/asgi.py).
         "http": upload_body_streaming(django_asgi_app),
-        "websocket": TenantWebsocketStack(URLRouter(websocket_urlpatterns)),
+        "websocket": TenantWebsocketStack(WebsocketRoutes(websocket_urlpatterns)),
     }
 )

@@ -23,12 +23,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
+from channels.routing import URLRouter
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth import get_user as session_user
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http.request import split_domain_port, validate_host
+from django.urls import Resolver404
+from django.urls.resolvers import RegexPattern, URLResolver
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, tenant_context
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -41,6 +44,8 @@ logger = logging.getLogger(__name__)
 # Close codes of a refused handshake. Servers turn any close before accept into HTTP 403, so
 # clients never see them; they tell tests and ASGI-level logs why a socket was refused.
 CLOSE_UNKNOWN_HOST = 4404
+# A path no WebSocket route matches: refused like an unknown host.
+CLOSE_UNKNOWN_PATH = 4404
 CLOSE_ORIGIN_MISMATCH = 4403
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -188,6 +193,25 @@ async def _refuse(scope, receive, send, code: int, host: str) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.close", "code": code})
+
+
+class WebsocketRoutes:
+    """A school's WebSocket routes: Channels' ``URLRouter`` over ``patterns``, refusing the
+    handshake (close before accept, HTTP 403; code CLOSE_UNKNOWN_PATH) of a path none of them
+    matches. The outermost ``URLRouter`` raises ``ValueError`` for such a path, which the ASGI
+    server logs as an application error with a traceback for every stray request."""
+
+    def __init__(self, patterns):
+        self.inner = URLRouter(patterns)
+        self._resolver = URLResolver(RegexPattern(r"^/"), patterns)
+
+    async def __call__(self, scope, receive, send):
+        try:
+            self._resolver.resolve(scope["path"])
+        except Resolver404:
+            host = _header(scope, b"host") or ""
+            return await _refuse(scope, receive, send, CLOSE_UNKNOWN_PATH, host)
+        return await self.inner(scope, receive, send)
 
 
 def TenantWebsocketStack(inner):

@@ -4,6 +4,7 @@ the real channels-redis layer (API.md "Realtime", ARCHITECTURE.md tenancy rules 
 
 import asyncio
 import copy
+import logging
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
 from enrollment.accounts.tokens import TENANT_CLAIM
 from media_pipeline.services import lecture_transcode_fail
-from tenants.asgi import CLOSE_ORIGIN_MISMATCH, CLOSE_UNKNOWN_HOST
+from tenants.asgi import CLOSE_ORIGIN_MISMATCH, CLOSE_UNKNOWN_HOST, CLOSE_UNKNOWN_PATH
 from tenants.models import Domain, Tenant
 from tenants.testing import in_tenant
 
@@ -326,6 +327,21 @@ def test_hosts_outside_allowed_hosts_are_refused_as_on_http(schools, run):
         accepted = run(body)
 
     assert (refused, accepted) == (("refused", CLOSE_UNKNOWN_HOST), ("open", None))
+
+
+def test_unknown_paths_are_refused_without_an_application_error(schools, run, caplog):
+    async def body():
+        results = []
+        for path in ("/ws/nowhere/", "/ws/dashboard/extra/", "/", "/ws/dashboard"):
+            s = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access, path=path)
+            results.append(await handshake(s))
+            await hang_up(s)
+        return results
+
+    caplog.set_level(logging.INFO)
+    assert run(body) == [("refused", CLOSE_UNKNOWN_PATH)] * 4
+    assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "WebSocket /ws/nowhere/ refused with 4404" in caplog.text
 
 
 def websocket_routes() -> set[str]:
