@@ -45,4 +45,7 @@ USER lectern
 
 EXPOSE 8000
 
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+# --no-access-log: uvicorn's access log prints raw paths with their query strings, and media
+# URLs carry playback tokens (?token=) as does the dashboard socket's JWT; Lectern's own
+# request log (tenants.logs) records the route pattern, status and timing instead.
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

@@ -149,7 +149,10 @@ def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServ
     process = _spawn(
         [
             *(str(VENV_BIN / "uvicorn"), "config.asgi:application"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            # As the image and compose run it (Dockerfile): info logs, no access log, whose
+            # lines would carry the raw query strings (media tokens, the socket's JWT).
+            *("--log-level", "info", "--no-access-log"),
         ],
         env,
         log,

@@ -416,6 +416,11 @@ def test_upload_transcode_enroll_play(
             expires=int(time.time()) + offset,
         )
         assert media.get(f"{bare_segment}?token={signed}", timeout=30).status_code == status
+    # The server logs at info level, as deployed, yet no playback token reaches its log (an
+    # access log line per request would carry each ?token=).
+    server_log = server.log.read_text()
+    assert "Application startup complete" in server_log
+    assert token not in server_log and "token=" not in server_log
 
     # 8. Timings: upload -> ready against the bare FFmpeg ladder on the same file -----------
     rungs = ladder.ladder_for(1280, 720)
