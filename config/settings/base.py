@@ -293,6 +293,12 @@ TRANSCODE_LEASE_TIMEOUT = timedelta(minutes=2)
 # tus: Tus-Max-Size is 5 GiB (API.md); uploads not finished within this window expire.
 UPLOAD_MAX_SIZE = env.int("UPLOAD_MAX_SIZE", default=5 * 1024**3)
 UPLOAD_EXPIRY = timedelta(hours=env.int("UPLOAD_EXPIRY_HOURS", default=24))
+# The dashboard uploader's waits (ms) before each retry of a failed tus request (tus-js-client
+# retryDelays); after the last one Uppy shows the error with its Retry button. The default
+# rides out about 40 s of lost connection.
+UPLOAD_RETRY_DELAYS_MS = env.list(
+    "UPLOAD_RETRY_DELAYS_MS", cast=int, default=[0, 1000, 3000, 5000, 10000, 20000]
+)
 # Media playback tokens: key id -> secret. The first key signs; all of them verify (rotation).
 MEDIA_TOKEN_KEYS = env.dict("MEDIA_TOKEN_KEYS", default={"k1": f"media:{SECRET_KEY}"})
 MEDIA_TOKEN_SIGNING_KEY_ID = env("MEDIA_TOKEN_SIGNING_KEY_ID", default=next(iter(MEDIA_TOKEN_KEYS)))

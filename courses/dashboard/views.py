@@ -13,6 +13,7 @@ import secrets
 from functools import wraps
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
@@ -178,6 +179,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
             lecture_data[str(lecture.pk)] = LectureOutput(lecture, context=context_data).data
     config = {
         "upload_endpoint": "/api/v1/uploads/",
+        "upload_retry_delays_ms": settings.UPLOAD_RETRY_DELAYS_MS,
         "lecture_api": "/api/v1/lectures/",
         "reorder_url": reverse("dashboard-reorder", args=[course.pk]),
         "csrf_token": get_token(request),

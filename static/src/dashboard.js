@@ -2,12 +2,15 @@
 // esbuild into static/build/dashboard.js and dashboard.css (Uppy's styles) with `make assets`.
 //
 // The page renders <script id="dashboard-config">: upload_endpoint (tus, /api/v1/uploads/),
-// lecture_api (/api/v1/lectures/), reorder_url, csrf_token and lectures (id -> the API's
-// instructor lecture object, with preview_url once a version is ready).
+// upload_retry_delays_ms (settings.UPLOAD_RETRY_DELAYS_MS), lecture_api (/api/v1/lectures/),
+// reorder_url, csrf_token and lectures (id -> the API's instructor lecture object, with
+// preview_url once a version is ready).
 //
 // - Uploads: one Uppy widget per lecture (drag and drop, progress, pause / resume) sending the
 //   file over tus with Upload-Metadata lecture_id and filename (API.md: Uploads) and the
-//   session's CSRF header; a dropped connection is retried after RETRY_DELAYS_MS.
+//   session's CSRF header; a dropped connection is retried after each of
+//   upload_retry_delays_ms, then Uppy offers Retry; while the browser is offline the upload waits (the lecture says so) and
+//   continues by itself once it is back online.
 // - Processing: the lectures' status and progress follow the `video.processing` events of the
 //   WebSocket /ws/dashboard/ (API.md: Realtime), reconnecting after a drop; at `ready` the
 //   lecture object is fetched again for its signed preview_url and a preview player appears.
@@ -20,13 +23,18 @@ import "@uppy/core/css/style.min.css";
 import "@uppy/dashboard/css/style.min.css";
 
 // Delays (ms) of tus-js-client's retries after a failed request (then the upload errors out
-// and Uppy offers "Retry").
+// and Uppy offers "Retry") when the page's config gives none: the settings' default.
 const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
 // WebSocket reconnection back-off (ms): doubled after each failure up to the maximum.
 const WS_RETRY_MIN_MS = 1000;
 const WS_RETRY_MAX_MS = 30000;
 // Upload chunk size: 8 MiB PATCH requests, so a dropped connection loses little.
 const CHUNK_SIZE = 8 * 1024 * 1024;
+
+// Shown on a lecture while its upload waits for the network. Uppy's own "No Internet
+// connection" notice is removed as soon as it appears (@uppy/core 6 calls info() with a
+// duration of 0, which hides it at once), so the dashboard says it itself.
+const OFFLINE_MESSAGE = "Connection lost. The upload continues when you are back online.";
 
 const STATUS_LABELS = {
   awaiting_media: "Awaiting media",
@@ -105,7 +113,7 @@ function mountUploader(element) {
   });
   uppy.use(Tus, {
     endpoint: config.upload_endpoint,
-    retryDelays: RETRY_DELAYS_MS,
+    retryDelays: config.upload_retry_delays_ms || RETRY_DELAYS_MS,
     chunkSize: CHUNK_SIZE,
     removeFingerprintOnSuccess: true,
     headers: { "X-CSRFToken": config.csrf_token },
@@ -121,8 +129,21 @@ function mountUploader(element) {
   });
   uppy.on("upload-progress", (file, progress) => {
     if (progress.bytesTotal) {
-      showStatus(lectureId, "uploading", (100 * progress.bytesUploaded) / progress.bytesTotal, "");
+      const percent = (100 * progress.bytesUploaded) / progress.bytesTotal;
+      showStatus(lectureId, "uploading", percent, navigator.onLine ? "" : OFFLINE_MESSAGE);
     }
+  });
+  // Offline, tus-js-client's retries wait for the browser's "online" event (@uppy/tus), then
+  // continue from the server's offset without a click.
+  const errorLine = () => lectureItem(lectureId)?.querySelector('[data-role="error"]');
+  uppy.on("is-offline", () => {
+    const uploading = uppy
+      .getFiles()
+      .some((file) => file.progress.uploadStarted && !file.progress.uploadComplete && !file.error);
+    if (uploading && errorLine()) errorLine().textContent = OFFLINE_MESSAGE;
+  });
+  uppy.on("back-online", () => {
+    if (errorLine()?.textContent === OFFLINE_MESSAGE) errorLine().textContent = "";
   });
   uppy.on("upload-success", () => {
     const item = lectureItem(lectureId);
@@ -130,10 +151,12 @@ function mountUploader(element) {
   });
   uppy.on("upload-error", (file, error) => {
     // The lecture itself is unchanged on the server; Uppy's "Retry" resumes the upload.
+    // Uppy's and tus-js-client's messages may end with a full stop of their own.
     const item = lectureItem(lectureId);
     if (item) {
+      const reason = String(error.message).replace(/[.\s]+$/, "");
       item.querySelector('[data-role="error"]').textContent =
-        `Upload interrupted: ${error.message}. Press Retry to resume.`;
+        `Upload interrupted: ${reason}. Press Retry to resume.`;
     }
   });
 }
