@@ -18,6 +18,7 @@ import os
 import secrets
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -138,15 +139,22 @@ def command(s3: S3Endpoint, name: str, *args: str) -> subprocess.CompletedProces
     )
 
 
-def _many_keys(s3_storage, schema_name: str) -> set[str]:
-    """MANY_KEYS objects of MANY_KEY_BYTES under the school's ``lectures/many/`` prefix."""
+def _many_keys(s3, schema_name: str) -> set[str]:
+    """MANY_KEYS objects of MANY_KEY_BYTES under the school's ``lectures/many/`` prefix, put
+    by 8 threads sharing one boto3 client (thread-safe) straight into the bucket."""
     from tenants.storage import tenant_prefix
 
-    keys = set()
-    for index in range(MANY_KEYS):
-        key = f"{tenant_prefix(schema_name)}/lectures/many/seg_{index:05d}.ts"
-        s3_storage.save(key, ContentFile(b"x" * MANY_KEY_BYTES))
-        keys.add(key)
+    keys = {
+        f"{tenant_prefix(schema_name)}/lectures/many/seg_{index:05d}.ts"
+        for index in range(MANY_KEYS)
+    }
+    client = s3.client()
+
+    def put(key: str) -> None:
+        client.put_object(Bucket=s3.bucket, Key=key, Body=b"x" * MANY_KEY_BYTES)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, sorted(keys)))
     return keys
 
 
@@ -227,7 +235,7 @@ def test_delete_tenant_removes_only_that_schools_objects(s3, s3_storage, schools
     from tenants.storage import tenant_prefix
 
     first, second = schools
-    many = _many_keys(s3_storage, first.schema_name)
+    many = _many_keys(s3, first.schema_name)
     assert len(s3.objects(f"tenants/{first.schema_name}/")) == len(FIRST_FILES) + MANY_KEYS
     # Every page of the listing counts (ListObjectsV2 answers 1000 keys at most).
     total = FIRST_BYTES + MANY_KEYS * MANY_KEY_BYTES
