@@ -4,6 +4,7 @@ import hashlib
 from functools import cache
 
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template
@@ -37,7 +38,7 @@ def _is_anonymous_without_state(request: HttpRequest) -> bool:
     the page is the same for every such visitor."""
     return (
         settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and getattr(settings, "MESSAGE_COOKIE_NAME", "messages") not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
     )
 
 

@@ -31,20 +31,25 @@ class PooledClientRedisCacheClient(RedisCacheClient):
     "Connection Pools"); after a fork the pool notices the new pid and starts afresh.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shared_by_index: dict[int, tuple] = {}  # this instance's memo of _pools entries
+
     def _get_connection_pool(self, write):
         return self._shared(write)[0]
 
     def _shared(self, write) -> tuple:
         index = self._get_connection_pool_index(write)
-        key = (self._servers[index], repr(sorted(self._pool_options.items())))
-        shared = _pools.get(key)
-        if shared is None:
+        found = self._shared_by_index.get(index)
+        if found is None:
+            key = (self._servers[index], repr(sorted(self._pool_options.items())))
             with _pools_lock:
-                shared = _pools.get(key)
-                if shared is None:
+                found = _pools.get(key)
+                if found is None:
                     pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
-                    shared = _pools[key] = (pool, self._client(connection_pool=pool))
-        return shared
+                    found = _pools[key] = (pool, self._client(connection_pool=pool))
+            self._shared_by_index[index] = found
+        return found
 
     def get_client(self, key=None, *, write=False):
         return self._shared(write)[1]
