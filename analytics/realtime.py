@@ -7,9 +7,11 @@ forwards what is published here as one JSON text frame per event.
 
 import asyncio
 import logging
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -58,3 +60,46 @@ def dashboard_publish(*, schema_name: str, message: dict) -> None:
 async def _group_send(group: str, event: dict) -> None:
     layer = get_channel_layer()
     await asyncio.wait_for(layer.group_send(group, event), timeout=PUBLISH_TIMEOUT)
+
+
+# The asset events that are ``video.processing`` events on the dashboards (API.md "Realtime").
+_PROCESSING_EVENTS = {"queued", "processing", "progress", "ready", "failed"}
+
+
+def video_processing_publish(
+    *,
+    schema_name: str,
+    owner_id,
+    kind: str,
+    version: int,
+    status: str,
+    progress: float,
+    error: str | None,
+    event: str,
+    **payload,
+) -> None:
+    """``media_pipeline.hooks.asset_changed`` receiver: send a lecture video's processing state
+    to the school's dashboards as ``{"type": "video.processing", "lecture_id", "version",
+    "status", "progress"}`` plus ``error`` when ``failed`` (API.md "Realtime").
+
+    Sent for a queued source, the start of processing, each stored progress step, the end
+    (``ready`` or ``failed``), and an uploaded file that was refused while no version plays
+    (``failed`` with the reason). An upload starting or being abandoned is not an event here.
+    Called inside the pipeline's transaction; the event is sent once it commits (at once in
+    autocommit), so no dashboard sees a rolled-back state. Never raises for Redis
+    (``dashboard_publish``).
+    """
+    if kind != "video":
+        return
+    if event not in _PROCESSING_EVENTS and not (event == "rejected" and status == "failed"):
+        return
+    message = {
+        "type": "video.processing",
+        "lecture_id": str(owner_id),
+        "version": version,
+        "status": status,
+        "progress": float(progress),
+    }
+    if status == "failed":
+        message["error"] = error
+    transaction.on_commit(partial(dashboard_publish, schema_name=schema_name, message=message))

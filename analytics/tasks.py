@@ -3,10 +3,11 @@
 import logging
 
 from celery import shared_task
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 from redis.exceptions import RedisError
 
 from analytics import rollups, services
+from tenants.selectors import schools_active
 
 logger = logging.getLogger(__name__)
 
@@ -14,13 +15,12 @@ logger = logging.getLogger(__name__)
 @shared_task(name="analytics.tasks.watch_events_flush", time_limit=300, soft_time_limit=270)
 def watch_events_flush() -> dict[str, int]:
     """Beat task (CELERY_BEAT_SCHEDULE ``flush-watch-events``): store the buffered watch events
-    of every active school (``analytics.services.watch_events_flush``, one ``tenant_context``
-    per school). Returns ``{schema_name: events stored}`` for the schools that had any. A
-    school whose Redis buffer cannot be read is logged and skipped; its events wait for the
-    next run."""
+    of every active school (``tenants.selectors.schools_active``;
+    ``analytics.services.watch_events_flush``, one ``tenant_context`` per school). Returns
+    ``{schema_name: events stored}`` for the schools that had any. A school whose Redis buffer
+    cannot be read is logged and skipped; its events wait for the next run."""
     stored: dict[str, int] = {}
-    schools = get_tenant_model().objects.filter(kind="school", status="active")
-    for tenant in schools.order_by("schema_name"):
+    for tenant in schools_active():
         with tenant_context(tenant):
             try:
                 result = services.watch_events_flush(schema_name=tenant.schema_name)
@@ -40,8 +40,7 @@ def analytics_rollup() -> dict[str, dict[str, int]]:
     n}}`` for the schools that had any. What a worker death mid-run leaves is described in
     ``analytics.rollups``."""
     counted: dict[str, dict[str, int]] = {}
-    schools = get_tenant_model().objects.filter(kind="school", status="active")
-    for tenant in schools.order_by("schema_name"):
+    for tenant in schools_active():
         result = analytics_rollup_school(tenant)
         if result.watch_events or result.views:
             counted[tenant.schema_name] = {

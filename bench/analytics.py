@@ -83,9 +83,10 @@ def _content(owner, rng: random.Random):
         section = section_create(course=course, title=f"Part {s + 1}")
         for n in range(LECTURES // 4):
             lecture = lecture_create(section=section, title=f"Lecture {s * 5 + n + 1}")
-            lecture.duration = float(rng.randint(300, 1200))
-            lecture.media_version = 1
-            lecture.status = "ready"
+            lecture.video.duration = float(rng.randint(300, 1200))
+            lecture.video.version = 1
+            lecture.video.status = "ready"
+            lecture.video.save()
             lecture.save()
             lectures.append(lecture)
     return course, lectures
@@ -119,7 +120,7 @@ def _students(course, now: datetime, rng: random.Random) -> list[tuple[int, date
 def _events(course, lectures, students, total: int, now: datetime, rng: random.Random):
     """Yield COPY rows of ``total`` watch events, then return per (student, lecture) the
     furthest second watched (for progress rows) and the page views."""
-    hard = {lecture.id: rng.uniform(0.2, 0.8) * lecture.duration for lecture in lectures}
+    hard = {lecture.id: rng.uniform(0.2, 0.8) * lecture.video.duration for lecture in lectures}
     furthest: dict[tuple[int, uuid.UUID], float] = {}
     views: list[tuple] = []
     made = 0
@@ -131,17 +132,17 @@ def _events(course, lectures, students, total: int, now: datetime, rng: random.R
         span = max(1.0, (now - enrolled_at).total_seconds())
         at = enrolled_at + timedelta(seconds=rng.uniform(0, span))
         start = furthest.get((student, lecture.id), 0.0)
-        if start >= lecture.duration - HEARTBEAT or rng.random() < 0.3:
+        if start >= lecture.video.duration - HEARTBEAT or rng.random() < 0.3:
             start = 0.0
         beats = 1 + int(rng.expovariate(1 / 12))
         views.append((student, course.id, lecture.id, at))
         position = start
         for beat in range(beats):
-            if made >= total or position >= lecture.duration:
+            if made >= total or position >= lecture.video.duration:
                 break
             if beat == 3 and rng.random() < 1 / 6:
                 position = max(0.0, hard[lecture.id] - rng.uniform(15, 45))
-            end = min(lecture.duration, position + HEARTBEAT)
+            end = min(lecture.video.duration, position + HEARTBEAT)
             yield (
                 uuid.uuid4(),
                 student,
@@ -184,7 +185,7 @@ def _seed(tenant, total: int, rng: random.Random) -> dict:
             ) as copy:
                 for row in _events.views:
                     copy.write_row(row)
-        durations = {lecture.id: lecture.duration for lecture in lectures}
+        durations = {lecture.id: lecture.video.duration for lecture in lectures}
         LectureProgress.objects.bulk_create(
             [
                 LectureProgress(

@@ -178,6 +178,7 @@ def _create_school_data(args) -> tuple[object, str, int]:
     from courses.models import Course, Lecture, Section
     from enrollment.accounts.tokens import tokens_for_user
     from enrollment.models import Enrollment, LectureProgress
+    from media_pipeline.models import MediaAsset
 
     users = get_user_model().objects
     owner = users.get(email="owner@bench.test")
@@ -201,14 +202,18 @@ def _create_school_data(args) -> tuple[object, str, int]:
             for course in courses
             for s in range(1, args.sections + 1)
         )
-        lectures = Lecture.objects.bulk_create(
-            (
-                Lecture(section=section, title=f"Lecture {n}", order=n, duration=300.0)
-                for section in sections
-                for n in range(1, args.lectures + 1)
-            ),
+        lectures = [
+            Lecture(section=section, title=f"Lecture {n}", order=n)
+            for section in sections
+            for n in range(1, args.lectures + 1)
+        ]
+        videos = MediaAsset.objects.bulk_create(
+            (MediaAsset(owner_id=lecture.id, duration=300.0) for lecture in lectures),
             batch_size=1000,
         )
+        for lecture, video in zip(lectures, videos, strict=True):
+            lecture.video = video
+        Lecture.objects.bulk_create(lectures, batch_size=1000)
         for course in courses[:ENROLLED_COURSES]:
             Enrollment.objects.create(student=student, course=course)
             done = [lec for lec in lectures if lec.section.course_id == course.id]

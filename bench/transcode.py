@@ -23,7 +23,7 @@ Measurements, all in this one process on that same source:
 
 (a) the pipeline task end to end: a course, section and lecture are created in the bench
     school, the source is put into storage and made the lecture's pending version exactly
-    as ``media_pipeline.services.lecture_source_accept`` does (without queueing), and the
+    as ``media_pipeline.transcoding.lecture_source_accept`` does (without queueing), and the
     Celery task ``media_pipeline.tasks.lecture_transcode`` is called synchronously in this
     process (tenant lookup, probe, the single FFmpeg run with progress writes, master
     playlist, copy to storage, version switch);
@@ -81,6 +81,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from media_pipeline.models import MediaAsset
 
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
 SLIDE_SECONDS = 10
@@ -716,7 +718,6 @@ class PipelineRun:
         from django.core.files.storage import default_storage
         from django_tenants.utils import tenant_context
 
-        from courses.models import Lecture
         from tenants.storage import lecture_prefix
 
         with tenant_context(self.tenant):
@@ -728,13 +729,13 @@ class PipelineRun:
                 os.link(self.source, target)
             except OSError:
                 shutil.copyfile(self.source, target)
-            Lecture.objects.filter(pk=lecture.pk).update(
+            MediaAsset.objects.filter(owner_id=lecture.pk).update(
                 source_key=key,
                 pending_version=1,
-                status=Lecture.Status.QUEUED,
+                status=MediaAsset.Status.QUEUED,
                 progress=0.0,
                 error=None,
-                transcode_attempts=0,
+                attempts=0,
                 duration=round(self.info.duration, 3),
             )
         return lecture
@@ -763,13 +764,11 @@ class PipelineRun:
         """The last lecture's state after the task; raises SystemExit if it is not ready."""
         from django_tenants.utils import tenant_context
 
-        from courses.models import Lecture
-
         with tenant_context(self.tenant):
-            lecture = Lecture.objects.get(pk=self.last_lecture.pk)
-        if lecture.status != Lecture.Status.READY or lecture.media_version != 1:
-            raise SystemExit(f"lecture ended {lecture.status}: {lecture.error}")
-        return lecture.renditions
+            lecture = MediaAsset.objects.get(owner_id=self.last_lecture.pk)
+        if lecture.video.status != MediaAsset.Status.READY or lecture.video.version != 1:
+            raise SystemExit(f"lecture ended {lecture.video.status}: {lecture.video.error}")
+        return lecture.video.renditions
 
     def cleanup(self) -> None:
         """Delete the bench course, its lectures and their stored media."""

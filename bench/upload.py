@@ -63,6 +63,7 @@ from bench.common import (
     process_tree_memory,
     web_server,
 )
+from media_pipeline.models import MediaAsset
 
 MIB = 1024 * 1024
 GOAL_MIB = 30.0  # allowed difference between the peak increases, MiB
@@ -204,7 +205,6 @@ def disk_write_seconds(folder: Path, *, size: int, patch: int) -> float:
 
 def run_one(*, size: int, patch: int, lecture_id: str, staging: Path, logs: Path) -> Result:
     """Upload ``size`` bytes to a fresh server and measure it (module docstring)."""
-    from courses.models import Lecture
 
     env = bench_env()
     with web_server(env=env, log=logs / f"uvicorn-{size}.log") as (process, base_url):
@@ -229,7 +229,7 @@ def run_one(*, size: int, patch: int, lecture_id: str, staging: Path, logs: Path
             after = process_tree_memory(process.pid)
         finally:
             client.close()
-    lecture = Lecture.objects.get(pk=lecture_id)
+    lecture = MediaAsset.objects.get(owner_id=lecture_id)
     staging.mkdir(parents=True, exist_ok=True)
     disk_seconds = disk_write_seconds(staging, size=size, patch=patch)
     return Result(
@@ -243,7 +243,7 @@ def run_one(*, size: int, patch: int, lecture_id: str, staging: Path, logs: Path
         rss_after=after["VmRSS"],
         processes=after["processes"],
         server_cpu_seconds=server_cpu,
-        lecture_status=lecture.status,
+        lecture_status=lecture.video.status,
     )
 
 

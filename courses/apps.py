@@ -6,5 +6,9 @@ class CoursesConfig(AppConfig):
     verbose_name = "Courses"
 
     def ready(self) -> None:
-        # Connects the catalogue cache's invalidation to Course/Section/Lecture saves and deletes.
-        from courses import cache  # noqa: F401
+        # Connects the catalogue cache's invalidation to Course/Section/Lecture saves and deletes,
+        # and to changes of the lectures' media assets (media_pipeline.hooks.asset_changed).
+        from courses import cache
+        from media_pipeline import hooks
+
+        hooks.asset_changed.register(cache.asset_changed_receiver)

@@ -24,8 +24,10 @@ token, which the second replaces). Random tokens, not counters, so a version key
 Redis can never come back to a value an old entry is stored under. Entries expire after
 ``ENTRY_TIMEOUT`` seconds; versions do not expire.
 
-Bulk ``QuerySet.update`` calls do not send signals; the ones in the code base
-(``media_pipeline``: status, progress, transcode lease) change no field stored here.
+A lecture's media state lives in its ``media_pipeline`` video asset, which the pipeline changes
+without saving the lecture: its ``asset_changed`` hook (registered in ``CoursesConfig.ready``)
+replaces the tokens of the asset's course the same way, for every event but progress steps.
+Bulk ``QuerySet.update`` calls send no signal; none in the code base changes a field stored here.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def _outline_build(course: Course) -> dict[str, Any]:
                     "id": lecture.id,
                     "title": lecture.title,
                     "order": lecture.order,
-                    "duration": lecture.duration,
-                    "ready": lecture.media_version > 0,
+                    "duration": lecture.video.duration,
+                    "ready": lecture.video.version > 0,
                 }
                 for lecture in section.lectures.all()
             ],
@@ -170,8 +172,10 @@ def _outline_build(course: Course) -> dict[str, Any]:
 
 
 def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
-    lectures = Lecture.objects.order_by("order", "id").only(
-        "id", "section_id", "title", "order", "duration", "media_version"
+    lectures = (
+        Lecture.objects.order_by("order", "id")
+        .select_related("video")
+        .only("id", "section_id", "title", "order", "video__duration", "video__version")
     )
     courses = Course.objects.filter(id__in=course_ids).prefetch_related(
         Prefetch(
@@ -256,3 +260,18 @@ def _section_changed(sender, instance: Section, **kwargs) -> None:
 def _lecture_changed(sender, instance: Lecture, **kwargs) -> None:
     # A lecture deleted with its section: the section's own signal covers the course.
     catalogue_invalidate(course_id=_lecture_course_id(instance))
+
+
+def asset_changed_receiver(*, schema_name: str, owner_id: UUID, event: str, **payload) -> None:
+    """``media_pipeline.hooks.asset_changed`` receiver: a lecture's media state changed, so the
+    catalogue and its course's outline (``ready``, ``duration``) are replaced, now and on commit
+    (``catalogue_invalidate``), as a saved lecture does. Progress steps change nothing stored
+    here and are ignored. Called inside the pipeline's transaction, in the school's schema."""
+    if event == "progress":
+        return
+    with schema_context(schema_name):
+        course_id = (
+            Lecture.objects.filter(pk=owner_id).values_list("section__course_id", flat=True).first()
+        )
+        if course_id is not None:
+            catalogue_invalidate(course_id=course_id)

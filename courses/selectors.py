@@ -26,7 +26,10 @@ def course_get(*, course_id: UUID, published_only: bool = False) -> Course:
         Prefetch(
             "sections",
             queryset=Section.objects.order_by("order", "id").prefetch_related(
-                Prefetch("lectures", queryset=Lecture.objects.order_by("order", "id"))
+                Prefetch(
+                    "lectures",
+                    queryset=Lecture.objects.select_related("video").order_by("order", "id"),
+                )
             ),
         )
     )
@@ -48,7 +51,7 @@ def section_get(*, section_id: UUID) -> Section:
 
 def lecture_get(*, lecture_id: UUID, for_update: bool = False) -> Lecture:
     """A lecture of this tenant (with section and course joined), else ``NotFound``."""
-    qs = Lecture.objects.select_related("section__course")
+    qs = Lecture.objects.select_related("section__course", "video")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     lecture = qs.filter(id=lecture_id).first()

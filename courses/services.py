@@ -3,12 +3,12 @@
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from courses.models import Course, Lecture, Section
+from media_pipeline.assets import assets_delete, video_create
 from tenants.errors import Conflict
-from tenants.storage import lecture_prefix, storage_delete_prefix
 
 COURSE_EDITABLE_FIELDS = ("title", "subtitle", "description", "category", "price", "published")
 
@@ -59,12 +59,9 @@ def course_delete(*, course: Course) -> None:
             "Students are enrolled in this course; it cannot be deleted.",
             code="COURSE_HAS_ENROLLMENTS",
         )
-    schema = connection.schema_name
     lecture_ids = list(Lecture.objects.filter(section__course=course).values_list("id", flat=True))
     course.delete()
-    for lecture_id in lecture_ids:
-        prefix = lecture_prefix(schema, lecture_id)
-        transaction.on_commit(lambda p=prefix: storage_delete_prefix(p))
+    assets_delete(owner_ids=lecture_ids)
 
 
 def section_create(*, course: Course, title: str, order: int | None = None) -> Section:
@@ -74,8 +71,18 @@ def section_create(*, course: Course, title: str, order: int | None = None) -> S
     return Section.objects.create(course=course, title=title, order=order)
 
 
+@transaction.atomic
 def lecture_create(*, section: Section, title: str, order: int | None = None) -> Lecture:
-    """Append a lecture (status ``awaiting_media``) to ``section``."""
+    """Append a lecture to ``section`` with its video asset (status ``awaiting_media``)."""
     if order is None:
         order = (section.lectures.aggregate(m=Max("order"))["m"] or 0) + 1
-    return Lecture.objects.create(section=section, title=title, order=order)
+    lecture = Lecture(section=section, title=title, order=order)
+    lecture_video_attach(lecture=lecture)
+    lecture.save(force_insert=True)
+    return lecture
+
+
+def lecture_video_attach(*, lecture: Lecture) -> None:
+    """Give an unsaved ``lecture`` its video asset (``media_pipeline.assets.video_create``,
+    owned by the lecture's id); the caller saves the lecture in the same transaction."""
+    lecture.video = video_create(owner_id=lecture.id)

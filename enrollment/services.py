@@ -283,15 +283,19 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     ``Conflict`` 409 ``NOT_READY`` when no media version is playable yet.
     """
     enrollment_get(student=student, course_id=course_id)
-    lecture = Lecture.objects.filter(id=lecture_id, section__course_id=course_id).first()
+    lecture = (
+        Lecture.objects.select_related("video")
+        .filter(id=lecture_id, section__course_id=course_id)
+        .first()
+    )
     if lecture is None:
         raise NotFound("Lecture not found.")
-    if lecture.media_version == 0:
+    if lecture.video.version == 0:
         raise Conflict("This lecture is not ready to play yet.", code="NOT_READY")
     progress = LectureProgress.objects.filter(student=student, lecture_id=lecture.id).first()
     return Playback(
         lecture=lecture,
-        access=media_access_issue(lecture=lecture, viewer_id=student.pk),
+        access=media_access_issue(asset=lecture.video, viewer_id=student.pk),
         position=progress.position if progress else 0.0,
     )
 
@@ -323,12 +327,12 @@ def progress_record(
     ``analytics.tasks.watch_events_flush``; on commit a ``video_watch`` event goes to the
     school's dashboards. Neither can fail the heartbeat.
     """
-    lecture = Lecture.objects.select_related("section").filter(id=lecture_id).first()
+    lecture = Lecture.objects.select_related("section", "video").filter(id=lecture_id).first()
     if lecture is None:
         raise NotFound("Lecture not found.")
     course_id = lecture.section.course_id
     enrollment_get(student=student, course_id=course_id)
-    duration = lecture.duration or 0.0
+    duration = lecture.video.duration or 0.0
     limit = duration if duration > 0 else math.inf
     clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
     with transaction.atomic():

@@ -22,7 +22,7 @@ class MediaAccess:
 
     Attributes:
         lecture_id: The lecture.
-        version: Its media version (``Lecture.media_version``, >= 1).
+        version: Its media version (the video asset's ``version``, >= 1).
         token: The media token (``media_pipeline.tokens``).
         expires: Expiry in Unix seconds.
     """
@@ -64,25 +64,25 @@ def media_token_lifetime(duration: float | None) -> float:
     return max(settings.MEDIA_TOKEN_MIN_LIFETIME.total_seconds(), 2 * (duration or 0.0))
 
 
-def media_access_issue(*, lecture, viewer_id: int, now: float | None = None) -> MediaAccess:
-    """Sign access for account ``viewer_id`` to the current media version of ``lecture`` in the
-    current tenant schema. The token is bound to that version: after a re-upload is switched in,
-    URLs of the old version answer 403 (the old files are deleted anyway) and the player asks
-    for a new playback object.
+def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> MediaAccess:
+    """Sign access for account ``viewer_id`` to the current version of a lecture's video
+    ``asset`` (``MediaAsset``; its owner is the lecture) in the current tenant schema. The token
+    is bound to that version: after a re-upload is switched in, URLs of the old version answer
+    403 (the old files are deleted anyway) and the player asks for a new playback object.
 
     Raises:
-        ValueError: the lecture has no playable version yet (``media_version`` 0).
+        ValueError: the asset has no playable version yet (``version`` 0).
     """
-    if not lecture.media_version:
-        raise ValueError(f"lecture {lecture.pk} has no media version")
-    expires = int((time.time() if now is None else now) + media_token_lifetime(lecture.duration))
+    if not asset.version:
+        raise ValueError(f"asset {asset.pk} of {asset.owner_id} has no media version")
+    expires = int((time.time() if now is None else now) + media_token_lifetime(asset.duration))
     token = media_token_sign(
         tenant=connection.schema_name,
         student_id=viewer_id,
-        lecture_id=lecture.pk,
-        version=lecture.media_version,
+        lecture_id=asset.owner_id,
+        version=asset.version,
         expires=expires,
     )
     return MediaAccess(
-        lecture_id=lecture.pk, version=lecture.media_version, token=token, expires=expires
+        lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
     )

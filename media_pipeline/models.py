@@ -1,22 +1,92 @@
-"""Resumable uploads (tus 1.0.0), in each tenant's schema."""
+"""Media assets and their resumable uploads, in each tenant's schema.
+
+A media asset is one piece of media that belongs to an owner (today a lecture; the owner's id is
+kept as a plain UUID so the pipeline never depends on the app that owns it) together with the
+state of its processing. A lecture has one ``video`` asset; captions, slides and attachments are
+further kinds of asset of the same owner.
+"""
 
 import uuid
 
 from django.conf import settings
 from django.db import models
 
-from courses.models import Lecture
+
+class MediaAsset(models.Model):
+    """One media asset of an owner and the state of its pipeline.
+
+    ``version`` is the version viewers play (0: none yet). A new source is processed as
+    ``version + 1`` beside the current one and switched in one UPDATE when ready, so the old
+    version keeps playing until then. Outputs live under
+    ``tenants/<schema>/lectures/<owner_id>/v<version>/`` (``tenants.storage``).
+
+    The lease (``lease_claim``, ``lease_renewed_at``) is held by the run processing the pending
+    version: its Celery task id and its last sign of life (``media_pipeline.transcoding``,
+    ``media_pipeline.recovery``).
+    """
+
+    class Kind(models.TextChoices):
+        VIDEO = "video", "Video"
+
+    class Status(models.TextChoices):
+        AWAITING_MEDIA = "awaiting_media", "Awaiting media"
+        UPLOADING = "uploading", "Uploading"
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The lecture (or other owner) the asset belongs to; also its storage namespace.
+    owner_id = models.UUIDField(db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.VIDEO)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AWAITING_MEDIA)
+    progress = models.FloatField(default=0.0)
+    # null, not "", is the API's "no error" (API.md lecture object).
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001
+    # Seconds of the playing version (of the pending source until one plays).
+    duration = models.FloatField(null=True, blank=True)
+    renditions = models.JSONField(default=list, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    # The source waiting for (or under) processing, and the version it will become.
+    source_key = models.CharField(max_length=500, blank=True)
+    pending_version = models.PositiveIntegerField(default=0)
+    # Seconds of the pending source (its transcode's time limit is scaled to it).
+    source_duration = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_claim = models.CharField(max_length=64, blank=True)
+    lease_renewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0) & models.Q(progress__lte=100),
+                name="media_asset_progress_0_100",
+            ),
+            # A lecture plays one video; other kinds (attachments) may have several per owner.
+            models.UniqueConstraint(
+                fields=["owner_id", "kind"],
+                condition=models.Q(kind="video"),
+                name="media_asset_one_video_per_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "lease_renewed_at"], name="media_asset_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.owner_id} ({self.status}, v{self.version})"
 
 
 class Upload(models.Model):
-    """One tus upload of a lecture's source video.
+    """One tus upload of a media asset's source.
 
     Bytes live in a staging file (``media_pipeline.uploads.staging_path``) until ``offset`` reaches
     ``length``; then the file is validated and moved to storage and the row is deleted.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    lecture = models.ForeignKey(Lecture, on_delete=models.CASCADE, related_name="uploads")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="uploads")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )

@@ -1,45 +1,39 @@
-"""Celery tasks of the media pipeline: thin wrappers that enter the tenant and call services."""
+"""Celery tasks of the media pipeline: thin wrappers that call the services inside the school
+(``tenants.tasks.TenantTask``) or, for beat tasks, inside every active school."""
 
 import logging
 import uuid
 
-from celery import Task, shared_task
+from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError, connections
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 
-from media_pipeline import services, uploads
+from media_pipeline import recovery, transcoding, uploads
+from tenants.selectors import schools_active
+from tenants.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
 
 
-def _tenant(schema_name: str):
-    return get_tenant_model().objects.get(schema_name=schema_name)
-
-
-def _schools():
-    return get_tenant_model().objects.filter(kind="school")
-
-
-class TranscodeTask(Task):
-    """Marks the lecture failed when the task dies of an unexpected error, so a lecture never
+class TranscodeTask(TenantTask):
+    """Marks the video failed when the task dies of an unexpected error, so a lecture never
     stays ``processing`` after its task is gone.
 
-    Only while this run holds the lecture's lease (``services.lecture_transcode_abandon``). A
+    Only while this run holds the video's lease (``recovery.lecture_transcode_abandon``). A
     run that never gets to raise (SIGKILL, the hard time limit) is recovered by lease instead
-    (``lecture_transcodes_recover``).
+    (``recovery.lecture_transcodes_recover``).
     """
 
+    abstract = True
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        schema_name, lecture_id, version = (
-            kwargs["schema_name"],
-            kwargs["lecture_id"],
-            kwargs["version"],
-        )
-        with tenant_context(_tenant(schema_name)):
-            services.lecture_transcode_abandon(
-                lecture_id=lecture_id,
-                version=version,
+        with self.school(kwargs["schema_name"]) as tenant:
+            if tenant is None:
+                return
+            recovery.lecture_transcode_abandon(
+                lecture_id=kwargs["lecture_id"],
+                version=kwargs["version"],
                 claim=task_id,
                 message="Processing stopped unexpectedly; please upload the video again.",
             )
@@ -48,32 +42,30 @@ class TranscodeTask(Task):
 @shared_task(
     base=TranscodeTask,
     bind=True,
-    name="media_pipeline.tasks.lecture_transcode",
+    name=transcoding.TRANSCODE_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
 )
 def lecture_transcode(self, *, schema_name: str, lecture_id: str, version: int) -> bool:
-    """Transcode ``version`` of a lecture in tenant ``schema_name`` (queue ``transcode``).
+    """Transcode ``version`` of a lecture's video in school ``schema_name`` (queue
+    ``transcode``).
 
-    Idempotent by the lecture's state; the task id is the run's claim on the lecture's lease,
-    kept alive by ``services.transcode_heartbeat`` for as long as the task runs. A redelivery
-    after its pool process died resumes with one more attempt
-    (``services.lecture_transcode_begin``). Time limits are set per call from the source's
-    duration (``services.transcode_time_limit``).
+    Idempotent by the asset's state; the task id is the run's claim on the lease, kept alive by
+    ``recovery.transcode_heartbeat`` for as long as the task runs. A redelivery after its pool
+    process died resumes with one more attempt (``transcoding.lecture_transcode_begin``). Time
+    limits are set per call from the source's duration (``transcoding.transcode_time_limit``).
     """
     claim = self.request.id or str(uuid.uuid4())
-    with (
-        tenant_context(_tenant(schema_name)),
-        services.transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim),
-    ):
-        return services.lecture_transcode(lecture_id=lecture_id, version=version, claim=claim)
+    with recovery.transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim):
+        return transcoding.lecture_transcode(lecture_id=lecture_id, version=version, claim=claim)
 
 
 @shared_task(name="media_pipeline.tasks.uploads_expire", time_limit=600, soft_time_limit=540)
 def uploads_expire() -> int:
-    """Beat task: remove expired unfinished uploads (rows and staging files) of every school."""
+    """Beat task: remove expired unfinished uploads (rows and staging files) of every active
+    school (``tenants.selectors.schools_active``)."""
     removed = 0
-    for tenant in _schools():
+    for tenant in schools_active():
         with tenant_context(tenant):
             removed += uploads.uploads_expire()
     if removed:
@@ -85,19 +77,19 @@ def uploads_expire() -> int:
     name="media_pipeline.tasks.lecture_transcodes_recover", time_limit=300, soft_time_limit=270
 )
 def lecture_transcodes_recover() -> dict[str, int]:
-    """Beat task (every minute, CELERY_BEAT_SCHEDULE): in every school, queue again the
+    """Beat task (every minute, CELERY_BEAT_SCHEDULE): in every active school, queue again the
     transcodes whose worker was lost and remove this machine's orphaned work folders
-    (``services.lecture_transcodes_recover``, ``services.transcode_work_dirs_clean``).
+    (``recovery.lecture_transcodes_recover``, ``recovery.transcode_work_dirs_clean``).
 
     Returns ``{"requeued": n, "failed": n, "work_dirs_removed": n}``.
     """
     totals = {"requeued": 0, "failed": 0, "work_dirs_removed": 0}
-    for tenant in _schools():
+    for tenant in schools_active():
         with tenant_context(tenant):
-            recovered = services.lecture_transcodes_recover()
+            recovered = recovery.lecture_transcodes_recover()
             totals["requeued"] += len(recovered["requeued"])
             totals["failed"] += len(recovered["failed"])
-            totals["work_dirs_removed"] += len(services.transcode_work_dirs_clean())
+            totals["work_dirs_removed"] += len(recovery.transcode_work_dirs_clean())
     return totals
 
 

@@ -20,10 +20,10 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from courses.models import Lecture
-from courses.selectors import lecture_get
-from media_pipeline.models import Upload
+from media_pipeline.leases import video_of
+from media_pipeline.models import MediaAsset, Upload
 from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
+from media_pipeline.transcoding import asset_changed, lecture_source_accept
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.metrics import upload_bytes_add
 from tenants.storage import lecture_prefix
@@ -153,22 +153,29 @@ def upload_create(
     except ValueError as exc:
         raise NotFound("Lecture not found.") from exc
     with transaction.atomic():
-        lecture = lecture_get(lecture_id=lecture_id, for_update=True)
+        asset = video_of(lecture_id).select_for_update().first()
+        if asset is None:
+            raise NotFound("Lecture not found.")
         upload = Upload.objects.create(
-            lecture=lecture,
+            asset=asset,
             created_by=user,
             length=length,
             metadata=metadata_header or "",
             filename=metadata["filename"][:255],
             expires_at=timezone.now() + settings.UPLOAD_EXPIRY,
         )
-        if lecture.status in (Lecture.Status.AWAITING_MEDIA, Lecture.Status.FAILED):
-            Lecture.objects.filter(pk=lecture.pk).update(
-                status=Lecture.Status.UPLOADING, error=None, progress=0.0
-            )
+        if asset.status in (MediaAsset.Status.AWAITING_MEDIA, MediaAsset.Status.FAILED):
+            asset.status, asset.error, asset.progress = MediaAsset.Status.UPLOADING, None, 0.0
+            asset.save(update_fields=["status", "error", "progress", "updated_at"])
+            asset_changed(asset, version=asset.pending_version, event="upload")
         path = staging_path(upload.id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(exist_ok=False)
+        if length == 0:
+            # Nothing will ever be appended (tus clients create empty files this way): the
+            # upload is complete now, and its validation fails it with EMPTY_FILE at once.
+            upload_finish(upload=upload)
+            return upload
     if body is None:
         return upload
     try:
@@ -280,15 +287,16 @@ def upload_terminate(*, upload_id: UUID, user) -> None:
 
 def _upload_discard(upload: Upload) -> None:
     path = staging_path(upload.id)
-    lecture_id = upload.lecture_id
+    asset_id = upload.asset_id
     upload.delete()
-    if not Upload.objects.filter(lecture_id=lecture_id).exists():
-        lecture = Lecture.objects.select_for_update().get(pk=lecture_id)
-        if lecture.status == Lecture.Status.UPLOADING:
-            lecture.status = (
-                Lecture.Status.READY if lecture.media_version else Lecture.Status.AWAITING_MEDIA
+    if not Upload.objects.filter(asset_id=asset_id).exists():
+        asset = MediaAsset.objects.select_for_update().get(pk=asset_id)
+        if asset.status == MediaAsset.Status.UPLOADING:
+            asset.status = (
+                MediaAsset.Status.READY if asset.version else MediaAsset.Status.AWAITING_MEDIA
             )
-            lecture.save(update_fields=["status", "updated_at"])
+            asset.save(update_fields=["status", "updated_at"])
+            asset_changed(asset, version=asset.version, event="upload")
     transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
@@ -301,27 +309,26 @@ def upload_finish(*, upload: Upload) -> None:
     ``error`` and the staging file removed; nothing reaches FFmpeg's transcoder.
     Must run inside the caller's transaction.
     """
-    from media_pipeline.services import lecture_source_accept
-
     path = staging_path(upload.id)
     schema = connection.schema_name
     try:
         container = sniff_container(path)
         result: ProbeResult = probe(path, container=container)
     except MediaRejected as exc:
-        lecture = Lecture.objects.select_for_update().get(pk=upload.lecture_id)
+        asset = MediaAsset.objects.select_for_update().get(pk=upload.asset_id)
         upload.delete()
-        if lecture.status == Lecture.Status.UPLOADING or not lecture.media_version:
-            lecture.status = Lecture.Status.FAILED
-        lecture.error = exc.message
-        lecture.progress = 0.0
-        lecture.save(update_fields=["status", "error", "progress", "updated_at"])
+        if asset.status == MediaAsset.Status.UPLOADING or not asset.version:
+            asset.status = MediaAsset.Status.FAILED
+        asset.error = exc.message
+        asset.progress = 0.0
+        asset.save(update_fields=["status", "error", "progress", "updated_at"])
+        asset_changed(asset, version=asset.pending_version, event="rejected")
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
-        logger.info("Rejected upload %s for lecture %s: %s", upload.id, upload.lecture_id, exc.code)
+        logger.info("Rejected upload %s of asset %s: %s", upload.id, upload.asset_id, exc.code)
         return
-    key = f"{lecture_prefix(schema, upload.lecture_id)}/sources/{upload.id}.{container}"
+    lecture_id = MediaAsset.objects.values_list("owner_id", flat=True).get(pk=upload.asset_id)
+    key = f"{lecture_prefix(schema, lecture_id)}/sources/{upload.id}.{container}"
     _staging_to_storage(path, key)
-    lecture_id = upload.lecture_id
     upload.delete()
     lecture_source_accept(lecture_id=lecture_id, source_key=key, probe=result)
 
@@ -358,7 +365,7 @@ def uploads_expire(*, now=None) -> int:
     return count
 
 
-def upload_from_path(*, user, lecture: Lecture, path: Path) -> None:
+def upload_from_path(*, user, lecture_id: UUID, path: Path) -> None:
     """Ingest a local file as if it had been uploaded with tus (server-side import).
 
     The file is copied to staging and finished exactly like the last byte of a tus upload, so
@@ -371,9 +378,11 @@ def upload_from_path(*, user, lecture: Lecture, path: Path) -> None:
             length=size,
             metadata_header=",".join(
                 f"{key} {base64.b64encode(value.encode()).decode()}"
-                for key, value in (("lecture_id", str(lecture.id)), ("filename", path.name))
+                for key, value in (("lecture_id", str(lecture_id)), ("filename", path.name))
             ),
         )
+        if size == 0:  # finished (and refused as empty) by its creation already
+            return
         shutil.copyfile(path, staging_path(upload.id))
         Upload.objects.filter(pk=upload.pk).update(offset=size)
         upload.offset = size

@@ -6,7 +6,7 @@ Metric families (names are part of the operations contract, README "Operations")
   pattern, e.g. ``api/v1/courses/<uuid:course_id>``, never the raw path; ``unmatched`` when no
   pattern matched) and ``status`` (the numeric status code);
 * ``lectern_transcode_duration_seconds`` histogram, label ``tenant``: wall seconds of one
-  successful ``media_pipeline.services.lecture_transcode`` run (probe, FFmpeg ladder, previews,
+  successful ``media_pipeline.transcoding.lecture_transcode`` run (probe, FFmpeg ladder, previews,
   copy to storage);
 * ``lectern_transcode_realtime_factor`` histogram, label ``tenant``: seconds of media per wall
   second of that run (2.0 means twice as fast as playback);

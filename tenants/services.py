@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
 from django_tenants.utils import schema_context
 
 from tenants.errors import ApplicationError, Conflict
+from tenants.hooks import Hook
 from tenants.models import Domain, Tenant
 from tenants.storage import storage_delete_prefix, tenant_prefix
 
@@ -211,10 +211,17 @@ class TenantProtected(ApplicationError):
     status = 409
 
 
+#: Asked, inside a school's schema and without payload, for what the apps above the kernel
+#: measure of its usage: each receiver returns a dict of figures, summed per name; today
+#: ``{"lecture_seconds": float}`` from ``media_pipeline`` (its video assets' durations).
+usage_measure = Hook("usage_measure", payload="")
+
+
 @dataclass(frozen=True)
 class TenantUsage:
     """What a school uses: ``students`` (accounts with role ``student``), ``lecture_seconds``
-    (sum of ``Lecture.duration`` over its lectures, seconds; lectures without media count 0)
+    (the durations of its lectures' videos summed, seconds; lectures without media count 0,
+    measured by the ``usage_measure`` hook's receivers)
     and ``storage_bytes`` (bytes of every stored object under its storage prefix)."""
 
     students: int
@@ -324,13 +331,12 @@ def tenant_usage(tenant: Tenant, *, refresh: bool = False) -> TenantUsage:
     ``refresh`` is true. Tenants without a schema of their own (the public tenant) count zero
     students and lectures.
     """
-    from courses.models import Lecture
-
     students, seconds = 0, 0.0
     if tenant.kind != Tenant.Kind.PLATFORM:
         with schema_context(tenant.schema_name):
             students = get_user_model().objects.filter(role="student").count()
-            seconds = Lecture.objects.aggregate(total=Sum("duration"))["total"] or 0.0
+            for figures in usage_measure.collect():
+                seconds += figures.get("lecture_seconds", 0.0)
     key = _storage_cache_key(tenant.schema_name)
     stored = None if refresh else cache.get(key)
     if stored is None:

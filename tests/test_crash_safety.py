@@ -3,7 +3,7 @@
 A Celery worker (prefork, concurrency 1) transcodes generated clips in the committed e2e
 school. The test watches the lecture's progress in the database and, at a random point of
 the run, SIGKILLs the worker's whole process group (main process, pool process and FFmpeg),
-starts a new worker and runs the recovery sweep (``services.lecture_transcodes_recover``, what
+starts a new worker and runs the recovery sweep (``recovery.lecture_transcodes_recover``, what
 the beat task runs every minute) with a threshold of 2 s instead of the production lease
 timeout. Kombu's Redis transport never gives the killed task back to the new worker (it waits
 in the ``unacked`` hash for the 40 h visibility timeout): the test checks that too, then
@@ -40,6 +40,8 @@ import pytest
 from django.conf import settings
 from django.db import connections, transaction
 
+from media_pipeline import leases, recovery, transcoding
+from media_pipeline.models import MediaAsset
 from media_pipeline.samples import synthetic_clip
 from tests.conftest import VENV_BIN, _stop_process_group, worker_start
 
@@ -189,8 +191,8 @@ def crash_worker(e2e_env, e2e_school, e2e_logs, crash_broker):
 
 @dataclass
 class Transitions:
-    """Every distinct (status, media_version, pending_version, attempts) of the watched
-    lectures, polled every 20 ms by a thread of its own."""
+    """Every distinct (status, version, pending_version, attempts) of the watched lectures'
+    videos, polled every 20 ms by a thread of its own."""
 
     schema: str
     history: dict[str, list[tuple]] = field(default_factory=dict)
@@ -213,13 +215,13 @@ class Transitions:
     def _poll(self) -> None:
         from django_tenants.utils import schema_context
 
-        from courses.models import Lecture
+        from media_pipeline.models import MediaAsset
 
         try:
             with schema_context(self.schema):
                 while not self._stop.is_set():
-                    rows = Lecture.objects.filter(pk__in=list(self.history)).values_list(
-                        "pk", "status", "media_version", "pending_version", "transcode_attempts"
+                    rows = MediaAsset.objects.filter(owner_id__in=list(self.history)).values_list(
+                        "owner_id", "status", "version", "pending_version", "attempts"
                     )
                     for pk, *state in rows:
                         states = self.history[str(pk)]
@@ -234,9 +236,7 @@ class Transitions:
 
 
 def _row(lecture_id):
-    from courses.models import Lecture
-
-    return Lecture.objects.get(pk=lecture_id)
+    return MediaAsset.objects.get(owner_id=lecture_id)
 
 
 def _wait_for(predicate, what: str, timeout: float = WAIT_TIMEOUT, interval: float = 0.02):
@@ -262,7 +262,7 @@ def _upload(owner, lecture, clip: Path) -> None:
     from media_pipeline.uploads import upload_from_path
 
     with transaction.atomic():
-        upload_from_path(user=owner, lecture=lecture, path=clip)
+        upload_from_path(user=owner, lecture_id=lecture.id, path=clip)
 
 
 def _kill_during_run(worker, lecture_id, *, attempt: int, target: float, whole_group=True):
@@ -270,16 +270,15 @@ def _kill_during_run(worker, lecture_id, *, attempt: int, target: float, whole_g
 
     Returns ``(monotonic time of the kill, progress seen at the kill)``.
     """
-    from courses.models import Lecture
 
     def reached():
         row = _row(lecture_id)
-        assert row.status in (Lecture.Status.QUEUED, Lecture.Status.PROCESSING), (
+        assert row.status in (MediaAsset.Status.QUEUED, MediaAsset.Status.PROCESSING), (
             f"the run ended ({row.status}) before progress reached {target:.0f} %"
         )
         return (
-            row.status == Lecture.Status.PROCESSING
-            and row.transcode_attempts == attempt
+            row.status == MediaAsset.Status.PROCESSING
+            and row.attempts == attempt
             and row.progress >= target
             and row
         )
@@ -293,9 +292,9 @@ def _kill_during_run(worker, lecture_id, *, attempt: int, target: float, whole_g
     after = _row(lecture_id)
     # The run must not have got to the switch. After a pool process kill the surviving main
     # process may already have delivered the message again (next attempt, or ``failed``).
-    assert after.status != Lecture.Status.READY, "the kill missed the run"
+    assert after.status != MediaAsset.Status.READY, "the kill missed the run"
     if whole_group:
-        assert (after.status, after.transcode_attempts) == (Lecture.Status.PROCESSING, attempt)
+        assert (after.status, after.attempts) == (MediaAsset.Status.PROCESSING, attempt)
     return killed_at, row.progress
 
 
@@ -307,10 +306,8 @@ def _until_lease_lapsed(killed_at: float) -> None:
 def _sweep(schema: str) -> dict:
     from django_tenants.utils import schema_context
 
-    from media_pipeline import services
-
     with schema_context(schema):
-        return services.lecture_transcodes_recover(stale_after=SWEEP_THRESHOLD)
+        return recovery.lecture_transcodes_recover(stale_after=SWEEP_THRESHOLD)
 
 
 def _broker_count(app, kind: str) -> int:
@@ -386,8 +383,6 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
     from django.contrib.auth import get_user_model
     from django_tenants.utils import schema_context
 
-    from courses.models import Lecture
-    from media_pipeline import services
     from tenants.storage import lecture_prefix
 
     seed = int(os.environ.get("CRASH_SEED", secrets.randbelow(10**6)))
@@ -428,7 +423,7 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
                 _until_lease_lapsed(killed_at)
                 assert _sweep(schema) == {"requeued": [lecture_id], "failed": []}
                 _wait_for(
-                    lambda: _row(lecture_id).transcode_attempts == attempt + 1,
+                    lambda: _row(lecture_id).attempts == attempt + 1,
                     f"attempt {attempt + 1} of lecture {label}",
                 )
                 entry["claimed_again_s"] = round(time.monotonic() - killed_at, 2)
@@ -436,12 +431,12 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
 
         def wait_ready(label, lecture_id, killed_at) -> None:
             _wait_for(
-                lambda: _row(lecture_id).status == Lecture.Status.READY, f"lecture {label} ready"
+                lambda: _row(lecture_id).status == MediaAsset.Status.READY, f"lecture {label} ready"
             )
             kills[-1]["kill_to_ready_s"] = round(time.monotonic() - killed_at, 2)
             # The run removes its work folder right after the switch.
-            work = services.transcode_work_dir(
-                schema=schema, lecture_id=lecture_id, version=_row(lecture_id).media_version
+            work = transcoding.transcode_work_dir(
+                schema=schema, lecture_id=lecture_id, version=_row(lecture_id).video.version
             )
             _wait_for(lambda: not work.exists(), f"the work folder of lecture {label} removed")
 
@@ -465,9 +460,9 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
         _upload(owner, _row(lecture.pk), crash_clip)
         wait_ready("C", lecture.pk, killed_at)
         # The beat task's clean-up of this machine's work folders takes the killed v1's.
-        removed = services.transcode_work_dirs_clean()
+        removed = recovery.transcode_work_dirs_clean()
         assert removed == [
-            services.transcode_work_dir(schema=schema, lecture_id=lecture.pk, version=1)
+            transcoding.transcode_work_dir(schema=schema, lecture_id=lecture.pk, version=1)
         ]
 
         # The five killed deliveries come back at last (visibility timeout): all no-ops.
@@ -493,16 +488,19 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
         for label, lecture_id in lectures.items():
             row = _row(lecture_id)
             version, attempts, outcomes = expected[label]
-            assert (row.status, row.media_version, row.pending_version) == (
-                Lecture.Status.READY,
+            assert (row.status, row.version, row.pending_version) == (
+                MediaAsset.Status.READY,
                 version,
                 version,
             ), label
-            assert row.transcode_attempts == attempts, label
+            assert row.attempts == attempts, label
             assert (row.error, row.progress) == (None, 100.0), label
             statuses = seen.statuses(lecture_id)
-            assert statuses.count(Lecture.Status.READY) == 1, (label, seen.history[str(lecture_id)])
-            assert statuses[-1] == Lecture.Status.READY, label
+            assert statuses.count(MediaAsset.Status.READY) == 1, (
+                label,
+                seen.history[str(lecture_id)],
+            )
+            assert statuses[-1] == MediaAsset.Status.READY, label
             # One execution switched the lecture; each killed one, delivered again late, was a
             # no-op (a killed execution stores no result).
             assert _transcode_outcomes(lecture_id) == outcomes, label
@@ -525,7 +523,6 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_three_attempts(
     from django.contrib.auth import get_user_model
     from django_tenants.utils import schema_context
 
-    from courses.models import Lecture
     from tenants.storage import lecture_prefix
 
     rng = random.Random(int(os.environ.get("CRASH_SEED", secrets.randbelow(10**6))))
@@ -546,7 +543,7 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_three_attempts(
             crash_worker, lecture.pk, attempt=1, target=rng.uniform(*KILL_PROGRESS_RANGE),
             whole_group=False,
         )  # fmt: skip
-        _wait_for(lambda: _row(lecture.pk).transcode_attempts == 2, "attempt 2")
+        _wait_for(lambda: _row(lecture.pk).attempts == 2, "attempt 2")
         kills.append(
             {
                 "attempt": 1,
@@ -562,7 +559,7 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_three_attempts(
         restart = crash_worker.start()
         _until_lease_lapsed(killed_at)
         assert _sweep(schema) == {"requeued": [lecture.pk], "failed": []}
-        _wait_for(lambda: _row(lecture.pk).transcode_attempts == 3, "attempt 3")
+        _wait_for(lambda: _row(lecture.pk).attempts == 3, "attempt 3")
         kills.append(
             {
                 "attempt": 2,
@@ -577,7 +574,7 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_three_attempts(
             crash_worker, lecture.pk, attempt=3, target=rng.uniform(*KILL_PROGRESS_RANGE),
             whole_group=False,
         )  # fmt: skip
-        _wait_for(lambda: _row(lecture.pk).status == Lecture.Status.FAILED, "failed")
+        _wait_for(lambda: _row(lecture.pk).status == MediaAsset.Status.FAILED, "failed")
         kills.append(
             {
                 "attempt": 3,
@@ -605,13 +602,13 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_three_attempts(
     _report(record_property, "attempts", kills)
     with django_db_blocker.unblock(), schema_context(schema):
         row = _row(lecture.pk)
-        assert (row.status, row.error, row.transcode_attempts) == (
-            Lecture.Status.FAILED,
+        assert (row.status, row.error, row.attempts) == (
+            MediaAsset.Status.FAILED,
             EXHAUSTED,
             3,
         )
-        assert (row.media_version, row.source_key, row.progress) == (0, "", 0.0)
-        assert Lecture.Status.READY not in seen.statuses(lecture.pk)
+        assert (row.version, row.source_key, row.progress) == (0, "", 0.0)
+        assert MediaAsset.Status.READY not in seen.statuses(lecture.pk)
         # The message killed with the whole worker, delivered again late, and the delivery that
         # found no attempt left: both no-ops; the killed executions stored nothing.
         assert _transcode_outcomes(lecture.pk) == ["false", "false"]
@@ -629,11 +626,11 @@ def test_the_worker_runs_transcodes_with_crash_safe_settings(e2e_env):
     recovery sweep scheduled every minute."""
     script = (
         "import json, django; django.setup(); from config.celery import app; "
-        "from media_pipeline import tasks, services; t = tasks.lecture_transcode; "
+        "from media_pipeline import tasks, transcoding; t = tasks.lecture_transcode; "
         "print(json.dumps([t.acks_late, t.reject_on_worker_lost, "
         "app.conf.worker_prefetch_multiplier, "
         "app.conf.broker_transport_options['visibility_timeout'], "
-        "services.transcode_time_limit(6 * 3600), "
+        "transcoding.transcode_time_limit(6 * 3600), "
         "app.conf.beat_schedule['recover-lost-transcodes']]))"
     )
     result = subprocess.run(
@@ -663,37 +660,32 @@ def test_the_heartbeat_renews_only_its_own_lease_while_the_block_runs(
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
-    from courses.models import Lecture
-    from media_pipeline import services
-
     settings.TRANSCODE_HEARTBEAT_INTERVAL = 0.05
     with django_db_blocker.unblock(), schema_context(e2e_school.schema_name):
         owner = get_user_model().objects.get(email=e2e_school.owner_email)
         mine, other = _new_lecture(owner, "beating"), _new_lecture(owner, "not mine")
         started = timezone.now() - timedelta(seconds=30)
         for lecture, claim in ((mine, "run-mine"), (other, "run-other")):
-            Lecture.objects.filter(pk=lecture.pk).update(
-                status=Lecture.Status.PROCESSING,
+            MediaAsset.objects.filter(owner_id=lecture.pk).update(
+                status=MediaAsset.Status.PROCESSING,
                 pending_version=1,
-                transcode_claim=claim,
-                transcode_heartbeat_at=started,
+                lease_claim=claim,
+                lease_renewed_at=started,
             )
 
-        with services.transcode_heartbeat(lecture_id=mine.pk, version=1, claim="run-mine"):
-            _wait_for(
-                lambda: _row(mine.pk).transcode_heartbeat_at > started, "a heartbeat", timeout=10
-            )
-            first = _row(mine.pk).transcode_heartbeat_at
-            _wait_for(lambda: _row(mine.pk).transcode_heartbeat_at > first, "a second heartbeat")
-        stopped = _row(mine.pk).transcode_heartbeat_at
+        with recovery.transcode_heartbeat(lecture_id=mine.pk, version=1, claim="run-mine"):
+            _wait_for(lambda: _row(mine.pk).lease_renewed_at > started, "a heartbeat", timeout=10)
+            first = _row(mine.pk).lease_renewed_at
+            _wait_for(lambda: _row(mine.pk).lease_renewed_at > first, "a second heartbeat")
+        stopped = _row(mine.pk).lease_renewed_at
         time.sleep(0.3)
 
-        assert _row(mine.pk).transcode_heartbeat_at == stopped  # the thread ended with the block
-        assert services.transcode_lease_alive(stopped)
-        assert _row(other.pk).transcode_heartbeat_at == started
+        assert _row(mine.pk).lease_renewed_at == stopped  # the thread ended with the block
+        assert leases.lease_alive(stopped)
+        assert _row(other.pk).lease_renewed_at == started
         # A version that is no longer processing (here: failed) is not renewed either.
-        Lecture.objects.filter(pk=mine.pk).update(status=Lecture.Status.FAILED)
-        with services.transcode_heartbeat(lecture_id=mine.pk, version=1, claim="run-mine"):
+        MediaAsset.objects.filter(owner_id=mine.pk).update(status=MediaAsset.Status.FAILED)
+        with recovery.transcode_heartbeat(lecture_id=mine.pk, version=1, claim="run-mine"):
             time.sleep(0.3)
-        assert _row(mine.pk).transcode_heartbeat_at == stopped
+        assert _row(mine.pk).lease_renewed_at == stopped
         connections.close_all()

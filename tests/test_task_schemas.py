@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from media_pipeline.models import MediaAsset
 from tenants.models import Tenant
 from tenants.testing import TEST_TENANTS, make_user
 
@@ -91,11 +92,11 @@ def _lecture(tenant, owner, title: str):
 
 
 def _lecture_row(tenant, lecture_id):
-    """``(status, media_version)`` of the lecture in ``tenant``'s schema, or None."""
-    from courses.models import Lecture
-
+    """``(status, version)`` of the lecture's video in ``tenant``'s schema, or None."""
     with tenant_context(tenant):
-        return Lecture.objects.filter(pk=lecture_id).values_list("status", "media_version").first()
+        return (
+            MediaAsset.objects.filter(owner_id=lecture_id).values_list("status", "version").first()
+        )
 
 
 def _wait_for(predicate, what: str, timeout: float):
@@ -130,7 +131,6 @@ def test_lecture_transcode_interleaved_in_one_worker(
     """Four uploads, A, B, A, B: each is sent (on commit) with its school's schema name and
     transcoded by the same worker process; each lecture ends ``ready`` with version 1 in its own
     schema, is absent from the other one, and its media lands under its own school's folder."""
-    from courses.models import Lecture
     from media_pipeline.uploads import upload_from_path
 
     alpha, beta, owner_a, owner_b = two_schools
@@ -141,14 +141,14 @@ def test_lecture_transcode_interleaved_in_one_worker(
         for index, (tenant, owner) in enumerate(order):
             lecture = _lecture(tenant, owner, f"transcode {index}")
             with tenant_context(tenant), transaction.atomic():
-                upload_from_path(user=owner, lecture=lecture, path=short_clip)
+                upload_from_path(user=owner, lecture_id=lecture.id, path=short_clip)
             lectures.append((tenant, lecture.id))
         connection.set_schema_to_public()
         for tenant, lecture_id in lectures:
             _wait_for(
                 lambda t=tenant, i=lecture_id: (
                     (_lecture_row(t, i) or ("", 0))[0]
-                    in (Lecture.Status.READY, Lecture.Status.FAILED)
+                    in (MediaAsset.Status.READY, MediaAsset.Status.FAILED)
                 ),
                 f"lecture {lecture_id} of {tenant.schema_name} to finish",
                 READY_TIMEOUT,
@@ -156,7 +156,7 @@ def test_lecture_transcode_interleaved_in_one_worker(
         record_property("four_transcodes_seconds", round(time.monotonic() - started, 2))
         for tenant, lecture_id in lectures:
             other = beta if tenant == alpha else alpha
-            assert _lecture_row(tenant, lecture_id) == (Lecture.Status.READY, 1)
+            assert _lecture_row(tenant, lecture_id) == (MediaAsset.Status.READY, 1)
             assert _lecture_row(other, lecture_id) is None
             media = Path(settings.MEDIA_ROOT) / "tenants"
             assert list((media / tenant.schema_name).rglob(f"*{lecture_id}*"))
@@ -298,7 +298,6 @@ def test_lecture_transcodes_recover_interleaved_in_one_worker(
     """A lost run (``processing``, lease lapsed, attempts used up) in A and a healthy one in B:
     the worker's sweep fails A's lecture in A's schema and leaves B's alone; then B's lease
     lapses and A gets a healthy run: the next sweep fails B's only."""
-    from courses.models import Lecture
     from media_pipeline.tasks import lecture_transcodes_recover
 
     alpha, beta, owner_a, owner_b = two_schools
@@ -306,37 +305,37 @@ def test_lecture_transcodes_recover_interleaved_in_one_worker(
     def running(tenant, owner, *, lapsed: bool):
         lecture = _lecture(tenant, owner, "recover")
         with tenant_context(tenant):
-            Lecture.objects.filter(pk=lecture.pk).update(
-                status=Lecture.Status.PROCESSING,
+            MediaAsset.objects.filter(owner_id=lecture.pk).update(
+                status=MediaAsset.Status.PROCESSING,
                 pending_version=1,
-                transcode_attempts=settings.TRANSCODE_MAX_ATTEMPTS,
-                transcode_claim=str(uuid.uuid4()),
-                transcode_heartbeat_at=timezone.now() - timedelta(days=1 if lapsed else 0),
+                attempts=settings.TRANSCODE_MAX_ATTEMPTS,
+                lease_claim=str(uuid.uuid4()),
+                lease_renewed_at=timezone.now() - timedelta(days=1 if lapsed else 0),
             )
         return lecture.id
 
     def lapse(tenant, lecture_id):
         with tenant_context(tenant):
-            Lecture.objects.filter(pk=lecture_id).update(
-                transcode_heartbeat_at=timezone.now() - timedelta(days=1)
+            MediaAsset.objects.filter(owner_id=lecture_id).update(
+                lease_renewed_at=timezone.now() - timedelta(days=1)
             )
 
     def status(tenant, lecture_id):
         with tenant_context(tenant):
-            return Lecture.objects.get(pk=lecture_id).status
+            return MediaAsset.objects.get(owner_id=lecture_id).status
 
     with django_db_blocker.unblock():
         a_first = running(alpha, owner_a, lapsed=True)
         b_first = running(beta, owner_b, lapsed=False)
         assert _in_worker(lecture_transcodes_recover, celery_worker)["failed"] >= 1
-        assert status(alpha, a_first) == Lecture.Status.FAILED
-        assert status(beta, b_first) == Lecture.Status.PROCESSING
+        assert status(alpha, a_first) == MediaAsset.Status.FAILED
+        assert status(beta, b_first) == MediaAsset.Status.PROCESSING
 
         a_second = running(alpha, owner_a, lapsed=False)
         lapse(beta, b_first)
         assert _in_worker(lecture_transcodes_recover, celery_worker)["failed"] >= 1
-        assert status(beta, b_first) == Lecture.Status.FAILED
-        assert status(alpha, a_second) == Lecture.Status.PROCESSING
+        assert status(beta, b_first) == MediaAsset.Status.FAILED
+        assert status(alpha, a_second) == MediaAsset.Status.PROCESSING
         with tenant_context(alpha):
-            Lecture.objects.filter(pk=a_second).update(status=Lecture.Status.FAILED)
+            MediaAsset.objects.filter(owner_id=a_second).update(status=MediaAsset.Status.FAILED)
         connection.set_schema_to_public()

@@ -74,8 +74,9 @@ def world(tenant, other_tenant):
         course = course_create(title="Alpha secret course", published=True, created_by=owner_a)
         section = section_create(course=course, title="Alpha section")
         lecture = lecture_create(section=section, title="Alpha lecture")
-        lecture.media_version = 1
-        lecture.duration = 10.0
+        lecture.video.version = 1
+        lecture.video.duration = 10.0
+        lecture.video.save()
         lecture.save()
         code = access_codes_create(course=course, quantity=1).codes[0]
         Enrollment.objects.create(student=student_a, course=course)
@@ -799,7 +800,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "section_id": lambda a: [str(a.section.id)],
     "lecture_id": lambda a: [str(a.lecture.id)],
     "upload_id": lambda a: [str(a.upload.id)],
-    "version": lambda a: [str(a.lecture.media_version)],
+    "version": lambda a: [str(a.lecture.video.version)],
     "path": lambda a: [
         "master.m3u8",
         "360p/index.m3u8",
@@ -1139,7 +1140,7 @@ def test_a_credentials_are_real_on_a(a_side, tenant):
         format="json",
     )
     assert response.status_code == 200
-    master = f"/media/hls/{a_side.lecture.id}/v{a_side.lecture.media_version}/master.m3u8"
+    master = f"/media/hls/{a_side.lecture.id}/v{a_side.lecture.video.version}/master.m3u8"
     # Accepted token, file not there (no transcode ran): 404, where a refused token is 403.
     response = _call(host, "GET", master, a_side.credentials["media-token"], a_side)
     assert response.status_code == 404

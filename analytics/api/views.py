@@ -127,7 +127,7 @@ class LectureAnalyticsApi(InstructorApiView):
 
     @extend_schema(responses={200: LectureAnalyticsOutput})
     def get(self, request, lecture_id):
-        lecture = Lecture.objects.select_related("section").filter(id=lecture_id).first()
+        lecture = Lecture.objects.select_related("section", "video").filter(id=lecture_id).first()
         if lecture is None:
             raise NotFound("Lecture not found.")
         return Response(selectors.lecture_analytics(lecture=lecture))

@@ -28,10 +28,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from analytics import realtime
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 from analytics.realtime import dashboard_publish
-from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
 from enrollment.accounts.tokens import TENANT_CLAIM
-from media_pipeline.services import lecture_transcode_fail
+from media_pipeline.models import MediaAsset
+from media_pipeline.transcoding import lecture_transcode_fail
 from tenants.asgi import CLOSE_ORIGIN_MISMATCH, CLOSE_UNKNOWN_HOST, CLOSE_UNKNOWN_PATH
 from tenants.models import Domain, Tenant
 from tenants.testing import in_tenant
@@ -453,8 +453,8 @@ def test_with_redis_down_the_pipeline_goes_on_and_the_event_is_logged(
     with in_tenant(tenant):
         course = course_create(title="Redis down")
         lecture = lecture_create(section=section_create(course=course, title="S"), title="L")
-        Lecture.objects.filter(pk=lecture.pk).update(
-            status=Lecture.Status.PROCESSING, pending_version=1
+        MediaAsset.objects.filter(owner_id=lecture.pk).update(
+            status=MediaAsset.Status.PROCESSING, pending_version=1
         )
     # Port 1 on loopback: connection refused at once.
     unreachable = layers_at("redis://127.0.0.1:1/0")
@@ -470,8 +470,8 @@ def test_with_redis_down_the_pipeline_goes_on_and_the_event_is_logged(
     # The event, sent on commit (other callbacks, e.g. cache invalidation, are not events).
     assert len([c for c in callbacks if getattr(c, "func", None) is dashboard_publish]) == 1
     with in_tenant(tenant):
-        lecture.refresh_from_db()
-    assert (lecture.status, lecture.error) == (Lecture.Status.FAILED, "Broken file.")
+        video = MediaAsset.objects.get(owner_id=lecture.pk)
+    assert (video.status, video.error) == (MediaAsset.Status.FAILED, "Broken file.")
     assert [(r.name, r.levelname) for r in caplog.records] == [("analytics.realtime", "WARNING")]
     assert "video.processing" in caplog.records[0].getMessage()
     assert "alpha" in caplog.records[0].getMessage()

@@ -1,5 +1,5 @@
 """``video.processing`` events of the media pipeline on the dashboard socket: a real transcode
-of a generated clip through ``media_pipeline.services`` and its Celery task, with instructors
+of a generated clip through ``media_pipeline.transcoding`` and its Celery task, with instructors
 of both schools connected (API.md "Realtime")."""
 
 import uuid
@@ -13,9 +13,10 @@ from django_tenants.utils import tenant_context
 
 from analytics.realtime import dashboard_publish
 from config.celery import app as celery_app
-from courses.models import Course, Lecture
+from courses.models import Course
 from courses.services import course_create, lecture_create, section_create
-from media_pipeline import services
+from media_pipeline import transcoding
+from media_pipeline.models import MediaAsset
 from media_pipeline.probe import probe
 from media_pipeline.samples import synthetic_clip
 from tenants.storage import lecture_prefix, storage_delete_prefix
@@ -84,7 +85,7 @@ def test_a_transcode_pushes_queued_processing_progress_and_ready(
     # Every stored progress write publishes one event; with the 1 s throttle a fast machine
     # would store a single write for this clip, so the throttle is lifted to get FFmpeg's
     # every report (0.5 s apart) as a write.
-    monkeypatch.setattr(services, "PROGRESS_WRITE_INTERVAL", 0.0)
+    monkeypatch.setattr(transcoding, "PROGRESS_WRITE_INTERVAL", 0.0)
     source_key = f"{lecture_prefix('alpha', lecture.id)}/sources/{uuid.uuid4()}.mp4"
     with clip_480p.open("rb") as handle:
         default_storage.save(source_key, handle)
@@ -94,7 +95,7 @@ def test_a_transcode_pushes_queued_processing_progress_and_ready(
         # As ``upload_finish`` does: accept in a transaction; on commit the "queued" event is
         # sent and the transcode task runs.
         with tenant_context(schools.alpha), transaction.atomic():
-            return services.lecture_source_accept(
+            return transcoding.lecture_source_accept(
                 lecture_id=lecture.id, source_key=source_key, probe=info
             )
 
@@ -128,8 +129,8 @@ def test_a_transcode_pushes_queued_processing_progress_and_ready(
     assert 0 < values[0] < values[-1] < 100, values
     assert (b_quiet, a_quiet) == (True, True)
     with tenant_context(schools.alpha):
-        stored = Lecture.objects.get(pk=lecture.id)
-    assert (stored.status, stored.progress, stored.media_version) == ("ready", 100.0, 1)
+        stored = MediaAsset.objects.get(owner_id=lecture.id)
+    assert (stored.status, stored.progress, stored.version) == ("ready", 100.0, 1)
 
 
 def test_a_failed_transcode_pushes_failed_with_the_error(schools, run, lecture, tmp_path):
@@ -139,13 +140,13 @@ def test_a_failed_transcode_pushes_failed_with_the_error(schools, run, lecture, 
     with not_a_video.open("rb") as handle:
         default_storage.save(source_key, handle)
     with tenant_context(schools.alpha):
-        Lecture.objects.filter(pk=lecture.id).update(
-            status=Lecture.Status.QUEUED, pending_version=1, source_key=source_key
+        MediaAsset.objects.filter(owner_id=lecture.id).update(
+            status=MediaAsset.Status.QUEUED, pending_version=1, source_key=source_key
         )
 
     def transcode() -> bool:
         with tenant_context(schools.alpha):
-            return services.lecture_transcode(lecture_id=lecture.id, version=1)
+            return transcoding.lecture_transcode(lecture_id=lecture.id, version=1)
 
     async def body():
         socket = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
@@ -159,10 +160,10 @@ def test_a_failed_transcode_pushes_failed_with_the_error(schools, run, lecture, 
     made_ready, events = run(body)
 
     with tenant_context(schools.alpha):
-        stored = Lecture.objects.get(pk=lecture.id)
+        stored = MediaAsset.objects.get(owner_id=lecture.id)
     base = {"type": "video.processing", "lecture_id": str(lecture.id), "version": 1}
     assert made_ready is False
-    assert stored.status == Lecture.Status.FAILED
+    assert stored.status == MediaAsset.Status.FAILED
     assert events == [
         {**base, "status": "processing", "progress": 0.0},
         {**base, "status": "failed", "progress": 0.0, "error": stored.error},
@@ -175,8 +176,8 @@ def test_events_wait_for_the_commit(tenant, django_capture_on_commit_callbacks):
     with in_tenant(tenant):
         course = course_create(title="Rolled back")
         item = lecture_create(section=section_create(course=course, title="S"), title="L")
-        Lecture.objects.filter(pk=item.pk).update(
-            status=Lecture.Status.PROCESSING, pending_version=1
+        MediaAsset.objects.filter(owner_id=item.pk).update(
+            status=MediaAsset.Status.PROCESSING, pending_version=1
         )
 
         with (
@@ -184,10 +185,10 @@ def test_events_wait_for_the_commit(tenant, django_capture_on_commit_callbacks):
             pytest.raises(RuntimeError),
             transaction.atomic(),
         ):
-            services.lecture_transcode_fail(lecture_id=item.id, version=1, message="x")
+            transcoding.lecture_transcode_fail(lecture_id=item.id, version=1, message="x")
             raise RuntimeError("rolled back")
         with django_capture_on_commit_callbacks() as committed:
-            services.lecture_transcode_fail(lecture_id=item.id, version=1, message="x")
+            transcoding.lecture_transcode_fail(lecture_id=item.id, version=1, message="x")
 
     # Nothing is sent for a change that was rolled back; one event once it commits.
     def events(callbacks):

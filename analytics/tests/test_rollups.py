@@ -36,7 +36,8 @@ def content(tenant, title="Rollup course", duration=20.0):
         course = course_create(title=title, published=True, created_by=owner)
         section = section_create(course=course, title="S")
         lecture = lecture_create(section=section, title="L1")
-        lecture.duration = duration
+        lecture.video.duration = duration
+        lecture.video.save()
         lecture.save()
     return course, lecture, students, owner
 

@@ -45,8 +45,9 @@ def school(tenant):
     with in_tenant(tenant):
         course = course_create(title="Watching", published=True, created_by=instructor)
         lecture = lecture_create(section=section_create(course=course, title="S"), title="L")
-        lecture.duration = 100.0
-        lecture.media_version = 1
+        lecture.video.duration = 100.0
+        lecture.video.version = 1
+        lecture.video.save()
         lecture.save()
         Enrollment.objects.create(student=student, course=course)
     return {"instructor": instructor, "student": student, "course": course, "lecture": lecture}

@@ -284,7 +284,7 @@ FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
 # x264 speed/quality trade-off for the ladder; "veryfast" keeps a 2-core machine near real time.
 TRANSCODE_PRESET = env("TRANSCODE_PRESET", default="veryfast")
 TRANSCODE_MAX_ATTEMPTS = 3
-# Crash recovery (media_pipeline.services.lecture_transcodes_recover): a running transcode
+# Crash recovery (media_pipeline.recovery.lecture_transcodes_recover): a running transcode
 # refreshes its lease every TRANSCODE_HEARTBEAT_INTERVAL seconds; a `processing` lecture whose
 # lease is older than TRANSCODE_LEASE_TIMEOUT (8 missed beats) is taken to have lost its worker
 # and is queued again by the beat task `lecture_transcodes_recover`.
@@ -318,7 +318,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # Redis re-delivers an unacknowledged task after this; it must exceed the longest hard limit
-# a transcode can get (services.transcode_time_limit of a 6 h source: 36 h 10 min) or a task
+# a transcode can get (transcoding.transcode_time_limit of a 6 h source: 36 h 10 min) or a task
 # would run twice. A task whose worker was SIGKILLed waits this long in kombu's `unacked` hash
 # (no new worker restores it sooner), so transcodes are recovered by lease instead (above).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 40 * 60 * 60}

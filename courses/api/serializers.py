@@ -23,19 +23,20 @@ class LectureOutput(serializers.Serializer):
     title = serializers.CharField()
     order = serializers.IntegerField()
     section_id = serializers.UUIDField()
-    status = serializers.CharField()
-    progress = serializers.FloatField()
-    error = serializers.CharField(allow_null=True)
-    duration = serializers.FloatField(allow_null=True)
+    # The lecture's media state is its video asset's (media_pipeline.models.MediaAsset).
+    status = serializers.CharField(source="video.status")
+    progress = serializers.FloatField(source="video.progress")
+    error = serializers.CharField(source="video.error", allow_null=True)
+    duration = serializers.FloatField(source="video.duration", allow_null=True)
     renditions = serializers.SerializerMethodField()
-    media_version = serializers.IntegerField()
+    media_version = serializers.IntegerField(source="video.version")
     thumbnail_url = serializers.SerializerMethodField()
     storyboard_url = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
 
     def get_renditions(self, lecture) -> list[dict]:
         keep = ("name", "width", "height", "bandwidth")
-        return [{k: r[k] for k in keep} for r in lecture.renditions]
+        return [{k: r[k] for k in keep} for r in lecture.video.renditions]
 
     def get_thumbnail_url(self, lecture) -> str | None:
         return self._url(lecture, "thumbnail_path")
@@ -53,14 +54,14 @@ class LectureOutput(serializers.Serializer):
         return self.context["request"].build_absolute_uri(getattr(access, name))
 
     def _access(self, lecture) -> MediaAccess | None:
-        if not lecture.media_version:
+        if not lecture.video.version:
             return None
         # One token per lecture and response (the three URLs share it).
         cache = self.context.setdefault("_media_access", {})
-        key = (lecture.pk, lecture.media_version)
+        key = (lecture.pk, lecture.video.version)
         if key not in cache:
             viewer = self.context["request"].user
-            cache[key] = media_access_issue(lecture=lecture, viewer_id=viewer.pk)
+            cache[key] = media_access_issue(asset=lecture.video, viewer_id=viewer.pk)
         return cache[key]
 
 

@@ -17,6 +17,8 @@ from courses import cache as course_cache
 from courses.models import Course, Lecture, Section
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import Enrollment, LectureProgress
+from media_pipeline import transcoding
+from media_pipeline.models import MediaAsset
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -270,7 +272,7 @@ def test_api_changes_show_on_next_request(school):
     assert "Zoology" not in home.get("/").content.decode()
 
 
-def test_admin_and_media_ready_show_on_next_request(school):
+def test_admin_and_media_ready_show_on_next_request(school, django_capture_on_commit_callbacks):
     tenant = school["tenant"]
     algebra = school["courses"][0]
     owner = make_user(tenant, "own@alpha.test", role="owner")
@@ -290,12 +292,14 @@ def test_admin_and_media_ready_show_on_next_request(school):
     assert response.status_code == 302
     first = student.get(url).json()["sections"][0]["lectures"][0]
     assert first["title"] == "Renamed in admin"
-    # What media_pipeline.services.lecture_transcode saves when a version becomes playable.
-    with in_tenant(tenant):
+    # What media_pipeline.transcoding.lecture_transcode saves and announces (its asset_changed
+    # hook) when a version becomes playable; the lecture row itself is not saved.
+    with in_tenant(tenant), django_capture_on_commit_callbacks(execute=True):
         lecture.refresh_from_db()
-        lecture.media_version, lecture.duration = 1, 12.5
-        lecture.status = Lecture.Status.READY
-        lecture.save()
+        lecture.video.version, lecture.video.duration = 1, 12.5
+        lecture.video.status = MediaAsset.Status.READY
+        lecture.video.save()
+        transcoding.asset_changed(lecture.video, version=1, event="ready")
     first = student.get(url).json()["sections"][0]["lectures"][0]
     assert (first["ready"], first["duration"]) == (True, 12.5)
 

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from courses.models import Course, Lecture, Section
+from media_pipeline.models import MediaAsset
 from tenants.testing import TenantClient, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +176,7 @@ def test_media_urls_of_a_ready_lecture_carry_a_token_for_the_instructor(client, 
     ).json()["id"]
     before = client.get(f"/api/v1/lectures/{lecture_id}").json()
     with in_tenant(tenant):
-        Lecture.objects.filter(pk=lecture_id).update(media_version=3, duration=4000.0)
+        MediaAsset.objects.filter(owner_id=lecture_id).update(version=3, duration=4000.0)
 
     after = client.get(f"/api/v1/lectures/{lecture_id}").json()
     nested = client.get(f"/api/v1/courses/{created['id']}").json()["sections"][0]["lectures"][0]

@@ -313,7 +313,7 @@ class StudentPlaybackApi(TenantApiView):
             "lecture_id": grant.lecture.id,
             "playback_url": request.build_absolute_uri(access.master_path),
             "expires_at": grant.expires_at,
-            "duration": grant.lecture.duration,
+            "duration": grant.lecture.video.duration,
             "position": grant.position,
             "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
             "storyboard_url": request.build_absolute_uri(access.storyboard_path),

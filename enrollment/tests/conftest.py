@@ -79,18 +79,19 @@ def course(tenant, instructor):
 
 def lectures_of(tenant, course) -> list[Lecture]:
     with in_tenant(tenant):
-        return list(Lecture.objects.filter(section__course=course).order_by("order"))
+        return list(
+            Lecture.objects.select_related("video").filter(section__course=course).order_by("order")
+        )
 
 
 @pytest.fixture
 def ready_lecture(tenant, course, instructor, tiny_clip) -> Lecture:
     """The course's first lecture, uploaded and transcoded for real (version 1)."""
-    from media_pipeline.services import lecture_transcode
+    from media_pipeline.transcoding import lecture_transcode
     from media_pipeline.uploads import upload_from_path
 
     lecture = lectures_of(tenant, course)[0]
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=tiny_clip)
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=tiny_clip)
         assert lecture_transcode(lecture_id=lecture.id, version=1) is True
-        lecture.refresh_from_db()
-    return lecture
+        return Lecture.objects.select_related("video").get(pk=lecture.pk)

@@ -15,6 +15,7 @@ from django.test import Client
 from courses.models import Course, Lecture, Section
 from courses.services import course_create, course_update, lecture_create, section_create
 from enrollment.models import Enrollment, LectureProgress
+from media_pipeline.assets import video_create
 from tenants.testing import host_of, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -228,7 +229,7 @@ def test_unpublishing_a_course_hides_it_on_the_next_view(tenant, enrolled_studen
 def test_a_lecture_becoming_ready_shows_on_the_next_view(
     tenant, enrolled_student, instructor, tiny_clip
 ):
-    from media_pipeline.services import lecture_transcode
+    from media_pipeline.transcoding import lecture_transcode
     from media_pipeline.uploads import upload_from_path
 
     student, course = enrolled_student
@@ -240,7 +241,7 @@ def test_a_lecture_becoming_ready_shows_on_the_next_view(
     assert "continue-link" not in before
 
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=tiny_clip)
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=tiny_clip)
         assert lecture_transcode(lecture_id=lecture.id, version=1) is True
     after = client.get(f"/courses/{course.id}/").content.decode()
     lecture_page = client.get(f"/courses/{course.id}/lectures/{lecture.id}/")
@@ -261,7 +262,8 @@ def test_a_lecture_losing_its_media_and_a_deleted_lecture_show_on_the_next_view(
         motion_1, motion_2 = Lecture.objects.filter(
             section__course=course, section__title="Motion"
         ).order_by("order")
-        motion_1.media_version = 1
+        motion_1.video.version = 1
+        motion_1.video.save()
         motion_1.save()
     client = WebClient(tenant, student)
     assert f'<a href="/courses/{course.id}/lectures/{motion_1.id}/">Motion 1</a>' in (
@@ -269,7 +271,8 @@ def test_a_lecture_losing_its_media_and_a_deleted_lecture_show_on_the_next_view(
     )
 
     with in_tenant(tenant):
-        motion_1.media_version = 0
+        motion_1.video.version = 0
+        motion_1.video.save()
         motion_1.save()
         motion_2.delete()
     html = client.get(f"/courses/{course.id}/").content.decode()
@@ -344,7 +347,13 @@ def test_two_schools_with_the_same_course_ids_never_share_cached_pages(tenant, o
             section = Section.objects.create(
                 id=section_id, course=course, title=section_title, order=1
             )
-            Lecture.objects.create(id=lecture_id, section=section, title=lecture_title, order=1)
+            Lecture.objects.create(
+                id=lecture_id,
+                section=section,
+                title=lecture_title,
+                order=1,
+                video=video_create(owner_id=lecture_id),
+            )
             Enrollment.objects.create(student=student, course=course)
         students[school.subdomain] = WebClient(school, student)
     alpha, beta = students[tenant.subdomain], students[other_tenant.subdomain]

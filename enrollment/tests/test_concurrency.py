@@ -56,8 +56,9 @@ def world(django_db_setup, django_db_blocker):
             course = course_create(title=f"Race {run}", published=True, created_by=instructor)
             section = section_create(course=course, title="Race")
             lecture = lecture_create(section=section, title="Race lecture")
-            lecture.duration = 600.0
-            lecture.media_version = 1
+            lecture.video.duration = 600.0
+            lecture.video.version = 1
+            lecture.video.save()
             lecture.save()
         clients = [TenantClient(tenant, user=s) for s in students]
         connection.set_schema_to_public()

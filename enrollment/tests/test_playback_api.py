@@ -303,7 +303,7 @@ def test_progress_merges_ranges_and_completes_at_90_percent(tenant, student, cou
     )
 
     assert first.status_code == 200
-    duration = ready_lecture.duration
+    duration = ready_lecture.video.duration
     assert first.json()["completed"] is False
     assert first.json()["completion"] == round(100 * 1.0 / duration, 2)
     assert second.json() == {

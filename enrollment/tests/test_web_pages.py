@@ -20,6 +20,7 @@ from courses.services import course_create, lecture_create, section_create
 from enrollment.accounts.models import User
 from enrollment.models import AccessCode, Enrollment, LectureProgress
 from enrollment.services import access_codes_create
+from media_pipeline.models import MediaAsset
 from tenants.testing import PASSWORD, TenantClient, host_of, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -530,7 +531,7 @@ def test_lecture_page_carries_the_playback_object(tenant, enrolled, course, read
     assert config["playback_url"].startswith(prefix + "master.m3u8?token=")
     assert config["storyboard_url"].startswith(prefix + "storyboard.vtt?token=")
     assert config["position"] == 1.25
-    assert config["duration"] == pytest.approx(ready_lecture.duration)
+    assert config["duration"] == pytest.approx(ready_lecture.video.duration)
     assert config["progress_url"] == "/api/v1/students/progress"
     assert config["next_url"] is None
     assert config["csrf_token"]
@@ -541,10 +542,8 @@ def test_lecture_page_carries_the_playback_object(tenant, enrolled, course, read
 
 def test_lecture_page_links_the_next_ready_lecture(tenant, enrolled, course, ready_lecture):
     with in_tenant(tenant):
-        from courses.models import Lecture
-
         second = course.sections.get().lectures.order_by("order")[1]
-        Lecture.objects.filter(pk=second.pk).update(media_version=1, duration=2.0)
+        MediaAsset.objects.filter(owner_id=second.pk).update(version=1, duration=2.0)
 
     response = (
         WebClient(tenant).log_in(enrolled).get(f"/courses/{course.id}/lectures/{ready_lecture.id}/")

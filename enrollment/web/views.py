@@ -334,7 +334,7 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         "storyboard_url": request.build_absolute_uri(access.storyboard_path),
         "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
         "expires": int(grant.expires_at.timestamp()),
-        "duration": grant.lecture.duration,
+        "duration": grant.lecture.video.duration,
         "position": grant.position,
         "progress_url": reverse("student-progress"),
         "csrf_token": get_token(request),

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
+from media_pipeline import transcoding
 from media_pipeline.conformance import hls_check
-from media_pipeline.services import lecture_transcode
+from media_pipeline.models import MediaAsset
+from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
 from tenants.storage import lecture_prefix, lecture_version_prefix
 from tenants.testing import in_tenant, make_user
@@ -38,17 +39,18 @@ def lecture(tenant, instructor):
         return lecture_create(section=section, title="A recording")
 
 
-def ingest_and_transcode(tenant, instructor, lecture, path: Path) -> Lecture:
+def ingest_and_transcode(tenant, instructor, lecture, path: Path) -> MediaAsset:
+    """Upload ``path`` as the lecture's video and transcode it; returns the video asset."""
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=path)
-        current = Lecture.objects.get(pk=lecture.pk)
-        if current.status == Lecture.Status.QUEUED:
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=path)
+        current = MediaAsset.objects.get(owner_id=lecture.pk)
+        if current.status == MediaAsset.Status.QUEUED:
             lecture_transcode(lecture_id=lecture.pk, version=current.pending_version)
-        return Lecture.objects.get(pk=lecture.pk)
+        return MediaAsset.objects.get(owner_id=lecture.pk)
 
 
-def hls_dir(tenant, lecture: Lecture) -> Path:
-    prefix = lecture_version_prefix(tenant.schema_name, lecture.pk, lecture.media_version)
+def hls_dir(tenant, video: MediaAsset) -> Path:
+    prefix = lecture_version_prefix(tenant.schema_name, video.owner_id, video.version)
     return Path(settings.MEDIA_ROOT) / prefix / "hls"
 
 
@@ -74,7 +76,7 @@ def test_real_world_sources_become_a_conformant_ladder(
 
     done = ingest_and_transcode(tenant, instructor, lecture, source)
 
-    assert (done.status, done.error, done.media_version, done.progress) == ("ready", None, 1, 100)
+    assert (done.status, done.error, done.version, done.progress) == ("ready", None, 1, 100)
     assert [(r["name"], r["width"], r["height"]) for r in done.renditions] == expected
     out = hls_dir(tenant, done)
     assert hls_check(out) == []
@@ -182,8 +184,8 @@ def test_hostile_files_fail_the_lecture_with_a_readable_error(
     done = ingest_and_transcode(tenant, instructor, lecture, request.getfixturevalue(fixture))
 
     assert (done.status, done.error) == ("failed", message)
-    assert (done.source_key, done.pending_version, done.media_version) == ("", 0, 0)
-    assert done.transcode_attempts == 0  # refused before any transcode was queued
+    assert (done.source_key, done.pending_version, done.version) == ("", 0, 0)
+    assert done.attempts == 0  # refused before any transcode was queued
     stored = Path(settings.MEDIA_ROOT) / lecture_prefix(tenant.schema_name, lecture.pk)
     assert not stored.exists()
 
@@ -197,7 +199,7 @@ def test_a_video_ffmpeg_cannot_decode_fails_once_without_retrying(
 
     assert done.status == "failed"
     assert done.error.startswith("The video cannot be read: ")
-    assert done.transcode_attempts == 0
+    assert done.attempts == 0
 
 
 def test_storyboard_layout_limits_the_tiles():
@@ -243,11 +245,11 @@ def test_a_new_upload_keeps_the_old_version_playing_until_it_replaces_it(
         )
 
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=clip_mov_pcm)
-        pending = Lecture.objects.get(pk=lecture.pk)
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=clip_mov_pcm)
+        pending = MediaAsset.objects.get(owner_id=lecture.pk)
     during = viewer.get(playback_path).json()
 
-    assert (pending.status, pending.media_version, pending.pending_version) == ("queued", 1, 2)
+    assert (pending.status, pending.version, pending.pending_version) == ("queued", 1, 2)
     assert "/v1/master.m3u8?token=" in during["playback_url"]
     assert master_status(during) == 200
 
@@ -256,15 +258,15 @@ def test_a_new_upload_keeps_the_old_version_playing_until_it_replaces_it(
     after = viewer.get(playback_path).json()
 
     with in_tenant(tenant):
-        done = Lecture.objects.get(pk=lecture.pk)
-    assert (done.status, done.media_version) == ("ready", 2)
+        done = MediaAsset.objects.get(owner_id=lecture.pk)
+    assert (done.status, done.version) == ("ready", 2)
     assert [r["name"] for r in done.renditions] == ["270p"]
     assert "/v2/master.m3u8?token=" in after["playback_url"]
     assert master_status(after) == 200
     assert master_status(during) == 404  # v1 is gone once v2 is switched in
     versions = Path(settings.MEDIA_ROOT) / lecture_prefix(tenant.schema_name, lecture.pk)
     assert sorted(p.name for p in versions.iterdir() if p.name.startswith("v")) == ["v2"]
-    assert first.media_version == 1
+    assert first.version == 1
 
 
 def test_a_run_that_lost_its_lease_never_touches_the_version_that_took_over(
@@ -278,29 +280,27 @@ def test_a_run_that_lost_its_lease_never_touches_the_version_that_took_over(
     # Run 1 is taken for dead (its lease lapses right after its claim) while it still works;
     # run 2 takes over and finishes first. Run 1 then reaches the copy step: it must neither
     # delete nor overwrite the v1 that run 2 switched in.
-    from media_pipeline import services
-
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=clip_scope_no_audio)
-    real_begin = services.lecture_transcode_begin
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=clip_scope_no_audio)
+    real_begin = transcoding.lecture_transcode_begin
     finished: list[bool] = []
 
     def begin_then_lose_the_lease(**kwargs):
         claimed = real_begin(**kwargs)
-        monkeypatch.setattr(services, "lecture_transcode_begin", real_begin)
+        monkeypatch.setattr(transcoding, "lecture_transcode_begin", real_begin)
         lapsed = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT - timedelta(seconds=1)
-        Lecture.objects.filter(pk=lecture.pk).update(transcode_heartbeat_at=lapsed)
+        MediaAsset.objects.filter(owner_id=lecture.pk).update(lease_renewed_at=lapsed)
         with django_capture_on_commit_callbacks(execute=True):
             finished.append(lecture_transcode(lecture_id=lecture.pk, version=1, claim="run-2"))
         return claimed
 
-    monkeypatch.setattr(services, "lecture_transcode_begin", begin_then_lose_the_lease)
+    monkeypatch.setattr(transcoding, "lecture_transcode_begin", begin_then_lose_the_lease)
     with in_tenant(tenant), django_capture_on_commit_callbacks(execute=True):
-        stale = services.lecture_transcode(lecture_id=lecture.pk, version=1, claim="run-1")
+        stale = transcoding.lecture_transcode(lecture_id=lecture.pk, version=1, claim="run-1")
     with in_tenant(tenant):
-        done = Lecture.objects.get(pk=lecture.pk)
+        done = MediaAsset.objects.get(owner_id=lecture.pk)
 
     assert (finished, stale) == ([True], False)
-    assert (done.status, done.media_version, done.transcode_claim) == ("ready", 1, "run-2")
+    assert (done.status, done.version, done.lease_claim) == ("ready", 1, "run-2")
     assert hls_check(hls_dir(tenant, done)) == []
     assert (hls_dir(tenant, done) / "poster.jpg").is_file()

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
+from media_pipeline import leases, recovery, transcoding
 from media_pipeline import probe as probe_module
-from media_pipeline import services
+from media_pipeline.models import MediaAsset
 from media_pipeline.tasks import lecture_transcode as lecture_transcode_task
 from tenants.storage import lecture_version_prefix, storage_delete_prefix
 from tenants.testing import in_tenant
@@ -45,14 +46,14 @@ def _lecture(title: str, **state) -> Lecture:
     section = section_create(course=course, title="Crashes")
     lecture = lecture_create(section=section, title=title)
     fields = {
-        "status": Lecture.Status.QUEUED,
+        "status": MediaAsset.Status.QUEUED,
         "pending_version": 1,
         "source_duration": SOURCE_SECONDS,
         "source_key": f"tenants/x/lectures/{lecture.pk}/sources/{title}.mp4",
     }
     fields.update(state)
-    Lecture.objects.filter(pk=lecture.pk).update(**fields)
-    return Lecture.objects.get(pk=lecture.pk)
+    MediaAsset.objects.filter(owner_id=lecture.pk).update(**fields)
+    return Lecture.objects.select_related("video").get(pk=lecture.pk)
 
 
 def _lapsed() -> datetime:
@@ -63,7 +64,7 @@ def _leftovers(schema: str, lecture: Lecture, version: int) -> tuple[Path, Path]
     """A partial copy in storage and a work folder, as a killed run leaves them."""
     prefix = lecture_version_prefix(schema, lecture.pk, version)
     default_storage.save(f"{prefix}/hls/360p/segment_00000.ts", ContentFile(b"partial"))
-    work = services.transcode_work_dir(schema=schema, lecture_id=lecture.pk, version=version)
+    work = transcoding.transcode_work_dir(schema=schema, lecture_id=lecture.pk, version=version)
     (work / "hls").mkdir(parents=True)
     (work / "hls" / "master.m3u8").write_text("#EXTM3U\n")
     return Path(default_storage.path(prefix)), work
@@ -82,63 +83,65 @@ def test_a_queued_lecture_is_claimed_with_a_lease(tenant):
         lecture = _lecture("queued")
         before = timezone.now()
 
-        claimed = services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
+        claimed = transcoding.lecture_transcode_begin(
+            lecture_id=lecture.pk, version=1, claim="run-a"
+        )
 
         assert claimed is not None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert row.status == Lecture.Status.PROCESSING
-        assert row.transcode_attempts == 1
-        assert row.transcode_claim == "run-a"
-        assert before <= row.transcode_heartbeat_at <= timezone.now()
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert row.status == MediaAsset.Status.PROCESSING
+        assert row.attempts == 1
+        assert row.lease_claim == "run-a"
+        assert before <= row.lease_renewed_at <= timezone.now()
 
 
 def test_a_live_lease_of_another_run_is_left_alone(tenant):
     with in_tenant(tenant):
         lecture = _lecture("live")
-        services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
+        transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
 
-        duplicate = services.lecture_transcode_begin(
+        duplicate = transcoding.lecture_transcode_begin(
             lecture_id=lecture.pk, version=1, claim="run-b"
         )
 
         assert duplicate is None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.transcode_claim, row.transcode_attempts) == ("run-a", 1)
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.lease_claim, row.attempts) == ("run-a", 1)
 
 
 def test_the_same_claim_after_its_pool_process_died_resumes_with_one_more_attempt(tenant):
     with in_tenant(tenant):
         lecture = _lecture("requeued")
-        services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
+        transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
 
-        again = services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
+        again = transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
 
         assert again is not None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.transcode_claim, row.transcode_attempts) == ("run-a", 2)
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.lease_claim, row.attempts) == ("run-a", 2)
 
 
 def test_a_lapsed_lease_is_taken_over(tenant):
     with in_tenant(tenant):
         lecture = _lecture("lapsed")
-        services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
-        Lecture.objects.filter(pk=lecture.pk).update(transcode_heartbeat_at=_lapsed())
+        transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-a")
+        MediaAsset.objects.filter(owner_id=lecture.pk).update(lease_renewed_at=_lapsed())
 
-        taken = services.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-b")
+        taken = transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1, claim="run-b")
 
         assert taken is not None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.transcode_claim, row.transcode_attempts) == ("run-b", 2)
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.lease_claim, row.attempts) == ("run-b", 2)
 
 
-@pytest.mark.parametrize("status", [Lecture.Status.READY, Lecture.Status.FAILED])
+@pytest.mark.parametrize("status", [MediaAsset.Status.READY, MediaAsset.Status.FAILED])
 def test_a_finished_version_is_never_claimed_again(tenant, status):
     with in_tenant(tenant):
-        lecture = _lecture("finished", status=status, media_version=1, transcode_attempts=1)
+        lecture = _lecture("finished", status=status, version=1, attempts=1)
 
-        assert services.lecture_transcode_begin(lecture_id=lecture.pk, version=1) is None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.status, row.transcode_attempts) == (status, 1)
+        assert transcoding.lecture_transcode_begin(lecture_id=lecture.pk, version=1) is None
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.status, row.attempts) == (status, 1)
 
 
 def test_no_fourth_claim_the_version_fails_and_leaves_nothing(
@@ -147,23 +150,23 @@ def test_no_fourth_claim_the_version_fails_and_leaves_nothing(
     with in_tenant(tenant):
         lecture = _lecture(
             "exhausted",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=3,
-            transcode_claim="run-c",
-            transcode_heartbeat_at=_lapsed(),
+            status=MediaAsset.Status.PROCESSING,
+            attempts=3,
+            lease_claim="run-c",
+            lease_renewed_at=_lapsed(),
         )
-        source = default_storage.save(lecture.source_key, ContentFile(b"source"))
+        source = default_storage.save(lecture.video.source_key, ContentFile(b"source"))
         stored, work = _leftovers(tenant.schema_name, lecture, 1)
 
         with django_capture_on_commit_callbacks(execute=True):
-            claimed = services.lecture_transcode_begin(
+            claimed = transcoding.lecture_transcode_begin(
                 lecture_id=lecture.pk, version=1, claim="run-c"
             )
 
         assert claimed is None
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.status, row.error, row.transcode_attempts) == (
-            Lecture.Status.FAILED,
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.status, row.error, row.attempts) == (
+            MediaAsset.Status.FAILED,
             EXHAUSTED,
             3,
         )
@@ -176,58 +179,58 @@ def test_recover_queues_again_only_lapsed_leases(tenant, django_capture_on_commi
     with in_tenant(tenant):
         live = _lecture(
             "alive",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=1,
-            transcode_claim="run-live",
-            transcode_heartbeat_at=timezone.now(),
+            status=MediaAsset.Status.PROCESSING,
+            attempts=1,
+            lease_claim="run-live",
+            lease_renewed_at=timezone.now(),
         )
         lost = _lecture(
             "killed",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=1,
+            status=MediaAsset.Status.PROCESSING,
+            attempts=1,
             progress=42.0,
-            transcode_claim="run-lost",
-            transcode_heartbeat_at=_lapsed(),
+            lease_claim="run-lost",
+            lease_renewed_at=_lapsed(),
         )
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            result = services.lecture_transcodes_recover()
+            result = recovery.lecture_transcodes_recover()
 
         assert result == {"requeued": [lost.pk], "failed": []}
-        row = Lecture.objects.get(pk=lost.pk)
-        assert row.status == Lecture.Status.PROCESSING
+        row = MediaAsset.objects.get(owner_id=lost.pk)
+        assert row.status == MediaAsset.Status.PROCESSING
         assert row.progress == 0.0
-        assert row.transcode_attempts == 1  # counted when the new run claims
-        assert row.transcode_claim not in ("", "run-lost")
-        assert services.transcode_lease_alive(row.transcode_heartbeat_at)
+        assert row.attempts == 1  # counted when the new run claims
+        assert row.lease_claim not in ("", "run-lost")
+        assert leases.lease_alive(row.lease_renewed_at)
         [enqueue] = _enqueued(callbacks)
-        limit = services.transcode_time_limit(SOURCE_SECONDS)
+        limit = transcoding.transcode_time_limit(SOURCE_SECONDS)
         assert enqueue.keywords == {
             "kwargs": {"schema_name": tenant.schema_name, "lecture_id": str(lost.pk), "version": 1},
-            "task_id": row.transcode_claim,
+            "task_id": row.lease_claim,
             "time_limit": limit,
             "soft_time_limit": limit - 30,
         }
-        assert Lecture.objects.get(pk=live.pk).transcode_claim == "run-live"
+        assert MediaAsset.objects.get(owner_id=live.pk).lease_claim == "run-live"
 
         # The renewed lease keeps the next sweep away.
         with django_capture_on_commit_callbacks(execute=False) as again:
-            assert services.lecture_transcodes_recover() == {"requeued": [], "failed": []}
+            assert recovery.lecture_transcodes_recover() == {"requeued": [], "failed": []}
         assert _enqueued(again) == []
 
         # The original message, redelivered late, finds another run's live lease: no-op.
         assert (
-            services.lecture_transcode_begin(lecture_id=lost.pk, version=1, claim="run-lost")
+            transcoding.lecture_transcode_begin(lecture_id=lost.pk, version=1, claim="run-lost")
             is None
         )
         # The queued run presents the new claim and takes the version.
         assert (
-            services.lecture_transcode_begin(
-                lecture_id=lost.pk, version=1, claim=row.transcode_claim
+            transcoding.lecture_transcode_begin(
+                lecture_id=lost.pk, version=1, claim=row.lease_claim
             )
             is not None
         )
-        assert Lecture.objects.get(pk=lost.pk).transcode_attempts == 2
+        assert MediaAsset.objects.get(owner_id=lost.pk).attempts == 2
 
 
 def test_recover_with_a_short_threshold_and_a_run_of_unknown_duration(
@@ -236,18 +239,18 @@ def test_recover_with_a_short_threshold_and_a_run_of_unknown_duration(
     with in_tenant(tenant):
         lecture = _lecture(
             "legacy",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=1,
+            status=MediaAsset.Status.PROCESSING,
+            attempts=1,
             source_duration=None,
-            transcode_heartbeat_at=timezone.now() - timedelta(seconds=5),
+            lease_renewed_at=timezone.now() - timedelta(seconds=5),
         )
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            result = services.lecture_transcodes_recover(stale_after=timedelta(seconds=2))
+            result = recovery.lecture_transcodes_recover(stale_after=timedelta(seconds=2))
 
         assert result == {"requeued": [lecture.pk], "failed": []}
         [enqueue] = _enqueued(callbacks)
-        assert enqueue.keywords["time_limit"] == services.transcode_time_limit(6 * 3600)
+        assert enqueue.keywords["time_limit"] == transcoding.transcode_time_limit(6 * 3600)
 
 
 def test_recover_fails_a_lecture_whose_attempts_are_used_up(
@@ -256,21 +259,21 @@ def test_recover_fails_a_lecture_whose_attempts_are_used_up(
     with in_tenant(tenant):
         lecture = _lecture(
             "killer",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=3,
-            transcode_claim="run-3",
-            transcode_heartbeat_at=_lapsed(),
+            status=MediaAsset.Status.PROCESSING,
+            attempts=3,
+            lease_claim="run-3",
+            lease_renewed_at=_lapsed(),
         )
         stored, work = _leftovers(tenant.schema_name, lecture, 1)
 
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            result = services.lecture_transcodes_recover()
+            result = recovery.lecture_transcodes_recover()
 
         assert result == {"requeued": [], "failed": [lecture.pk]}
         assert _enqueued(callbacks) == []
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.status, row.error, row.transcode_attempts) == (
-            Lecture.Status.FAILED,
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.status, row.error, row.attempts) == (
+            MediaAsset.Status.FAILED,
             EXHAUSTED,
             3,
         )
@@ -284,26 +287,26 @@ def test_a_failed_run_fails_the_version_only_while_it_holds_the_lease(
     with in_tenant(tenant):
         lecture = _lecture(
             "abandon",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=1,
-            transcode_claim="run-a",
-            transcode_heartbeat_at=timezone.now(),
+            status=MediaAsset.Status.PROCESSING,
+            attempts=1,
+            lease_claim="run-a",
+            lease_renewed_at=timezone.now(),
         )
         stored, work = _leftovers(tenant.schema_name, lecture, 1)
 
         with django_capture_on_commit_callbacks(execute=True):
-            assert not services.lecture_transcode_abandon(
+            assert not recovery.lecture_transcode_abandon(
                 lecture_id=lecture.pk, version=1, claim="run-b", message="Stopped."
             )
-        assert Lecture.objects.get(pk=lecture.pk).status == Lecture.Status.PROCESSING
+        assert MediaAsset.objects.get(owner_id=lecture.pk).status == MediaAsset.Status.PROCESSING
         assert stored.exists() and work.exists()
 
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.lecture_transcode_abandon(
+            assert recovery.lecture_transcode_abandon(
                 lecture_id=lecture.pk, version=1, claim="run-a", message="Stopped."
             )
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.status, row.error) == (Lecture.Status.FAILED, "Stopped.")
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.status, row.error) == (MediaAsset.Status.FAILED, "Stopped.")
         assert not stored.exists()
         assert not work.exists()
 
@@ -338,26 +341,28 @@ def test_a_new_source_removes_what_the_superseded_version_left(
     with in_tenant(tenant):
         lecture = _lecture(
             "superseded",
-            status=Lecture.Status.PROCESSING,
-            transcode_attempts=2,
-            transcode_claim="run-killed",
-            transcode_heartbeat_at=timezone.now(),
+            status=MediaAsset.Status.PROCESSING,
+            attempts=2,
+            lease_claim="run-killed",
+            lease_renewed_at=timezone.now(),
         )
         stored, _work = _leftovers(tenant.schema_name, lecture, 1)
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            version = services.lecture_source_accept(
-                lecture_id=lecture.pk, source_key=f"{lecture.source_key}.new", probe=_probe(12.5)
+            version = transcoding.lecture_source_accept(
+                lecture_id=lecture.pk,
+                source_key=f"{lecture.video.source_key}.new",
+                probe=_probe(12.5),
             )
 
         assert version == 2
-        row = Lecture.objects.get(pk=lecture.pk)
-        assert (row.status, row.pending_version, row.transcode_attempts) == (
-            Lecture.Status.QUEUED,
+        row = MediaAsset.objects.get(owner_id=lecture.pk)
+        assert (row.status, row.pending_version, row.attempts) == (
+            MediaAsset.Status.QUEUED,
             2,
             0,
         )
-        assert (row.transcode_claim, row.transcode_heartbeat_at) == ("", None)
+        assert (row.lease_claim, row.lease_renewed_at) == ("", None)
         assert row.source_duration == 12.5
         [delete] = _prefix_deletions(callbacks)
         assert stored.exists()
@@ -369,11 +374,13 @@ def test_a_new_source_never_removes_the_version_that_plays(
     tenant, django_capture_on_commit_callbacks
 ):
     with in_tenant(tenant):
-        lecture = _lecture("playing", status=Lecture.Status.READY, media_version=1)
+        lecture = _lecture("playing", status=MediaAsset.Status.READY, version=1)
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            version = services.lecture_source_accept(
-                lecture_id=lecture.pk, source_key=f"{lecture.source_key}.new", probe=_probe(9.0)
+            version = transcoding.lecture_source_accept(
+                lecture_id=lecture.pk,
+                source_key=f"{lecture.video.source_key}.new",
+                probe=_probe(9.0),
             )
 
         assert version == 2
@@ -384,25 +391,25 @@ def test_work_dirs_clean_keeps_only_folders_of_live_runs(tenant):
     with in_tenant(tenant):
         live = _lecture(
             "dir-live",
-            status=Lecture.Status.PROCESSING,
-            transcode_heartbeat_at=timezone.now(),
+            status=MediaAsset.Status.PROCESSING,
+            lease_renewed_at=timezone.now(),
         )
         lost = _lecture(
             "dir-lost",
-            status=Lecture.Status.PROCESSING,
-            transcode_heartbeat_at=_lapsed(),
+            status=MediaAsset.Status.PROCESSING,
+            lease_renewed_at=_lapsed(),
         )
         superseded = _lecture(
             "dir-superseded",
-            status=Lecture.Status.PROCESSING,
+            status=MediaAsset.Status.PROCESSING,
             pending_version=2,
-            transcode_heartbeat_at=timezone.now(),
+            lease_renewed_at=timezone.now(),
         )
         schema = tenant.schema_name
         folders = {
-            "live": services.transcode_work_dir(schema=schema, lecture_id=live.pk, version=1),
-            "lost": services.transcode_work_dir(schema=schema, lecture_id=lost.pk, version=1),
-            "superseded": services.transcode_work_dir(
+            "live": transcoding.transcode_work_dir(schema=schema, lecture_id=live.pk, version=1),
+            "lost": transcoding.transcode_work_dir(schema=schema, lecture_id=lost.pk, version=1),
+            "superseded": transcoding.transcode_work_dir(
                 schema=schema, lecture_id=superseded.pk, version=1
             ),
         }
@@ -411,7 +418,7 @@ def test_work_dirs_clean_keeps_only_folders_of_live_runs(tenant):
         foreign = Path(settings.TRANSCODE_WORK_DIR) / schema / "not-a-run"
         foreign.mkdir(parents=True)
 
-        removed = services.transcode_work_dirs_clean()
+        removed = recovery.transcode_work_dirs_clean()
 
         assert sorted(removed) == sorted([folders["lost"], folders["superseded"]])
         assert folders["live"].is_dir()
@@ -419,17 +426,17 @@ def test_work_dirs_clean_keeps_only_folders_of_live_runs(tenant):
         assert not folders["superseded"].exists()
         assert foreign.is_dir()
         foreign.rmdir()
-        services.transcode_work_dirs_clean()  # the live one stays until its run ends
+        recovery.transcode_work_dirs_clean()  # the live one stays until its run ends
         assert folders["live"].is_dir()
-        Lecture.objects.filter(pk=live.pk).update(status=Lecture.Status.READY)
-        assert services.transcode_work_dirs_clean() == [folders["live"]]
+        MediaAsset.objects.filter(owner_id=live.pk).update(status=MediaAsset.Status.READY)
+        assert recovery.transcode_work_dirs_clean() == [folders["live"]]
 
 
 def test_the_visibility_timeout_exceeds_the_longest_hard_time_limit():
     longest = inspect.signature(probe_module.probe).parameters["max_duration"].default
-    assert longest == services._LONGEST_SOURCE_SECONDS
+    assert longest == recovery._LONGEST_SOURCE_SECONDS
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    assert services.transcode_time_limit(longest) < visibility
+    assert transcoding.transcode_time_limit(longest) < visibility
     assert (
         timedelta(seconds=4 * settings.TRANSCODE_HEARTBEAT_INTERVAL)
         <= settings.TRANSCODE_LEASE_TIMEOUT

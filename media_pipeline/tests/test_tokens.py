@@ -93,8 +93,9 @@ def media(tenant):
         section = section_create(course=course, title="S")
         lectures = [lecture_create(section=section, title=t) for t in ("One", "Two")]
         for lecture in lectures:
-            lecture.media_version = 2
-            lecture.duration = 2.0
+            lecture.video.version = 2
+            lecture.video.duration = 2.0
+            lecture.video.save()
             lecture.save()
     for lecture in lectures:
         for version in (1, 2):

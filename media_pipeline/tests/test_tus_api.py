@@ -19,7 +19,8 @@ from django.utils.http import http_date
 
 from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
-from media_pipeline.models import Upload
+from media_pipeline.models import MediaAsset, Upload
+from media_pipeline.transcoding import lecture_transcode, transcode_time_limit
 from media_pipeline.uploads import staging_path, uploads_expire
 from tenants.storage import lecture_prefix
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
@@ -84,12 +85,12 @@ def head(client, url: str):
 
 def lecture_now(tenant, lecture) -> Lecture:
     with in_tenant(tenant):
-        return Lecture.objects.get(pk=lecture.pk)
+        return MediaAsset.objects.get(owner_id=lecture.pk)
 
 
 def uploads_of(tenant, lecture) -> list[Upload]:
     with in_tenant(tenant):
-        return list(Upload.objects.filter(lecture_id=lecture.pk))
+        return list(Upload.objects.filter(asset__owner_id=lecture.pk))
 
 
 def media_dir_of(tenant, lecture) -> Path:
@@ -557,7 +558,7 @@ def test_a_file_that_is_not_a_video_fails_the_lecture(
     current = lecture_now(tenant, lecture)
     assert current.status == "failed"
     assert current.error == "The file is not a video: it looks like text."
-    assert (current.source_key, current.pending_version, current.media_version) == ("", 0, 0)
+    assert (current.source_key, current.pending_version, current.version) == ("", 0, 0)
     assert uploads_of(tenant, lecture) == []
     assert not staged.exists()
     assert not media_dir_of(tenant, lecture).exists()
@@ -566,7 +567,9 @@ def test_a_file_that_is_not_a_video_fails_the_lecture(
 
 def test_a_failed_lecture_can_be_uploaded_again(tenant, api, lecture):
     with in_tenant(tenant):
-        Lecture.objects.filter(pk=lecture.pk).update(status="failed", error="Earlier failure.")
+        MediaAsset.objects.filter(owner_id=lecture.pk).update(
+            status="failed", error="Earlier failure."
+        )
 
     assert create(api, lecture, 10).status_code == 201
 
@@ -591,32 +594,45 @@ def test_a_real_video_is_stored_queued_and_transcoded(
 
     assert response.status_code == 204
     assert response["Upload-Offset"] == str(len(data))
-    # On commit: the staging copy is removed, then exactly one transcode is queued (the
-    # catalogue cache's invalidation, from the lecture's save, is not part of the pipeline).
-    pipeline = [c for c in callbacks if not c.__qualname__.startswith("catalogue_invalidate")]
-    assert [callback.__qualname__ for callback in pipeline] == [
-        "_staging_to_storage.<locals>.<lambda>",
-        "lecture_source_accept.<locals>.enqueue",
+    # On commit: the staging copy is removed, the replaced source (none here) deleted, the
+    # dashboards told "queued", then exactly one transcode is queued, with its time limits (the
+    # catalogue cache's invalidation, from the asset_changed hook, is not part of the pipeline).
+    pipeline = [
+        c
+        for c in callbacks
+        if not getattr(c, "func", c).__qualname__.startswith("catalogue_invalidate.<locals>")
     ]
+    assert [getattr(c, "func", c).__qualname__ for c in pipeline] == [
+        "_staging_to_storage.<locals>.<lambda>",
+        "lecture_source_accept.<locals>.replaced_delete",
+        "dashboard_publish",
+        "Task.apply_async",
+    ]
+    assert pipeline[2].keywords["message"]["status"] == "queued"
+    assert pipeline[3].keywords["kwargs"] == {
+        "schema_name": tenant.schema_name,
+        "lecture_id": str(lecture.id),
+        "version": 1,
+    }
     assert staged.exists()  # kept until commit, so a rollback leaves the upload resumable
     pipeline[0]()
     key = f"tenants/{tenant.schema_name}/lectures/{lecture.id}/sources/{upload_id}.mp4"
     current = lecture_now(tenant, lecture)
-    assert (current.status, current.pending_version, current.media_version) == ("queued", 1, 0)
+    assert (current.status, current.pending_version, current.version) == ("queued", 1, 0)
     assert current.source_key == key
+    assert pipeline[3].keywords["time_limit"] == transcode_time_limit(current.source_duration)
+    assert pipeline[3].keywords["soft_time_limit"] == pipeline[3].keywords["time_limit"] - 30
     assert current.error is None
     assert current.duration == pytest.approx(2.0, abs=0.1)
     assert Path(default_storage.path(key)).read_bytes() == data
     assert not staged.exists()
     assert uploads_of(tenant, lecture) == []
 
-    from media_pipeline.services import lecture_transcode
-
     with in_tenant(tenant):
         assert lecture_transcode(lecture_id=lecture.id, version=1) is True
 
     current = lecture_now(tenant, lecture)
-    assert (current.status, current.media_version, current.progress) == ("ready", 1, 100.0)
+    assert (current.status, current.version, current.progress) == ("ready", 1, 100.0)
     assert [(r["name"], r["width"], r["height"]) for r in current.renditions] == [
         ("240p", 320, 240)
     ]

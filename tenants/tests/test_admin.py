@@ -16,7 +16,9 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from courses.models import Course, Lecture, Section
+from courses.models import Course, Section
+from courses.services import lecture_create
+from media_pipeline.models import MediaAsset
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
 from tenants.services import tenant_provision
@@ -48,9 +50,8 @@ def add_course(tenant: Tenant, title: str, durations=()) -> None:
         course = Course.objects.create(title=title)
         section = Section.objects.create(course=course, title="Section", order=1)
         for order, duration in enumerate(durations):
-            Lecture.objects.create(
-                section=section, title=f"L{order}", order=order, duration=duration
-            )
+            lecture = lecture_create(section=section, title=f"L{order}", order=order)
+            MediaAsset.objects.filter(owner_id=lecture.id).update(duration=duration)
     connection.set_schema_to_public()
 
 

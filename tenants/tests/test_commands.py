@@ -23,6 +23,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from courses.models import Course, Lecture, Section
+from courses.services import lecture_create
+from media_pipeline.models import MediaAsset
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Domain, Tenant
 from tenants.services import format_bytes, tenant_provision
@@ -125,9 +127,8 @@ def school_factory(committed):
             course = Course.objects.create(title="Course")
             section = Section.objects.create(course=course, title="Section", order=1)
             for title, duration in (("One", 3600.0), ("Two", 1800.0), ("Three", None)):
-                Lecture.objects.create(
-                    section=section, title=title, duration=duration, order=len(title)
-                )
+                lecture = lecture_create(section=section, title=title, order=len(title))
+                MediaAsset.objects.filter(owner_id=lecture.id).update(duration=duration)
         connection.set_schema_to_public()
         files, size = _media(tenant.schema_name)
         return School(

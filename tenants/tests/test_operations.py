@@ -22,9 +22,9 @@ from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.celery import app as celery_app
-from courses.models import Lecture
 from courses.services import course_create, lecture_create, section_create
-from media_pipeline.services import lecture_transcode
+from media_pipeline.models import MediaAsset
+from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
 from tenants.health import CHECKS, STORAGE_PROBE_PREFIX
 from tenants.logs import REQUEST_LOGGER, logging_config
@@ -331,10 +331,10 @@ def test_transcode_duration_and_realtime_factor(tenant, tmp_path):
     lecture = _lecture(tenant, instructor)
     before = scrape()
     with in_tenant(tenant):
-        upload_from_path(user=instructor, lecture=lecture, path=clip)
-        queued = Lecture.objects.get(pk=lecture.pk)
+        upload_from_path(user=instructor, lecture_id=lecture.id, path=clip)
+        queued = MediaAsset.objects.get(owner_id=lecture.pk)
         assert lecture_transcode(lecture_id=lecture.pk, version=queued.pending_version) is True
-        duration = Lecture.objects.get(pk=lecture.pk).duration
+        duration = MediaAsset.objects.get(owner_id=lecture.pk).duration
     after = scrape()
 
     labels = {"tenant": tenant.schema_name}

@@ -120,7 +120,7 @@ def browser_course(
                 lecture_create(section=section, title="Second steps"),
             ]
             for lecture in lectures:
-                upload_from_path(user=owner, lecture=lecture, path=clip)
+                upload_from_path(user=owner, lecture_id=lecture.id, path=clip)
             codes = access_codes_create(course=course, quantity=2).codes
             deadline = time.monotonic() + READY_TIMEOUT
             while True:

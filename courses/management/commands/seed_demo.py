@@ -14,8 +14,9 @@ from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import Enrollment
 from enrollment.services import access_codes_create
+from media_pipeline.models import MediaAsset
 from media_pipeline.samples import sample_clip
-from media_pipeline.services import lecture_transcode
+from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
 from tenants.models import Tenant
 from tenants.services import platform_setup, tenant_provision
@@ -62,21 +63,22 @@ class Command(BaseCommand):
                 )
                 section = section_create(course=course, title="Getting started")
                 lecture_create(section=section, title="Big Buck Bunny (sample lecture)")
-            lecture = Lecture.objects.filter(section__course=course).first()
-            if lecture.media_version == 0:
+            lecture = Lecture.objects.select_related("video").filter(section__course=course).first()
+            asset = lecture.video
+            if asset.version == 0:
                 try:
                     source = video or sample_clip()
                 except FileNotFoundError as exc:
                     raise CommandError(f"{exc} Pass --video PATH.") from exc
                 self.stdout.write(f"Transcoding {source.name} for the demo lecture...")
-                upload_from_path(user=owner, lecture=lecture, path=source)
-                lecture.refresh_from_db()
-                if lecture.status == Lecture.Status.FAILED:
-                    raise CommandError(f"The demo video was rejected: {lecture.error}")
-                lecture_transcode(lecture_id=lecture.id, version=lecture.pending_version)
-                lecture.refresh_from_db()
-                if lecture.status != Lecture.Status.READY:
-                    raise CommandError(f"The demo lecture did not transcode: {lecture.error}")
+                upload_from_path(user=owner, lecture_id=lecture.id, path=source)
+                asset.refresh_from_db()
+                if asset.status == MediaAsset.Status.FAILED:
+                    raise CommandError(f"The demo video was rejected: {asset.error}")
+                lecture_transcode(lecture_id=lecture.id, version=asset.pending_version)
+                asset.refresh_from_db()
+                if asset.status != MediaAsset.Status.READY:
+                    raise CommandError(f"The demo lecture did not transcode: {asset.error}")
             Enrollment.objects.get_or_create(student=student, course=course)
             spare = access_codes_create(course=course, quantity=1).codes[0]
 

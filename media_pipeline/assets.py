@@ -1,0 +1,56 @@
+"""Media asset services: creating a lecture's assets and removing them with everything stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from uuid import UUID
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from media_pipeline.models import MediaAsset, Upload
+from media_pipeline.uploads import staging_path
+from tenants.storage import lecture_prefix, storage_delete_prefix
+
+
+def video_create(*, owner_id: UUID) -> MediaAsset:
+    """The video asset of a new lecture ``owner_id`` (status ``awaiting_media``, no version).
+
+    Raises ``django.db.IntegrityError`` when the owner already has a video
+    (``media_asset_one_video_per_owner``)."""
+    return MediaAsset.objects.create(owner_id=owner_id, kind=MediaAsset.Kind.VIDEO)
+
+
+@transaction.atomic
+def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
+    """Delete every asset of the given owners (lectures that are being or were deleted), their
+    unfinished uploads and, after commit, the staging files and everything stored under each
+    owner's prefix (``tenants/<schema>/lectures/<owner>/``: sources and every version).
+
+    Call after the owners' rows are deleted in the same transaction (a lecture protects its
+    video from deletion). A transcode still running for a deleted asset finds no row when it
+    claims or switches, and its outputs are removed by the recovery sweep's rules. Returns the
+    number of assets deleted.
+    """
+    owner_ids = list(owner_ids)
+    if not owner_ids:
+        return 0
+    schema = connection.schema_name
+    uploads = list(
+        Upload.objects.filter(asset__owner_id__in=owner_ids).values_list("id", flat=True)
+    )
+    count, _ = MediaAsset.objects.filter(owner_id__in=owner_ids).delete()
+    for upload_id in uploads:
+        path = staging_path(upload_id, schema)
+        transaction.on_commit(partial(path.unlink, missing_ok=True))
+    for owner_id in owner_ids:
+        transaction.on_commit(partial(storage_delete_prefix, lecture_prefix(schema, owner_id)))
+    return count - len(uploads)
+
+
+def usage_measure_receiver() -> dict[str, float]:
+    """``tenants.services.usage_measure`` receiver: ``{"lecture_seconds": seconds}``, the summed
+    durations of the current school's video assets (pending sources' until one plays)."""
+    total = MediaAsset.objects.filter(kind=MediaAsset.Kind.VIDEO).aggregate(total=Sum("duration"))
+    return {"lecture_seconds": float(total["total"] or 0.0)}

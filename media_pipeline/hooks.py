@@ -1,0 +1,23 @@
+"""Hooks the media pipeline fires (``tenants.hooks``; listed in docs/ARCHITECTURE.md)."""
+
+from tenants.hooks import Hook
+
+#: What happened to an asset, the ``event`` of ``asset_changed``: an upload started or was
+#: abandoned (``upload``), an uploaded file was refused (``rejected``: ``error`` says why; the
+#: status is ``failed``, or stays ``ready`` when an older version plays), a source was queued,
+#: processing started (or restarted after a lost run), a progress step was stored, the version
+#: became ready, or processing failed.
+ASSET_EVENTS = ("upload", "rejected", "queued", "processing", "progress", "ready", "failed")
+
+#: Fired inside the changing service's transaction whenever a media asset's state changes, so a
+#: receiver can act at once and again on commit (cache versions) or only once the change is
+#: committed (``transaction.on_commit``: events sent to browsers). Payload (keywords):
+#: ``schema_name`` (str), ``asset_id`` (UUID), ``owner_id`` (UUID: the lecture), ``kind``
+#: (``MediaAsset.Kind``), ``version`` (int: the version being processed or made ready),
+#: ``status`` (``MediaAsset.Status``), ``progress`` (float, 0-100), ``error`` (str or None),
+#: ``event`` (one of ``ASSET_EVENTS``). Receivers: ``courses`` (outline and catalogue caches)
+#: and ``analytics`` (the dashboards' ``video.processing`` events).
+asset_changed = Hook(
+    "asset_changed",
+    payload="schema_name asset_id owner_id kind version status progress error event",
+)

@@ -1,0 +1,44 @@
+"""The lease a transcode run holds on a media asset's pending version.
+
+A run claims the pending version (``transcoding.lecture_transcode_begin``) under its Celery task
+id and keeps ``lease_renewed_at`` fresh (``recovery.transcode_heartbeat``); another run may take
+over only once the lease lapsed (``recovery.lecture_transcodes_recover``). Every check of "does
+this run still hold the version" is ``leased`` below, so the rule is written once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from media_pipeline.models import MediaAsset
+
+
+def video_of(lecture_id: UUID | str) -> QuerySet[MediaAsset]:
+    """The video asset of a lecture (0 or 1 row), by the lecture's id (the asset's owner)."""
+    return MediaAsset.objects.filter(owner_id=lecture_id, kind=MediaAsset.Kind.VIDEO)
+
+
+def leased(lecture_id: UUID | str, version: int, claim: str | None = None) -> QuerySet[MediaAsset]:
+    """The lecture's video while it is ``processing`` ``version``, held by the run ``claim``
+    (any run when ``claim`` is None). Empty once the version was superseded, finished, failed,
+    or taken over by another run."""
+    rows = video_of(lecture_id).filter(pending_version=version, status=MediaAsset.Status.PROCESSING)
+    return rows if claim is None else rows.filter(lease_claim=claim)
+
+
+def lease_held(*, lecture_id: UUID | str, version: int, claim: str) -> bool:
+    """Whether the run ``claim`` still holds the lease on processing ``version``."""
+    return leased(lecture_id, version, claim).exists()
+
+
+def lease_alive(renewed_at: datetime | None, *, now: datetime | None = None) -> bool:
+    """Whether a lease last renewed at ``renewed_at`` still stands: renewed less than
+    TRANSCODE_LEASE_TIMEOUT ago. ``None`` (a run claimed before leases existed) has lapsed."""
+    if renewed_at is None:
+        return False
+    return renewed_at > (now or timezone.now()) - settings.TRANSCODE_LEASE_TIMEOUT

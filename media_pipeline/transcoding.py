@@ -1,0 +1,420 @@
+"""Transcoding a lecture's video asset: accept a validated source, encode it to the HLS ladder,
+switch versions atomically (ARCHITECTURE.md, Media pipeline).
+
+Functions take the lecture's id: the video asset is found by its owner
+(``leases.video_of``), and stored files live under the lecture's prefix
+(``tenants/<schema>/lectures/<lecture_id>/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import deque
+from functools import partial
+from pathlib import Path
+from uuid import UUID
+
+from celery import current_app
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from media_pipeline import hooks, ladder, previews
+from media_pipeline.leases import lease_alive, lease_held, leased, video_of
+from media_pipeline.models import MediaAsset
+from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
+from tenants.metrics import transcode_observe
+from tenants.storage import (
+    lecture_version_prefix,
+    storage_delete_prefix,
+    storage_download,
+    storage_upload_tree,
+)
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL = 1.0  # seconds between progress writes (ARCHITECTURE.md: throttled)
+# The Celery task that runs ``lecture_transcode`` (media_pipeline.tasks, registered when the app
+# is ready), looked up by name so this module does not import the tasks module that imports it.
+TRANSCODE_TASK = "media_pipeline.tasks.lecture_transcode"
+
+Status = MediaAsset.Status
+
+
+class TranscodeFailed(Exception):
+    """FFmpeg could not produce the ladder; ``message`` is readable by an instructor."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def transcode_time_limit(duration: float) -> int:
+    """Hard time limit of a transcode in seconds: 10 min plus 6x the source duration.
+
+    On the reference 2-core machine the 1080p ladder encodes at about 1x real time with the
+    ``veryfast`` preset, so 6x leaves room for slower machines without letting a stuck FFmpeg
+    hold a worker forever. Always below CELERY_BROKER_TRANSPORT_OPTIONS visibility_timeout for
+    sources up to MAX duration (6 h).
+    """
+    return int(600 + 6 * duration)
+
+
+def transcode_message(
+    *,
+    schema_name: str,
+    lecture_id: UUID | str,
+    version: int,
+    duration: float,
+    task_id: str | None = None,
+) -> partial:
+    """The sending of the transcode task of ``version`` (queue ``transcode``), as a callable for
+    ``transaction.on_commit``: ``apply_async`` with the task's keyword arguments, time limits
+    scaled to the source's ``duration`` in seconds (``transcode_time_limit``) and, when given,
+    ``task_id`` (the claim the run will present)."""
+    limit = transcode_time_limit(duration)
+    options = {
+        "kwargs": {"schema_name": schema_name, "lecture_id": str(lecture_id), "version": version},
+        "time_limit": limit,
+        "soft_time_limit": limit - 30,
+    }
+    if task_id is not None:
+        options["task_id"] = task_id
+    return partial(current_app.tasks[TRANSCODE_TASK].apply_async, **options)
+
+
+def transcode_work_dir(*, schema: str, lecture_id: UUID | str, version: int) -> Path:
+    """``TRANSCODE_WORK_DIR/<schema>/<lecture_id>-v<version>``: the local folder of a run."""
+    return Path(settings.TRANSCODE_WORK_DIR) / schema / f"{lecture_id}-v{version}"
+
+
+def asset_changed(asset: MediaAsset, *, version: int, event: str) -> None:
+    """Fire ``hooks.asset_changed`` for ``asset`` (its current status, progress and error) with
+    ``event`` (one of ``hooks.ASSET_EVENTS``), inside the caller's transaction: receivers defer
+    what leaves the process to ``transaction.on_commit`` (see the hook)."""
+    payload = {
+        "schema_name": connection.schema_name,
+        "asset_id": asset.pk,
+        "owner_id": asset.owner_id,
+        "kind": asset.kind,
+        "version": version,
+        "status": str(asset.status),
+        "progress": float(asset.progress),
+        "error": asset.error,
+        "event": event,
+    }
+    hooks.asset_changed.fire(**payload)
+
+
+def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResult) -> int:
+    """Make ``source_key`` the pending source of the lecture's video and queue its transcode.
+
+    The new version is ``max(version, pending_version) + 1``; the current version keeps
+    playing until the new one is ready. The previous source is deleted, and so are the stored
+    outputs of a pending version this one supersedes (a run killed mid-copy leaves a partial
+    ``v<N>``; a live run discards its own in ``_lecture_switch``). The task is sent on commit.
+    Returns the pending version. Must run inside a transaction.
+    """
+    asset = video_of(lecture_id).select_for_update().get()
+    # One source per lecture: the new one replaces any earlier (pending or already encoded).
+    replaced = asset.source_key
+    superseded = asset.pending_version if asset.pending_version > asset.version else 0
+    version = max(asset.version, asset.pending_version) + 1
+    asset.source_key = source_key
+    asset.pending_version = version
+    asset.status = Status.QUEUED
+    asset.progress = 0.0
+    asset.error = None
+    asset.attempts = 0
+    asset.source_duration = probe.duration
+    asset.lease_claim = ""
+    asset.lease_renewed_at = None
+    if not asset.version:
+        asset.duration = round(probe.duration, 3)
+    asset.save()
+    schema = connection.schema_name
+
+    def replaced_delete() -> None:
+        if replaced and replaced != source_key:
+            default_storage.delete(replaced)
+
+    if superseded:
+        prefix = lecture_version_prefix(schema, lecture_id, superseded)
+        transaction.on_commit(partial(storage_delete_prefix, prefix))
+    transaction.on_commit(replaced_delete)
+    # Before the task is sent, so no dashboard sees "queued" after "processing".
+    asset_changed(asset, version=version, event="queued")
+    transaction.on_commit(
+        transcode_message(
+            schema_name=schema, lecture_id=lecture_id, version=version, duration=probe.duration
+        )
+    )
+    return version
+
+
+def lecture_transcode_begin(
+    *, lecture_id: UUID, version: int, claim: str | None = None
+) -> MediaAsset | None:
+    """Claim the transcode of ``version`` for the run ``claim`` (its Celery task id; a random
+    one when not given): status ``processing``, one more attempt, and a fresh lease
+    (``lease_claim``, ``lease_renewed_at``; see ``recovery.transcode_heartbeat``).
+
+    Claimable are a ``queued`` video, and a ``processing`` one whose lease is held by ``claim``
+    itself or has lapsed (``leases.lease_alive``). Held by itself: Celery's
+    ``reject_on_worker_lost`` requeues a message as soon as its pool process dies (celery
+    ``worker/request.py``, ``Request.on_failure``), and Redis hands a message to one consumer at
+    a time, so a run that finds its own claim is the redelivery of a dead run. A video leased
+    by another live run is left alone: a late redelivery of the original message (after the
+    visibility timeout) while a recovered run works, or after it finished, changes nothing.
+
+    Returns the claimed asset, or ``None`` when there is nothing to do (the lecture is gone, the
+    version was superseded, it is ready or failed, or another run holds the lease: tasks are
+    idempotent by the row's state). Once TRANSCODE_MAX_ATTEMPTS claims were made the video is
+    marked ``failed`` instead, its partial outputs removed, and ``None`` returned, so a video
+    that kills FFmpeg or its worker never loops.
+    """
+    claim = claim or uuid.uuid4().hex
+    schema = connection.schema_name
+    now = timezone.now()
+    with transaction.atomic():
+        asset = (
+            video_of(lecture_id)
+            .select_for_update()
+            .filter(pending_version=version, status__in=[Status.QUEUED, Status.PROCESSING])
+            .first()
+        )
+        if asset is None:
+            return None
+        if (
+            asset.status == Status.PROCESSING
+            and asset.lease_claim != claim
+            and lease_alive(asset.lease_renewed_at, now=now)
+        ):
+            return None
+        if asset.attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
+            transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
+            return None
+        MediaAsset.objects.filter(pk=asset.pk).update(
+            status=Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            progress=0.0,
+            lease_claim=claim,
+            lease_renewed_at=now,
+        )
+        asset.refresh_from_db()
+        asset_changed(asset, version=version, event="processing")
+    return asset
+
+
+def transcode_attempts_exhausted(*, schema: str, lecture_id: UUID | str, version: int) -> None:
+    """Fail ``version`` after TRANSCODE_MAX_ATTEMPTS claims and discard its partial outputs.
+    Call inside the transaction that holds the asset's row lock."""
+    lecture_transcode_fail(
+        lecture_id=lecture_id,
+        version=version,
+        message="The video could not be processed after "
+        f"{settings.TRANSCODE_MAX_ATTEMPTS} attempts.",
+    )
+    transcode_version_discard(schema=schema, lecture_id=lecture_id, version=version)
+
+
+def lecture_transcode_fail(*, lecture_id: UUID | str, version: int, message: str) -> None:
+    """Mark the pending ``version`` failed with a readable ``message`` (no-op if superseded).
+
+    A lecture that already plays an older version stays playable: only ``status``/``error``
+    change; the failed source is deleted on commit.
+    """
+    with transaction.atomic():
+        asset = video_of(lecture_id).select_for_update().filter(pending_version=version).first()
+        if asset is None or asset.status == Status.READY:
+            return
+        source = asset.source_key
+        asset.status = Status.FAILED
+        asset.error = message
+        asset.progress = 0.0
+        asset.source_key = ""
+        asset.save(update_fields=["status", "error", "progress", "source_key", "updated_at"])
+        asset_changed(asset, version=version, event="failed")
+        if source:
+            transaction.on_commit(partial(default_storage.delete, source))
+
+
+def transcode_version_discard(*, schema: str, lecture_id: UUID | str, version: int) -> None:
+    """After commit, remove what runs of the pending ``version`` left: its storage prefix and
+    this machine's work folder. Call in the transaction that failed or superseded it."""
+    prefix = lecture_version_prefix(schema, lecture_id, version)
+    work = transcode_work_dir(schema=schema, lecture_id=lecture_id, version=version)
+
+    def discard() -> None:
+        storage_delete_prefix(prefix)
+        shutil.rmtree(work, ignore_errors=True)
+
+    transaction.on_commit(discard)
+
+
+def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = None) -> bool:
+    """Transcode the pending source of a lecture's video into ``version`` and switch to it, as
+    the run ``claim`` (see ``lecture_transcode_begin``).
+
+    One FFmpeg process decodes once and encodes every rung of ``ladder.ladder_for`` (see
+    ``ladder.build_transcode_command``). Progress is stored at most once a second. The poster,
+    storyboard and preview clip are made from the finished renditions (``previews``). Outputs are
+    written to a work folder, copied to ``tenants/<schema>/lectures/<id>/v<version>/hls/`` and
+    the asset row switched in one UPDATE; the previous version is deleted after commit.
+    Returns ``True`` when this call made the version ready. Raises nothing for bad media: the
+    video ends ``failed`` with a readable error instead.
+    """
+    asset = lecture_transcode_begin(lecture_id=lecture_id, version=version, claim=claim)
+    if asset is None:
+        return False
+    claim = asset.lease_claim
+    schema = connection.schema_name
+    work = transcode_work_dir(schema=schema, lecture_id=lecture_id, version=version)
+    shutil.rmtree(work, ignore_errors=True)  # leftovers of a killed attempt
+    work.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        with _local_source(asset.source_key, work) as source:
+            container = Path(asset.source_key).suffix.lstrip(".")
+            try:
+                info = probe(source, container=container)
+            except MediaRejected as exc:
+                raise TranscodeFailed(exc.message) from exc
+            rungs = ladder.ladder_for(info.width, info.height)
+            out_dir = work / "hls"
+            out_dir.mkdir()
+            for rung in rungs:
+                (out_dir / rung.name).mkdir()
+            command = ladder.build_transcode_command(
+                ffmpeg=ffmpeg_binary(),
+                source=str(source),
+                demuxer=demuxer_for(container),
+                rungs=rungs,
+                out_dir=str(out_dir),
+                has_audio=info.has_audio,
+                preset=settings.TRANSCODE_PRESET,
+            )
+            _run_ffmpeg(command, duration=info.duration, asset=asset, version=version)
+            renditions = ladder.write_master_playlist(
+                str(out_dir), rungs, has_audio=info.has_audio, frame_rate=info.frame_rate
+            )
+            try:
+                previews.previews_write(
+                    ffmpeg=ffmpeg_binary(), out_dir=out_dir, rungs=rungs, duration=info.duration
+                )
+            except previews.PreviewError as exc:
+                raise TranscodeFailed(exc.message) from exc
+        if not lease_held(lecture_id=lecture_id, version=version, claim=claim):
+            # The lease was lost (this run was taken for dead and another one took over):
+            # the storage prefix belongs to that run now, so leave it alone.
+            logger.warning("Transcode of lecture %s v%s lost its lease", lecture_id, version)
+            return False
+        prefix = lecture_version_prefix(schema, lecture_id, version)
+        storage_delete_prefix(prefix)  # a partial copy from a killed attempt
+        storage_upload_tree(out_dir, f"{prefix}/hls")
+        transcode_observe(
+            tenant=schema, wall_seconds=time.monotonic() - started, media_seconds=info.duration
+        )
+        return _lecture_switch(
+            lecture_id=lecture_id,
+            version=version,
+            claim=claim,
+            renditions=renditions,
+            duration=info.duration,
+        )
+    except TranscodeFailed as exc:
+        logger.warning("Transcode of lecture %s v%s failed: %s", lecture_id, version, exc.message)
+        held = lease_held(lecture_id=lecture_id, version=version, claim=claim)
+        lecture_transcode_fail(lecture_id=lecture_id, version=version, message=exc.message)
+        if held:
+            storage_delete_prefix(lecture_version_prefix(schema, lecture_id, version))
+        return False
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class _local_source:
+    """Context manager giving a local path for a storage key (downloaded when storage is remote)."""
+
+    def __init__(self, key: str, work: Path) -> None:
+        self.key, self.work, self.temp = key, work, None
+
+    def __enter__(self) -> Path:
+        if isinstance(default_storage, FileSystemStorage):
+            return Path(default_storage.path(self.key))
+        # Streamed to disk in the work folder (never buffered whole in memory).
+        self.temp = self.work / f"source{Path(self.key).suffix}"
+        storage_download(self.key, self.temp)
+        return self.temp
+
+    def __exit__(self, *exc) -> None:
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+
+
+def _run_ffmpeg(command: list[str], *, duration: float, asset: MediaAsset, version: int) -> None:
+    """Run FFmpeg, storing progress (<= 1 write/s); raises ``TranscodeFailed`` on failure."""
+    stderr_tail: deque[str] = deque(maxlen=20)
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1
+        )
+        last_write = 0.0
+        try:
+            for percent in ladder.parse_progress(process.stdout, duration):
+                now = time.monotonic()
+                if now - last_write >= PROGRESS_WRITE_INTERVAL and percent < 100:
+                    last_write = now
+                    asset.progress = round(percent, 1)
+                    if leased(asset.owner_id, version).update(progress=asset.progress):
+                        asset_changed(asset, version=version, event="progress")
+            returncode = process.wait()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr.seek(0)
+        stderr_tail.extend(line.strip() for line in stderr if line.strip())
+    if returncode != 0:
+        detail = stderr_tail[-1] if stderr_tail else f"exit status {returncode}"
+        raise TranscodeFailed(f"The video could not be transcoded ({detail}).")
+
+
+def _lecture_switch(
+    *, lecture_id: UUID, version: int, claim: str, renditions: list[dict], duration: float
+) -> bool:
+    """Point the video at ``version`` in one UPDATE; delete the old version after commit.
+
+    Only the run holding the lease (``claim``) switches. If the version was superseded
+    meanwhile (a newer upload), its outputs are discarded, but never when ``version`` is the
+    one playing (a run that lost its lease finishing after the run that took over).
+    """
+    schema = connection.schema_name
+    with transaction.atomic():
+        asset = leased(lecture_id, version, claim).select_for_update().first()
+        if asset is None:
+            playing = video_of(lecture_id).filter(version=version).exists()
+            if not playing:
+                prefix = lecture_version_prefix(schema, lecture_id, version)
+                transaction.on_commit(partial(storage_delete_prefix, prefix))
+            return False
+        previous = asset.version
+        asset.version = version
+        asset.status = Status.READY
+        asset.progress = 100.0
+        asset.error = None
+        asset.renditions = renditions
+        asset.duration = round(duration, 3)
+        asset.save()
+        asset_changed(asset, version=version, event="ready")
+        if previous and previous != version:
+            old = lecture_version_prefix(schema, lecture_id, previous)
+            transaction.on_commit(partial(storage_delete_prefix, old))
+    return True
