@@ -131,6 +131,10 @@ def upload_create(
     With ``body`` (creation-with-upload) the bytes are appended at once; if that append fails
     (checksum, size) the new upload is removed again, so a refused request leaves nothing.
 
+    An empty file (``length`` 0: tus clients create one and send no PATCH) is finished at once:
+    the lecture's video ends ``failed`` with ``EMPTY_FILE``'s readable error, and the returned
+    upload is no longer stored.
+
     Raises ``UploadError`` 413 ``UPLOAD_TOO_LARGE`` above UPLOAD_MAX_SIZE (Tus-Max-Size),
     400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant.
     """
@@ -174,7 +178,11 @@ def upload_create(
         if length == 0:
             # Nothing will ever be appended (tus clients create empty files this way): the
             # upload is complete now, and its validation fails it with EMPTY_FILE at once.
+            upload_id = upload.id
             upload_finish(upload=upload)
+            # The row is gone; the answer still names the upload (Location, Upload-Offset 0),
+            # and a HEAD on it answers 404 like any finished upload.
+            upload.id = upload_id
             return upload
     if body is None:
         return upload

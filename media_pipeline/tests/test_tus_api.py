@@ -577,6 +577,26 @@ def test_a_failed_lecture_can_be_uploaded_again(tenant, api, lecture):
     assert (current.status, current.error) == ("uploading", None)
 
 
+def test_an_empty_file_fails_the_lecture_at_once(
+    tenant, api, lecture, django_capture_on_commit_callbacks
+):
+    # tus clients create an empty file with Upload-Length 0 and never send a PATCH.
+    with django_capture_on_commit_callbacks(execute=True):
+        created = create(api, lecture, 0, filename="empty.mp4")
+
+    assert created.status_code == 201
+    assert (created["Upload-Offset"], created["Tus-Resumable"]) == ("0", TUS_VERSION)
+    current = lecture_now(tenant, lecture)
+    assert (current.status, current.error) == ("failed", "The file is empty (0 bytes).")
+    assert (current.source_key, current.pending_version, current.version) == ("", 0, 0)
+    assert uploads_of(tenant, lecture) == []
+    assert not staging_path(id_of(created), tenant.schema_name).exists()
+    assert head(api, url_of(created)).status_code == 404
+    # The lecture takes a real file afterwards.
+    assert create(api, lecture, 10).status_code == 201
+    assert lecture_now(tenant, lecture).status == "uploading"
+
+
 def test_a_real_video_is_stored_queued_and_transcoded(
     tenant, api, lecture, small_video, django_capture_on_commit_callbacks
 ):
