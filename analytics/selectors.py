@@ -19,6 +19,7 @@ from django.utils import timezone
 from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
+from courses.selectors import LECTURE_MEDIA_FIELDS, lecture_media
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -129,7 +130,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
     lectures = list(
         Lecture.objects.filter(section__course=course)
         .order_by("section__order", "section_id", "order", "id")
-        .only("id", "title", "duration")
+        .only("id", "title", *LECTURE_MEDIA_FIELDS)
     )
     stats = {
         stat.lecture_id: stat
@@ -144,7 +145,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
             {
                 "lecture_id": str(lecture.id),
                 "title": lecture.title,
-                "duration": lecture.duration,
+                "duration": lecture_media(lecture).duration,
                 "viewers": stat.viewers if stat else 0,
                 "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
                 "average_completion": stat.average_completion if stat else 0.0,
@@ -175,10 +176,8 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     viewers = stat.viewers if stat else 0
     bin_viewers = list(stat.bin_viewers) if stat else []
     bin_rewatchers = list(stat.bin_rewatchers) if stat else []
-    if lecture.duration:
-        count = max(1, math.ceil(lecture.duration / BIN_SECONDS))
-    else:
-        count = len(bin_viewers)
+    duration = lecture_media(lecture).duration
+    count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
     retention = [
         {
@@ -204,7 +203,7 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
         "lecture_id": str(lecture.id),
         "course_id": str(lecture.section.course_id),
         "title": lecture.title,
-        "duration": lecture.duration,
+        "duration": duration,
         "bin_seconds": BIN_SECONDS,
         "viewers": viewers,
         "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
