@@ -19,6 +19,7 @@ from django.utils import timezone
 from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
+from courses.selectors import LECTURE_MEDIA_FIELDS, lecture_media
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -130,7 +131,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
         Lecture.objects.filter(section__course=course)
         .order_by("section__order", "section_id", "order", "id")
         .select_related("video")
-        .only("id", "title", "video__duration")
+        .only("id", "title", *LECTURE_MEDIA_FIELDS)
     )
     stats = {
         stat.lecture_id: stat
@@ -145,7 +146,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
             {
                 "lecture_id": str(lecture.id),
                 "title": lecture.title,
-                "duration": lecture.video.duration,
+                "duration": lecture_media(lecture).duration,
                 "viewers": stat.viewers if stat else 0,
                 "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
                 "average_completion": stat.average_completion if stat else 0.0,
@@ -176,7 +177,7 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     viewers = stat.viewers if stat else 0
     bin_viewers = list(stat.bin_viewers) if stat else []
     bin_rewatchers = list(stat.bin_rewatchers) if stat else []
-    duration = lecture.video.duration
+    duration = lecture_media(lecture).duration
     count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
     retention = [

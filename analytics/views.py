@@ -8,13 +8,13 @@ keeps them live from the ``analytics`` events of ``/ws/dashboard/`` (API.md "Rea
 
 from uuid import UUID
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from analytics import selectors
-from courses.dashboard.views import instructor_required
-from courses.models import Course
+from courses.permissions import instructor_required
+from courses.selectors import course_get
 
 
 def _hours(row: dict) -> None:
@@ -40,9 +40,7 @@ def course(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/analytics/``: one course's totals, the last 30 days, its
     lectures (viewers, average completion) and the retention curve and most re-watched
     moments of the lecture picked (read from ``/api/v1/lectures/<id>/analytics``)."""
-    found = Course.objects.filter(pk=course_id).first()
-    if found is None:
-        raise Http404("No such course.")
+    found = course_get(course_id=course_id, outline=False)
     data = selectors.course_analytics(course=found)
     _hours(data["totals"])
     config = {

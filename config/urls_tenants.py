@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from courses import views as course_views
 from enrollment.accounts import apis as auth_apis
+from enrollment.web import views as web_views
 from media_pipeline import views as media_views
 from tenants import openapi
 
@@ -20,11 +20,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", course_views.catalogue, name="tenant-home"),
+    path("", web_views.catalogue, name="tenant-home"),
     # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
     path("", include("enrollment.web.urls")),
     path("dashboard/", include("analytics.urls")),
     path("dashboard/", include("courses.dashboard.urls")),
+    path("dashboard/", include("enrollment.dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

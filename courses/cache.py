@@ -8,7 +8,7 @@ versions are never read or changed by another school:
     The school's published courses, newest first (what the home page renders): each course's
     fields with its sections in order and their lecture counts.
 ``catalogue page``
-    The whole home page as anonymous visitors see it (``courses.views.catalogue``), stored
+    The whole home page as anonymous visitors see it (``enrollment.web.views.catalogue``), stored
     with the catalogue token it was rendered under and the page's fingerprint (branding and
     templates), and read together with the current token in one round trip.
 ``outline``
@@ -44,6 +44,7 @@ from django.dispatch import receiver
 from django_tenants.utils import schema_context
 
 from courses.models import Course, Lecture, Section
+from courses.selectors import LECTURE_MEDIA_FIELDS, lecture_media
 from tenants.errors import NotFound
 
 # Lifetime of an entry in seconds: a bound on memory, not on staleness (versions handle that).
@@ -160,10 +161,11 @@ def _outline_build(course: Course) -> dict[str, Any]:
                     "id": lecture.id,
                     "title": lecture.title,
                     "order": lecture.order,
-                    "duration": lecture.video.duration,
-                    "ready": lecture.video.version > 0,
+                    "duration": media.duration,
+                    "ready": media.ready,
                 }
                 for lecture in section.lectures.all()
+                for media in [lecture_media(lecture)]
             ],
         }
         for section in course.sections.all()
@@ -175,7 +177,7 @@ def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     lectures = (
         Lecture.objects.order_by("order", "id")
         .select_related("video")
-        .only("id", "section_id", "title", "order", "video__duration", "video__version")
+        .only("id", "section_id", "title", "order", *LECTURE_MEDIA_FIELDS)
     )
     courses = Course.objects.filter(id__in=course_ids).prefetch_related(
         Prefetch(

@@ -1,38 +1,75 @@
-"""Course reads, with their joins decided here rather than in views."""
+"""Course reads, with their joins decided here rather than in views.
 
+The media state of a lecture (which version plays, its duration) is read through
+``lecture_media`` and ``LECTURE_MEDIA_FIELDS`` only, so the apps above never name the
+lecture's media fields themselves.
+"""
+
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
 
+from courses.hooks import course_delete_guards
 from courses.models import Course, Lecture, Section
-from tenants.errors import NotFound
+from tenants.errors import ApplicationError, NotFound
+
+# The lecture columns ``lecture_media`` reads; add them to ``.only()`` of a lecture query.
+# (the lecture's video asset: join it with ``select_related("video")``).
+LECTURE_MEDIA_FIELDS = ("video__version", "video__duration")
+
+
+@dataclass(frozen=True)
+class LectureMedia:
+    """What students can play of a lecture.
+
+    Attributes:
+        version: The media version that plays (0: none yet).
+        duration: Its duration in seconds (``None`` before any media).
+    """
+
+    version: int
+    duration: float | None
+
+    @property
+    def ready(self) -> bool:
+        """Whether a version plays."""
+        return self.version > 0
+
+
+def lecture_media(lecture: Lecture) -> LectureMedia:
+    """The playable media of ``lecture`` (a row with ``LECTURE_MEDIA_FIELDS`` loaded)."""
+    return LectureMedia(version=lecture.video.version, duration=lecture.video.duration)
 
 
 def course_list(*, published: bool | None = None) -> QuerySet[Course]:
     """Courses of the current tenant, newest first, optionally filtered by ``published``."""
-    qs = Course.objects.all()
+    qs = Course.objects.order_by("-created_at")
     if published is not None:
         qs = qs.filter(published=published)
     return qs
 
 
-def course_get(*, course_id: UUID, published_only: bool = False) -> Course:
-    """One course with ``sections`` and their ``lectures`` prefetched in order.
+def course_get(*, course_id: UUID, published_only: bool = False, outline: bool = True) -> Course:
+    """One course; with ``outline`` (the default) its ``sections`` and their ``lectures`` are
+    prefetched in order (two more queries).
 
     Raises ``NotFound`` (404) when the id does not exist in this tenant's schema, which is also
     what an id of another tenant gives (ARCHITECTURE.md tenancy rule 5).
     """
-    qs = Course.objects.prefetch_related(
-        Prefetch(
-            "sections",
-            queryset=Section.objects.order_by("order", "id").prefetch_related(
-                Prefetch(
-                    "lectures",
-                    queryset=Lecture.objects.select_related("video").order_by("order", "id"),
-                )
-            ),
+    qs = Course.objects.all()
+    if outline:
+        qs = qs.prefetch_related(
+            Prefetch(
+                "sections",
+                queryset=Section.objects.order_by("order", "id").prefetch_related(
+                    Prefetch(
+                        "lectures",
+                        queryset=Lecture.objects.select_related("video").order_by("order", "id"),
+                    )
+                ),
+            )
         )
-    )
     if published_only:
         qs = qs.filter(published=True)
     course = qs.filter(id=course_id).first()
@@ -41,19 +78,49 @@ def course_get(*, course_id: UUID, published_only: bool = False) -> Course:
     return course
 
 
-def section_get(*, section_id: UUID) -> Section:
-    """A section of this tenant, else ``NotFound``."""
-    section = Section.objects.filter(id=section_id).first()
+def course_cover_key(*, course_id: UUID, drafts: bool) -> str:
+    """The storage key of a course's cover image. ``drafts``: whether the viewer may see a
+    draft's cover (its instructors). Raises ``NotFound`` for an unknown course, a draft when
+    not ``drafts``, or a course without a cover."""
+    course = Course.objects.filter(pk=course_id).only("published", "thumbnail").first()
+    if course is None or not (course.published or drafts) or not course.thumbnail:
+        raise NotFound("No thumbnail.")
+    return course.thumbnail
+
+
+def course_delete_refusal(*, course: Course) -> ApplicationError | None:
+    """Why ``course`` cannot be deleted now (the error ``courses.services.course_delete``
+    would raise, from ``courses.hooks.course_delete_guards``), or ``None`` when it can be.
+    Lets the dashboard and the admin say so before anyone confirms."""
+    try:
+        course_delete_guards.send(course=course)
+    except ApplicationError as exc:
+        return exc
+    return None
+
+
+def section_get(*, section_id: UUID, course: Course | None = None) -> Section:
+    """A section of this tenant (of ``course`` when given), else ``NotFound``: another
+    course's or school's id behaves as an unknown one."""
+    qs = Section.objects.filter(id=section_id)
+    if course is not None:
+        qs = qs.filter(course=course)
+    section = qs.first()
     if section is None:
         raise NotFound("Section not found.")
     return section
 
 
-def lecture_get(*, lecture_id: UUID, for_update: bool = False) -> Lecture:
-    """A lecture of this tenant (with section and course joined), else ``NotFound``."""
+def lecture_get(
+    *, lecture_id: UUID, course: Course | None = None, for_update: bool = False
+) -> Lecture:
+    """A lecture of this tenant (of ``course`` when given) with its section and course joined,
+    else ``NotFound``: another course's or school's id behaves as an unknown one."""
     qs = Lecture.objects.select_related("section__course", "video")
     if for_update:
         qs = qs.select_for_update(of=("self",))
+    if course is not None:
+        qs = qs.filter(section__course=course)
     lecture = qs.filter(id=lecture_id).first()
     if lecture is None:
         raise NotFound("Lecture not found.")

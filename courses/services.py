@@ -1,16 +1,50 @@
-"""Course authoring writes. Each owns its transaction; storage clean-up runs on commit."""
+"""Course authoring writes, for the API, the dashboard, the school's admin and the commands.
+
+Each function owns its transaction. Stored files follow the rows: a new cover image or logo is
+written before the transaction and removed again if it fails; files the change makes useless
+(a replaced image, a deleted lecture's media under ``tenants/<schema>/lectures/<id>/``) are
+removed only once the transaction has committed, so a rollback never loses media.
+"""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Max
 
+from courses.hooks import course_delete_guards
+from courses.images import image_delete, image_store
 from courses.models import Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
-from tenants.errors import Conflict
+from tenants.errors import ApplicationError, NotFound
+from tenants.middleware import tenant_host_cache_clear
+from tenants.models import Tenant
 
 COURSE_EDITABLE_FIELDS = ("title", "subtitle", "description", "category", "price", "published")
+
+Direction = Literal["up", "down"]
+
+
+def _image_store(content: bytes | None, *, folder: str, extension: str) -> str:
+    """Store ``content`` when given; returns its key, or "" for no image."""
+    if not content:
+        return ""
+    return image_store(content, folder=folder, extension=extension)
+
+
+def _files_delete_on_commit(*, lecture_ids=(), images=()) -> None:
+    """Remove the media of deleted lectures (``media_pipeline.assets.assets_delete``: their
+    assets now, their stored sources and versions once the transaction commits) and, once it
+    commits, each image key (empty keys are skipped). Call after the lectures' rows are
+    deleted, in the same transaction."""
+    assets_delete(owner_ids=list(lecture_ids))
+    for key in images:
+        if key:
+            transaction.on_commit(lambda k=key: image_delete(k))
+
+
+# --- Courses ---------------------------------------------------------------------------------
 
 
 def course_create(
@@ -22,46 +56,80 @@ def course_create(
     category: str = "",
     price: Decimal = Decimal("0"),
     published: bool = False,
+    thumbnail: bytes | None = None,
 ) -> Course:
-    """Create a draft (unless ``published``) course in the current tenant."""
-    return Course.objects.create(
-        title=title,
-        subtitle=subtitle,
-        description=description,
-        category=category,
-        price=price,
-        published=published,
-        created_by=created_by,
-    )
+    """Create a draft (unless ``published``) course in the current tenant.
+
+    ``thumbnail`` is a cover image already re-encoded (``courses.images.image_reencode``, JPEG);
+    it is stored under ``tenants/<schema>/thumbnails/`` and removed again if the insert fails.
+    """
+    key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
+    try:
+        with transaction.atomic():
+            return Course.objects.create(
+                title=title,
+                subtitle=subtitle,
+                description=description,
+                category=category,
+                price=price,
+                published=published,
+                created_by=created_by,
+                thumbnail=key,
+            )
+    except Exception:
+        image_delete(key)
+        raise
 
 
-def course_update(*, course: Course, data: dict[str, Any]) -> Course:
-    """Set the given ``COURSE_EDITABLE_FIELDS`` of ``course``; other keys are ignored."""
+def course_update(
+    *, course: Course, data: dict[str, Any], thumbnail: bytes | None = None
+) -> Course:
+    """Set the given ``COURSE_EDITABLE_FIELDS`` of ``course`` (other keys are ignored) and, with
+    ``thumbnail`` (a re-encoded JPEG), replace its cover image: the new file is stored first,
+    the old one removed once the change has committed."""
     fields = [name for name in COURSE_EDITABLE_FIELDS if name in data]
-    for name in fields:
-        setattr(course, name, data[name])
-    if fields:
-        course.save(update_fields=[*fields, "updated_at"])
+    key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
+    old_key = course.thumbnail
+    try:
+        with transaction.atomic():
+            for name in fields:
+                setattr(course, name, data[name])
+            if key:
+                course.thumbnail = key
+                fields.append("thumbnail")
+            if fields:
+                course.save(update_fields=[*fields, "updated_at"])
+            if key:
+                _files_delete_on_commit(images=[old_key])
+    except Exception:
+        image_delete(key)
+        if key:
+            course.thumbnail = old_key
+        raise
     return course
 
 
-@transaction.atomic
 def course_delete(*, course: Course) -> None:
-    """Delete a course with its sections, lectures and their stored media.
+    """Delete a course with its sections, lectures, their stored media and its cover image.
 
-    Raises ``Conflict`` (409 ``COURSE_HAS_ENROLLMENTS``) while any student is enrolled; the
-    media is removed only after the rows are gone for good (on commit).
+    The course row is locked first, so no enrollment can be added between the guards and the
+    delete. Raises what a ``courses.hooks.course_delete_guards`` receiver raises: ``Conflict``
+    (409 ``COURSE_HAS_ENROLLMENTS``) while any student is enrolled, and then nothing is
+    deleted. The files are removed only after the rows are gone for good (on commit).
     """
-    from enrollment.selectors import course_has_enrollments
-
-    if course_has_enrollments(course_id=course.id):
-        raise Conflict(
-            "Students are enrolled in this course; it cannot be deleted.",
-            code="COURSE_HAS_ENROLLMENTS",
+    with transaction.atomic():
+        locked = Course.objects.select_for_update().filter(pk=course.pk).first()
+        if locked is None:
+            raise NotFound("Course not found.")
+        course_delete_guards.send(course=locked)
+        lecture_ids = list(
+            Lecture.objects.filter(section__course=locked).values_list("id", flat=True)
         )
-    lecture_ids = list(Lecture.objects.filter(section__course=course).values_list("id", flat=True))
-    course.delete()
-    assets_delete(owner_ids=lecture_ids)
+        locked.delete()
+        _files_delete_on_commit(lecture_ids=lecture_ids, images=[locked.thumbnail])
+
+
+# --- Sections and lectures --------------------------------------------------------------------
 
 
 def section_create(*, course: Course, title: str, order: int | None = None) -> Section:
@@ -69,6 +137,21 @@ def section_create(*, course: Course, title: str, order: int | None = None) -> S
     if order is None:
         order = (course.sections.aggregate(m=Max("order"))["m"] or 0) + 1
     return Section.objects.create(course=course, title=title, order=order)
+
+
+def section_rename(*, section: Section, title: str) -> Section:
+    """Give ``section`` a new ``title`` (1-200 characters, validated by the caller's form)."""
+    section.title = title
+    section.save(update_fields=["title"])
+    return section
+
+
+def section_delete(*, section: Section) -> None:
+    """Delete a section with its lectures and, once committed, their stored media."""
+    with transaction.atomic():
+        lecture_ids = list(section.lectures.values_list("id", flat=True))
+        section.delete()
+        _files_delete_on_commit(lecture_ids=lecture_ids)
 
 
 @transaction.atomic
@@ -86,3 +169,147 @@ def lecture_video_attach(*, lecture: Lecture) -> None:
     """Give an unsaved ``lecture`` its video asset (``media_pipeline.assets.video_create``,
     owned by the lecture's id); the caller saves the lecture in the same transaction."""
     lecture.video = video_create(owner_id=lecture.id)
+
+
+def lecture_rename(*, lecture: Lecture, title: str) -> Lecture:
+    """Give ``lecture`` a new ``title`` (1-200 characters, validated by the caller's form)."""
+    lecture.title = title
+    lecture.save(update_fields=["title", "updated_at"])
+    return lecture
+
+
+def lecture_delete(*, lecture: Lecture) -> None:
+    """Delete a lecture and, once committed, its stored media (every version and source)."""
+    with transaction.atomic():
+        lecture_id = lecture.pk
+        lecture.delete()
+        _files_delete_on_commit(lecture_ids=[lecture_id])
+
+
+# --- Order ------------------------------------------------------------------------------------
+
+
+def _order_apply(rows: list, ids: list[UUID]) -> None:
+    """Give ``rows`` (the sections of one course or the lectures of one section, locked) the
+    order of ``ids``: 1, 2, ... Raises ``ApplicationError`` (400 ``VALIDATION_ERROR``) unless
+    ``ids`` names each row exactly once; an id of another course or school is not one of
+    ``rows``, so it is refused like an unknown id."""
+    if len(ids) != len(set(ids)) or set(ids) != {row.pk for row in rows}:
+        raise ApplicationError(
+            "ids must list every item of the parent exactly once.", code="VALIDATION_ERROR"
+        )
+    by_id = {row.pk: row for row in rows}
+    for position, row_id in enumerate(ids, start=1):
+        row = by_id[row_id]
+        if row.order != position:
+            row.order = position
+            # save(), not update(): the catalogue cache is invalidated by the save signal.
+            row.save(update_fields=["order"])
+
+
+def course_sections_reorder(*, course: Course, section_ids: list[UUID]) -> None:
+    """Order the sections of ``course`` as ``section_ids`` (every section exactly once).
+
+    Raises ``ApplicationError`` (400 ``VALIDATION_ERROR``) for a missing, repeated or foreign
+    id (another course's or school's ids behave as unknown ones).
+    """
+    with transaction.atomic():
+        rows = list(Section.objects.select_for_update().filter(course=course))
+        _order_apply(rows, section_ids)
+
+
+def section_lectures_reorder(*, course: Course, section_id: UUID, lecture_ids: list[UUID]) -> None:
+    """Order the lectures of section ``section_id`` of ``course`` as ``lecture_ids`` (every
+    lecture of the section exactly once).
+
+    Raises ``NotFound`` when the section is not one of ``course`` (unknown, another course's
+    or another school's) and ``ApplicationError`` (400 ``VALIDATION_ERROR``) for a missing,
+    repeated or foreign lecture id.
+    """
+    with transaction.atomic():
+        section = Section.objects.filter(pk=section_id, course=course).first()
+        if section is None:
+            raise NotFound("Section not found.")
+        rows = list(Lecture.objects.select_for_update().filter(section=section))
+        _order_apply(rows, lecture_ids)
+
+
+def _swap(rows: list, item_id: UUID, direction: Direction) -> None:
+    """Swap ``item_id`` with its neighbour above or below in ``rows``; nothing at an end."""
+    if direction not in ("up", "down"):
+        raise ApplicationError("direction must be up or down.", code="VALIDATION_ERROR")
+    rows.sort(key=lambda r: (r.order, str(r.pk)))
+    ids = [row.pk for row in rows]
+    index = ids.index(item_id)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(ids):
+        ids[index], ids[other] = ids[other], ids[index]
+        _order_apply(rows, ids)
+
+
+def section_move(*, course: Course, section_id: UUID, direction: Direction) -> None:
+    """Move section ``section_id`` of ``course`` one place ``up`` or ``down`` (nothing at an
+    end). Raises ``NotFound`` when it is not a section of ``course``."""
+    with transaction.atomic():
+        rows = list(Section.objects.select_for_update().filter(course=course))
+        if section_id not in {row.pk for row in rows}:
+            raise NotFound("Section not found.")
+        _swap(rows, section_id, direction)
+
+
+def lecture_move(*, course: Course, lecture_id: UUID, direction: Direction) -> None:
+    """Move lecture ``lecture_id`` of ``course`` one place ``up`` or ``down`` within its
+    section (nothing at an end). Raises ``NotFound`` when it is not a lecture of ``course``."""
+    with transaction.atomic():
+        section_id = (
+            Lecture.objects.filter(pk=lecture_id, section__course=course)
+            .values_list("section_id", flat=True)
+            .first()
+        )
+        if section_id is None:
+            raise NotFound("Lecture not found.")
+        rows = list(Lecture.objects.select_for_update().filter(section_id=section_id))
+        _swap(rows, lecture_id, direction)
+
+
+# --- School branding ---------------------------------------------------------------------------
+
+
+def tenant_branding_update(
+    *,
+    tenant: Tenant,
+    name: str,
+    primary_color: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+) -> Tenant:
+    """Set the school's ``name`` and ``primary_color`` (``#rrggbb``) and replace its logo with
+    ``logo`` (a PNG already re-encoded by ``courses.images.image_reencode``) or, with
+    ``remove_logo``, drop it. Returns the saved ``Tenant`` row.
+
+    The row is saved with ``save()``, whose ``post_save`` signal empties this process's
+    host -> school cache (``tenants.middleware``), so the next request of this process renders
+    the new branding; it is emptied again on commit, so a request that read the row between
+    the save and the commit cannot keep the old one. Other web processes drop their cached
+    school after at most TENANT_HOST_CACHE_SECONDS. The new logo is stored first (and removed
+    if the save fails); the old one is removed once the change has committed.
+    """
+    key = _image_store(logo, folder="branding", extension="png")
+    try:
+        with transaction.atomic():
+            row = Tenant.objects.select_for_update().get(pk=tenant.pk)
+            old_logo = row.logo
+            row.name = name
+            row.primary_color = primary_color
+            fields = ["name", "primary_color"]
+            if key or remove_logo:
+                row.logo = key
+                fields.append("logo")
+            row.save(update_fields=fields)
+            if "logo" in fields:
+                _files_delete_on_commit(images=[old_logo])
+            transaction.on_commit(tenant_host_cache_clear)
+    except Exception:
+        image_delete(key)
+        raise
+    return row

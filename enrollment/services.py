@@ -8,12 +8,12 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from analytics.realtime import dashboard_publish
-from analytics.services import watch_events_append
 from courses.models import Course, Lecture
+from courses.selectors import lecture_media
 from enrollment import codes
+from enrollment.hooks import access_code_redeemed, progress_recorded
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
-from enrollment.selectors import enrollment_get
+from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
 from tenants.errors import ApplicationError, Conflict, NotFound
 
@@ -73,6 +73,17 @@ def access_codes_create(
     return CodeBatch(batch_id=batch_id, codes=plain)
 
 
+def course_delete_guard(*, course: Course) -> None:
+    """The ``courses.hooks.course_delete_guards`` receiver of this app: raises ``Conflict``
+    (409 ``COURSE_HAS_ENROLLMENTS``) while any student, active or revoked, is enrolled in
+    ``course`` (their enrollments and progress would go with it)."""
+    if course_has_enrollments(course_id=course.id):
+        raise Conflict(
+            "Students are enrolled in this course; it cannot be deleted.",
+            code="COURSE_HAS_ENROLLMENTS",
+        )
+
+
 def access_code_status(code: AccessCode, *, now: datetime | None = None) -> str:
     """``unused``, ``redeemed``, ``expired`` or ``revoked`` (API.md: Access codes).
 
@@ -101,7 +112,8 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
     the code's course; the code then stays unused. A student whose enrollment was revoked is
     enrolled again by a new code: the enrollment is reinstated and now points at that code.
 
-    On commit, an ``analytics`` / ``new_enrollment`` event goes to the school's dashboards.
+    On commit, ``enrollment.hooks.access_code_redeemed`` is fired (``analytics`` sends the
+    school's dashboards a ``new_enrollment`` event).
     """
     normalized = codes.code_normalize(code)
     # Hash even malformed input so every failure costs the same work.
@@ -137,18 +149,14 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
                     code="ALREADY_ENROLLED",
                 ) from None
             enrollment = Enrollment.objects.get(student=student, course_id=course_id)
-        schema_name = connection.schema_name
-        message = {
-            "type": "analytics",
-            "metric": "new_enrollment",
-            "course_id": str(course_id),
-            "data": {
-                "enrollment_id": enrollment.pk,
-                "student_id": student.pk,
-                "enrolled_at": enrollment.enrolled_at.isoformat(),
-            },
+        payload = {
+            "schema_name": connection.schema_name,
+            "course_id": course_id,
+            "enrollment_id": enrollment.pk,
+            "student_id": student.pk,
+            "enrolled_at": enrollment.enrolled_at.isoformat(),
         }
-        transaction.on_commit(lambda: dashboard_publish(schema_name=schema_name, message=message))
+        transaction.on_commit(lambda: access_code_redeemed.send(**payload), robust=True)
     return Enrollment.objects.select_related("course").get(pk=enrollment.pk)
 
 
@@ -261,12 +269,13 @@ def _course_enrollment(*, course: Course, enrollment_id: int) -> Enrollment:
 
 @dataclass(frozen=True)
 class Playback:
-    """A playback grant: the lecture, the viewer's signed media access, and the resume
-    position in seconds."""
+    """A playback grant: the lecture, the viewer's signed media access, the resume position and
+    the duration of the version that plays, in seconds (duration ``None`` when unknown)."""
 
     lecture: Lecture
     access: MediaAccess
     position: float
+    duration: float | None
 
     @property
     def expires_at(self) -> datetime:
@@ -290,13 +299,15 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
-    if lecture.video.version == 0:
+    media = lecture_media(lecture)
+    if not media.ready:
         raise Conflict("This lecture is not ready to play yet.", code="NOT_READY")
     progress = LectureProgress.objects.filter(student=student, lecture_id=lecture.id).first()
     return Playback(
         lecture=lecture,
         access=media_access_issue(asset=lecture.video, viewer_id=student.pk),
         position=progress.position if progress else 0.0,
+        duration=media.duration,
     )
 
 
@@ -322,17 +333,16 @@ def progress_record(
     lecture not in this tenant, ``NotEnrolled`` (403) when not (or no longer) enrolled in its
     course.
 
-    Each non-empty clipped range also becomes an analytics watch event, appended to the school's
-    Redis buffer (``analytics.services.watch_events_append``) and stored in bulk by the beat task
-    ``analytics.tasks.watch_events_flush``; on commit a ``video_watch`` event goes to the
-    school's dashboards. Neither can fail the heartbeat.
+    On commit, ``enrollment.hooks.progress_recorded`` is fired with the non-empty clipped
+    ranges (``analytics`` buffers one watch event per range and sends the school's dashboards a
+    ``video_watch`` event); it cannot fail the heartbeat.
     """
     lecture = Lecture.objects.select_related("section", "video").filter(id=lecture_id).first()
     if lecture is None:
         raise NotFound("Lecture not found.")
     course_id = lecture.section.course_id
     enrollment_get(student=student, course_id=course_id)
-    duration = lecture.video.duration or 0.0
+    duration = lecture_media(lecture).duration or 0.0
     limit = duration if duration > 0 else math.inf
     clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
     with transaction.atomic():
@@ -346,50 +356,15 @@ def progress_record(
         row.completed = row.completed or row.completion >= COMPLETION_THRESHOLD
         row.position = max(0.0, min(position, duration)) if duration > 0 else max(0.0, position)
         row.save()
-        ranges = [[a, b] for a, b in clipped if b > a]
-        schema_name = connection.schema_name
-        seconds = round(sum(b - a for a, b in ranges), 3)
-        message = {
-            "type": "analytics",
-            "metric": "video_watch",
-            "course_id": str(course_id),
-            "data": {
-                "lecture_id": str(lecture_id),
-                "student_id": student.pk,
-                "seconds": seconds,
-                "position": row.position,
-                "completion": row.completion,
-                "completed": row.completed,
-            },
+        payload = {
+            "schema_name": connection.schema_name,
+            "student_id": student.pk,
+            "course_id": course_id,
+            "lecture_id": lecture_id,
+            "ranges": [[a, b] for a, b in clipped if b > a],
+            "position": row.position,
+            "completion": row.completion,
+            "completed": row.completed,
         }
-        transaction.on_commit(
-            lambda: _watch_committed(
-                schema_name=schema_name,
-                student_id=student.pk,
-                lecture_id=lecture_id,
-                course_id=course_id,
-                ranges=ranges,
-                message=message,
-            )
-        )
+        transaction.on_commit(lambda: progress_recorded.send(**payload), robust=True)
     return row
-
-
-def _watch_committed(
-    *,
-    schema_name: str,
-    student_id: int,
-    lecture_id: UUID,
-    course_id: UUID,
-    ranges: list[list[float]],
-    message: dict,
-) -> None:
-    if ranges:
-        watch_events_append(
-            schema_name=schema_name,
-            student_id=student_id,
-            lecture_id=lecture_id,
-            course_id=course_id,
-            ranges=ranges,
-        )
-    dashboard_publish(schema_name=schema_name, message=message)

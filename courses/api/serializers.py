@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from courses.serializers import CourseOutput
 from media_pipeline.delivery import MediaAccess, media_access_issue
 
 
@@ -71,18 +72,6 @@ class SectionOutput(serializers.Serializer):
     order = serializers.IntegerField()
     course_id = serializers.UUIDField()
     lectures = LectureOutput(many=True, read_only=True)
-
-
-class CourseOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    title = serializers.CharField()
-    subtitle = serializers.CharField()
-    description = serializers.CharField()
-    category = serializers.CharField()
-    price = serializers.DecimalField(max_digits=10, decimal_places=2)
-    published = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
 
 
 class CourseDetailOutput(CourseOutput):

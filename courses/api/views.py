@@ -2,20 +2,13 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from courses import selectors, services
-from courses.api.serializers import CourseDetailOutput, CourseOutput, LectureOutput, SectionOutput
+from courses.api.serializers import CourseDetailOutput, LectureOutput, SectionOutput
+from courses.pagination import Pagination
+from courses.serializers import CourseOutput
 from tenants.api import InstructorApiView
-
-
-class Pagination(PageNumberPagination):
-    """``?page=&limit=`` -> ``{count, next, previous, results}`` (API.md), 20 by default."""
-
-    page_size = 20
-    page_size_query_param = "limit"
-    max_page_size = 100
 
 
 class CourseInput(serializers.Serializer):

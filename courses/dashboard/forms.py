@@ -1,19 +1,17 @@
-"""Forms of the instructor dashboard. Each validates everything before a view writes, so an
-invalid submission changes nothing."""
+"""Forms of the dashboard's course and branding pages. Each validates everything before a view
+writes, so an invalid submission changes nothing."""
 
 import re
 from decimal import Decimal
 
 from django import forms
-from django.utils import timezone
 
-from courses.dashboard.images import (
+from courses.images import (
     LOGO_BOX,
     THUMBNAIL_BOX,
     ImageRejected,
     image_reencode,
 )
-from enrollment.services import MAX_CODES_PER_BATCH
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -53,23 +51,6 @@ class TitleForm(forms.Form):
     """A section's or a lecture's title."""
 
     title = forms.CharField(max_length=200)
-
-
-class AccessCodeBatchForm(forms.Form):
-    """A batch of codes: quantity 1..10000 and an optional expiry in the future."""
-
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_CODES_PER_BATCH, initial=10)
-    expires_at = forms.DateTimeField(
-        required=False,
-        help_text="Optional. Codes cannot be redeemed after this moment.",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
-
-    def clean_expires_at(self):
-        value = self.cleaned_data.get("expires_at")
-        if value is not None and value <= timezone.now():
-            raise forms.ValidationError("The expiry must be in the future.")
-        return value
 
 
 class BrandingForm(forms.Form):

@@ -1,4 +1,5 @@
-"""URLs of the instructor dashboard (included at ``dashboard/`` in config/urls_tenants.py)."""
+"""URLs of the instructor dashboard's course and branding pages (included at ``dashboard/`` in
+config/urls_tenants.py, beside ``analytics.urls`` and ``enrollment.dashboard.urls``)."""
 
 from django.urls import path
 
@@ -31,29 +32,6 @@ urlpatterns = [
     ),
     path(course + "reorder/", views.reorder, name="dashboard-reorder"),
     path(course + "move/", views.move, name="dashboard-move"),
-    path(course + "codes/", views.access_codes, name="dashboard-codes"),
-    path(
-        course + "codes/new/<str:token>/",
-        views.access_codes_created,
-        name="dashboard-codes-created",
-    ),
-    path(
-        course + "codes/new/<str:token>/download",
-        views.access_codes_download,
-        name="dashboard-codes-download",
-    ),
-    path(
-        course + "codes/<int:code_id>/revoke/",
-        views.access_code_revoke,
-        name="dashboard-code-revoke",
-    ),
-    path(course + "students/", views.students, name="dashboard-students"),
-    path(course + "students/export.csv", views.students_csv, name="dashboard-students-csv"),
-    path(
-        course + "students/<int:enrollment_id>/<str:action>/",
-        views.enrollment_change,
-        name="dashboard-enrollment-change",
-    ),
     path("branding/", views.branding, name="dashboard-branding"),
     path("logo", views.school_logo, name="dashboard-logo"),
 ]

@@ -2,7 +2,6 @@
 CSV of new codes, image re-encoding with Pillow, publish vs. the student home, the 409 of a
 course with students, and a session of another school."""
 
-import csv
 import io
 import json
 
@@ -16,7 +15,6 @@ from PIL import Image
 
 from courses.models import Course, Lecture, Section
 from courses.services import course_create, lecture_create, section_create
-from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_code_redeem, access_codes_create
 from tenants.models import Tenant
 from tenants.testing import host_of, in_tenant, make_user
@@ -143,7 +141,7 @@ def test_course_create_edit_and_validation(school):
     assert b"Python 3" in page.content and b'id="dashboard-config"' in page.content
 
 
-def test_thumbnail_reencoded_as_jpeg(school):
+def test_thumbnail_reencoded_as_jpeg(school, django_capture_on_commit_callbacks):
     client = browser(school["tenant"], school["instructor"])
     c = school["course"].id
     data = {
@@ -163,9 +161,11 @@ def test_thumbnail_reencoded_as_jpeg(school):
     assert (served.status_code, served["Content-Type"]) == (200, "image/jpeg")
     # A draft's cover is hidden from everyone else.
     assert browser(school["tenant"]).get(f"/dashboard/courses/{c}/thumbnail").status_code == 404
-    # A replacement removes the old file.
+    # A replacement removes the old file once the change has committed.
     data["thumbnail"] = picture("GIF", (640, 480), name="small.gif")
-    client.post(f"/dashboard/courses/{c}/", data)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/dashboard/courses/{c}/", data)
+        assert default_storage.exists(key)
     with in_tenant(school["tenant"]):
         new_key = Course.objects.get(pk=c).thumbnail
     assert new_key != key and not default_storage.exists(key)
@@ -278,80 +278,7 @@ def test_delete_confirm_and_409(school):
         assert not Course.objects.filter(pk=empty.id).exists()
 
 
-def test_access_codes_csv_exactly_once(school):
-    client = browser(school["tenant"], school["instructor"])
-    c = school["course"].id
-    response = client.post(f"/dashboard/courses/{c}/codes/", {"quantity": "0"})
-    assert response.status_code == 400
-    assert b"Ensure this value is greater than or equal to 1." in response.content
-    response = client.post(
-        f"/dashboard/courses/{c}/codes/", {"quantity": "1", "expires_at": "2001-01-01T00:00"}
-    )
-    assert b"The expiry must be in the future." in response.content
-    response = client.post(
-        f"/dashboard/courses/{c}/codes/", {"quantity": "3", "expires_at": "2099-01-01T10:00"}
-    )
-    created = response["Location"]
-    assert created.startswith(f"/dashboard/courses/{c}/codes/new/")
-    assert b"Download CSV" in client.get(created).content
-    download = client.get(created + "download")
-    assert (download.status_code, download["Content-Type"]) == (200, "text/csv; charset=utf-8")
-    rows = list(csv.reader(io.StringIO(download.content.decode())))
-    assert rows[0] == ["code", "course", "batch_id"] and len(rows) == 4
-    with in_tenant(school["tenant"]):
-        stored = AccessCode.objects.filter(course_id=c)
-        assert stored.count() == 3
-        assert all(row.expires_at.year == 2099 for row in stored)
-        # Only hashes and prefixes are stored, never the plaintext.
-        assert {r.prefix for r in stored} == {row[0][:4] for row in rows[1:]}
-        assert not any(row[0] in (r.code_hash + r.prefix) for r in stored for row in rows[1:])
-    again = client.get(created + "download")
-    assert again.status_code == 410
-    assert b"Download CSV" not in client.get(created).content
-    # Another instructor cannot use this link.
-    other = browser(school["tenant"], school["owner"])
-    assert other.get(created + "download").status_code == 410
-    # The list and revocation.
-    page = client.get(f"/dashboard/courses/{c}/codes/")
-    assert page.content.count(b"badge--ok") == 3
-    with in_tenant(school["tenant"]):
-        first = AccessCode.objects.filter(course_id=c).order_by("id").first()
-    assert client.post(f"/dashboard/courses/{c}/codes/{first.id}/revoke/").status_code == 302
-    with in_tenant(school["tenant"]):
-        first.refresh_from_db()
-        assert first.revoked_at is not None
-    assert client.post(f"/dashboard/courses/{c}/codes/999999/revoke/").status_code == 404
-    page = client.get(f"/dashboard/courses/{c}/codes/?status=revoked")
-    assert page.content.count(b"badge--bad") == 1
-
-
-def test_students_progress_revoke_reinstate_and_csv(school):
-    client = browser(school["tenant"], school["instructor"])
-    c = school["course"].id
-    with in_tenant(school["tenant"]):
-        Course.objects.filter(pk=c).update(published=True)
-        code = access_codes_create(course=school["course"], quantity=1).codes[0]
-        enrollment = access_code_redeem(student=school["student"], code=code)
-    connection.set_schema_to_public()
-    page = client.get(f"/dashboard/courses/{c}/students/")
-    assert b"learn@alpha.test" in page.content and b"Active" in page.content
-    exported = client.get(f"/dashboard/courses/{c}/students/export.csv")
-    rows = list(csv.reader(io.StringIO(exported.content.decode())))
-    assert rows[0] == ["email", "name", "status", "enrolled_at", "revoked_at", "progress"]
-    assert (rows[1][0], rows[1][2], rows[1][5]) == ("learn@alpha.test", "active", "0.00")
-    base = f"/dashboard/courses/{c}/students/{enrollment.id}"
-    assert client.post(f"{base}/revoke/").status_code == 302
-    with in_tenant(school["tenant"]):
-        assert Enrollment.objects.get(pk=enrollment.id).revoked_at is not None
-    assert b"Revoked" in client.get(f"/dashboard/courses/{c}/students/").content
-    client.post(f"{base}/reinstate/")
-    with in_tenant(school["tenant"]):
-        assert Enrollment.objects.get(pk=enrollment.id).revoked_at is None
-    assert client.post(f"{base}/explode/").status_code == 404
-    assert client.post(f"/dashboard/courses/{c}/students/999999/revoke/").status_code == 404
-
-
-def test_branding_logo_colour_and_name(school):
+def test_branding_logo_colour_and_name(school, django_capture_on_commit_callbacks):
     tenant = school["tenant"]
     original = (tenant.name, tenant.primary_color, tenant.logo)
     client = browser(tenant, school["owner"])
@@ -396,10 +323,13 @@ def test_branding_logo_colour_and_name(school):
         html = message.alternatives[0][0]
         assert "background:#aa3300" in html and "Alpha Renamed" in html
         assert f"http://{host_of(tenant)}/dashboard/logo" in html
-        client.post(
-            "/dashboard/branding/",
-            {"name": "Alpha Renamed", "primary_color": "#aa3300", "remove_logo": "on"},
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                "/dashboard/branding/",
+                {"name": "Alpha Renamed", "primary_color": "#aa3300", "remove_logo": "on"},
+            )
+            # The old logo is removed once the change has committed.
+            assert default_storage.exists(saved.logo)
         assert Tenant.objects.get(pk=tenant.pk).logo == ""
         assert not default_storage.exists(saved.logo)
     finally:
@@ -418,3 +348,87 @@ def test_session_of_another_school_is_anonymous(school, other_tenant):
     b_owner = make_user(other_tenant, "own@beta.test", role="owner")
     response = browser(other_tenant, b_owner).get(url)
     assert (response.status_code, b"Draft course" in response.content) == (404, False)
+
+
+def test_reorder_and_move_refuse_ids_of_another_course_or_school_as_unknown(school, other_tenant):
+    client = browser(school["tenant"], school["instructor"])
+    c = school["course"].id
+    base = f"/dashboard/courses/{c}"
+    with in_tenant(school["tenant"]):
+        other_course = course_create(title="Other course")
+        foreign_section = section_create(course=other_course, title="Foreign")
+        foreign_lecture = lecture_create(section=foreign_section, title="Foreign lecture")
+    beta_teacher = make_user(other_tenant, "teach@beta.test", role="instructor")
+    with in_tenant(other_tenant):
+        beta_course = course_create(title="Beta", created_by=beta_teacher)
+        beta_section = section_create(course=beta_course, title="Beta section")
+        beta_lecture = lecture_create(section=beta_section, title="Beta lecture")
+    connection.set_schema_to_public()
+    own_section, own_lecture = str(school["section"].id), str(school["lecture"].id)
+
+    def reorder(body):
+        response = client.post(
+            f"{base}/reorder/", json.dumps(body), content_type="application/json"
+        )
+        return response.status_code, response.json()["error"]["code"]
+
+    unknown = "00000000-0000-4000-8000-000000000000"
+    # The sections of the course, with a foreign section added or swapped in.
+    for extra in (unknown, str(foreign_section.id), str(beta_section.id)):
+        assert reorder({"section_id": None, "ids": [own_section, extra]}) == (
+            400,
+            "VALIDATION_ERROR",
+        )
+        assert reorder({"section_id": None, "ids": [extra]}) == (400, "VALIDATION_ERROR")
+    # A foreign section's lectures, and a foreign lecture among the section's.
+    for section_id, lecture_id in (
+        (unknown, unknown),
+        (str(foreign_section.id), str(foreign_lecture.id)),
+        (str(beta_section.id), str(beta_lecture.id)),
+    ):
+        assert reorder({"section_id": section_id, "ids": [lecture_id]}) == (404, "NOT_FOUND")
+        assert reorder({"section_id": own_section, "ids": [own_lecture, lecture_id]}) == (
+            400,
+            "VALIDATION_ERROR",
+        )
+    # The keyboard path answers 404 for all of them alike.
+    for kind, item_id in (
+        ("section", unknown),
+        ("section", foreign_section.id),
+        ("section", beta_section.id),
+        ("lecture", unknown),
+        ("lecture", foreign_lecture.id),
+        ("lecture", beta_lecture.id),
+    ):
+        response = client.post(f"{base}/move/", {"kind": kind, "id": item_id, "direction": "up"})
+        assert response.status_code == 404
+    with in_tenant(school["tenant"]):
+        assert Section.objects.get(pk=foreign_section.id).order == 1
+        assert Lecture.objects.get(pk=foreign_lecture.id).order == 1
+        assert Section.objects.get(pk=school["section"].id).order == 1
+    with in_tenant(other_tenant):
+        assert Section.objects.get(pk=beta_section.id).order == 1
+        assert Lecture.objects.get(pk=beta_lecture.id).order == 1
+
+
+def test_lecture_move_swaps_with_its_neighbour_in_its_section(school):
+    client = browser(school["tenant"], school["instructor"])
+    c = school["course"].id
+    with in_tenant(school["tenant"]):
+        second = lecture_create(section=school["section"], title="Second")
+    connection.set_schema_to_public()
+
+    response = client.post(
+        f"/dashboard/courses/{c}/move/",
+        {"kind": "lecture", "id": str(second.id), "direction": "up"},
+    )
+    top = client.post(
+        f"/dashboard/courses/{c}/move/",
+        {"kind": "lecture", "id": str(second.id), "direction": "up"},
+    )
+
+    assert response["Location"] == f"/dashboard/courses/{c}/#lecture-{second.id}"
+    assert top.status_code == 302
+    with in_tenant(school["tenant"]):
+        titles = Lecture.objects.filter(section=school["section"]).order_by("order")
+        assert [(x.title, x.order) for x in titles] == [("Second", 1), ("Welcome", 2)]

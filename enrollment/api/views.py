@@ -1,14 +1,16 @@
 """Access code (instructor) and student API (API.md: Access codes, Student API)."""
 
+from dataclasses import asdict
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from courses.api.serializers import CourseOutput
-from courses.api.views import Pagination
-from courses.cache import course_outline_get, course_outlines_get
+from courses.cache import course_outline_get
+from courses.pagination import Pagination
 from courses.selectors import course_get
+from courses.serializers import CourseOutput
 from enrollment import selectors, services
 from enrollment.throttles import REDEEM_THROTTLES
 from tenants.api import InstructorApiView, TenantApiView
@@ -204,32 +206,16 @@ class StudentCourseListApi(TenantApiView):
     """GET /api/v1/students/courses: enrolled, published courses with course ``progress``
     (0-100); a course unpublished after enrolling leaves the list until it is published again.
 
-    The course data comes from the school's cached outlines (``courses.cache``); the student's
-    part is two queries whatever the number of courses (enrollments, completed lectures)."""
+    ``enrollment.selectors.student_courses`` (the student pages' "my courses" reads the same):
+    course data from the school's cached outlines, the student's part two queries whatever the
+    number of courses (enrollments, completed lectures)."""
 
     @extend_schema(responses={200: StudentCourseOutput(many=True)})
     def get(self, request):
-        enrollments = list(
-            selectors.enrollment_list_for_student(student=request.user).values_list(
-                "course_id", "enrolled_at"
-            )
-        )
-        outlines = course_outlines_get([course_id for course_id, _ in enrollments])
-        lecture_ids = {
-            course_id: [lec["id"] for sec in outline["sections"] for lec in sec["lectures"]]
-            for course_id, outline in outlines.items()
-        }
-        completed = selectors.completed_lecture_ids(student=request.user)
-        results = []
-        for course_id, enrolled_at in enrollments:
-            if not outlines[course_id]["published"]:
-                continue
-            ids = lecture_ids[course_id]
-            done = sum(1 for lid in ids if lid in completed)
-            item = dict(outlines[course_id])
-            item["progress"] = selectors.course_progress_percent(done, len(ids))
-            item["enrolled_at"] = enrolled_at
-            results.append(item)
+        results = [
+            {**asdict(row.course), "progress": row.progress, "enrolled_at": row.enrolled_at}
+            for row in selectors.student_courses(student=request.user)
+        ]
         return Response(StudentCourseOutput(results, many=True).data)
 
 
@@ -258,34 +244,19 @@ class StudentCourseDetailOutput(CourseOutput):
 
 class StudentCourseDetailApi(TenantApiView):
     """GET /api/v1/students/courses/{course_id}: sections, lectures and per-lecture progress
-    (the course's outline from ``courses.cache``, the student's rows in one query)."""
+    (``enrollment.selectors.student_course_outline``, which the student's course page reads
+    too: the course's cached outline from ``courses.cache``, the student's rows in one
+    query)."""
 
     @extend_schema(responses={200: StudentCourseDetailOutput})
     def get(self, request, course_id):
         selectors.enrollment_get(student=request.user, course_id=course_id)
-        outline = course_outline_get(course_id=course_id)
-        lectures = [lec for sec in outline["sections"] for lec in sec["lectures"]]
-        rows = selectors.progress_by_lecture(
-            student=request.user, lecture_ids=[lec["id"] for lec in lectures]
+        outline = selectors.student_course_outline(
+            student=request.user, outline=course_outline_get(course_id=course_id)
         )
-        sections = []
-        for section in outline["sections"]:
-            items = []
-            for lecture in section["lectures"]:
-                row = rows.get(lecture["id"])
-                items.append(
-                    {
-                        **lecture,
-                        "completed": bool(row and row.completed),
-                        "completion": row.completion if row else 0.0,
-                        "position": row.position if row else 0.0,
-                    }
-                )
-            sections.append({**section, "lectures": items})
-        done = sum(1 for lec in lectures if (row := rows.get(lec["id"])) and row.completed)
-        body = dict(CourseOutput(outline).data)
-        body["progress"] = selectors.course_progress_percent(done, len(lectures))
-        body["sections"] = StudentSectionOutput(sections, many=True).data
+        body = dict(CourseOutput(outline.course).data)
+        body["progress"] = outline.progress
+        body["sections"] = StudentSectionOutput(outline.sections, many=True).data
         return Response(body)
 
 
@@ -313,7 +284,7 @@ class StudentPlaybackApi(TenantApiView):
             "lecture_id": grant.lecture.id,
             "playback_url": request.build_absolute_uri(access.master_path),
             "expires_at": grant.expires_at,
-            "duration": grant.lecture.video.duration,
+            "duration": grant.duration,
             "position": grant.position,
             "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
             "storyboard_url": request.build_absolute_uri(access.storyboard_path),

@@ -1,27 +1,44 @@
-"""Pages of the student site: sign-up and log-in (session, per school schema), password reset by
-e-mail, code redemption, my courses, the course outline and the lecture player.
+"""Pages of the student site: the school's home page (its catalogue), sign-up and log-in
+(session, per school schema), password reset by e-mail, code redemption, my courses, the course
+outline and the lecture player.
 
 Every page runs on a school's host, inside its schema (``tenants.middleware``): accounts,
 sessions and enrollments are the school's own, so a session of one school is anonymous on
 another. Draft (unpublished) courses answer 404 even to enrolled students.
 """
 
+import hashlib
+from functools import cache
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
+from django.templatetags.static import static
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
-from analytics.services import course_view_record
+from courses.cache import catalogue_get, catalogue_page_get, catalogue_page_set, catalogue_version
+from courses.pages import error_page
 from enrollment import services
 from enrollment.accounts.models import User
 from enrollment.accounts.services import user_create
+from enrollment.hooks import course_viewed
+from enrollment.selectors import (
+    enrollment_list_for_student,
+    is_enrolled,
+    published_course_outline,
+    student_course_outline,
+    student_courses,
+)
 from enrollment.throttles import (
     LOGIN_THROTTLES,
     PASSWORD_RESET_THROTTLES,
@@ -30,12 +47,6 @@ from enrollment.throttles import (
 )
 from enrollment.web.context import school
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
-from enrollment.web.outline import (
-    course_outline,
-    enrollments_with_progress,
-    is_enrolled,
-    published_outline,
-)
 from enrollment.web.throttling import throttle_wait
 from tenants.api import json_404
 from tenants.errors import ApplicationError
@@ -51,10 +62,74 @@ REDEEM_ERRORS = {
 }
 
 
-def error_page(request: HttpRequest, *, status: int, title: str, message: str, **extra):
-    """An HTML error page in the school's layout (the tenant urlconf's handlers answer JSON)."""
-    context = {"title": title, "message": message, "status": status, **extra}
-    return render(request, "web/error.html", context, status=status)
+# --- The home page ----------------------------------------------------------------------------
+
+CATALOGUE_TEMPLATE = "courses/catalogue.html"
+# What the anonymous home page is rendered from besides the catalogue and the school's
+# branding: a deploy that changes any of these changes every stored page's fingerprint.
+_PAGE_TEMPLATES = (CATALOGUE_TEMPLATE, "base.html", "courses/_catalogue_grid.html")
+
+
+@cache
+def _page_code() -> str:
+    """A digest of the templates and the stylesheet URL the home page is rendered with (read
+    once per process: templates and static files change only with a deploy)."""
+    digest = hashlib.sha256(static("css/lectern.css").encode())
+    for name in _PAGE_TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()
+
+
+def _page_fingerprint(tenant) -> str:
+    return f"{_page_code()}:{tenant.name}:{tenant.primary_color}:{tenant.logo}"
+
+
+def _is_anonymous_without_state(request: HttpRequest) -> bool:
+    """No session cookie (so no user and no session-stored messages) and no messages cookie:
+    the page is the same for every such visitor."""
+    return (
+        settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """The school's home page: its name and colour, and its published courses (never drafts),
+    each marked for a logged-in student as enrolled (link to the course) or not (link to
+    redeem a code).
+
+    The course data is the school's cached catalogue (``courses.cache``). A visitor without a
+    session or messages cookie gets the whole page from the cache: one Redis round trip reads
+    the catalogue token and the stored page, which is served when it was rendered under that
+    token with the same branding and templates, and rendered and stored otherwise.
+    """
+    if _is_anonymous_without_state(request):
+        fingerprint = _page_fingerprint(request.tenant)
+        token, page = catalogue_page_get(fingerprint)
+        if page is not None:
+            return HttpResponse(page)
+        token = token or catalogue_version()
+        response = render(
+            request,
+            CATALOGUE_TEMPLATE,
+            {"tenant": request.tenant, "courses": catalogue_get(), "enrolled": set()},
+        )
+        if not response.cookies:
+            catalogue_page_set(token, fingerprint, response.content)
+        return response
+    enrolled: set = set()
+    if request.user.is_authenticated:
+        enrolled = set(
+            enrollment_list_for_student(student=request.user).values_list("course_id", flat=True)
+        )
+    return render(
+        request,
+        CATALOGUE_TEMPLATE,
+        {"tenant": request.tenant, "courses": catalogue_get, "enrolled": enrolled},
+    )
+
+
+# --- Accounts, redemption, courses -----------------------------------------------------------
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -248,14 +323,14 @@ def redeem(request: HttpRequest) -> HttpResponse:
 def my_courses(request: HttpRequest) -> HttpResponse:
     """``/my/courses/``: the student's published courses with progress bars (course data from
     the school's cached outlines, enrollments and completed lectures from the database)."""
-    rows = enrollments_with_progress(student=request.user)
+    rows = student_courses(student=request.user)
     return render(request, "web/my_courses.html", {"rows": rows})
 
 
 def _enrolled_outline(request: HttpRequest, course_id) -> dict | HttpResponse:
     """The cached outline (``courses.cache``) of the published course, when the user is
     enrolled; else the error page to answer (404 unknown or draft, 403 not enrolled)."""
-    outline = published_outline(course_id=course_id)
+    outline = published_course_outline(course_id=course_id)
     if outline is None:
         return error_page(
             request, status=404, title="Course not found", message="There is no such course."
@@ -279,10 +354,13 @@ def course_detail(request: HttpRequest, course_id) -> HttpResponse:
     cached = _enrolled_outline(request, course_id)
     if isinstance(cached, HttpResponse):
         return cached
-    outline = course_outline(student=request.user, outline=cached)
+    outline = student_course_outline(student=request.user, outline=cached)
     course = outline.course
-    course_view_record(
-        schema_name=request.tenant.schema_name, student_id=request.user.pk, course_id=course.id
+    course_viewed.send(
+        schema_name=request.tenant.schema_name,
+        student_id=request.user.pk,
+        course_id=course.id,
+        lecture_id=None,
     )
     return render(request, "web/course_detail.html", {"course": course, "outline": outline})
 
@@ -299,9 +377,9 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
     cached = _enrolled_outline(request, course_id)
     if isinstance(cached, HttpResponse):
         return cached
-    outline = course_outline(student=request.user, outline=cached)
+    outline = student_course_outline(student=request.user, outline=cached)
     course = outline.course
-    current = next((row for row in outline.lectures if row.lecture.id == lecture_id), None)
+    current = next((row for row in outline.lectures if row.id == lecture_id), None)
     if current is None:
         return error_page(
             request, status=404, title="Lecture not found", message="There is no such lecture."
@@ -316,7 +394,7 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         if exc.code != "NOT_READY":
             raise
         return render(request, "web/lecture.html", context, status=409)
-    course_view_record(
+    course_viewed.send(
         schema_name=request.tenant.schema_name,
         student_id=request.user.pk,
         course_id=course.id,
@@ -324,7 +402,7 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
     )
     access = grant.access
     next_url = (
-        reverse("web-lecture", kwargs={"course_id": course.id, "lecture_id": following.lecture.id})
+        reverse("web-lecture", kwargs={"course_id": course.id, "lecture_id": following.id})
         if following
         else None
     )
@@ -334,11 +412,11 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         "storyboard_url": request.build_absolute_uri(access.storyboard_path),
         "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
         "expires": int(grant.expires_at.timestamp()),
-        "duration": grant.lecture.video.duration,
+        "duration": grant.duration,
         "position": grant.position,
         "progress_url": reverse("student-progress"),
         "csrf_token": get_token(request),
         "next_url": next_url,
-        "next_title": following.lecture.title if following else None,
+        "next_title": following.title if following else None,
     }
     return render(request, "web/lecture.html", context)

@@ -1,6 +1,7 @@
 """``manage.py seed_demo``: a ``demo`` school with a course whose lecture is really transcoded.
 
-Idempotent: what exists is reused, so a second run takes seconds.
+Idempotent: what exists is reused, so a second run takes seconds. It lives in ``analytics``,
+the top app, because it seeds every app below it (schools, courses, media, enrollments).
 """
 
 from pathlib import Path

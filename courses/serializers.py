@@ -1,0 +1,19 @@
+"""The course object of API.md ("Courses"), shared by every API that returns one (the
+instructor course API and the Student API); an output shape, not an API module."""
+
+from rest_framework import serializers
+
+
+# Reads attributes or keys of these names: a ``Course``, a cached outline, an
+# ``enrollment.selectors.CourseInfo``. No docstring: drf-spectacular would publish it as the
+# schema's description.
+class CourseOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    subtitle = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    published = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

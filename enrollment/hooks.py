@@ -1,0 +1,48 @@
+"""What ``enrollment`` tells the apps above it (``analytics``): a code was redeemed, a student
+watched part of a lecture, a student opened a course or lecture page.
+
+``enrollment`` fires these and never imports its listeners; ``analytics`` connects its
+receivers in ``AnalyticsConfig.ready()`` (``analytics.receivers``). Every payload is primitives
+only (ids, numbers, ISO strings), with ``schema_name`` naming the school, so a receiver may
+publish it or hand it to a task as it is. The list, with who fires and who listens, is in
+docs/ARCHITECTURE.md ("Hooks"). A receiver must never fail the request that fired the hook:
+it catches and logs its own errors.
+"""
+
+from courses.hooks import Hook
+
+access_code_redeemed = Hook(
+    "access_code_redeemed",
+    payload=("schema_name", "course_id", "enrollment_id", "student_id", "enrolled_at"),
+)
+"""Fired by ``enrollment.services.access_code_redeem`` once the enrollment has committed.
+Payload: ``schema_name`` (str), ``course_id`` (UUID), ``enrollment_id`` (int), ``student_id``
+(int), ``enrolled_at`` (ISO 8601 str)."""
+
+progress_recorded = Hook(
+    "progress_recorded",
+    payload=(
+        "schema_name",
+        "student_id",
+        "course_id",
+        "lecture_id",
+        "ranges",
+        "position",
+        "completion",
+        "completed",
+    ),
+)
+"""Fired by ``enrollment.services.progress_record`` once a watch heartbeat has committed.
+Payload: ``schema_name`` (str), ``student_id`` (int), ``course_id`` and ``lecture_id``
+(UUID), ``ranges`` (the newly watched ``[start, end]`` seconds of this heartbeat, clipped to
+the lecture, empty ranges dropped; may be empty), ``position`` (seconds), ``completion``
+(percent 0-100) and ``completed`` (bool) as stored after the merge."""
+
+course_viewed = Hook(
+    "course_viewed",
+    payload=("schema_name", "student_id", "course_id", "lecture_id"),
+)
+"""Fired by the student pages (``enrollment.web.views``) when an enrolled student opens a
+course page (``lecture_id`` None) or a playable lecture page. Payload: ``schema_name`` (str),
+``student_id`` (int), ``course_id`` (UUID), ``lecture_id`` (UUID or None). Called inside the
+request, in the school's schema."""
