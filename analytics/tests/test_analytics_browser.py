@@ -1,5 +1,5 @@
 """The analytics pages in a real browser (Debian's headless Chromium against uvicorn; fixtures
-in ``tests/conftest.py`` and ``tests/browser/conftest.py``): the school page shows the rolled
+in ``tests/plugins/stack.py`` and ``tests/plugins/browser.py``): the school page shows the rolled
 up totals, and ``analytics`` events published on the school's channel-layer group (real
 channels-redis, from this process, as the web and worker processes publish them) update the
 totals and the course row without a reload."""
@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from analytics.realtime import dashboard_publish
-from tests.browser.conftest import artifacts_dir, chromium, save_screenshot  # noqa: F401
-from tests.conftest import e2e_logs, e2e_school, web_server  # noqa: F401
+from tests.plugins.browser import save_screenshot
 
 # No ``db`` fixture: the server must see the committed account and course.
 pytestmark = [pytest.mark.timeout(300)]
@@ -21,7 +20,7 @@ LIVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def course(e2e_school, django_db_blocker):  # noqa: F811
+def course(e2e_school, django_db_blocker):
     """An instructor of the e2e school and a course; returns the course id."""
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -42,11 +41,11 @@ def course(e2e_school, django_db_blocker):  # noqa: F811
 
 
 def test_live_events_update_the_analytics_page(
-    web_server,  # noqa: F811
-    e2e_school,  # noqa: F811
+    web_server,
+    e2e_school,
     course,
-    chromium,  # noqa: F811
-    artifacts_dir,  # noqa: F811
+    chromium,
+    artifacts_dir,
 ):
     base = f"http://{web_server.host(e2e_school.subdomain)}"
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
@@ -96,7 +95,7 @@ def test_live_events_update_the_analytics_page(
 def test_the_pages_script_is_built(tenant):
     # Also the module's ``db`` test: pytest-django creates the test database only for a run
     # that collects one (see analytics/tests/conftest.py).
-    from tests.conftest import REPO_ROOT
+    from tests.plugins.stack import REPO_ROOT
 
     bundle = REPO_ROOT / "static" / "build" / "analytics.js"
     assert bundle.exists(), "run `make assets` (esbuild bundles static/src/analytics.js)"

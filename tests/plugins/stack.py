@@ -1,9 +1,11 @@
-"""Fixtures for the end-to-end tests: real processes around the committed test database.
+"""Real processes around the committed test database, one of each per test session.
 
 A school is provisioned with the real management command, then a uvicorn web server and a
 Celery worker are started as subprocesses that share the test process's database
-(``test_lectern``) and media directories. ``*.localhost`` does not resolve everywhere, so
-clients connect to ``127.0.0.1:<port>`` and name the school in the ``Host`` header.
+(``test_lectern``, or ``test_lectern_gw<N>`` under pytest-xdist) and media directories. Every
+module that needs them (end-to-end, browser, live analytics) gets the same ones.
+``*.localhost`` does not resolve everywhere, so clients connect to ``127.0.0.1:<port>`` and
+name the school in the ``Host`` header.
 
 Nothing here uses ``transactional_db`` or ``live_server``: their flush would wipe the tenants
 table. Database access from the test process goes through ``django_db_blocker.unblock()``.
@@ -26,7 +28,7 @@ import av
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 60.0  # seconds a server or worker may take to come up
 
@@ -326,3 +328,78 @@ def celery_worker(e2e_env, e2e_school, e2e_logs):
         yield node
     finally:
         _stop_process_group(process)
+
+
+# ----------------------------------------------------------------------------- broker key space
+
+
+def pytest_configure(config) -> None:
+    """Give this test process and every process it starts a broker key space of its own.
+
+    The test settings share one broker database (TEST_CELERY_BROKER_URL) between test runs;
+    kombu's Redis ``global_keyprefix`` (TEST_CELERY_KEY_PREFIX) separates them. Each run (and
+    each pytest-xdist worker, which has its own database) takes its cache prefix, unique per
+    run (``config/settings/test.py``), so a worker started by one run never takes a task sent
+    by another. Subprocesses inherit it through ``os.environ`` (``e2e_env``, the management
+    command tests). A prefix given in the environment is kept.
+    """
+    from django.conf import settings
+
+    from config.celery import app
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix") or (
+        f"{settings.CACHES['default']['KEY_PREFIX']}:"
+    )
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+    os.environ["TEST_CELERY_KEY_PREFIX"] = prefix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_keys_removed_at_exit():
+    """Queues, bindings and unacked entries of this run's key space go with the run."""
+    yield
+    import redis
+    from django.conf import settings
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+# ----------------------------------------------------------------------------- pytest-xdist
+
+# Fixtures of processes shared by a whole session (this module and tests/plugins/s3.py).
+SESSION_PROCESSES = frozenset({"e2e_env", "s3_server"})
+PROCESSES_GROUP = "session-processes"
+
+
+def _uses_session_processes(item) -> bool:
+    return not SESSION_PROCESSES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n N --dist loadgroup`` every test that uses the session's web server,
+    Celery worker, e2e school or S3 server runs in one xdist worker (``xdist_group``), so each
+    of those starts once there; the other tests are spread over the workers one by one.
+
+    The group is marked before the other plugins look at the items (xdist names the group in
+    the node ids) and moved to the front afterwards (pytest-django sorts by database use): it
+    is the longest unit of work, so it starts first. Inside it the tests that drive Chromium
+    come last and together, so they share one browser (``tests/plugins/browser.py``).
+    """
+    for item in items:
+        if _uses_session_processes(item):
+            item.add_marker(pytest.mark.xdist_group(PROCESSES_GROUP))
+    result = yield
+    if getattr(config.option, "loadgroup", False):
+        shared = [item for item in items if _uses_session_processes(item)]
+        shared.sort(key=lambda item: "chromium" in item.fixturenames)
+        items[:] = shared + [item for item in items if not _uses_session_processes(item)]
+    return result
