@@ -11,7 +11,9 @@ import pytest
 from analytics.realtime import dashboard_publish
 from tests.plugins.browser import save_screenshot
 
-# No ``db`` fixture: the server must see the committed account and course.
+# No ``db`` fixture: the server must see the committed account and course. The school is the
+# module's own (``fresh_school``): the page's totals are school-wide, and the session's e2e
+# school has the enrollments and views of the other browser tests.
 pytestmark = [pytest.mark.timeout(300)]
 
 PASSWORD = "analytics-pass-phrase-7"
@@ -20,7 +22,7 @@ LIVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def course(e2e_school, django_db_blocker):
+def course(fresh_school, django_db_blocker):
     """An instructor of the e2e school and a course; returns the course id."""
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -29,7 +31,7 @@ def course(e2e_school, django_db_blocker):
     from courses.services import course_create, lecture_create, section_create
 
     with django_db_blocker.unblock():
-        with schema_context(e2e_school.schema_name):
+        with schema_context(fresh_school.schema_name):
             users = get_user_model().objects
             user = users.filter(email=EMAIL).first() or users.create_user(
                 email=EMAIL, password=PASSWORD, role="instructor", name="Ana Lyst"
@@ -42,12 +44,12 @@ def course(e2e_school, django_db_blocker):
 
 def test_live_events_update_the_analytics_page(
     web_server,
-    e2e_school,
+    fresh_school,
     course,
     chromium,
     artifacts_dir,
 ):
-    base = f"http://{web_server.host(e2e_school.subdomain)}"
+    base = f"http://{web_server.host(fresh_school.subdomain)}"
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors = []
@@ -68,7 +70,7 @@ def test_live_events_update_the_analytics_page(
         message = {"type": "analytics", "metric": metric, "course_id": course, "data": data}
         with ThreadPoolExecutor(1) as pool:
             pool.submit(
-                dashboard_publish, schema_name=e2e_school.schema_name, message=message
+                dashboard_publish, schema_name=fresh_school.schema_name, message=message
             ).result()
 
     send("new_enrollment", {"enrollment_id": 1, "student_id": 2, "enrolled_at": "2026-01-01"})

@@ -5,11 +5,11 @@ Chromium resolves ``*.localhost`` to the loopback itself; ``--host-resolver-rule
 a school's host always reaches the test server on 127.0.0.1. Screenshots go to
 ``ARTIFACTS_DIR`` (default ``var/test-artifacts/``).
 
-One browser serves a run of consecutive browser tests (``tests/plugins/stack.py`` puts them
-together); each test gets fresh contexts and whatever contexts it leaves are closed after it.
-The browser is closed as soon as the next test does not use it: while playwright's sync API is
-open it holds a running asyncio loop on the main thread, on which other tests'
-``async_to_sync`` calls would refuse to run.
+One browser per test module, not per session: while playwright's sync API is open it holds a
+running asyncio loop on the main thread, on which later tests' ``async_to_sync`` calls would
+refuse to run, and under that running loop Django's connection is another one (asgiref's
+context-local storage), so the browser must start before a module's tests open their database
+transactions and stop after they close them.
 """
 
 from __future__ import annotations
@@ -24,83 +24,36 @@ from tests.plugins.stack import REPO_ROOT
 CHROMIUM = "/usr/bin/chromium"
 
 
-class _SharedChromium:
-    """Starts playwright and Chromium on first use; ``close`` stops both."""
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (the system's) for one test module, launched before the module's
+    tests set up anything else."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    if not (REPO_ROOT / "static" / "build" / "player.js").exists():
+        pytest.fail("static/build/player.js is missing: run `make assets` (`make test` does)")
+    from playwright.sync_api import sync_playwright
 
-    def __init__(self) -> None:
-        self._playwright = None
-        self._browser = None
-        self._previous_async_unsafe: str | None = None
-
-    def get(self):
-        if self._browser is None:
-            if not Path(CHROMIUM).exists():
-                pytest.fail(
-                    f"{CHROMIUM} is missing: `make test` installs the Debian package chromium"
-                )
-            if not (REPO_ROOT / "static" / "build" / "player.js").exists():
-                pytest.fail(
-                    "static/build/player.js is missing: run `make assets` (part of `make test`)"
-                )
-            from playwright.sync_api import sync_playwright
-
-            # playwright's sync API keeps an asyncio loop on this thread, which makes Django
-            # refuse ORM calls from the test; the loop only runs while playwright waits, never
-            # beside the ORM.
-            self._previous_async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-            self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
-                    "--autoplay-policy=no-user-gesture-required",
-                ],
-            )
-        return self._browser
-
-    def close_contexts(self) -> None:
-        if self._browser is not None:
-            for context in list(self._browser.contexts):
-                context.close()
-
-    def close(self) -> None:
-        if self._browser is None:
-            return
+    # playwright's sync API keeps an asyncio loop on this thread, which makes Django refuse ORM
+    # calls from the test; the loop only runs while playwright waits, never beside the ORM.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         try:
-            self._browser.close()
+            yield browser
         finally:
-            self._playwright.stop()
-            self._browser = self._playwright = None
-            if self._previous_async_unsafe is None:
+            browser.close()
+            if previous is None:
                 os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = self._previous_async_unsafe
-
-
-_SHARED = _SharedChromium()
-
-
-@pytest.fixture
-def chromium():
-    """The shared headless Chromium (playwright ``Browser``); open a context per page set."""
-    return _SHARED.get()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After a test: close the contexts it left open, and the browser itself unless the next
-    test uses it too."""
-    try:
-        return (yield)
-    finally:
-        _SHARED.close_contexts()
-        if nextitem is None or "chromium" not in getattr(nextitem, "fixturenames", ()):
-            _SHARED.close()
-
-
-def pytest_sessionfinish(session, exitstatus) -> None:
-    _SHARED.close()
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session")
