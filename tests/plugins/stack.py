@@ -480,12 +480,22 @@ def pytest_xdist_make_scheduler(config, log):
     class ProcessesGroupScheduling(LoadScopeScheduling):
         grouped: frozenset[str] | None = None
 
+        def add_node_collection(self, node, collection) -> None:
+            # Load-scope scheduling keys its work by node id, and Schemathesis gives every
+            # operation's item the same one: the second and later copies get a suffix here so
+            # that each of them runs (xdist sends work by index into this list).
+            seen: dict[str, int] = {}
+            unique = []
+            for nodeid in collection:
+                seen[nodeid] = seen.get(nodeid, 0) + 1
+                unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}\x00{seen[nodeid]}")
+            super().add_node_collection(node, unique)
+
         def _split_scope(self, nodeid: str) -> str:
             if self.grouped is None:
                 lists = sorted(Path(os.environ[_GROUP_FILES]).glob("*.txt"))
-                self.grouped = (
-                    frozenset(lists[0].read_text().splitlines()) if lists else frozenset()
-                )
-            return PROCESSES_GROUP if nodeid in self.grouped else nodeid
+                names = lists[0].read_text().splitlines() if lists else []
+                self.grouped = frozenset(names)
+            return PROCESSES_GROUP if nodeid.partition("\x00")[0] in self.grouped else nodeid
 
     return ProcessesGroupScheduling(config, log)
