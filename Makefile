@@ -14,6 +14,7 @@
 #   PORT           HTTP port for `make run`; falls back to PORT in .env, then 8000
 #   APT_PACKAGES   Debian/Ubuntu packages `make system-deps` ensures are installed
 #   PYTEST_ARGS    extra arguments for pytest, e.g. PYTEST_ARGS="-k upload -x"
+#   PYTEST_WORKERS pytest-xdist processes for `make test` (2; 0 runs in one process)
 #   STAFF_EMAIL    staff superuser (Django admin on the public host) that
 #   STAFF_PASSWORD `make run` creates if no user with that e-mail exists yet
 #                  (staff@lectern.test / lectern-staff); set either one empty
@@ -58,6 +59,7 @@ STAFF_PASSWORD ?= lectern-staff
 PLATFORM_SETUP_ARGS := $(if $(and $(STAFF_EMAIL),$(STAFF_PASSWORD)), --staff-email '$(STAFF_EMAIL)' --staff-password '$(STAFF_PASSWORD)')
 
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: help system-deps venv install assets run test bench lint clean
 
@@ -164,7 +166,10 @@ endif
 
 test: system-deps install
 	$(VENV_PY) scripts/ensure_database.py --check-redis
-	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV_PY) -m pytest $(PYTEST_ARGS)
+# --dist loadgroup: the tests that share the session's processes (web server, Celery worker,
+# S3 server, browser) run in one worker (tests/plugins/stack.py), the others are spread.
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV_PY) -m pytest \
+	  -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Benchmarks use their own database (BENCH_DATABASE, default lectern_bench) and exit
 # non-zero when a goal they check is missed.

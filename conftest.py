@@ -14,6 +14,16 @@ from django.db import connection
 
 from tenants.testing import TEST_TENANTS, ensure_test_tenant
 
+# The fixtures every app shares: processes (web server, Celery worker, e2e school), people and
+# courses of the test schools, test media and ready lectures, the S3 server, the browser.
+pytest_plugins = [
+    "tests.plugins.stack",
+    "tests.plugins.schools",
+    "tests.plugins.media",
+    "tests.plugins.s3",
+    "tests.plugins.browser",
+]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):

@@ -18,7 +18,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from tests.conftest import REPO_ROOT, VENV_BIN, _free_port, _log_tail, _stop_process_group
+from tests.plugins.stack import REPO_ROOT, VENV_BIN, _free_port, _log_tail, _stop_process_group
 
 STARTUP_TIMEOUT = 30.0  # seconds moto's server may take to answer HTTP
 PRESIGNED_LIFETIME = 300  # seconds: base.py's S3 OPTIONS querystring_expire
@@ -99,7 +99,7 @@ class S3Endpoint:
 
 def moto_server_start(log: Path) -> tuple[subprocess.Popen, str]:
     """Start ``moto_server`` on a free loopback port; returns the process and its URL once it
-    answers HTTP. The caller stops it with ``tests.conftest._stop_process_group``."""
+    answers HTTP. The caller stops it with ``tests.plugins.stack._stop_process_group``."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as handle:

@@ -42,8 +42,8 @@ from django.db import connections, transaction
 
 from media_pipeline import leases, recovery, transcoding
 from media_pipeline.models import MediaAsset
-from media_pipeline.samples import synthetic_clip
-from tests.conftest import VENV_BIN, _stop_process_group, worker_start
+from tests.plugins.media import ClipSpec
+from tests.plugins.stack import VENV_BIN, _stop_process_group, worker_start
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -64,13 +64,11 @@ EXHAUSTED = "The video could not be processed after 3 attempts."
 
 
 @pytest.fixture(scope="module")
-def crash_clip(tmp_path_factory) -> Path:
+def crash_clip(clip) -> Path:
     """A 30 s 480x270 25 fps H.264 + AAC clip (lavfi test pattern and tone)."""
-    path = tmp_path_factory.mktemp("crash") / "lecture.mp4"
     width, height = CLIP_SIZE.split("x")
-    return synthetic_clip(
-        path, width=int(width), height=int(height), seconds=CLIP_SECONDS, sample_rate=44100
-    )
+    spec = ClipSpec(int(width), int(height), CLIP_SECONDS, sample_rate=44100, shortest=True)
+    return clip(spec)
 
 
 def _forget_broker_connections(app) -> None:

@@ -1,7 +1,7 @@
 """End to end through real processes: provision -> tus upload -> Celery/FFmpeg HLS -> enroll ->
 signed playback decoded by FFmpeg over HTTP, on the real sample clip.
 
-Processes (see ``tests/conftest.py``): ``manage.py provision_tenant``, uvicorn, a Celery worker,
+Processes (``tests/plugins/stack.py``): ``manage.py provision_tenant``, uvicorn, a Celery worker
 and FFmpeg as the HLS player. Timings (last uploaded byte -> ``ready`` and the bare FFmpeg ladder
 command on the same file) are printed and recorded as properties, never asserted.
 """
@@ -24,7 +24,7 @@ from tusclient.client import TusClient
 from tusclient.uploader import Uploader
 
 from media_pipeline.samples import sample_clip
-from tests.conftest import decoded_media
+from tests.plugins.stack import decoded_media
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -1,6 +1,6 @@
 """prometheus_client's multiprocess mode across Lectern's processes (``tenants.metrics``).
 
-A uvicorn web server and a Celery worker are started as real processes (``tests/conftest.py``:
+A uvicorn web server and a Celery worker are started as real processes (``tests/plugins/stack.py``:
 its end-to-end school and environment) with one shared, empty ``PROMETHEUS_MULTIPROC_DIR``, as
 ``make run`` and docker-compose.yml start them. A video is uploaded over tus to the web server
 and transcoded by the worker's pool process; the web server's ``/metrics`` must then show the
@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +24,8 @@ import requests
 from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import _stop_process_group, web_start, worker_start
+from tests.plugins.media import ClipSpec, clip_make
+from tests.plugins.stack import _stop_process_group, web_start, worker_start
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -73,15 +73,9 @@ def stack(e2e_env, e2e_school, e2e_logs, multiproc_dir):
 
 
 def _clip(path: Path) -> bytes:
-    """CLIP_SECONDS of a 320x240 lavfi test picture with a tone, H.264/AAC in MP4."""
-    from media_pipeline.probe import ffmpeg_binary
-
-    command = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    command += ["-f", "lavfi", "-i", f"testsrc=s=320x240:r=25:d={CLIP_SECONDS}"]
-    command += ["-f", "lavfi", "-i", f"sine=f=440:r=48000:d={CLIP_SECONDS}"]
-    command += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    subprocess.run([*command, str(path)], check=True, capture_output=True, timeout=60)
-    return path.read_bytes()
+    """CLIP_SECONDS of a 320x240 lavfi test picture with a tone, H.264/AAC in MP4, made in
+    ``path``'s folder by the clip factory."""
+    return clip_make(ClipSpec(320, 240, CLIP_SECONDS, picture="testsrc"), path.parent).read_bytes()
 
 
 def _parent_pid(pid: int) -> int:

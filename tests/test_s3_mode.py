@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from celery import Celery
-from django.test import override_settings
 
 from media_pipeline.playlists import validate_media_path
-from tests.conftest import (
+from tests.plugins.media import ClipSpec
+from tests.plugins.stack import (
     REPO_ROOT,
     VENV_BIN,
     _stop_process_group,
@@ -39,7 +39,7 @@ from tests.conftest import (
     web_start,
     worker_start,
 )
-from tests.s3 import PRESIGNED_LIFETIME, S3Endpoint, moto_server_start
+from tests.s3 import PRESIGNED_LIFETIME, S3Endpoint
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,37 +66,6 @@ CONTENT_TYPES = {
 @pytest.fixture(scope="module")
 def s3_logs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("s3-logs")
-
-
-@pytest.fixture(scope="module")
-def s3(s3_logs):
-    """moto's S3 server with an empty bucket, for this module."""
-    process, url = moto_server_start(s3_logs / "moto.log")
-    try:
-        endpoint = S3Endpoint(url=url, bucket=f"lectern-{secrets.token_hex(4)}")
-        endpoint.client().create_bucket(Bucket=endpoint.bucket)
-        yield endpoint
-    finally:
-        _stop_process_group(process, grace=5)
-
-
-@pytest.fixture
-def s3_storage(s3):
-    """The test process's ``default_storage`` on the bucket for one test.
-
-    ``override_settings`` sends ``setting_changed``; Django's ``storages_changed`` receiver then
-    empties the storage handler's cache and resets the lazy ``default_storage``, so every module
-    that imported ``default_storage`` sees the S3 storage, and the local one again afterwards.
-    """
-    from django.core.files.storage import FileSystemStorage, default_storage
-
-    from tenants.storage_s3 import MediaS3Storage
-
-    with override_settings(STORAGES=s3.storages()):
-        assert isinstance(default_storage, MediaS3Storage)
-        assert default_storage.bucket_name == s3.bucket
-        yield default_storage
-    assert isinstance(default_storage, FileSystemStorage)
 
 
 @pytest.fixture(scope="module")
@@ -175,22 +144,18 @@ def _broker_keys_delete(key_prefix: str) -> None:
         client.close()
 
 
-def _clip(path: Path, source: str) -> Path:
-    """CLIP_SECONDS of a lavfi test picture with a 440 Hz tone, H.264/AAC in MP4."""
-    from media_pipeline.probe import ffmpeg_binary
-
-    command = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    command += ["-f", "lavfi", "-i", f"{source}:d={CLIP_SECONDS}"]
-    command += ["-f", "lavfi", "-i", f"sine=f=440:r=48000:d={CLIP_SECONDS}"]
-    command += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    subprocess.run([*command, str(path)], check=True, capture_output=True, timeout=60)
-    return path
+def _clip_spec(source: str) -> ClipSpec:
+    """CLIP_SECONDS of the lavfi picture ``source`` (``testsrc=s=WxH:r=25``) with a 440 Hz
+    tone, H.264/AAC in MP4."""
+    picture, _, options = source.partition("=")
+    values = dict(item.split("=") for item in options.split(":"))
+    width, height = (int(n) for n in values["s"].split("x"))
+    return ClipSpec(width, height, CLIP_SECONDS, fps=int(values["r"]), picture=picture)
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("s3-clips")
-    return _clip(folder / "first.mp4", FIRST_CLIP[0]), _clip(folder / "second.mp4", SECOND_CLIP[0])
+def clips(clip) -> tuple[Path, Path]:
+    return clip(_clip_spec(FIRST_CLIP[0])), clip(_clip_spec(SECOND_CLIP[0]))
 
 
 # --------------------------------------------------------------------------------- helpers

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
-from django.test import override_settings
 
-from tests.conftest import REPO_ROOT, _stop_process_group
-from tests.s3 import S3Endpoint, moto_server_start
+from tests.plugins.stack import REPO_ROOT
+from tests.s3 import S3Endpoint
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,30 +47,6 @@ SECOND_BYTES = 4097
 # More keys than one ListObjectsV2 page and one DeleteObjects call take (1000 each).
 MANY_KEYS = 1003
 MANY_KEY_BYTES = 7
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """moto's S3 server with an empty bucket, for this module."""
-    process, url = moto_server_start(tmp_path_factory.mktemp("s3-usage-logs") / "moto.log")
-    try:
-        endpoint = S3Endpoint(url=url, bucket=f"lectern-{secrets.token_hex(4)}")
-        endpoint.client().create_bucket(Bucket=endpoint.bucket)
-        yield endpoint
-    finally:
-        _stop_process_group(process, grace=5)
-
-
-@pytest.fixture
-def s3_storage(s3):
-    """The test process's ``default_storage`` on the bucket for one test."""
-    from django.core.files.storage import default_storage
-
-    from tenants.storage_s3 import MediaS3Storage
-
-    with override_settings(STORAGES=s3.storages()):
-        assert isinstance(default_storage, MediaS3Storage)
-        yield default_storage
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Every Celery task runs in the right school's schema, through a real worker process.
 
-One Celery worker (prefork, concurrency 1, ``tests/conftest.py`` ``celery_worker``) gets the
+One Celery worker (prefork, concurrency 1, ``tests/plugins/stack.py`` ``celery_worker``) gets the
 runs of both committed test schools, A (alpha) and B (beta), interleaved A, B, A, B. Each run
 must write only in its own school's schema: the transcodes make their lecture ``ready`` in
 their school and the lecture id never exists in the other; the per-school sweeps (watch event
@@ -28,6 +28,7 @@ from django_tenants.utils import tenant_context
 from media_pipeline.models import MediaAsset
 from tenants.models import Tenant
 from tenants.testing import TEST_TENANTS, make_user
+from tests.plugins.media import ClipSpec
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -117,12 +118,9 @@ def _in_worker(task, node: str):
 
 
 @pytest.fixture(scope="module")
-def short_clip(tmp_path_factory) -> Path:
+def short_clip(clip) -> Path:
     """A 2 s 320x180 H.264 + AAC clip (one rung of the ladder)."""
-    from media_pipeline.samples import synthetic_clip
-
-    path = tmp_path_factory.mktemp("schemas") / "clip.mp4"
-    return synthetic_clip(path, width=320, height=180, seconds=2)
+    return clip(ClipSpec(320, 180, 2, shortest=True))
 
 
 def test_lecture_transcode_interleaved_in_one_worker(

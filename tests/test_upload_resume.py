@@ -1,7 +1,7 @@
 """Resumable tus uploads with a real client over a connection that breaks.
 
 tuspy (the tus project's Python client) uploads a generated video to the real uvicorn server
-(``tests/conftest.py``) through a TCP proxy that cuts chosen PATCH requests in the middle of
+(``tests/plugins/stack.py``) through a TCP proxy that cuts chosen PATCH requests in the middle of
 their body. The client resumes the way it really does: it asks the server for its offset with
 HEAD and sends the rest from there (tuspy's ``retries``). The server must keep the bytes of a
 cut request that reached it (tus 1.0.0 core, PATCH: "The Server SHOULD always attempt to store
@@ -20,14 +20,12 @@ import hashlib
 import select
 import socket
 import struct
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import imageio_ffmpeg
 import pytest
 import requests
 from tusclient.client import TusClient
@@ -35,6 +33,7 @@ from tusclient.exceptions import TusUploadFailed
 from tusclient.uploader import Uploader
 
 from media_pipeline.uploads import CHUNK_SIZE as SERVER_READ_SIZE
+from tests.plugins.media import ClipSpec
 
 # django_db: pytest-django sets up the test database only for sessions that have a test marked
 # so; the servers use it, the test process itself makes no query.
@@ -45,7 +44,7 @@ CLIENT_CHUNK = 3 * MIB  # tuspy sends the file in PATCH requests of this size
 # PATCH number (0-based, counting every attempt) -> body bytes forwarded before the cut.
 # Two cuts in a row (2, 3) make the client resume a resumed request.
 CUTS = {0: 2 * SERVER_READ_SIZE, 2: 1 * SERVER_READ_SIZE, 3: 2 * SERVER_READ_SIZE}
-NOISE = "nullsrc=size=320x240:rate=25,geq=lum='random(1)*255':cb=128:cr=128"  # incompressible
+NOISE = "geq=lum='random(1)*255':cb=128:cr=128"  # over lavfi's nullsrc: incompressible
 SETTLE_TIMEOUT = 15.0  # seconds the proxy waits for the server to store forwarded bytes
 
 
@@ -254,22 +253,9 @@ class ProxiedUploader(Uploader):
 
 
 @pytest.fixture(scope="module")
-def large_video(tmp_path_factory) -> Path:
+def large_video(clip) -> Path:
     """A 4 s 320x240 H.264 (lossless, noise) + AAC MP4 of about 11 MiB: several PATCHes."""
-    path = tmp_path_factory.mktemp("resume") / "noise.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "lavfi", "-i", NOISE,
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
+    return clip(ClipSpec(320, 240, 4, picture="nullsrc", video_filter=NOISE, qp=0, shortest=True))
 
 
 @pytest.fixture

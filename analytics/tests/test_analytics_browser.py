@@ -1,5 +1,5 @@
 """The analytics pages in a real browser (Debian's headless Chromium against uvicorn; fixtures
-in ``tests/conftest.py`` and ``tests/browser/conftest.py``): the school page shows the rolled
+in ``tests/plugins/stack.py`` and ``tests/plugins/browser.py``): the school page shows the rolled
 up totals, and ``analytics`` events published on the school's channel-layer group (real
 channels-redis, from this process, as the web and worker processes publish them) update the
 totals and the course row without a reload."""
@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from analytics.realtime import dashboard_publish
-from tests.browser.conftest import artifacts_dir, chromium, save_screenshot  # noqa: F401
-from tests.conftest import e2e_logs, e2e_school, web_server  # noqa: F401
+from tests.plugins.browser import save_screenshot
 
-# No ``db`` fixture: the server must see the committed account and course.
+# No ``db`` fixture: the server must see the committed account and course. The school is the
+# module's own (``fresh_school``): the page's totals are school-wide, and the session's e2e
+# school has the enrollments and views of the other browser tests.
 pytestmark = [pytest.mark.timeout(300)]
 
 PASSWORD = "analytics-pass-phrase-7"
@@ -21,7 +22,7 @@ LIVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def course(e2e_school, django_db_blocker):  # noqa: F811
+def course(fresh_school, django_db_blocker):
     """An instructor of the e2e school and a course; returns the course id."""
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -30,7 +31,7 @@ def course(e2e_school, django_db_blocker):  # noqa: F811
     from courses.services import course_create, lecture_create, section_create
 
     with django_db_blocker.unblock():
-        with schema_context(e2e_school.schema_name):
+        with schema_context(fresh_school.schema_name):
             users = get_user_model().objects
             user = users.filter(email=EMAIL).first() or users.create_user(
                 email=EMAIL, password=PASSWORD, role="instructor", name="Ana Lyst"
@@ -42,13 +43,13 @@ def course(e2e_school, django_db_blocker):  # noqa: F811
 
 
 def test_live_events_update_the_analytics_page(
-    web_server,  # noqa: F811
-    e2e_school,  # noqa: F811
+    web_server,
+    fresh_school,
     course,
-    chromium,  # noqa: F811
-    artifacts_dir,  # noqa: F811
+    chromium,
+    artifacts_dir,
 ):
-    base = f"http://{web_server.host(e2e_school.subdomain)}"
+    base = f"http://{web_server.host(fresh_school.subdomain)}"
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors = []
@@ -69,7 +70,7 @@ def test_live_events_update_the_analytics_page(
         message = {"type": "analytics", "metric": metric, "course_id": course, "data": data}
         with ThreadPoolExecutor(1) as pool:
             pool.submit(
-                dashboard_publish, schema_name=e2e_school.schema_name, message=message
+                dashboard_publish, schema_name=fresh_school.schema_name, message=message
             ).result()
 
     send("new_enrollment", {"enrollment_id": 1, "student_id": 2, "enrolled_at": "2026-01-01"})
@@ -96,7 +97,7 @@ def test_live_events_update_the_analytics_page(
 def test_the_pages_script_is_built(tenant):
     # Also the module's ``db`` test: pytest-django creates the test database only for a run
     # that collects one (see analytics/tests/conftest.py).
-    from tests.conftest import REPO_ROOT
+    from tests.plugins.stack import REPO_ROOT
 
     bundle = REPO_ROOT / "static" / "build" / "analytics.js"
     assert bundle.exists(), "run `make assets` (esbuild bundles static/src/analytics.js)"

@@ -18,9 +18,9 @@ from courses.services import course_create, lecture_create, section_create
 from media_pipeline import transcoding
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import probe
-from media_pipeline.samples import synthetic_clip
 from tenants.storage import lecture_prefix, storage_delete_prefix
 from tenants.testing import in_tenant
+from tests.plugins.media import ClipSpec
 
 from .conftest import EVENT_TIMEOUT, SILENCE, dashboard_socket, handshake, hang_up
 
@@ -28,11 +28,10 @@ CLIP_SECONDS = 8
 
 
 @pytest.fixture(scope="module")
-def clip_480p(tmp_path_factory) -> Path:
+def clip_480p(clip) -> Path:
     """8 s 854x480 25 fps H.264 + AAC: a two-rung ladder (360p, 480p) that takes FFmpeg a few
     seconds, i.e. several ``-progress`` reports (one every 0.5 s)."""
-    path = tmp_path_factory.mktemp("clips") / "lecture_480p.mp4"
-    return synthetic_clip(path, width=854, height=480, seconds=CLIP_SECONDS)
+    return clip(ClipSpec(854, 480, CLIP_SECONDS, shortest=True))
 
 
 @pytest.fixture

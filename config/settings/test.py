@@ -39,7 +39,7 @@ if STORAGE_BACKEND != "s3":
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-# The web servers and workers that tests start get this run's TEST_MEDIA_DIR (tests/conftest.py
+# The web servers and workers that tests start get this run's TEST_MEDIA_DIR (tests/plugins/stack.py
 # e2e_env), hence the same cache and channel-layer prefixes as the test process: a worker's
 # events reach the web server's sockets, and the watch events a server buffers are the ones the
 # worker flushes. Another test run (another folder) never shares them.

@@ -12,11 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def instructor(tenant):
-    return make_user(tenant, "teacher@alpha.test", role="instructor")
-
-
-@pytest.fixture
 def client(tenant, instructor):
     return TenantClient(tenant, user=instructor)
 

@@ -4,7 +4,7 @@ by one student, and concurrent heartbeats from several devices.
 Every thread has its own database connection (Django connections are per thread), so the
 threads cannot see rows of a test transaction: the fixture below commits its accounts, course
 and lecture in school A with the blocker lifted and deletes them afterwards (as
-tests/conftest.py does for the end-to-end school). The tests themselves run without the ``db``
+tests/plugins/stack.py does for the end-to-end school). The tests themselves run without the ``db``
 fixture and commit too. All threads wait on a barrier and then send their request through the
 real API (``TenantClient``: URL routing, tenant middleware, JWT authentication, throttles,
 the service and PostgreSQL). Figures are printed (run with ``-s``) and repeated in the

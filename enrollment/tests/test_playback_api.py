@@ -8,8 +8,8 @@ from asgiref.sync import async_to_sync
 from django.test import override_settings
 
 from enrollment.models import Enrollment
-from enrollment.tests.conftest import lectures_of
 from tenants.testing import TenantClient, in_tenant, make_user
+from tests.plugins.schools import lectures_of
 
 pytestmark = pytest.mark.django_db
 

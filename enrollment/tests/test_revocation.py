@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from enrollment.models import AccessCode, Enrollment
-from enrollment.tests.conftest import lectures_of
 from tenants.testing import TenantClient, in_tenant, make_user
+from tests.plugins.schools import lectures_of
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from media_pipeline.ladder import (
     write_master_playlist,
 )
 from media_pipeline.playlists import validate_media_path
-from media_pipeline.tests.conftest import run_ffmpeg
+from tests.plugins.media import run_ffmpeg
 
 
 def sizes(rungs: list[Rung]) -> list[tuple[str, int, int]]:

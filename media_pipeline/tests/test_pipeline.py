@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def instructor(tenant):
-    return make_user(tenant, "maker@alpha.test", role="instructor")
-
-
-@pytest.fixture
 def lecture(tenant, instructor):
     with in_tenant(tenant):
         course = course_create(title="Media lab", published=True, created_by=instructor)

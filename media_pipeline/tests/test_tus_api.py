@@ -4,13 +4,11 @@ validation of the finished file, permissions and tenant isolation."""
 import base64
 import hashlib
 import shutil
-import subprocess
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import imageio_ffmpeg
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -24,6 +22,7 @@ from media_pipeline.transcoding import lecture_transcode, transcode_time_limit
 from media_pipeline.uploads import staging_path, uploads_expire
 from tenants.storage import lecture_prefix
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from tests.plugins.media import SMALL
 
 pytestmark = pytest.mark.django_db
 
@@ -119,11 +118,6 @@ def _remove_new_staging_files():
 
 
 @pytest.fixture
-def instructor(tenant):
-    return make_user(tenant, "ines@example.test", role="instructor")
-
-
-@pytest.fixture
 def api(tenant, instructor):
     return TenantClient(tenant, user=instructor)
 
@@ -143,22 +137,9 @@ def lecture(tenant, instructor):
 
 
 @pytest.fixture
-def small_video(tmp_path) -> Path:
+def small_video(clip) -> Path:
     """2 s 320x240 H.264 + AAC MP4."""
-    path = tmp_path / "welcome.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
-    return path
+    return clip(SMALL)
 
 
 # ----------------------------------------------------------------------------- discovery

@@ -55,14 +55,6 @@ class School:
     media_bytes: int
 
 
-@pytest.fixture
-def committed(django_db_setup, django_db_blocker):
-    """Database access outside a test transaction (reads what the subprocess committed)."""
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        yield
-
-
 def command(name: str, *args: str, stdin: str = "") -> Run:
     """``manage.py <name> <args>`` in a subprocess on the test database and media folder."""
     env = {

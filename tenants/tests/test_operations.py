@@ -13,7 +13,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import redis
 from django.conf import settings
@@ -29,6 +28,7 @@ from media_pipeline.uploads import upload_from_path
 from tenants.health import CHECKS, STORAGE_PROBE_PREFIX
 from tenants.logs import REQUEST_LOGGER, logging_config
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from tests.plugins.media import ClipSpec, clip_make
 
 pytestmark = pytest.mark.django_db
 
@@ -315,18 +315,7 @@ def _b64(text: str) -> str:
 
 
 def test_transcode_duration_and_realtime_factor(tenant, tmp_path):
-    clip = tmp_path / "clip.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            str(clip),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
+    clip = clip_make(ClipSpec(320, 180, 2, tone=None), tmp_path)
     instructor = make_user(tenant, "metrics-transcoder@alpha.test", role="instructor")
     lecture = _lecture(tenant, instructor)
     before = scrape()

@@ -41,14 +41,6 @@ class Run:
 
 
 @pytest.fixture
-def committed(django_db_setup, django_db_blocker):
-    """Database access outside a test transaction (reads what the subprocess committed)."""
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        yield
-
-
-@pytest.fixture
 def provision(committed):
     """``provision(label, *args)`` runs the command for a school named ``<label> <random>``;
     every school created under such a name is dropped when the test ends."""

@@ -1,5 +1,5 @@
 """The Swagger UI page ``/api/docs/`` in a real browser: Debian's headless Chromium against the
-uvicorn server of ``tests/conftest.py``, on a school's host.
+uvicorn server of ``tests/plugins/stack.py``, on a school's host.
 
 The page is served with the same Content-Security-Policy as every other page
 (``tenants.security``; ``tenants/tests/test_openapi_docs.py`` checks the header itself). Here
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import save_screenshot
+from tests.plugins.browser import save_screenshot
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db]
 

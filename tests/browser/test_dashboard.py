@@ -1,5 +1,5 @@
 """The instructor dashboard in a real browser: Debian's headless Chromium against uvicorn, a
-Celery worker and FFmpeg (fixtures in ``tests/conftest.py`` and ``tests/browser/conftest.py``).
+Celery worker and FFmpeg (fixtures in ``tests/plugins/stack.py`` and ``tests/plugins/browser.py``).
 
 An instructor logs in, creates a course, a section and a lecture, uploads the sample clip
 (``media_pipeline.samples.sample_clip()``) through the Uppy widget over tus, watches the
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import save_screenshot
+from tests.plugins.browser import save_screenshot
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.django_db]
 

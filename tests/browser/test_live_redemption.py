@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import save_screenshot
+from tests.plugins.browser import save_screenshot
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db]
 

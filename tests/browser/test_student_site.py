@@ -1,6 +1,6 @@
 """The student site in a real browser: Debian's headless Chromium against uvicorn, a Celery
-worker and FFmpeg-transcoded lectures (fixtures in ``tests/conftest.py`` and
-``tests/browser/conftest.py``).
+worker and FFmpeg-transcoded lectures (fixtures in ``tests/plugins/stack.py`` and
+``tests/plugins/browser.py``).
 
 A student signs up, redeems a code, plays a lecture through hls.js (Media Source Extensions,
 H.264/AAC decoded by Chromium), reloads and resumes where the stored progress says, leaves
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import save_screenshot
+from tests.plugins.browser import save_screenshot
 
 # django_db: pytest-django creates the test database only when a collected test asks for it,
 # and this module may run alone; the test itself reads committed rows through the fixtures.

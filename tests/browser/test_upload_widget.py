@@ -1,6 +1,6 @@
 """The dashboard's Uppy upload widget under interruptions, in a real browser: Debian's headless
 Chromium against uvicorn (the tus endpoint of API.md "Uploads"), a Celery worker and FFmpeg
-(fixtures in ``tests/conftest.py`` and ``tests/browser/conftest.py``).
+(fixtures in ``tests/plugins/stack.py`` and ``tests/plugins/browser.py``).
 
 The video is an FFmpeg clip of a few seconds with a noisy picture, large enough for four tus
 PATCH requests of the widget's 8 MiB chunks (``CHUNK_SIZE`` in ``static/src/dashboard.js``).
@@ -29,7 +29,6 @@ to ``ARTIFACTS_DIR``; figures are printed and recorded as properties.
 
 import hashlib
 import math
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.browser.conftest import save_screenshot
-from tests.conftest import _stop_process_group, web_start
+from tests.plugins.browser import save_screenshot
+from tests.plugins.media import ClipSpec
+from tests.plugins.stack import _stop_process_group, web_start
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.django_db]
 
@@ -73,24 +73,10 @@ class UploadCourse:
 
 
 @pytest.fixture(scope="module")
-def large_clip(tmp_path_factory) -> Path:
+def large_clip(clip) -> Path:
     """A 3 s 640x360 H.264 + AAC clip (FFmpeg) of more than three CHUNK_SIZE chunks: a
     near-lossless (x264 ``-qp 8``) noisy ``testsrc2`` picture, about 28 MB."""
-    from media_pipeline.probe import ffmpeg_binary
-
-    path = tmp_path_factory.mktemp("upload-widget") / "noisy-lecture.mp4"
-    subprocess.run(
-        [
-            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=3",
-            "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3",
-            "-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
-            "-qp", "8", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
+    path = clip(ClipSpec(640, 360, 3, video_filter="noise=alls=60:allf=t", qp=8, shortest=True))
     size = path.stat().st_size
     assert 3 * CHUNK_SIZE < size < 4 * CHUNK_SIZE, f"{size} bytes: not four PATCH requests"
     return path

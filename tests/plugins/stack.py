@@ -1,9 +1,11 @@
-"""Fixtures for the end-to-end tests: real processes around the committed test database.
+"""Real processes around the committed test database, one of each per test session.
 
 A school is provisioned with the real management command, then a uvicorn web server and a
 Celery worker are started as subprocesses that share the test process's database
-(``test_lectern``) and media directories. ``*.localhost`` does not resolve everywhere, so
-clients connect to ``127.0.0.1:<port>`` and name the school in the ``Host`` header.
+(``test_lectern``, or ``test_lectern_gw<N>`` under pytest-xdist) and media directories. Every
+module that needs them (end-to-end, browser, live analytics) gets the same ones.
+``*.localhost`` does not resolve everywhere, so clients connect to ``127.0.0.1:<port>`` and
+name the school in the ``Host`` header.
 
 Nothing here uses ``transactional_db`` or ``live_server``: their flush would wipe the tenants
 table. Database access from the test process goes through ``django_db_blocker.unblock()``.
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ import av
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 60.0  # seconds a server or worker may take to come up
 
@@ -299,6 +302,53 @@ def e2e_school(e2e_env, django_db_blocker):
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def _school_folders_remove(schema_name: str) -> None:
+    from django.conf import settings
+
+    for folder in (
+        Path(settings.MEDIA_ROOT) / "tenants" / schema_name,
+        Path(settings.UPLOAD_STAGING_DIR) / schema_name,
+        Path(settings.TRANSCODE_WORK_DIR) / schema_name,
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fresh_school(e2e_env, django_db_blocker):
+    """A committed school of this module's own (``<subdomain>.localhost``), for tests that
+    need one nothing else has touched (school-wide totals, say) beside the session's
+    ``e2e_school`` on the same web server. Provisioned in this process (``tenant_provision``);
+    teardown drops it with its schema and folders."""
+    from django.db import connection
+
+    from tenants.models import Tenant
+    from tenants.services import tenant_provision
+
+    subdomain = f"fresh-{secrets.token_hex(4)}"
+    password = f"Fresh-{secrets.token_urlsafe(12)}"
+    with django_db_blocker.unblock():
+        tenant = tenant_provision(
+            subdomain=subdomain,
+            name="Fresh Academy",
+            owner_email=f"owner@{subdomain}.test",
+            owner_password=password,
+        ).tenant
+        connection.set_schema_to_public()
+    try:
+        yield School(
+            subdomain=subdomain,
+            schema_name=tenant.schema_name,
+            owner_email=f"owner@{subdomain}.test",
+            owner_password=password,
+        )
+    finally:
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
+            connection.set_schema_to_public()
+        _school_folders_remove(tenant.schema_name)
+
+
 @pytest.fixture(scope="session")
 def web_server(e2e_env, e2e_school, e2e_logs):
     """``uvicorn config.asgi:application`` on a free loopback port (:func:`web_start`).
@@ -326,3 +376,126 @@ def celery_worker(e2e_env, e2e_school, e2e_logs):
         yield node
     finally:
         _stop_process_group(process)
+
+
+# ----------------------------------------------------------------------------- broker key space
+
+
+def pytest_configure(config) -> None:
+    """Give this test process and every process it starts a broker key space of its own.
+
+    The test settings share one broker database (TEST_CELERY_BROKER_URL) between test runs;
+    kombu's Redis ``global_keyprefix`` (TEST_CELERY_KEY_PREFIX) separates them. Each process
+    that runs tests (the only one, or each pytest-xdist worker, which has its own database)
+    takes its cache prefix, unique per run (``config/settings/test.py``), so a Celery worker
+    started by one never takes a task sent by another. Subprocesses inherit it through
+    ``os.environ`` (``e2e_env``, the management command tests). The xdist controller runs no
+    test and starts its workers with its own environment, so it sets nothing.
+    """
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    from django.conf import settings
+
+    from config.celery import app
+
+    prefix = f"{settings.CACHES['default']['KEY_PREFIX']}:"
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+    os.environ["TEST_CELERY_KEY_PREFIX"] = prefix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_keys_removed_at_exit():
+    """Queues, bindings and unacked entries of this run's key space go with the run."""
+    yield
+    import redis
+    from django.conf import settings
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+# ----------------------------------------------------------------------------- pytest-xdist
+#
+# ``make test`` runs the suite in two pytest-xdist workers with ``--dist loadgroup``: the tests
+# that use the processes of a session (web server, Celery worker, e2e school, S3 server) run in
+# one worker, where each of those starts once, and every other test goes to whichever worker
+# is free. xdist 3.8 groups by a suffix it writes into ``item._nodeid``, which pytest 9 no
+# longer reads, so the grouping is done here: each worker lists the node ids of the group in a
+# file (collection happens in the workers), and the controller's scheduler puts them in one
+# scope.
+
+# Fixtures of processes shared by a whole session (this module and tests/plugins/s3.py).
+SESSION_PROCESSES = frozenset({"e2e_env", "s3_server"})
+PROCESSES_GROUP = "session-processes"
+_GROUP_FILES = "LECTERN_TEST_GROUP_FILES"  # folder of the workers' lists (environment)
+
+
+def _uses_session_processes(item) -> bool:
+    return not SESSION_PROCESSES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """In an xdist worker under ``--dist loadgroup``: the group goes first (after
+    pytest-django's sorting by database use), since it is the longest unit of work, and its
+    node ids are written for the controller (``pytest_xdist_make_scheduler``). Inside the group
+    the modules keep their order."""
+    if not getattr(config.option, "loadgroup", False) or not hasattr(config, "workerinput"):
+        return
+    shared = [item for item in items if _uses_session_processes(item)]
+    items[:] = shared + [item for item in items if not _uses_session_processes(item)]
+    folder = Path(os.environ[_GROUP_FILES])
+    (folder / f"{config.workerinput['workerid']}.txt").write_text(
+        "".join(f"{item.nodeid}\n" for item in shared)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session) -> None:
+    """In the xdist controller, before the workers start: the folder for their lists."""
+    config = session.config
+    if config.getoption("dist", "no") == "loadgroup" and not hasattr(config, "workerinput"):
+        os.environ[_GROUP_FILES] = str(Path(tempfile.mkdtemp(prefix="lectern-groups-")))
+
+
+def pytest_sessionfinish(session) -> None:
+    if not hasattr(session.config, "workerinput") and _GROUP_FILES in os.environ:
+        shutil.rmtree(os.environ.pop(_GROUP_FILES), ignore_errors=True)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: xdist's load-scope scheduling, with the workers' listed tests as
+    one scope and every other test as a scope of its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ProcessesGroupScheduling(LoadScopeScheduling):
+        grouped: frozenset[str] | None = None
+
+        def add_node_collection(self, node, collection) -> None:
+            # Load-scope scheduling keys its work by node id, and Schemathesis gives every
+            # operation's item the same one: the second and later copies get a suffix here so
+            # that each of them runs (xdist sends work by index into this list).
+            seen: dict[str, int] = {}
+            unique = []
+            for nodeid in collection:
+                seen[nodeid] = seen.get(nodeid, 0) + 1
+                unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}\x00{seen[nodeid]}")
+            super().add_node_collection(node, unique)
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.grouped is None:
+                lists = sorted(Path(os.environ[_GROUP_FILES]).glob("*.txt"))
+                names = lists[0].read_text().splitlines() if lists else []
+                self.grouped = frozenset(names)
+            return PROCESSES_GROUP if nodeid.partition("\x00")[0] in self.grouped else nodeid
+
+    return ProcessesGroupScheduling(config, log)
