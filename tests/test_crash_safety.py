@@ -434,7 +434,7 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
             kills[-1]["kill_to_ready_s"] = round(time.monotonic() - killed_at, 2)
             # The run removes its work folder right after the switch.
             work = transcoding.transcode_work_dir(
-                schema=schema, lecture_id=lecture_id, version=_row(lecture_id).video.version
+                schema=schema, lecture_id=lecture_id, version=_row(lecture_id).version
             )
             _wait_for(lambda: not work.exists(), f"the work folder of lecture {label} removed")
 

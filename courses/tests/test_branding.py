@@ -18,7 +18,7 @@ from PIL import Image
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
 from tenants.testing import host_of, in_tenant, make_user
-from tests.conftest import _stop_process_group, e2e_env, e2e_logs, e2e_school, web_start  # noqa: F401
+from tests.plugins.stack import _stop_process_group, web_start
 
 # The host-cache window of the two-process test (seconds): short, so the test is quick.
 WINDOW = 2.0
@@ -103,9 +103,9 @@ def _home_name(url: str, host: str) -> str:
 
 @pytest.mark.timeout(180)
 def test_branding_reaches_another_web_process_within_the_host_cache_window(
-    e2e_env,  # noqa: F811
-    e2e_school,  # noqa: F811
-    e2e_logs,  # noqa: F811
+    e2e_env,
+    e2e_school,
+    e2e_logs,
     django_db_blocker,
 ):
     with django_db_blocker.unblock():

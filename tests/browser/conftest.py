@@ -59,7 +59,7 @@ def browser_course(e2e_school, web_server, celery_worker, django_db_blocker, cli
             while True:
                 states = list(
                     Lecture.objects.filter(id__in=[lec.id for lec in lectures]).values_list(
-                        "status", "duration"
+                        "video__status", "video__duration"
                     )
                 )
                 if all(status == "ready" for status, _ in states):

@@ -227,7 +227,7 @@ def _stored_source_sha256(django_db_blocker, schema_name: str, lecture_id: str) 
 
     with django_db_blocker.unblock():
         with schema_context(schema_name):
-            key = Lecture.objects.get(id=lecture_id).source_key
+            key = Lecture.objects.select_related("video").get(id=lecture_id).video.source_key
         connection.set_schema_to_public()
     assert key, f"lecture {lecture_id} has no source"
     digest = hashlib.sha256()
