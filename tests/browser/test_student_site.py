@@ -6,7 +6,9 @@ A student signs up, redeems a code, plays a lecture through hls.js (Media Source
 H.264/AAC decoded by Chromium), reloads and resumes where the stored progress says, leaves
 the page (the pagehide heartbeat is stored), previews the storyboard while hovering the seek
 bar, lets the lecture end and sees the countdown to the next one; the lecture page is also
-shot at phone size (390x844). Timings are printed and recorded as properties.
+shot at phone size (390x844). The header's links are readable on a dark and on a light
+school colour (WCAG contrast measured on the rendered page). Timings are printed and
+recorded as properties.
 """
 
 import time
@@ -14,6 +16,7 @@ import time
 import pytest
 
 from tests.browser.conftest import save_screenshot
+from tests.browser.test_api_docs import VIOLATION_RECORDER
 
 # django_db: pytest-django creates the test database only when a collected test asks for it,
 # and this module may run alone; the test itself reads committed rows through the fixtures.
@@ -295,3 +298,112 @@ def test_native_hls_fallback_plays_and_resumes(
 
     assert position >= 3 - 0.5
     assert abs(resumed_at - position) <= RESUME_TOLERANCE, (resumed_at, position)
+
+
+# The rendered colours of an element: its text, the first opaque background behind it (its
+# own or an ancestor's), and the product of the opacities on the way (1 = drawn as computed).
+# The header has no translucent backgrounds, so the first opaque one is what shows through.
+RENDERED_COLOURS = """(element) => {
+  const style = getComputedStyle(element);
+  let background = null;
+  let opacity = 1;
+  for (let node = element; node; node = node.parentElement) {
+    const own = getComputedStyle(node);
+    opacity *= Number(own.opacity);
+    if (!background && !/^rgba\\(.*, 0\\)$|^transparent$/.test(own.backgroundColor)) {
+      background = own.backgroundColor;
+    }
+  }
+  const box = element.getBoundingClientRect();
+  return {
+    color: style.color, background, opacity, text: element.innerText.trim(),
+    visible: box.width > 0 && box.height > 0 && style.visibility === "visible",
+  };
+}"""
+
+
+def _rgb(css: str) -> tuple[int, int, int]:
+    """``(r, g, b)`` of a computed CSS colour (``rgb(r, g, b)`` or ``rgba(r, g, b, a)``)."""
+    red, green, blue = (int(part) for part in css[css.index("(") + 1 : -1].split(",")[:3])
+    return red, green, blue
+
+
+def drawn(link: dict) -> str:
+    """The text colour as drawn: the computed colour over the background at the opacity of
+    the element and its ancestors (opacity 0.9 shows white text as 90 % white)."""
+    text, background = _rgb(link["color"]), _rgb(link["background"])
+    alpha = link["opacity"]
+    mixed = (round(t * alpha + b * (1 - alpha)) for t, b in zip(text, background, strict=True))
+    return "rgb({}, {}, {})".format(*mixed)
+
+
+def wcag_contrast(first: str, second: str) -> float:
+    """WCAG 2.2 contrast ratio of two computed CSS colours (``rgb(r, g, b)``), computed here
+    from the definition rather than with the code under test."""
+
+    def luminance(css: str) -> float:
+        red, green, blue = _rgb(css)
+        linear = [
+            c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+            for c in (red, green, blue)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def set_school_colour(page, base: str, colour: str) -> str:
+    """As the school's owner (logged in on ``page``), save ``colour`` on the dashboard's
+    branding page; return the colour it had."""
+    page.goto(f"{base}/dashboard/branding/")
+    previous = page.input_value("#id_primary_color")
+    page.fill("#id_primary_color", colour)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard/branding/")
+    assert page.input_value("#id_primary_color") == colour
+    return previous
+
+
+@pytest.mark.parametrize(
+    ("colour", "header_rgb"),
+    [("#1b2a4a", "rgb(27, 42, 74)"), ("#ffd60a", "rgb(255, 214, 10)")],
+    ids=["dark", "light"],
+)
+def test_header_links_are_readable_on_the_school_colour(
+    colour, header_rgb, web_server, e2e_school, chromium, artifacts_dir
+):
+    """The owner picks a dark or a light colour on the dashboard; a visitor's header then
+    shows "Log in" and a "Sign up" button, both with a contrast ratio of at least 4.5:1
+    (WCAG 2.2 AA for text) against what they are drawn on."""
+    base = f"http://{web_server.host(e2e_school.subdomain)}"
+    owner = chromium.new_context()
+    owner_page = owner.new_page()
+    owner_page.goto(f"{base}/login/")
+    owner_page.fill("#id_username", e2e_school.owner_email)
+    owner_page.fill("#id_password", e2e_school.owner_password)
+    owner_page.click("main button[type=submit]")
+    owner_page.wait_for_url(lambda url: "/login/" not in url)
+    previous = set_school_colour(owner_page, base, colour)
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(VIOLATION_RECORDER)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/")
+        log_in = page.locator("header a[href='/login/']").evaluate(RENDERED_COLOURS)
+        sign_up = page.locator("header a[href='/signup/']").evaluate(RENDERED_COLOURS)
+        header = page.locator("header.site-header").bounding_box()
+        save_screenshot(page, artifacts_dir, f"header-{colour[1:]}.png", clip=header)
+        violations = page.evaluate("window.__cspViolations")
+    finally:
+        context.close()
+        set_school_colour(owner_page, base, previous)
+        owner.close()
+
+    assert violations == []
+    assert log_in["text"] == "Log in" and log_in["visible"], log_in
+    assert sign_up["text"] == "Sign up" and sign_up["visible"], sign_up
+    for link in (log_in, sign_up):
+        assert wcag_contrast(drawn(link), link["background"]) >= 4.5, link
+    assert log_in["background"] == header_rgb, log_in
+    assert sign_up["background"] != header_rgb, sign_up  # a button, not a bare link
