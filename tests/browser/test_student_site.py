@@ -582,6 +582,12 @@ def test_header_links_are_readable_on_the_school_colour(
         sign_up = page.locator("header a[href='/signup/']").evaluate(RENDERED_COLOURS)
         header = page.locator("header.site-header").bounding_box()
         save_screenshot(page, artifacts_dir, f"header-{colour[1:]}.png", clip=header)
+        # At phone size the links fold into the menu, drawn the same way.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.click("label.nav-toggle__button")
+        phone_sign_up = page.locator("header a[href='/signup/']").evaluate(RENDERED_COLOURS)
+        phone_width = page.evaluate("() => document.documentElement.scrollWidth")
+        save_screenshot(page, artifacts_dir, f"header-{colour[1:]}-phone.png", full_page=True)
         violations = page.evaluate("window.__cspViolations")
     finally:
         context.close()
@@ -594,4 +600,6 @@ def test_header_links_are_readable_on_the_school_colour(
     for link in (log_in, sign_up):
         assert wcag_contrast(drawn(link), link["background"]) >= 4.5, link
     assert log_in["background"] == header_rgb, log_in
+    assert phone_sign_up == sign_up
+    assert phone_width <= 390
     assert sign_up["background"] != header_rgb, sign_up  # a button, not a bare link
