@@ -2,7 +2,7 @@
 #
 #   make run      set up everything and start web + worker + beat (Ctrl-C stops all)
 #   make test     run the test suite (needs PostgreSQL and Redis; browser tests use Chromium)
-#   make assets   npm ci + esbuild: bundle static/src/ (hls.js player) into static/build/
+#   make assets   npm ci + esbuild: bundle static/src/ (player, dashboards) into static/build/
 #   make lint     ruff check + ruff format --check
 #   make bench    run the benchmarks in bench/ (each prints ratios against its own baseline)
 #   make clean    remove var/ (local media, beat schedule), .venv, node_modules and static/build
@@ -122,8 +122,9 @@ venv: system-deps $(STAMP)
 install: system-deps $(STAMP) assets
 
 # ---------------------------------------------------------------------------
-# Browser assets: hls.js and esbuild from npm (package-lock.json), the player
-# bundled from static/src/ into static/build/ (gitignored, served as static files)
+# Browser assets: hls.js, media-chrome (the player's controls), Uppy, Chart.js and esbuild
+# from npm (package-lock.json), bundled from static/src/ into static/build/ (gitignored,
+# served as static files)
 
 ASSETS_STAMP := node_modules/.installed
 ASSETS := static/build/player.js

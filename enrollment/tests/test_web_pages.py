@@ -117,6 +117,18 @@ def test_home_never_writes_an_invalid_colour_into_the_stylesheet(tenant):
     assert "red}" not in html
 
 
+def test_home_derives_readable_text_colours_from_the_school_colour(tenant):
+    tenant.primary_color = "#ffd60a"
+    tenant.save(update_fields=["primary_color"])
+
+    html = WebClient(tenant).get("/").content.decode()
+
+    # Black on the light yellow header; links on the light page in a darker shade of it
+    # (tenants.branding; the browser test measures the contrast on the rendered page).
+    assert ":root { --brand: #ffd60a; --brand-text: #000000; --brand-ink: #867005; }" in html
+    assert '<a class="site-nav__signup" href="/signup/">Sign up</a>' in html
+
+
 def test_home_marks_enrolled_courses_for_a_logged_in_student(tenant, enrolled, course):
     html = WebClient(tenant).log_in(enrolled).get("/").content.decode()
 
@@ -308,6 +320,19 @@ def test_password_reset_mails_a_one_time_link_on_the_school_host(tenant, student
     )
     assert old.status_code == 200
     assert (new.status_code, new["Location"]) == (302, "/my/courses/")
+
+
+def test_password_reset_mail_writes_black_on_a_light_school_colour(tenant, student):
+    tenant.primary_color = "#ffd60a"
+    tenant.save(update_fields=["primary_color"])
+
+    WebClient(tenant).post("/password-reset/", {"email": student.email})
+
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    assert html.count("background:#ffd60a;") == 2  # the header and the button
+    assert html.count("color:#000000;") == 2
+    assert "color:#ffffff" not in html
 
 
 def test_password_reset_of_an_unknown_or_other_school_email_sends_nothing(tenant, other_tenant):

@@ -258,6 +258,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         self.extra_email_context = {
             "school_name": tenant.name,
             "brand_color": branding["brand_color"],
+            "brand_text_color": branding["brand_text_color"],
             "logo_url": (
                 self.request.build_absolute_uri(reverse("dashboard-logo")) if tenant.logo else ""
             ),

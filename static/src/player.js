@@ -3,17 +3,25 @@
 //
 // The page renders the playback object server-side into <script id="player-config">:
 //   lecture_id, playback_url (HLS master, token in the query), storyboard_url (WebVTT with
-//   `sprite#xywh=x,y,w,h` cues), thumbnail_url, expires (Unix s), duration and position (s),
-//   progress_url (POST /api/v1/students/progress), csrf_token, next_url, next_title.
+//   `sprite#xywh=x,y,w,h` cues; the page makes it the video's thumbnails track),
+//   thumbnail_url, expires (Unix s), duration and position (s), progress_url
+//   (POST /api/v1/students/progress), csrf_token, next_url, next_title.
+//
+// The controls are media-chrome's web components (one seek bar, play, +/-10 s, volume, time,
+// captions, speed, picture-in-picture, fullscreen, keyboard shortcuts); the <video> itself has
+// no native controls. The seek bar shows storyboard thumbnails while hovering or dragging:
+// media-chrome reads them from the video's <track kind="metadata" label="thumbnails">, which
+// is the storyboard WebVTT. hls.js stays the engine: it plays the HLS ladder into the same
+// <video> over Media Source Extensions, or the browser's own HLS (Safari, iOS) does when MSE
+// is missing.
 //
 // Behaviour: resumes at `position`; posts a heartbeat {lecture_id, position, watched} every
 // HEARTBEAT_MS while playing and on pause, ended and pagehide (fetch with keepalive, so it
 // survives the page going away, and with the session's CSRF token, which sendBeacon cannot
-// send); `watched` holds the ranges played since the previous heartbeat; shows storyboard
-// thumbnails while hovering or dragging on the seek bar; at the end counts down to the next
-// ready lecture (cancellable). Uses hls.js over Media Source Extensions, or the browser's own
-// HLS (Safari, iOS) when MSE is missing.
+// send); `watched` holds the ranges played since the previous heartbeat; at the end counts
+// down to the next ready lecture (cancellable).
 import Hls from "hls.js";
+import "media-chrome";
 
 const HEARTBEAT_MS = 10000;
 const NEXT_COUNTDOWN_SECONDS = 5;
@@ -65,38 +73,9 @@ export class WatchRanges {
   }
 }
 
-export function parseVttTime(text) {
-  // "hh:mm:ss.mmm" or "mm:ss.mmm" -> seconds.
-  const parts = text.trim().split(":").map(Number);
-  return parts.reduce((total, part) => total * 60 + part, 0);
-}
-
-export function parseStoryboard(text, baseUrl) {
-  // WebVTT cues whose text is `image#xywh=x,y,w,h` -> [{start, end, url, x, y, w, h}].
-  const cues = [];
-  for (const block of text.replace(/\r/g, "").split(/\n\n+/)) {
-    const lines = block.split("\n").filter((line) => line.trim());
-    const timing = lines.findIndex((line) => line.includes("-->"));
-    if (timing < 0 || !lines[timing + 1]) continue;
-    const [start, end] = lines[timing].split("-->").map((part) => parseVttTime(part.split(" ").filter(Boolean)[0] || part));
-    const target = lines[timing + 1].trim();
-    const hash = target.indexOf("#xywh=");
-    if (hash < 0) continue;
-    const [x, y, w, h] = target.slice(hash + 6).split(",").map(Number);
-    cues.push({ start, end, url: new URL(target.slice(0, hash), baseUrl).href, x, y, w, h });
-  }
-  return cues;
-}
-
 function csrfToken(config) {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : config.csrf_token;
-}
-
-function formatTime(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
 function start() {
@@ -112,13 +91,11 @@ function start() {
     engine: null,
     heartbeats: [],
     storyboardCues: 0,
-    storyboardSprite: null,
     nextCancelled: false,
     error: null,
   };
   window.lecternPlayer = state;
 
-  const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : config.duration || 0);
   const say = (text) => {
     if (status) status.textContent = text;
   };
@@ -153,7 +130,6 @@ function start() {
   }, HEARTBEAT_MS);
   video.addEventListener("timeupdate", () => {
     if (!video.paused && !video.seeking) ranges.sample(video.currentTime);
-    updateScrubber();
   });
   video.addEventListener("seeking", () => ranges.close());
   video.addEventListener("pause", () => {
@@ -227,81 +203,14 @@ function start() {
     say("This browser cannot play HLS video.");
   }
 
-  // --- Seek bar with storyboard previews -------------------------------------------------
-  const scrubber = document.getElementById("scrubber");
-  const fill = document.getElementById("scrubber-fill");
-  const preview = document.getElementById("storyboard-preview");
-  const previewTime = preview ? preview.querySelector(".storyboard-preview__time") : null;
-  let cues = [];
-  let dragging = false;
-
-  function updateScrubber() {
-    const total = duration();
-    const share = total ? Math.min(1, (video.currentTime || 0) / total) : 0;
-    if (fill) fill.style.width = `${(share * 100).toFixed(2)}%`;
-    if (scrubber) scrubber.setAttribute("aria-valuenow", String(Math.round(video.currentTime || 0)));
-  }
-
-  function timeAt(clientX) {
-    const track = scrubber.querySelector(".scrubber__track").getBoundingClientRect();
-    const share = Math.min(1, Math.max(0, (clientX - track.left) / track.width));
-    return { time: share * duration(), x: clientX - scrubber.getBoundingClientRect().left };
-  }
-
-  function showPreview(clientX) {
-    const { time, x } = timeAt(clientX);
-    const cue = cues.find((c) => time >= c.start && time < c.end) || cues[cues.length - 1];
-    if (!cue) return;
-    preview.style.width = `${cue.w}px`;
-    preview.style.height = `${cue.h}px`;
-    preview.style.backgroundImage = `url("${cue.url}")`;
-    preview.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
-    const width = scrubber.getBoundingClientRect().width;
-    preview.style.left = `${Math.min(Math.max(0, x - cue.w / 2), Math.max(0, width - cue.w))}px`;
-    if (previewTime) previewTime.textContent = formatTime(time);
-    preview.classList.add("is-visible");
-  }
-
-  if (scrubber) {
-    scrubber.addEventListener("pointermove", (event) => {
-      showPreview(event.clientX);
-      if (dragging) video.currentTime = timeAt(event.clientX).time;
-    });
-    scrubber.addEventListener("pointerdown", (event) => {
-      dragging = true;
-      scrubber.setPointerCapture(event.pointerId);
-      video.currentTime = timeAt(event.clientX).time;
-      showPreview(event.clientX);
-    });
-    const stop = () => {
-      dragging = false;
-      preview.classList.remove("is-visible");
+  // --- Storyboard: media-chrome previews it from the track; the cue count is recorded ------
+  const storyboard = video.querySelector('track[label="thumbnails"]');
+  if (storyboard) {
+    const loaded = () => {
+      state.storyboardCues = storyboard.track.cues ? storyboard.track.cues.length : 0;
     };
-    scrubber.addEventListener("pointerup", stop);
-    scrubber.addEventListener("pointercancel", stop);
-    scrubber.addEventListener("pointerleave", () => {
-      if (!dragging) preview.classList.remove("is-visible");
-    });
-    scrubber.addEventListener("keydown", (event) => {
-      const step = { ArrowLeft: -5, ArrowRight: 5 }[event.key];
-      if (step) {
-        video.currentTime = Math.min(duration(), Math.max(0, video.currentTime + step));
-        event.preventDefault();
-      }
-    });
-  }
-
-  if (config.storyboard_url) {
-    fetch(config.storyboard_url, { credentials: "same-origin" })
-      .then((response) => (response.ok ? response.text() : ""))
-      .then((text) => {
-        cues = parseStoryboard(text, config.storyboard_url);
-        state.storyboardCues = cues.length;
-        state.storyboardSprite = cues.length ? cues[0].url : null;
-      })
-      .catch(() => {
-        state.storyboardCues = 0;
-      });
+    storyboard.addEventListener("load", loaded);
+    if (storyboard.readyState === 2) loaded();
   }
 
   // --- Next lecture ---------------------------------------------------------------------
