@@ -3,7 +3,7 @@
 #   make run      set up everything and start web + worker + beat (Ctrl-C stops all)
 #   make test     run the test suite (needs PostgreSQL and Redis; browser tests use Chromium)
 #   make assets   npm ci + esbuild: bundle static/src/ (player, dashboards) into static/build/
-#   make lint     ruff check + ruff format --check
+#   make lint     ruff check + ruff format --check + import contracts (lint-imports)
 #   make bench    run the benchmarks in bench/ (each prints ratios against its own baseline)
 #   make clean    remove var/ (local media, beat schedule), .venv, node_modules and static/build
 #
@@ -68,7 +68,7 @@ help:
 	@echo "  make run          install, migrate, set up the platform and demo school, start web+worker+beat"
 	@echo "  make test         run the test suite (PYTEST_ARGS=... to pass arguments to pytest)"
 	@echo "  make bench        run bench/upload.py and bench/transcode.py (slow: real 2 GiB upload, 1080p VMAF)"
-	@echo "  make lint         ruff check and ruff format --check"
+	@echo "  make lint         ruff check, ruff format --check and the import contracts"
 	@echo "  make install      create $(VENV), install requirements-dev.txt, build the assets"
 	@echo "  make assets       npm ci and bundle static/src/ into static/build/ (esbuild)"
 	@echo "  make system-deps  install missing OS packages (APT_PACKAGES)"
@@ -186,6 +186,7 @@ bench: system-deps install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var $(VENV) node_modules static/build

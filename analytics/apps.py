@@ -15,4 +15,4 @@ class AnalyticsConfig(AppConfig):
         from analytics import realtime
         from media_pipeline import hooks
 
-        hooks.asset_changed.register(realtime.video_processing_publish)
+        hooks.asset_changed.connect(realtime.video_processing_publish)

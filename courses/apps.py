@@ -11,4 +11,4 @@ class CoursesConfig(AppConfig):
         from courses import cache
         from media_pipeline import hooks
 
-        hooks.asset_changed.register(cache.asset_changed_receiver)
+        hooks.asset_changed.connect(cache.asset_changed_receiver)

@@ -12,60 +12,10 @@ arguments only, and an exception raised by a receiver reaches the caller (a dele
 refuses by raising). A receiver that must never fail its caller (a notification) catches its
 own errors.
 
-``Hook`` belongs to the kernel (``tenants``); it lives here, in the lowest app that uses it,
-until it moves there.
+``Hook`` itself is the kernel's (``tenants.hooks``).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-Receiver = Callable[..., Any]
-
-
-class Hook:
-    """A named, ordered list of receivers called with the same keyword arguments.
-
-    ``name`` is the hook's name in docs/ARCHITECTURE.md, ``payload`` the keyword arguments
-    every ``send`` passes (checked, so a receiver never sees a partial payload).
-    """
-
-    def __init__(self, name: str, *, payload: tuple[str, ...]) -> None:
-        self.name = name
-        self.payload = frozenset(payload)
-        self._receivers: list[Receiver] = []
-
-    @property
-    def receivers(self) -> tuple[Receiver, ...]:
-        """The connected receivers, in the order they are called."""
-        return tuple(self._receivers)
-
-    def connect(self, receiver: Receiver) -> Receiver:
-        """Add ``receiver`` (called as ``receiver(**payload)``); connecting the same function
-        twice keeps one (``ready()`` may run more than once in tests). Returns ``receiver``,
-        so it can be used as a decorator."""
-        if receiver not in self._receivers:
-            self._receivers.append(receiver)
-        return receiver
-
-    def disconnect(self, receiver: Receiver) -> None:
-        """Remove ``receiver``; a receiver that is not connected is ignored."""
-        if receiver in self._receivers:
-            self._receivers.remove(receiver)
-
-    def send(self, **payload: Any) -> None:
-        """Call every receiver in order with ``payload``. Raises ``TypeError`` when the payload's
-        names differ from the hook's; an exception of a receiver propagates and stops the
-        remaining receivers."""
-        if set(payload) != self.payload:
-            raise TypeError(f"{self.name} takes {sorted(self.payload)}, got {sorted(payload)}")
-        for receiver in list(self._receivers):
-            receiver(**payload)
-
-    def __repr__(self) -> str:
-        return f"<Hook {self.name}: {len(self._receivers)} receiver(s)>"
-
+from tenants.hooks import Hook
 
 course_delete_guards = Hook("course_delete_guards", payload=("course",))
 """Asked before a course is deleted (``courses.services.course_delete``, and by

@@ -9,7 +9,7 @@ docs/ARCHITECTURE.md ("Hooks"). A receiver must never fail the request that fire
 it catches and logs its own errors.
 """
 
-from courses.hooks import Hook
+from tenants.hooks import Hook
 
 access_code_redeemed = Hook(
     "access_code_redeemed",

@@ -19,5 +19,15 @@ ASSET_EVENTS = ("upload", "rejected", "queued", "processing", "progress", "ready
 #: and ``analytics`` (the dashboards' ``video.processing`` events).
 asset_changed = Hook(
     "asset_changed",
-    payload="schema_name asset_id owner_id kind version status progress error event",
+    payload=(
+        "schema_name",
+        "asset_id",
+        "owner_id",
+        "kind",
+        "version",
+        "status",
+        "progress",
+        "error",
+        "event",
+    ),
 )

@@ -21,6 +21,7 @@ import codecs
 import math
 import os
 import struct
+import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
@@ -759,3 +760,16 @@ def _django_setting() -> str | None:
     except ImproperlyConfigured:
         return None
     return str(value).strip() if value else None
+
+
+def ffmpeg_check() -> None:
+    """Readiness check ``ffmpeg`` (``tenants.health``): run ``ffmpeg -version``.
+
+    Raises ``OSError`` when it cannot start, ``subprocess.SubprocessError`` when it fails or
+    runs longer than ``tenants.health.CHECK_TIMEOUT`` seconds.
+    """
+    from tenants.health import CHECK_TIMEOUT
+
+    subprocess.run(
+        [ffmpeg_binary(), "-version"], check=True, capture_output=True, timeout=CHECK_TIMEOUT
+    )

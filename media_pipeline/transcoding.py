@@ -110,7 +110,7 @@ def asset_changed(asset: MediaAsset, *, version: int, event: str) -> None:
         "error": asset.error,
         "event": event,
     }
-    hooks.asset_changed.fire(**payload)
+    hooks.asset_changed.send(**payload)
 
 
 def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResult) -> int:

@@ -8,7 +8,6 @@ route sweep of ``tests/test_tenant_isolation.py`` see. Their answers carry no sc
 """
 
 import logging
-import subprocess
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -111,29 +110,19 @@ def check_storage() -> None:
         default_storage.delete(key)
 
 
-def check_ffmpeg() -> None:
-    """Run ``ffmpeg -version`` (``media_pipeline.probe.ffmpeg_binary``).
-
-    Raises ``OSError`` when it cannot start, ``subprocess.SubprocessError`` when it fails or
-    runs longer than ``CHECK_TIMEOUT``.
-    """
-    from media_pipeline.probe import ffmpeg_binary
-
-    subprocess.run(
-        [ffmpeg_binary(), "-version"],
-        check=True,
-        capture_output=True,
-        timeout=CHECK_TIMEOUT,
-    )
-
-
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "cache": check_cache,
     "broker": check_broker,
     "storage": check_storage,
-    "ffmpeg": check_ffmpeg,
 }
+
+
+def readiness_check_register(name: str, check: Callable[[], None]) -> None:
+    """Add (or replace) the readiness check ``name``: ``check()`` returns when the component
+    works and raises otherwise. For components of the apps above the kernel, registered in their
+    ``AppConfig.ready()`` (``media_pipeline``: ``ffmpeg``)."""
+    CHECKS[name] = check
 
 
 def readiness() -> dict[str, str]:

@@ -1,10 +1,16 @@
-"""Hooks: how a lower app tells higher apps that something happened, without importing them.
+"""Hooks: how a lower app asks or tells a higher one something without importing it.
 
-Apps are layered (docs/ARCHITECTURE.md, "Layers"): an app never imports one above it. When a
-lower app must let a higher one react (a media asset became ready, so course outlines and live
-dashboards must change), it declares a ``Hook`` and fires it; the higher app registers a
-receiver in its ``AppConfig.ready()``. Unlike Django signals, a hook is declared in one place
-with its payload documented, fired explicitly by a service, and listed in ARCHITECTURE.md.
+Apps are layered (docs/ARCHITECTURE.md, "Layers and hooks"): an app never imports one above
+it. When a lower app needs a higher one (``courses`` must not delete a course that
+``enrollment`` still has students in; a media asset became ready, so course outlines and live
+dashboards must change), it declares a ``Hook`` in its own ``hooks`` module and calls it; the
+higher app connects its receiver in its ``AppConfig.ready()``. Every hook of the project is
+listed in docs/ARCHITECTURE.md, with who fires it, who listens and its payload.
+
+Unlike Django signals, a hook is a plain list of functions called in order, with keyword
+arguments only, declared in one place with its payload, and an exception raised by a receiver
+reaches the caller (a delete guard refuses by raising). A receiver that must never fail its
+caller (a notification) catches its own errors.
 """
 
 from __future__ import annotations
@@ -12,47 +18,56 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-Receiver = Callable[..., None]
+Receiver = Callable[..., Any]
 
 
 class Hook:
-    """A named extension point with a documented keyword payload.
+    """A named, ordered list of receivers called with the same keyword arguments.
 
-    ``register(receiver)`` adds a callable (once; registering it again changes nothing);
-    ``fire(**payload)`` calls every receiver in registration order with the payload. Receivers
-    run in the firing thread and must not raise for conditions they can handle themselves
-    (an unreachable Redis, a row deleted meanwhile): an exception propagates to the firing
-    service. Fire from ``transaction.on_commit`` when receivers must see committed state.
+    ``name`` is the hook's name in docs/ARCHITECTURE.md, ``payload`` the keyword arguments
+    every ``send`` passes (checked, so a receiver never sees a partial payload).
     """
 
-    def __init__(self, name: str, payload: str) -> None:
+    def __init__(self, name: str, *, payload: tuple[str, ...]) -> None:
         self.name = name
-        self.payload = payload
+        self.payload = frozenset(payload)
         self._receivers: list[Receiver] = []
 
-    def register(self, receiver: Receiver) -> Receiver:
-        """Add ``receiver`` (usable as a decorator); returns it unchanged."""
+    @property
+    def receivers(self) -> tuple[Receiver, ...]:
+        """The connected receivers, in the order they are called."""
+        return tuple(self._receivers)
+
+    def connect(self, receiver: Receiver) -> Receiver:
+        """Add ``receiver`` (called as ``receiver(**payload)``); connecting the same function
+        twice keeps one (``ready()`` may run more than once in tests). Returns ``receiver``,
+        so it can be used as a decorator."""
         if receiver not in self._receivers:
             self._receivers.append(receiver)
         return receiver
 
-    def unregister(self, receiver: Receiver) -> None:
-        """Remove ``receiver`` if registered (tests that register their own)."""
+    def disconnect(self, receiver: Receiver) -> None:
+        """Remove ``receiver``; a receiver that is not connected is ignored."""
         if receiver in self._receivers:
             self._receivers.remove(receiver)
 
-    @property
-    def receivers(self) -> tuple[Receiver, ...]:
-        return tuple(self._receivers)
+    def _check(self, payload: dict[str, Any]) -> None:
+        if set(payload) != self.payload:
+            raise TypeError(f"{self.name} takes {sorted(self.payload)}, got {sorted(payload)}")
 
-    def fire(self, **payload: Any) -> None:
-        for receiver in tuple(self._receivers):
+    def send(self, **payload: Any) -> None:
+        """Call every receiver in order with ``payload``. Raises ``TypeError`` when the payload's
+        names differ from the hook's; an exception of a receiver propagates and stops the
+        remaining receivers."""
+        self._check(payload)
+        for receiver in list(self._receivers):
             receiver(**payload)
 
     def collect(self, **payload: Any) -> list[Any]:
-        """Call every receiver like ``fire`` and return their results, in registration order
-        (for hooks that ask the apps above for figures rather than tell them something)."""
-        return [receiver(**payload) for receiver in tuple(self._receivers)]
+        """Like ``send``, returning the receivers' results in order: for a hook that asks the
+        apps above for figures rather than telling them something."""
+        self._check(payload)
+        return [receiver(**payload) for receiver in list(self._receivers)]
 
     def __repr__(self) -> str:
         return f"<Hook {self.name}: {len(self._receivers)} receiver(s)>"

@@ -214,7 +214,7 @@ class TenantProtected(ApplicationError):
 #: Asked, inside a school's schema and without payload, for what the apps above the kernel
 #: measure of its usage: each receiver returns a dict of figures, summed per name; today
 #: ``{"lecture_seconds": float}`` from ``media_pipeline`` (its video assets' durations).
-usage_measure = Hook("usage_measure", payload="")
+usage_measure = Hook("usage_measure", payload=())
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ what they accept, and that the apps above connect their receivers at start-up.""
 import pytest
 
 from analytics import receivers
-from courses.hooks import Hook, course_delete_guards
+from courses.hooks import course_delete_guards
 from enrollment import hooks as enrollment_hooks
 from enrollment.services import course_delete_guard
+from tenants.hooks import Hook
 
 
 def test_receivers_run_in_order_once_each_and_a_refusal_propagates():
