@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from courses.models import Course, Lecture, Section
-from tenants.admin import TenantSchemaOnlyAdmin
+from tenants.admin import TenantSchemaOnlyAdmin, school_admin_site
 
 
 class SectionInline(admin.TabularInline):
@@ -11,7 +11,7 @@ class SectionInline(admin.TabularInline):
     extra = 0
 
 
-@admin.register(Course)
+@admin.register(Course, site=school_admin_site)
 class CourseAdmin(TenantSchemaOnlyAdmin):
     list_display = ("title", "category", "price", "published", "created_at")
     list_filter = ("published", "category")
@@ -19,7 +19,7 @@ class CourseAdmin(TenantSchemaOnlyAdmin):
     inlines = [SectionInline]
 
 
-@admin.register(Lecture)
+@admin.register(Lecture, site=school_admin_site)
 class LectureAdmin(TenantSchemaOnlyAdmin):
     list_display = ("title", "section", "status", "progress", "duration", "media_version")
     list_filter = ("status",)

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class EnrollmentConfig(AppConfig):
     name = "enrollment"
     verbose_name = "Enrollment"
+
+    def ready(self) -> None:
+        # Both admins' log-in forms count in the log-in buckets of the API and the student site
+        # (enrollment.throttles.LOGIN_THROTTLES), per client IP and per e-mail address tried.
+        from enrollment.web.throttling import admin_login_wait
+        from tenants.admin import admin_login_guard_register
+
+        admin_login_guard_register(admin_login_wait)
