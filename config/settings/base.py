@@ -271,6 +271,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: a password change blacklists the account's refresh tokens (docs/API.md).
+    {"NAME": "enrollment.accounts.passwords.PasswordChangeEndsTokens"},
 ]
 
 LANGUAGE_CODE = "en-us"
