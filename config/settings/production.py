@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tenants.logs import logging_config
 
 from .base import *  # noqa: F403
-from .base import LOG_LEVEL, env
+from .base import LOG_LEVEL, email_settings, env
 
 # Keys published in this repository (the development default of base.py, the old fallback of
 # docker-compose.yml) and the prefix Django's startproject gives its throwaway keys: with any of
@@ -55,8 +55,11 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # EMAIL_URL (django-environ: smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...)
 # replaces the EMAIL_* variables above when set.
-if env("EMAIL_URL", default=""):
-    globals().update(env.email_url("EMAIL_URL"))
+globals().update(email_settings(EMAIL_BACKEND))
+# Reset links: https on its standard port behind the TLS proxy (base.py has the development
+# defaults).
+PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", default="https")
+PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=443)
 # uvicorn serves no static files: WhiteNoise does (MIDDLEWARE in base), from the collected files.
 WHITENOISE_USE_FINDERS = False
 # Hashed, compressed static files collected at image build time (Dockerfile), served by
