@@ -12,6 +12,7 @@ import pty
 import re
 import secrets
 import select
+import signal
 import sys
 import time
 
@@ -134,6 +135,34 @@ def test_set_password_and_save_ends_every_token(tenant):
 
 
 @pytest.mark.django_db
+def test_the_school_admin_password_change_form_ends_every_token(tenant):
+    """The admin's own "change password" page (Django's PasswordChangeForm) as the owner."""
+    owner_email = f"owner@{tenant.subdomain}.test"
+    with in_tenant(tenant):
+        owner = get_user_model().objects.get(email=owner_email)
+    pairs = [log_in(tenant, owner_email) for _ in range(2)]
+    browser = Client(HTTP_HOST=host_of(tenant))
+    signed_in = browser.post(
+        "/admin/login/?next=/admin/", {"username": owner_email, "password": PASSWORD}
+    )
+    assert signed_in["Location"] == "/admin/"
+
+    changed = browser.post(
+        "/admin/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    )
+    connection.set_schema_to_public()
+
+    assert (changed.status_code, changed["Location"]) == (302, "/admin/password_change/done/")
+    assert_all_tokens_dead(tenant, owner, pairs)
+    assert_new_password_works(tenant, owner)
+
+
+@pytest.mark.django_db
 def test_a_token_without_the_password_claim_is_refused(tenant):
     """A token signed with the right key whose password fingerprint is missing or wrong."""
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -155,27 +184,36 @@ def test_a_token_without_the_password_claim_is_refused(tenant):
 
 def _type_at_terminal(command: list[str], env: dict, answers: list[str], timeout: float = 60):
     """Run ``command`` on a new pseudo-terminal (so getpass reads from it), answering each
-    prompt ending in ':' with the next of ``answers``; returns (exit status, output)."""
+    new prompt ending in ':' with the next of ``answers``; returns (exit status, output).
+
+    An answer is typed only once its prompt has appeared: getpass flushes the terminal's
+    pending input (TCSAFLUSH) before it prompts. A child still running at ``timeout`` is
+    killed."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: exec the command with the terminal as its controlling tty
         os.chdir(REPO_ROOT)
         os.execve(command[0], command, env)  # noqa: S606 (a fixed argv, no shell)
     output = b""
+    answered_upto = 0  # output already seen when the last answer was typed
     pending = list(answers)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-                if pending and output.rstrip().endswith(b":"):
-                    os.write(fd, pending.pop(0).encode() + b"\n")
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if pending and output[answered_upto:].rstrip().endswith(b":"):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+                answered_upto = len(output)
+        else:
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)
