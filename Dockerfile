@@ -34,7 +34,10 @@ COPY --from=assets /src/static/build ./static/build
 # var/prometheus: PROMETHEUS_MULTIPROC_DIR (tenants.metrics), empty in a new container;
 # docker-compose.yml mounts a tmpfs volume there that web, worker and beat share.
 RUN mkdir -p /app/var/media /app/var/prometheus && chown -R lectern:lectern /app/var
-RUN DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=collectstatic-only \
+# Production settings refuse a missing or weak SECRET_KEY; collectstatic signs nothing, so a
+# random key used for this one command and thrown away does.
+RUN DJANGO_SETTINGS_MODULE=config.settings.production \
+    SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     python manage.py collectstatic --noinput
 
 ENV DJANGO_SETTINGS_MODULE=config.settings.production \

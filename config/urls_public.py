@@ -1,13 +1,13 @@
 """URLs served on the platform host (PLATFORM_DOMAIN, the public schema): staff only."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from tenants import views as tenant_views
+from tenants.admin import platform_admin_site
 
 urlpatterns = [
     path("", tenant_views.landing, name="platform-home"),
-    path("admin/", admin.site.urls),
+    path("admin/", platform_admin_site.urls),
     # /healthz, /readyz, /metrics: answered on any host by tenants.health.OperationsMiddleware.
     path("", include("tenants.health")),
 ]

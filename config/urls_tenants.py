@@ -1,12 +1,12 @@
 """URLs served on a school's host (``<subdomain>.PLATFORM_DOMAIN`` or a custom domain)."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from enrollment.accounts import apis as auth_apis
 from enrollment.web import views as web_views
 from media_pipeline import views as media_views
 from tenants import openapi
+from tenants.admin import school_admin_site
 
 api_v1 = [
     path("auth/register", auth_apis.UserRegisterApi.as_view(), name="auth-register"),
@@ -34,7 +34,7 @@ urlpatterns = [
     ),
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", openapi.SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("admin/", admin.site.urls),
+    path("admin/", school_admin_site.urls),
     # /healthz, /readyz, /metrics: answered on any host by tenants.health.OperationsMiddleware.
     path("", include("tenants.health")),
 ]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from courses import selectors, services
 from courses.models import Course, Lecture, Section
-from tenants.admin import TenantSchemaOnlyAdmin
+from tenants.admin import TenantSchemaOnlyAdmin, school_admin_site
 from tenants.errors import ApplicationError
 
 
@@ -69,7 +69,7 @@ class SectionInline(admin.TabularInline):
     extra = 0
 
 
-@admin.register(Course)
+@admin.register(Course, site=school_admin_site)
 class CourseAdmin(ServiceDeleteAdmin):
     list_display = ("title", "category", "price", "published", "created_at")
     list_filter = ("published", "category")
@@ -102,7 +102,7 @@ class CourseAdmin(ServiceDeleteAdmin):
         return None
 
 
-@admin.register(Lecture)
+@admin.register(Lecture, site=school_admin_site)
 class LectureAdmin(ServiceDeleteAdmin):
     list_display = ("title", "section", "video_status", "video_duration", "video_version")
     list_filter = ("video__status",)

@@ -4,10 +4,10 @@ from django.contrib import admin
 
 from enrollment import services
 from enrollment.models import AccessCode, Enrollment
-from tenants.admin import TenantSchemaOnlyAdmin
+from tenants.admin import TenantSchemaOnlyAdmin, school_admin_site
 
 
-@admin.register(AccessCode)
+@admin.register(AccessCode, site=school_admin_site)
 class AccessCodeAdmin(TenantSchemaOnlyAdmin):
     list_display = (
         "prefix",
@@ -30,7 +30,7 @@ class AccessCodeAdmin(TenantSchemaOnlyAdmin):
         self.message_user(request, f"{queryset.count()} access code(s) revoked.")
 
 
-@admin.register(Enrollment)
+@admin.register(Enrollment, site=school_admin_site)
 class EnrollmentAdmin(TenantSchemaOnlyAdmin):
     list_display = ("student", "course", "enrolled_at", "revoked_at")
     list_filter = ("course",)

@@ -11,3 +11,10 @@ class EnrollmentConfig(AppConfig):
         from enrollment.services import course_delete_guard
 
         course_delete_guards.connect(course_delete_guard)
+
+        # Both admins' log-in forms count in the log-in buckets of the API and the student site
+        # (enrollment.throttles.LOGIN_THROTTLES), per client IP and per e-mail address tried.
+        from enrollment.web.throttling import admin_login_wait
+        from tenants.admin import admin_login_guard_register
+
+        admin_login_guard_register(admin_login_wait)

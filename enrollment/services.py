@@ -1,12 +1,23 @@
-"""Enrollment writes: access codes, redemption, playback grants, watch progress."""
+"""Enrollment writes: access codes, redemption, playback grants, watch progress, and the
+student site's password-reset e-mail."""
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from kombu.exceptions import OperationalError
 
 from courses.models import Course, Lecture
 from courses.selectors import lecture_media
@@ -15,7 +26,12 @@ from enrollment.hooks import access_code_redeemed, progress_recorded
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
+from tenants.branding import brand_color, text_on
 from tenants.errors import ApplicationError, Conflict, NotFound
+from tenants.links import tenant_url
+
+User = get_user_model()
+logger = logging.getLogger(__name__)
 
 MAX_CODES_PER_BATCH = 10_000
 COMPLETION_THRESHOLD = 90.0  # percent of the duration covered (API.md: completed at >= 90)
@@ -368,3 +384,81 @@ def progress_record(
         }
         transaction.on_commit(lambda: progress_recorded.send(**payload), robust=True)
     return row
+
+
+# --- Password reset e-mail (the student site's /password-reset/) ------------------------------
+
+PASSWORD_RESET_TEMPLATES = {
+    "subject": "web/email/password_reset_subject.txt",
+    "text": "web/email/password_reset.txt",
+    "html": "web/email/password_reset.html",
+}
+
+
+def password_reset_request(*, email: str) -> None:
+    """Queue the reset e-mail (task ``enrollment.tasks.password_reset_email_send``) for each
+    active account of the current school with this e-mail (case-insensitive) and a usable
+    password; nothing for any other address.
+
+    The caller answers the same whatever happened: the lookup is one query either way and the
+    mail is sent by a worker after the commit, so neither the answer nor its timing tells
+    whether the address has an account. A broker that cannot be reached is logged, not raised,
+    for the same reason.
+    """
+    from enrollment.tasks import password_reset_email_send as send_task
+
+    schema_name = connection.schema_name
+    with transaction.atomic():
+        user_ids = [
+            user.pk
+            for user in User.objects.filter(email__iexact=email.strip(), is_active=True)
+            if user.has_usable_password()
+        ]
+        for user_id in user_ids:
+            transaction.on_commit(partial(_password_reset_enqueue, send_task, schema_name, user_id))
+
+
+def _password_reset_enqueue(task, schema_name: str, user_id: int) -> None:
+    try:
+        task.delay(schema_name=schema_name, user_id=user_id)
+    except OperationalError:
+        logger.exception("Password reset e-mail of user %s not queued", user_id)
+
+
+def password_reset_email_send(*, user_id: int) -> bool:
+    """Mail account ``user_id`` of the current school a one-time link to choose a new password.
+
+    The link (Django's token generator: valid PASSWORD_RESET_TIMEOUT, once, and no longer after
+    the password changes) is on the school's primary domain with PUBLIC_URL_SCHEME and
+    PUBLIC_URL_PORT (``tenants.links.tenant_url``), in the school's name and colour. Returns
+    ``False`` and sends nothing when the account is gone, inactive or has no usable password.
+    Raises what the e-mail backend raises (``smtplib.SMTPException``, ``OSError``).
+    """
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return False
+    tenant = connection.tenant
+    confirm = reverse(
+        "web-password-reset-confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "school_name": tenant.name,
+        "brand_color": brand_color(tenant),
+        "brand_text_color": text_on(brand_color(tenant)),
+        "logo_url": tenant_url(tenant, reverse("dashboard-logo")) if tenant.logo else "",
+        "reset_url": tenant_url(tenant, confirm),
+    }
+    subject = "".join(render_to_string(PASSWORD_RESET_TEMPLATES["subject"], context).splitlines())
+    message = EmailMultiAlternatives(
+        subject, render_to_string(PASSWORD_RESET_TEMPLATES["text"], context), to=[user.email]
+    )
+    message.attach_alternative(
+        render_to_string(PASSWORD_RESET_TEMPLATES["html"], context), "text/html"
+    )
+    message.send()
+    return True

@@ -1,7 +1,33 @@
-"""Platform admin (public host): schools and their domains, for staff only."""
+"""The two admin sites and the platform's models.
 
+``platform_admin_site`` is served at ``/admin/`` on the platform host (public schema, staff
+only): schools, their domains, platform staff accounts and Celery task results.
+``school_admin_site`` is served at ``/admin/`` on every school's host (the school's schema, its
+owner only): the school's courses, access codes, enrollments and accounts. A model is
+registered on the site whose schema holds its table, so a school's admin can neither list nor
+open rows that live in the public schema (which the search path would otherwise fall through
+to) and the platform admin never queries a table that exists only in school schemas. Neither
+site registers simplejwt's outstanding and blacklisted tokens: those rows are whole refresh
+tokens, bearer credentials of the students.
+"""
+
+from collections.abc import Callable
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_celery_results.admin import GroupResultAdmin, TaskResultAdmin
+from django_celery_results.models import GroupResult, TaskResult
 
 from tenants.errors import ApplicationError
 from tenants.models import Domain, Tenant
@@ -12,6 +38,101 @@ from tenants.services import (
     tenant_suspend,
     tenant_usage,
 )
+
+# (request, user name typed) -> whole seconds to wait before the next attempt, or None to go
+# on. Registered by the app that owns the log-in rate limits (enrollment.apps), so the admin
+# log-in counts in the same buckets as the API and the student site's log-in.
+LoginGuard = Callable[[HttpRequest, str], int | None]
+_login_guards: list[LoginGuard] = []
+
+RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
+
+
+def admin_login_guard_register(guard: LoginGuard) -> None:
+    """Count every admin log-in attempt with ``guard`` before the password is checked; a
+    non-``None`` answer refuses the attempt with 429 and ``Retry-After``."""
+    if guard not in _login_guards:
+        _login_guards.append(guard)
+
+
+class LecternAdminSite(admin.AdminSite):
+    """Django's admin with a rate-limited log-in that lands on this site's index.
+
+    A POST to the log-in form first goes through every registered guard
+    (``admin_login_guard_register``); when one answers a wait, the form is shown again with a
+    message, status 429 and ``Retry-After`` and the password is not checked. Without a
+    ``next`` the log-in goes to this site's index (Django's default, LOGIN_REDIRECT_URL, is a
+    student-site page that the platform host does not have).
+    """
+
+    login_template = "admin/lectern_login.html"
+    #: Apps (INSTALLED_APPS names) whose models may be registered here.
+    allowed_apps: tuple[str, ...] = ()
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        models = [model_or_iterable] if isinstance(model_or_iterable, type) else model_or_iterable
+        for model in models:
+            if model._meta.app_config.name not in self.allowed_apps:
+                raise ImproperlyConfigured(
+                    f"{model._meta.label} cannot be registered on the {self.name} site "
+                    f"'{self.site_header}': its table is not in this site's schema."
+                )
+        super().register(model_or_iterable, admin_class, **options)
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if request.method == "GET" and self.has_permission(request):
+            return super().login(request, extra_context)
+        index = reverse("admin:index", current_app=self.name)
+        context = {
+            **self.each_context(request),
+            "title": _("Log in"),
+            "subtitle": None,
+            "app_path": request.get_full_path(),
+            "username": request.user.get_username(),
+        }
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            context[REDIRECT_FIELD_NAME] = index
+        context.update(extra_context or {})
+        request.current_app = self.name
+        form_class = self.login_form or AdminAuthenticationForm
+        if request.method == "POST":
+            username = request.POST.get("username", "")
+            waits = [guard(request, username) for guard in _login_guards]
+            wait = max((seconds for seconds in waits if seconds is not None), default=None)
+            if wait is not None:
+                context.update(
+                    form=form_class(request, initial={"username": username}),
+                    rate_limited=RATE_LIMITED_MESSAGE.format(seconds=wait),
+                )
+                response = TemplateResponse(request, self.login_template, context, status=429)
+                response["Retry-After"] = str(wait)
+                return response
+        return LoginView.as_view(
+            extra_context=context,
+            authentication_form=form_class,
+            template_name=self.login_template,
+            next_page=index,
+        )(request)
+
+
+class PlatformAdminSite(LecternAdminSite):
+    """The platform host's admin: public-schema models only (SHARED_APPS)."""
+
+    site_header = "Lectern platform admin"
+    site_title = "Lectern platform"
+    allowed_apps = tuple(settings.SHARED_APPS)
+
+
+class SchoolAdminSite(LecternAdminSite):
+    """A school host's admin: models whose table is in every school's schema (TENANT_APPS)."""
+
+    site_header = "School admin"
+    site_title = "School admin"
+    allowed_apps = tuple(settings.TENANT_APPS)
+
+
+platform_admin_site = PlatformAdminSite(name="admin")
+school_admin_site = SchoolAdminSite(name="admin")
 
 
 class PublicSchemaOnlyAdmin(admin.ModelAdmin):
@@ -58,7 +179,7 @@ class DomainInline(admin.TabularInline):
     fields = ("domain", "is_primary")
 
 
-@admin.register(Tenant)
+@admin.register(Tenant, site=platform_admin_site)
 class TenantAdmin(PublicSchemaOnlyAdmin):
     """Schools with their status and usage (``tenants.services.tenant_usage``: students,
     lecture hours, storage used, the storage figure cached for USAGE_CACHE_SECONDS) and the
@@ -145,7 +266,16 @@ class TenantAdmin(PublicSchemaOnlyAdmin):
         self._apply(request, queryset, tenant_reactivate, "Reactivated", "Already active")
 
 
-@admin.register(Domain)
+@admin.register(Domain, site=platform_admin_site)
 class DomainAdmin(PublicSchemaOnlyAdmin):
     list_display = ("domain", "tenant", "is_primary")
     search_fields = ("domain",)
+
+
+# Task results live in the public schema only (django_celery_results is a shared app); their
+# arguments name schools and ids, never a credential (tasks take ids, ARCHITECTURE.md).
+platform_admin_site.register(TaskResult, TaskResultAdmin)
+platform_admin_site.register(GroupResult, GroupResultAdmin)
+# Groups exist in both schemas (django.contrib.auth is a shared and a tenant app).
+platform_admin_site.register(Group, GroupAdmin)
+school_admin_site.register(Group, GroupAdmin)

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 
 __all__ = [
     "AA_TEXT_CONTRAST",
+    "DEFAULT_BRAND_COLOR",
     "PAGE_BACKGROUND",
+    "brand_color",
     "contrast_ratio",
     "ink_on_page",
     "relative_luminance",
@@ -108,3 +110,15 @@ def ink_on_page(color: str, page: str = PAGE_BACKGROUND) -> str:
         if contrast_ratio(shade, page) >= AA_TEXT_CONTRAST:
             return shade
     return TEXT_DARK
+
+
+DEFAULT_BRAND_COLOR = "#2f5bea"
+"""The colour of a school that has not chosen a valid one."""
+
+
+def brand_color(tenant) -> str:
+    """The school's ``primary_color`` when it is a CSS hex colour (it is written into
+    ``<style>`` blocks and ``style`` attributes, where HTML escaping does not protect), else
+    ``DEFAULT_BRAND_COLOR``. ``tenant`` is a ``tenants.models.Tenant`` or None."""
+    color = getattr(tenant, "primary_color", "") or ""
+    return color if _HEX.match(color) else DEFAULT_BRAND_COLOR

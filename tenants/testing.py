@@ -68,3 +68,21 @@ class TenantClient(APIClient):
         # The middleware leaves the connection on the request's schema; tests continue public.
         connection.set_schema_to_public()
         return response
+
+
+@contextmanager
+def tasks_run_on_commit():
+    """Inside a test's transaction (which never commits): run the on-commit callbacks of the
+    block when it ends, and the Celery tasks they send right here (``task_always_eager``), as a
+    worker would after a real commit. Task errors propagate."""
+    from django.test import TestCase
+
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved

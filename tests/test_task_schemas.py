@@ -44,6 +44,9 @@ TASK_CASES = {
     "media_pipeline.tasks.lecture_transcodes_recover": (
         "test_lecture_transcodes_recover_interleaved_in_one_worker"
     ),
+    "enrollment.tasks.password_reset_email_send": (
+        "test_password_reset_email_send_interleaved_in_one_worker"
+    ),
 }
 
 
@@ -337,3 +340,45 @@ def test_lecture_transcodes_recover_interleaved_in_one_worker(
         with tenant_context(alpha):
             MediaAsset.objects.filter(owner_id=a_second).update(status=MediaAsset.Status.FAILED)
         connection.set_schema_to_public()
+
+
+def test_password_reset_email_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account ids P and Q exist in both schools: in A, P is active and Q is not; in B the
+    other way round. The worker's runs A(P), B(Q), A(Q), B(P) send exactly for the active
+    account of the school each run names: True, True, False, False (a run in the other
+    school's schema would answer the opposite)."""
+    from django.contrib.auth import get_user_model
+
+    from enrollment.tasks import password_reset_email_send
+
+    alpha, beta, _, _ = two_schools
+    first = 800_000 + secrets.randbelow(99_999) * 2
+    active = {alpha.pk: first, beta.pk: first + 1}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    user = get_user_model().objects.create_user(
+                        email=f"reset-{pk}@{tenant.schema_name}.test",
+                        password="Reset-task-pass-1",
+                        id=pk,
+                        is_active=pk == active[tenant.pk],
+                    )
+                    assert user.pk == pk
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                password_reset_email_send.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "user_id": pk}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [True, True, False, False]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()

@@ -82,6 +82,21 @@ LOGOUT_REDIRECT_URL = "tenant-home"
 # Password-reset links (Django's token flow) stay valid for 1 hour.
 PASSWORD_RESET_TIMEOUT = 60 * 60
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="lectern@localhost")
+# Links in e-mails (password reset) are built from the school's primary domain with this scheme
+# and port (tenants.links.tenant_url), never from the request's Host header. The defaults are
+# what `make run` serves; production's are https on its standard port.
+PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", default="http")
+PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=env.int("PORT", default=8000))
+# EMAIL_URL (django-environ: smtp://host:port, smtp+tls://user:password@host:587, ...) sends the
+# mail of every settings module through that server; unset, each module keeps its own backend
+# (console in local, locmem in test, SMTP from EMAIL_HOST... in production).
+EMAIL_URL = env("EMAIL_URL", default="")
+
+
+def email_settings(default_backend: str) -> dict:
+    """The EMAIL_* settings of EMAIL_URL when it is set, else just ``default_backend``."""
+    return env.email_url("EMAIL_URL") if EMAIL_URL else {"EMAIL_BACKEND": default_backend}
+
 
 MIDDLEWARE = [
     # Outermost: times every request, by URL pattern (tenants.metrics).
@@ -271,6 +286,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: a password change blacklists the account's refresh tokens (docs/API.md).
+    {"NAME": "enrollment.accounts.passwords.PasswordChangeEndsTokens"},
 ]
 
 LANGUAGE_CODE = "en-us"

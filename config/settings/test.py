@@ -13,12 +13,16 @@ from .base import (
     REDIS_URL,
     REST_FRAMEWORK,
     STORAGE_BACKEND,
+    email_settings,
     env,
 )
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# locmem unless EMAIL_URL names a mail server (base.email_settings), so the web servers and
+# workers that tests start can deliver to an SMTP server of the test. pytest-django's own test
+# process always uses locmem (django.test.utils.setup_test_environment).
+globals().update(email_settings("django.core.mail.backends.locmem.EmailBackend"))
 
 # Each test run (and each xdist worker) gets its own media area and Redis key space.
 # The folder is only named here; it is created by the first file written into it, so a process

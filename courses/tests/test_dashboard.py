@@ -10,14 +10,14 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from PIL import Image
 
 from courses.models import Course, Lecture, Section
 from courses.services import course_create, lecture_create, section_create
 from enrollment.services import access_code_redeem, access_codes_create
 from tenants.models import Tenant
-from tenants.testing import host_of, in_tenant, make_user
+from tenants.testing import host_of, in_tenant, make_user, tasks_run_on_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -317,12 +317,16 @@ def test_branding_logo_colour_and_name(school, django_capture_on_commit_callback
         assert (logo.status_code, logo["Content-Type"]) == (200, "image/png")
         # So does the password-reset e-mail (its HTML part).
         mail.outbox.clear()
-        browser(tenant).post("/password-reset/", {"email": "learn@alpha.test"})
+        with (
+            override_settings(PUBLIC_URL_SCHEME="http", PUBLIC_URL_PORT=8000),
+            tasks_run_on_commit(),
+        ):
+            browser(tenant).post("/password-reset/", {"email": "learn@alpha.test"})
         (message,) = mail.outbox
         assert "Alpha Renamed" in message.body
         html = message.alternatives[0][0]
         assert "background:#aa3300" in html and "Alpha Renamed" in html
-        assert f"http://{host_of(tenant)}/dashboard/logo" in html
+        assert f"http://{host_of(tenant)}:8000/dashboard/logo" in html
         with django_capture_on_commit_callbacks(execute=True):
             client.post(
                 "/dashboard/branding/",

@@ -1,11 +1,14 @@
-"""Accounts in the admin of whichever host (schema) it is opened on."""
+"""Accounts in both admins: platform staff on the platform host, a school's accounts on its host
+(the table exists in every schema)."""
 
 from django.contrib import admin
 
 from enrollment.accounts.models import User
+from tenants.admin import platform_admin_site, school_admin_site
 
 
-@admin.register(User)
+@admin.register(User, site=platform_admin_site)
+@admin.register(User, site=school_admin_site)
 class UserAdmin(admin.ModelAdmin):
     list_display = ("email", "name", "role", "is_active", "is_staff", "date_joined")
     list_filter = ("role", "is_active", "is_staff")

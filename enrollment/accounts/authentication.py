@@ -5,14 +5,16 @@ from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from enrollment.accounts.tokens import TENANT_CLAIM
+from enrollment.accounts.tokens import TENANT_CLAIM, password_claim_matches
 
 
 class TenantJWTAuthentication(JWTAuthentication):
-    """simplejwt authentication that also requires ``tenant == <current schema>``.
+    """simplejwt authentication that also requires ``tenant == <current schema>`` and the
+    account's current password fingerprint (``enrollment.accounts.tokens``).
 
-    User ids repeat across schemas, so without this check a token for user 7 of school A would
-    authenticate as user 7 of school B. A mismatch, a missing claim or any invalid token raises
+    User ids repeat across schemas, so without the tenant check a token for user 7 of school A
+    would authenticate as user 7 of school B; without the password check a token would outlive
+    a password reset. A mismatch, a missing claim or any invalid token raises
     ``AuthenticationFailed`` (401 ``AUTHENTICATION_FAILED``).
     """
 
@@ -29,8 +31,11 @@ class TenantJWTAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token):
         try:
-            return super().get_user(validated_token)
+            user = super().get_user(validated_token)
         except (InvalidToken, exceptions.AuthenticationFailed) as exc:
             raise exceptions.AuthenticationFailed(
                 "The access token is invalid or expired."
             ) from exc
+        if not password_claim_matches(validated_token, user):
+            raise exceptions.AuthenticationFailed("The access token is invalid or expired.")
+        return user

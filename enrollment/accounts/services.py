@@ -1,17 +1,20 @@
-"""Account writes: registration, staff/owner creation, token refresh."""
+"""Account writes: registration, staff/owner creation, token refresh and revocation."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import get_public_schema_name
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from enrollment.accounts.tokens import TENANT_CLAIM
+from enrollment.accounts.tokens import TENANT_CLAIM, password_claim_matches
 from tenants.errors import ApplicationError, Conflict
 
 User = get_user_model()
@@ -84,8 +87,8 @@ def token_refresh(*, refresh: str) -> dict:
     """Rotate a refresh token of this schema: ``{access, refresh, expires_in}``.
 
     The old refresh token is blacklisted (SIMPLE_JWT ROTATE_REFRESH_TOKENS); a token minted on
-    another tenant, expired, reused or malformed raises ``AuthenticationError`` (401
-    ``INVALID_TOKEN``).
+    another tenant, before the account's last password change, expired, reused or malformed
+    raises ``AuthenticationError`` (401 ``INVALID_TOKEN``).
     """
     try:
         token = RefreshToken(refresh)
@@ -94,6 +97,10 @@ def token_refresh(*, refresh: str) -> dict:
             "The refresh token is invalid or expired.", code="INVALID_TOKEN"
         ) from exc
     if token.get(TENANT_CLAIM) != connection.schema_name:
+        raise AuthenticationError("The refresh token is invalid or expired.", code="INVALID_TOKEN")
+    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
+    if user is None or not password_claim_matches(token, user):
+        # Minted before the account's last password change (or for no account at all).
         raise AuthenticationError("The refresh token is invalid or expired.", code="INVALID_TOKEN")
     serializer = TokenRefreshSerializer(data={"refresh": refresh})
     try:
@@ -109,3 +116,27 @@ def token_refresh(*, refresh: str) -> dict:
         "refresh": data.get("refresh", refresh),
         "expires_in": int(access.lifetime.total_seconds()),
     }
+
+
+def user_tokens_revoke(*, user) -> int:
+    """Blacklist every refresh token of ``user`` in the current schema that is not blacklisted
+    yet; returns how many were. The platform schema issues no JWTs (the token tables exist only
+    in school schemas), so there it does nothing and returns 0.
+
+    Called whenever the password changes (``enrollment.accounts.passwords``): together with the
+    password fingerprint of every token (``enrollment.accounts.tokens``) no token minted before
+    a password reset or change refreshes again.
+    """
+    if connection.schema_name == get_public_schema_name():
+        return 0
+    with transaction.atomic():
+        ids = list(
+            OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).values_list(
+                "id", flat=True
+            )
+        )
+        # ignore_conflicts: a rotation racing with this call may blacklist one of them first.
+        BlacklistedToken.objects.bulk_create(
+            [BlacklistedToken(token_id=token_id) for token_id in ids], ignore_conflicts=True
+        )
+    return len(ids)

@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, TestCase, override_settings
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -21,7 +21,14 @@ from enrollment.accounts.models import User
 from enrollment.models import AccessCode, Enrollment, LectureProgress
 from enrollment.services import access_codes_create
 from media_pipeline.models import MediaAsset
-from tenants.testing import PASSWORD, TenantClient, host_of, in_tenant, make_user
+from tenants.testing import (
+    PASSWORD,
+    TenantClient,
+    host_of,
+    in_tenant,
+    make_user,
+    tasks_run_on_commit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -288,10 +295,12 @@ def test_logout_needs_post_and_ends_the_session(tenant, student):
 # --- Password reset -----------------------------------------------------------------------
 
 
+@override_settings(PUBLIC_URL_SCHEME="http", PUBLIC_URL_PORT=8000)
 def test_password_reset_mails_a_one_time_link_on_the_school_host(tenant, student):
     client = WebClient(tenant)
 
-    sent = client.post("/password-reset/", {"email": "Student@alpha.test"})
+    with tasks_run_on_commit():
+        sent = client.post("/password-reset/", {"email": "Student@alpha.test"})
 
     assert (sent.status_code, sent["Location"]) == (302, "/password-reset/sent/")
     assert len(mail.outbox) == 1
@@ -299,9 +308,11 @@ def test_password_reset_mails_a_one_time_link_on_the_school_host(tenant, student
     assert message.to == [student.email]
     assert message.subject == "Reset your Alpha Academy password"
     assert "Alpha Academy" in message.body
-    link = re.search(r"http://alpha\.localhost/password-reset/[^/\s]+/[^/\s]+/", message.body)
+    link = re.search(r"http://alpha\.localhost:8000/password-reset/[^/\s]+/[^/\s]+/", message.body)
     assert link, message.body
-    path = link.group(0).removeprefix("http://alpha.localhost")
+    html = message.alternatives[0][0]
+    assert f'href="{link.group(0)}"' in html
+    path = link.group(0).removeprefix("http://alpha.localhost:8000")
 
     form = client.get(path, follow=True)
     set_path = form.redirect_chain[-1][0]
@@ -338,10 +349,56 @@ def test_password_reset_mail_writes_black_on_a_light_school_colour(tenant, stude
 def test_password_reset_of_an_unknown_or_other_school_email_sends_nothing(tenant, other_tenant):
     make_user(other_tenant, "only-beta@beta.test")
 
-    response = WebClient(tenant).post("/password-reset/", {"email": "only-beta@beta.test"})
+    with tasks_run_on_commit():
+        response = WebClient(tenant).post("/password-reset/", {"email": "only-beta@beta.test"})
 
     assert (response.status_code, response["Location"]) == (302, "/password-reset/sent/")
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    ("scheme", "port", "origin"),
+    [
+        ("https", 8443, "https://alpha.localhost:8443"),
+        ("https", 443, "https://alpha.localhost"),
+        ("http", 8000, "http://alpha.localhost:8000"),
+    ],
+)
+def test_the_reset_link_is_on_the_primary_domain_whatever_the_host_header(
+    tenant, student, scheme, port, origin
+):
+    client = Client(HTTP_HOST="ALPHA.localhost.:8000")
+
+    with override_settings(PUBLIC_URL_SCHEME=scheme, PUBLIC_URL_PORT=port), tasks_run_on_commit():
+        sent = client.post("/password-reset/", {"email": student.email})
+    connection.set_schema_to_public()
+
+    assert (sent.status_code, sent["Location"]) == (302, "/password-reset/sent/")
+    assert len(mail.outbox) == 1
+    links = re.findall(r"https?://\S+/password-reset/\S+/", mail.outbox[0].body)
+    assert len(links) == 1
+    assert links[0].startswith(f"{origin}/password-reset/"), links
+
+
+def test_the_reset_page_answers_alike_for_known_and_unknown_addresses(tenant, student):
+    """The request only queues the task: no mail is sent while it runs, and the answer for an
+    address without an account is the same response; the task then sends the one mail."""
+    answers = {}
+    for email in (student.email, "nobody-here@alpha.test"):
+        client = WebClient(tenant, REMOTE_ADDR="198.51.100.60")
+        form = client.get("/password-reset/")
+        with TestCase.captureOnCommitCallbacks(execute=False) as queued:
+            answer = client.post("/password-reset/", {"email": email})
+        answers[email] = (answer.status_code, answer["Location"], answer.content, len(queued))
+        assert form.status_code == 200
+        assert mail.outbox == []  # nothing sent inside the request
+
+    assert answers[student.email][:3] == answers["nobody-here@alpha.test"][:3]
+    assert (answers[student.email][3], answers["nobody-here@alpha.test"][3]) == (1, 0)
+
+    with tasks_run_on_commit():
+        WebClient(tenant).post("/password-reset/", {"email": student.email})
+    assert [message.to for message in mail.outbox] == [[student.email]]
 
 
 # --- Redeem -----------------------------------------------------------------------------------
@@ -700,12 +757,13 @@ def test_password_reset_mail_is_limited_per_email_across_ips(tenant, student, ra
         cache.delete(f"throttle_password_reset_account_{digest}")
     mail.outbox.clear()
 
-    codes = [
-        WebClient(tenant, REMOTE_ADDR=f"198.51.100.{70 + i}")
-        .post("/password-reset/", {"email": student.email})
-        .status_code
-        for i in range(3)
-    ]
+    with tasks_run_on_commit():
+        codes = [
+            WebClient(tenant, REMOTE_ADDR=f"198.51.100.{70 + i}")
+            .post("/password-reset/", {"email": student.email})
+            .status_code
+            for i in range(3)
+        ]
 
     assert codes == [302, 302, 429]
     assert len(mail.outbox) == 2

@@ -1,13 +1,15 @@
 """The rate limits of ``enrollment.throttles`` applied to HTML form posts.
 
 The pages use the same throttle classes, scopes and cache keys as the API, so a guesser shares
-one budget between ``POST /api/v1/auth/token`` and the log-in form (and between
-``POST /api/v1/students/enroll`` and the redeem form) instead of getting two.
+one budget between ``POST /api/v1/auth/token``, the log-in form and both admins' log-in forms
+(and between ``POST /api/v1/students/enroll`` and the redeem form) instead of getting several.
 """
 
 from collections.abc import Iterable, Mapping
 
 from django.http import HttpRequest
+
+from enrollment.throttles import LOGIN_THROTTLES
 
 
 class _ThrottleRequest:
@@ -38,3 +40,10 @@ def throttle_wait(
         return None
     # Same rounding as the API's Retry-After (tenants.api.exception_handler).
     return int(max(waits)) + 1
+
+
+def admin_login_wait(request: HttpRequest, username: str) -> int | None:
+    """``throttle_wait`` of an admin log-in attempt (either host) in the log-in buckets
+    (``enrollment.throttles.LOGIN_THROTTLES``), keyed like the API's by the e-mail tried; the
+    guard ``tenants.admin.LecternAdminSite`` runs before checking the password."""
+    return throttle_wait(request, LOGIN_THROTTLES, {"email": username})

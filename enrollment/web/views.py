@@ -16,7 +16,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -45,7 +45,6 @@ from enrollment.throttles import (
     REDEEM_THROTTLES,
     REGISTER_THROTTLES,
 )
-from enrollment.web.context import school
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.throttling import throttle_wait
 from tenants.api import json_404
@@ -231,14 +230,12 @@ def signup(request: HttpRequest) -> HttpResponse:
 class PasswordResetView(auth_views.PasswordResetView):
     """``/password-reset/``: mails a one-time link (Django's token generator: it stops working
     once the password changes, and after PASSWORD_RESET_TIMEOUT) to the account of this school
-    with that e-mail. The page says the same whether or not the account exists. Requests are
-    limited per client IP and per e-mail (``enrollment.throttles.PASSWORD_RESET_THROTTLES``);
-    a full bucket answers 429 and sends nothing."""
+    with that e-mail, from a Celery task (``enrollment.tasks.password_reset_email_send``). The
+    page answers the same, as fast, whether or not the account exists. Requests are limited per
+    client IP and per e-mail (``enrollment.throttles.PASSWORD_RESET_THROTTLES``); a full bucket
+    answers 429 and sends nothing."""
 
     template_name = "web/password_reset_form.html"
-    email_template_name = "web/email/password_reset.txt"
-    html_email_template_name = "web/email/password_reset.html"
-    subject_template_name = "web/email/password_reset_subject.txt"
     success_url = reverse_lazy("web-password-reset-done")
 
     def post(self, request, *args, **kwargs):
@@ -252,18 +249,11 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        # The link is absolute on the host the request came to (RequestSite), i.e. the school's.
-        tenant = self.request.tenant
-        branding = school(self.request)
-        self.extra_email_context = {
-            "school_name": tenant.name,
-            "brand_color": branding["brand_color"],
-            "brand_text_color": branding["brand_text_color"],
-            "logo_url": (
-                self.request.build_absolute_uri(reverse("dashboard-logo")) if tenant.logo else ""
-            ),
-        }
-        return super().form_valid(form)
+        # A worker sends the mail (services.password_reset_request), so the answer and its
+        # timing are the same for every address; the link is built from the school's primary
+        # domain, not from this request's Host header.
+        services.password_reset_request(email=form.cleaned_data["email"])
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

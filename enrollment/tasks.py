@@ -1,0 +1,35 @@
+"""Celery tasks of the student site: thin wrappers that enter the school and call services."""
+
+import smtplib
+
+from celery import shared_task
+from django_tenants.utils import get_tenant_model, tenant_context
+
+from enrollment import services
+
+# Failures a later attempt can get past: the mail server refused or dropped the connection, or
+# did not answer. SMTPException covers the server's 4xx/5xx answers too, which a retry sends
+# again at most PASSWORD_RESET_MAX_RETRIES times.
+RETRYABLE_SMTP_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
+PASSWORD_RESET_MAX_RETRIES = 5
+
+
+@shared_task(
+    name="enrollment.tasks.password_reset_email_send",
+    autoretry_for=RETRYABLE_SMTP_ERRORS,
+    max_retries=PASSWORD_RESET_MAX_RETRIES,
+    # Waits of about 10, 20, 40, 80, 160 s (with jitter), at most 10 min: a mail server back
+    # within minutes still delivers the link well inside its hour (PASSWORD_RESET_TIMEOUT).
+    retry_backoff=10,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    time_limit=60,
+    soft_time_limit=50,
+)
+def password_reset_email_send(*, schema_name: str, user_id: int) -> bool:
+    """Send account ``user_id`` of school ``schema_name`` its reset link
+    (``services.password_reset_email_send``); ``False`` when nothing was sent (no such active
+    account with a usable password in that school)."""
+    tenant = get_tenant_model().objects.get(schema_name=schema_name)
+    with tenant_context(tenant):
+        return services.password_reset_email_send(user_id=user_id)
