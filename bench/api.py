@@ -176,9 +176,9 @@ def _create_school_data(args) -> tuple[object, str, int]:
 
     from courses.cache import catalogue_invalidate
     from courses.models import Course, Lecture, Section
-    from enrollment.accounts.tokens import tokens_for_user
     from enrollment.models import Enrollment, LectureProgress
     from media_pipeline.models import MediaAsset
+    from tenants.accounts.tokens import tokens_for_user
 
     users = get_user_model().objects
     owner = users.get(email="owner@bench.test")

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from enrollment.accounts import apis as auth_apis
+from enrollment.api import auth as auth_apis
 from enrollment.web import views as web_views
 from media_pipeline import views as media_views
 from tenants import openapi

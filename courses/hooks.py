@@ -1,6 +1,6 @@
 """Explicit hooks: how a lower app asks or tells a higher one something without importing it.
 
-Dependencies point one way (``tenants`` < ``enrollment.accounts`` < ``media_pipeline`` <
+Dependencies point one way (``tenants`` < ``tenants.accounts`` < ``media_pipeline`` <
 ``courses`` < ``enrollment`` < ``analytics``). When a lower app needs a higher one, for
 instance ``courses`` must not delete a course that ``enrollment`` still has students in, the
 lower app declares a ``Hook`` here (or in its own ``hooks`` module) and calls it; the higher

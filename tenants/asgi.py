@@ -35,7 +35,7 @@ from django.urls.resolvers import RegexPattern, URLResolver
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, tenant_context
 from rest_framework.exceptions import AuthenticationFailed
 
-from enrollment.accounts.authentication import TenantJWTAuthentication
+from tenants.accounts.authentication import TenantJWTAuthentication
 from tenants.middleware import TenantMiddleware
 from tenants.models import Tenant
 

@@ -90,9 +90,9 @@ class LecternAutoSchema(AutoSchema):
 
 
 class TenantJWTScheme(OpenApiAuthenticationExtension):
-    """``Authorization: Bearer <access JWT>`` (enrollment.accounts.authentication)."""
+    """``Authorization: Bearer <access JWT>`` (tenants.accounts.authentication)."""
 
-    target_class = "enrollment.accounts.authentication.TenantJWTAuthentication"
+    target_class = "tenants.accounts.authentication.TenantJWTAuthentication"
     name = "jwtAuth"
 
     def get_security_definition(self, auto_schema):

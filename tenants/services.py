@@ -136,7 +136,7 @@ def tenant_provision(
     failure the schema and every row created so far are removed, so a failed call leaves
     nothing behind.
     """
-    from enrollment.accounts.services import credentials_validate, user_create
+    from tenants.accounts.services import credentials_validate, user_create
 
     subdomain = subdomain_validate(subdomain)
     schema_name = schema_name_for(subdomain)

@@ -7,7 +7,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
-from enrollment.accounts.tokens import tokens_for_user
+from tenants.accounts.tokens import tokens_for_user
 from tenants.models import Tenant
 from tenants.services import platform_setup, tenant_provision
 

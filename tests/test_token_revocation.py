@@ -1,6 +1,6 @@
 """A password reset or change ends every JWT of the account, through the real API.
 
-Access tokens carry a fingerprint of the password hash (``enrollment.accounts.tokens``) that
+Access tokens carry a fingerprint of the password hash (``tenants.accounts.tokens``) that
 every authentication and refresh compares with the account's current one, and every refresh
 token of the account is blacklisted when the password changes. Paths covered: the student
 site's reset flow, ``set_password`` + ``save`` (what Django's password forms and the admin
@@ -167,7 +167,7 @@ def test_a_token_without_the_password_claim_is_refused(tenant):
     """A token signed with the right key whose password fingerprint is missing or wrong."""
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from enrollment.accounts.tokens import PASSWORD_CLAIM, TENANT_CLAIM
+    from tenants.accounts.tokens import PASSWORD_CLAIM, TENANT_CLAIM
 
     user = make_user(tenant, "claimless@alpha.test")
     with in_tenant(tenant):

@@ -29,7 +29,7 @@ from django_tenants.utils import tenant_context
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, DashboardConsumer
-from enrollment.accounts.tokens import tokens_for_user
+from tenants.accounts.tokens import tokens_for_user
 from tenants.asgi import TenantWebsocketStack
 from tenants.testing import PASSWORD
 

@@ -29,9 +29,9 @@ from analytics import realtime
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 from analytics.realtime import dashboard_publish
 from courses.services import course_create, lecture_create, section_create
-from enrollment.accounts.tokens import TENANT_CLAIM
 from media_pipeline.models import MediaAsset
 from media_pipeline.transcoding import lecture_transcode_fail
+from tenants.accounts.tokens import TENANT_CLAIM
 from tenants.asgi import CLOSE_ORIGIN_MISMATCH, CLOSE_UNKNOWN_HOST, CLOSE_UNKNOWN_PATH
 from tenants.models import Domain, Tenant
 from tenants.testing import in_tenant

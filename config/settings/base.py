@@ -34,7 +34,7 @@ SHARED_APPS = [
     "daphne",
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "enrollment.accounts",
+    "tenants.accounts",
     "django.contrib.admin",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -49,7 +49,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "enrollment.accounts",
+    "tenants.accounts",
     "django.contrib.admin",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -230,7 +230,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "enrollment.accounts.authentication.TenantJWTAuthentication",
+        "tenants.accounts.authentication.TenantJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -287,7 +287,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Not a rule: a password change blacklists the account's refresh tokens (docs/API.md).
-    {"NAME": "enrollment.accounts.passwords.PasswordChangeEndsTokens"},
+    {"NAME": "tenants.accounts.passwords.PasswordChangeEndsTokens"},
 ]
 
 LANGUAGE_CODE = "en-us"

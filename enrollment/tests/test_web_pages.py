@@ -17,10 +17,10 @@ from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from courses.services import course_create, lecture_create, section_create
-from enrollment.accounts.models import User
 from enrollment.models import AccessCode, Enrollment, LectureProgress
 from enrollment.services import access_codes_create
 from media_pipeline.models import MediaAsset
+from tenants.accounts.models import User
 from tenants.testing import (
     PASSWORD,
     TenantClient,
@@ -164,7 +164,7 @@ def test_signup_creates_a_logged_in_student_and_follows_a_safe_next(tenant):
     assert response.status_code == 302
     assert response["Location"] == "/redeem/"
     with in_tenant(tenant):
-        from enrollment.accounts.models import User
+        from tenants.accounts.models import User
 
         user = User.objects.get(email="ada@alpha.test")
     assert (user.role, user.name) == ("student", "Ada")
@@ -211,7 +211,7 @@ def test_signup_refuses_a_taken_email_a_weak_or_mismatched_password(tenant, stud
     assert differ.status_code == 400
     assert "The two passwords differ." in differ.content.decode()
     with in_tenant(tenant):
-        from enrollment.accounts.models import User
+        from tenants.accounts.models import User
 
         assert not User.objects.filter(email__in=["weak@alpha.test", "d@alpha.test"]).exists()
 

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 class EmailAuthenticationForm(AuthenticationForm):
     """Django's log-in form with the e-mail as user name, matched case-insensitively (accounts
-    store e-mails lower-cased, ``enrollment.accounts.models.UserManager``)."""
+    store e-mails lower-cased, ``tenants.accounts.models.UserManager``)."""
 
     username = forms.EmailField(
         label="E-mail",
@@ -16,7 +16,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        # The API's wording (enrollment.accounts.services.user_authenticate).
+        # The API's wording (tenants.accounts.services.user_authenticate).
         "invalid_login": "The e-mail or password is not correct.",
     }
 
@@ -26,7 +26,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 class SignupForm(forms.Form):
     """A new student account: name, e-mail and the password typed twice. The password rules
-    are AUTH_PASSWORD_VALIDATORS, checked by ``enrollment.accounts.services.user_create``."""
+    are AUTH_PASSWORD_VALIDATORS, checked by ``tenants.accounts.services.user_create``."""
 
     name = forms.CharField(
         label="Your name",

@@ -29,8 +29,6 @@ from django.views.decorators.http import require_http_methods
 from courses.cache import catalogue_get, catalogue_page_get, catalogue_page_set, catalogue_version
 from courses.pages import error_page
 from enrollment import services
-from enrollment.accounts.models import User
-from enrollment.accounts.services import user_create
 from enrollment.hooks import course_viewed
 from enrollment.selectors import (
     enrollment_list_for_student,
@@ -47,6 +45,8 @@ from enrollment.throttles import (
 )
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.throttling import throttle_wait
+from tenants.accounts.models import User
+from tenants.accounts.services import user_create
 from tenants.api import json_404
 from tenants.errors import ApplicationError
 

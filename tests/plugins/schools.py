@@ -126,7 +126,7 @@ def schools(django_db_setup, django_db_blocker) -> Schools:
     from django_tenants.utils import tenant_context
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-    from enrollment.accounts.tokens import tokens_for_user
+    from tenants.accounts.tokens import tokens_for_user
     from tenants.models import Tenant
     from tenants.testing import TEST_TENANTS, host_of, make_user
 

@@ -4,9 +4,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
-from enrollment.accounts import services
-from enrollment.accounts.tokens import tokens_for_user
 from enrollment.throttles import LOGIN_THROTTLES, REGISTER_THROTTLES
+from tenants.accounts import services
+from tenants.accounts.tokens import tokens_for_user
 from tenants.api import TenantApiView
 
 

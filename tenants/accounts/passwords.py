@@ -7,13 +7,13 @@ it: the student site's reset flow, Django's password forms (the admin's included
 token revocation hangs there.
 """
 
-from enrollment.accounts import services
+from tenants.accounts import services
 
 
 class PasswordChangeEndsTokens:
     """A password "validator" that validates nothing: on every password change it blacklists
     all refresh tokens of the account (``services.user_tokens_revoke``). Access tokens already
-    stop at the change through their password fingerprint (``enrollment.accounts.tokens``)."""
+    stop at the change through their password fingerprint (``tenants.accounts.tokens``)."""
 
     def validate(self, password: str, user=None) -> None:
         return None

@@ -3,7 +3,7 @@
 import django.db.models.functions.text
 from django.db import migrations, models
 
-import enrollment.accounts.models
+import tenants.accounts.models
 
 
 class Migration(migrations.Migration):
@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
                 ],
             },
             managers=[
-                ("objects", enrollment.accounts.models.UserManager()),
+                ("objects", tenants.accounts.models.UserManager()),
             ],
         ),
     ]

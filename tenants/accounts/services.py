@@ -14,7 +14,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from enrollment.accounts.tokens import TENANT_CLAIM, password_claim_matches
+from tenants.accounts.tokens import TENANT_CLAIM, password_claim_matches
 from tenants.errors import ApplicationError, Conflict
 
 User = get_user_model()
@@ -123,8 +123,8 @@ def user_tokens_revoke(*, user) -> int:
     yet; returns how many were. The platform schema issues no JWTs (the token tables exist only
     in school schemas), so there it does nothing and returns 0.
 
-    Called whenever the password changes (``enrollment.accounts.passwords``): together with the
-    password fingerprint of every token (``enrollment.accounts.tokens``) no token minted before
+    Called whenever the password changes (``tenants.accounts.passwords``): together with the
+    password fingerprint of every token (``tenants.accounts.tokens``) no token minted before
     a password reset or change refreshes again.
     """
     if connection.schema_name == get_public_schema_name():

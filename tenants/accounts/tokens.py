@@ -26,7 +26,7 @@ _FINGERPRINT_HEX_CHARS = 32
 def password_fingerprint(user) -> str:
     """32 hex characters that change whenever ``user``'s stored password hash changes."""
     digest = salted_hmac(
-        "enrollment.accounts.tokens.password_fingerprint", user.password, algorithm="sha256"
+        "tenants.accounts.tokens.password_fingerprint", user.password, algorithm="sha256"
     )
     return digest.hexdigest()[:_FINGERPRINT_HEX_CHARS]
 

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    name = "enrollment.accounts"
+    name = "tenants.accounts"
     label = "accounts"
     verbose_name = "Accounts"

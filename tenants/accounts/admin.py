@@ -3,7 +3,7 @@
 
 from django.contrib import admin
 
-from enrollment.accounts.models import User
+from tenants.accounts.models import User
 from tenants.admin import platform_admin_site, school_admin_site
 
 

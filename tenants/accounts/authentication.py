@@ -5,12 +5,12 @@ from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from enrollment.accounts.tokens import TENANT_CLAIM, password_claim_matches
+from tenants.accounts.tokens import TENANT_CLAIM, password_claim_matches
 
 
 class TenantJWTAuthentication(JWTAuthentication):
     """simplejwt authentication that also requires ``tenant == <current schema>`` and the
-    account's current password fingerprint (``enrollment.accounts.tokens``).
+    account's current password fingerprint (``tenants.accounts.tokens``).
 
     User ids repeat across schemas, so without the tenant check a token for user 7 of school A
     would authenticate as user 7 of school B; without the password check a token would outlive
