@@ -1,11 +1,12 @@
-"""Celery tasks of the student site: thin wrappers that enter the school and call services."""
+"""Celery tasks of the student site: thin wrappers that call services inside the school
+(``tenants.tasks.TenantTask`` enters it from ``schema_name``)."""
 
 import smtplib
 
 from celery import shared_task
-from django_tenants.utils import get_tenant_model, tenant_context
 
 from enrollment import services
+from tenants.tasks import TenantTask
 
 # Failures a later attempt can get past: the mail server refused or dropped the connection, or
 # did not answer. SMTPException covers the server's 4xx/5xx answers too, which a retry sends
@@ -15,6 +16,7 @@ PASSWORD_RESET_MAX_RETRIES = 5
 
 
 @shared_task(
+    base=TenantTask,
     name="enrollment.tasks.password_reset_email_send",
     autoretry_for=RETRYABLE_SMTP_ERRORS,
     max_retries=PASSWORD_RESET_MAX_RETRIES,
@@ -29,7 +31,5 @@ PASSWORD_RESET_MAX_RETRIES = 5
 def password_reset_email_send(*, schema_name: str, user_id: int) -> bool:
     """Send account ``user_id`` of school ``schema_name`` its reset link
     (``services.password_reset_email_send``); ``False`` when nothing was sent (no such active
-    account with a usable password in that school)."""
-    tenant = get_tenant_model().objects.get(schema_name=schema_name)
-    with tenant_context(tenant):
-        return services.password_reset_email_send(user_id=user_id)
+    account with a usable password in that school); ``None`` when the school is gone."""
+    return services.password_reset_email_send(user_id=user_id)

@@ -25,7 +25,7 @@ import requests
 from aiosmtpd.controller import Controller
 from celery import Celery
 
-from tests.conftest import _free_port, _stop_process_group, web_start, worker_start
+from tests.plugins.stack import _free_port, _stop_process_group, web_start, worker_start
 
 ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_TIMEOUT = 60.0  # seconds for a queued reset mail to reach the sink
