@@ -58,6 +58,17 @@ def import_production(secret_key: str | None) -> subprocess.CompletedProcess:
             "SECRET_KEY is a published placeholder.",
         ),
     ],
+    # Named by position: a key in a test id would differ between xdist workers (the random one)
+    # and would print the keys in every report.
+    ids=[
+        "unset",
+        "empty",
+        "short",
+        "repetitive",
+        "compose-fallback",
+        "dev-default",
+        "startproject",
+    ],
 )
 def test_production_settings_refuse_a_missing_short_or_placeholder_key(secret_key, reason):
     result = import_production(secret_key)
