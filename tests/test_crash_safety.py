@@ -455,7 +455,7 @@ def test_five_sigkills_mid_transcode_every_lecture_ends_ready_exactly_once(
         _upload(owner, lecture, crash_clip)
         first_source = _row(lecture.pk).source_key
         killed_at = kill_and_recover("C", lecture.pk, attempt=1, sweep=False)
-        _upload(owner, _row(lecture.pk), crash_clip)
+        _upload(owner, lecture, crash_clip)
         wait_ready("C", lecture.pk, killed_at)
         # The beat task's clean-up of this machine's work folders takes the killed v1's.
         removed = recovery.transcode_work_dirs_clean()

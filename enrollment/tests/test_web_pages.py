@@ -337,7 +337,8 @@ def test_password_reset_mail_writes_black_on_a_light_school_colour(tenant, stude
     tenant.primary_color = "#ffd60a"
     tenant.save(update_fields=["primary_color"])
 
-    WebClient(tenant).post("/password-reset/", {"email": student.email})
+    with tasks_run_on_commit():
+        WebClient(tenant).post("/password-reset/", {"email": student.email})
 
     (message,) = mail.outbox
     html = message.alternatives[0][0]
