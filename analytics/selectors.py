@@ -19,7 +19,6 @@ from django.utils import timezone
 from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
-from courses.selectors import LECTURE_MEDIA_FIELDS, lecture_media
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -131,7 +130,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
         Lecture.objects.filter(section__course=course)
         .order_by("section__order", "section_id", "order", "id")
         .select_related("video")
-        .only("id", "title", *LECTURE_MEDIA_FIELDS)
+        .only("id", "title", "video__duration")
     )
     stats = {
         stat.lecture_id: stat
@@ -146,7 +145,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
             {
                 "lecture_id": str(lecture.id),
                 "title": lecture.title,
-                "duration": lecture_media(lecture).duration,
+                "duration": lecture.video.duration,
                 "viewers": stat.viewers if stat else 0,
                 "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
                 "average_completion": stat.average_completion if stat else 0.0,
@@ -177,7 +176,7 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     viewers = stat.viewers if stat else 0
     bin_viewers = list(stat.bin_viewers) if stat else []
     bin_rewatchers = list(stat.bin_rewatchers) if stat else []
-    duration = lecture_media(lecture).duration
+    duration = lecture.video.duration
     count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
     retention = [

@@ -44,7 +44,6 @@ from django.dispatch import receiver
 from django_tenants.utils import schema_context
 
 from courses.models import Course, Lecture, Section
-from courses.selectors import LECTURE_MEDIA_FIELDS, lecture_media
 from tenants.errors import NotFound
 
 # Lifetime of an entry in seconds: a bound on memory, not on staleness (versions handle that).
@@ -161,11 +160,10 @@ def _outline_build(course: Course) -> dict[str, Any]:
                     "id": lecture.id,
                     "title": lecture.title,
                     "order": lecture.order,
-                    "duration": media.duration,
-                    "ready": media.ready,
+                    "duration": lecture.video.duration,
+                    "ready": lecture.video.version > 0,
                 }
                 for lecture in section.lectures.all()
-                for media in [lecture_media(lecture)]
             ],
         }
         for section in course.sections.all()
@@ -177,7 +175,7 @@ def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     lectures = (
         Lecture.objects.order_by("order", "id")
         .select_related("video")
-        .only("id", "section_id", "title", "order", *LECTURE_MEDIA_FIELDS)
+        .only("id", "section_id", "title", "order", "video__version", "video__duration")
     )
     courses = Course.objects.filter(id__in=course_ids).prefetch_related(
         Prefetch(

@@ -1,11 +1,10 @@
 """Course reads, with their joins decided here rather than in views.
 
-The media state of a lecture (which version plays, its duration) is read through
-``lecture_media`` and ``LECTURE_MEDIA_FIELDS`` only, so the apps above never name the
-lecture's media fields themselves.
+A lecture's media state (which version plays, its duration) is its video asset's
+(``Lecture.video``, a ``media_pipeline.MediaAsset``): queries that read it join it with
+``select_related("video")``.
 """
 
-from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
@@ -13,33 +12,6 @@ from django.db.models import Prefetch, QuerySet
 from courses.hooks import course_delete_guards
 from courses.models import Course, Lecture, Section
 from tenants.errors import ApplicationError, NotFound
-
-# The lecture columns ``lecture_media`` reads; add them to ``.only()`` of a lecture query.
-# (the lecture's video asset: join it with ``select_related("video")``).
-LECTURE_MEDIA_FIELDS = ("video__version", "video__duration")
-
-
-@dataclass(frozen=True)
-class LectureMedia:
-    """What students can play of a lecture.
-
-    Attributes:
-        version: The media version that plays (0: none yet).
-        duration: Its duration in seconds (``None`` before any media).
-    """
-
-    version: int
-    duration: float | None
-
-    @property
-    def ready(self) -> bool:
-        """Whether a version plays."""
-        return self.version > 0
-
-
-def lecture_media(lecture: Lecture) -> LectureMedia:
-    """The playable media of ``lecture`` (a row with ``LECTURE_MEDIA_FIELDS`` loaded)."""
-    return LectureMedia(version=lecture.video.version, duration=lecture.video.duration)
 
 
 def course_list(*, published: bool | None = None) -> QuerySet[Course]:

@@ -33,7 +33,7 @@ def _image_store(content: bytes | None, *, folder: str, extension: str) -> str:
     return image_store(content, folder=folder, extension=extension)
 
 
-def _files_delete_on_commit(*, lecture_ids=(), images=()) -> None:
+def _media_delete(*, lecture_ids=(), images=()) -> None:
     """Remove the media of deleted lectures (``media_pipeline.assets.assets_delete``: their
     assets now, their stored sources and versions once the transaction commits) and, once it
     commits, each image key (empty keys are skipped). Call after the lectures' rows are
@@ -100,7 +100,7 @@ def course_update(
             if fields:
                 course.save(update_fields=[*fields, "updated_at"])
             if key:
-                _files_delete_on_commit(images=[old_key])
+                _media_delete(images=[old_key])
     except Exception:
         image_delete(key)
         if key:
@@ -126,7 +126,7 @@ def course_delete(*, course: Course) -> None:
             Lecture.objects.filter(section__course=locked).values_list("id", flat=True)
         )
         locked.delete()
-        _files_delete_on_commit(lecture_ids=lecture_ids, images=[locked.thumbnail])
+        _media_delete(lecture_ids=lecture_ids, images=[locked.thumbnail])
 
 
 # --- Sections and lectures --------------------------------------------------------------------
@@ -151,7 +151,7 @@ def section_delete(*, section: Section) -> None:
     with transaction.atomic():
         lecture_ids = list(section.lectures.values_list("id", flat=True))
         section.delete()
-        _files_delete_on_commit(lecture_ids=lecture_ids)
+        _media_delete(lecture_ids=lecture_ids)
 
 
 @transaction.atomic
@@ -183,7 +183,7 @@ def lecture_delete(*, lecture: Lecture) -> None:
     with transaction.atomic():
         lecture_id = lecture.pk
         lecture.delete()
-        _files_delete_on_commit(lecture_ids=[lecture_id])
+        _media_delete(lecture_ids=[lecture_id])
 
 
 # --- Order ------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def tenant_branding_update(
                 fields.append("logo")
             row.save(update_fields=fields)
             if "logo" in fields:
-                _files_delete_on_commit(images=[old_logo])
+                _media_delete(images=[old_logo])
             transaction.on_commit(tenant_host_cache_clear)
     except Exception:
         image_delete(key)

@@ -15,6 +15,6 @@ class EnrollmentConfig(AppConfig):
         # Both admins' log-in forms count in the log-in buckets of the API and the student site
         # (enrollment.throttles.LOGIN_THROTTLES), per client IP and per e-mail address tried.
         from enrollment.web.throttling import admin_login_wait
-        from tenants.admin import admin_login_guard_register
+        from tenants.admin import admin_login_guards
 
-        admin_login_guard_register(admin_login_wait)
+        admin_login_guards.connect(admin_login_wait)

@@ -20,7 +20,6 @@ from django.utils.http import urlsafe_base64_encode
 from kombu.exceptions import OperationalError
 
 from courses.models import Course, Lecture
-from courses.selectors import lecture_media
 from enrollment import codes
 from enrollment.hooks import access_code_redeemed, progress_recorded
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
@@ -315,15 +314,14 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
-    media = lecture_media(lecture)
-    if not media.ready:
+    if not lecture.video.version:
         raise Conflict("This lecture is not ready to play yet.", code="NOT_READY")
     progress = LectureProgress.objects.filter(student=student, lecture_id=lecture.id).first()
     return Playback(
         lecture=lecture,
         access=media_access_issue(asset=lecture.video, viewer_id=student.pk),
         position=progress.position if progress else 0.0,
-        duration=media.duration,
+        duration=lecture.video.duration,
     )
 
 
@@ -358,7 +356,7 @@ def progress_record(
         raise NotFound("Lecture not found.")
     course_id = lecture.section.course_id
     enrollment_get(student=student, course_id=course_id)
-    duration = lecture_media(lecture).duration or 0.0
+    duration = lecture.video.duration or 0.0
     limit = duration if duration > 0 else math.inf
     clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
     with transaction.atomic():

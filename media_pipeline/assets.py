@@ -40,13 +40,13 @@ def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
     uploads = list(
         Upload.objects.filter(asset__owner_id__in=owner_ids).values_list("id", flat=True)
     )
-    count, _ = MediaAsset.objects.filter(owner_id__in=owner_ids).delete()
+    _, deleted = MediaAsset.objects.filter(owner_id__in=owner_ids).delete()
     for upload_id in uploads:
         path = staging_path(upload_id, schema)
         transaction.on_commit(partial(path.unlink, missing_ok=True))
     for owner_id in owner_ids:
         transaction.on_commit(partial(storage_delete_prefix, lecture_prefix(schema, owner_id)))
-    return count - len(uploads)
+    return deleted.get(MediaAsset._meta.label, 0)
 
 
 def usage_measure_receiver() -> dict[str, float]:

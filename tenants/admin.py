@@ -11,8 +11,6 @@ site registers simplejwt's outstanding and blacklisted tokens: those rows are wh
 tokens, bearer credentials of the students.
 """
 
-from collections.abc import Callable
-
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -30,6 +28,7 @@ from django_celery_results.admin import GroupResultAdmin, TaskResultAdmin
 from django_celery_results.models import GroupResult, TaskResult
 
 from tenants.errors import ApplicationError
+from tenants.hooks import Hook
 from tenants.models import Domain, Tenant
 from tenants.services import (
     TenantUsage,
@@ -39,27 +38,20 @@ from tenants.services import (
     tenant_usage,
 )
 
-# (request, user name typed) -> whole seconds to wait before the next attempt, or None to go
-# on. Registered by the app that owns the log-in rate limits (enrollment.apps), so the admin
-# log-in counts in the same buckets as the API and the student site's log-in.
-LoginGuard = Callable[[HttpRequest, str], int | None]
-_login_guards: list[LoginGuard] = []
+#: Asked with every admin log-in attempt before the password is checked: each receiver
+#: answers whole seconds to wait before the next attempt, or None to go on; the longest wait
+#: refuses the attempt. Connected by the app that owns the log-in rate limits (enrollment), so
+#: the admin log-in counts in the same buckets as the API and the student site's log-in.
+admin_login_guards = Hook("admin_login_guards", payload=("request", "username"))
 
 RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
-
-
-def admin_login_guard_register(guard: LoginGuard) -> None:
-    """Count every admin log-in attempt with ``guard`` before the password is checked; a
-    non-``None`` answer refuses the attempt with 429 and ``Retry-After``."""
-    if guard not in _login_guards:
-        _login_guards.append(guard)
 
 
 class LecternAdminSite(admin.AdminSite):
     """Django's admin with a rate-limited log-in that lands on this site's index.
 
     A POST to the log-in form first goes through every registered guard
-    (``admin_login_guard_register``); when one answers a wait, the form is shown again with a
+    (``admin_login_guards``); when one answers a wait, the form is shown again with a
     message, status 429 and ``Retry-After`` and the password is not checked. Without a
     ``next`` the log-in goes to this site's index (Django's default, LOGIN_REDIRECT_URL, is a
     student-site page that the platform host does not have).
@@ -97,7 +89,7 @@ class LecternAdminSite(admin.AdminSite):
         form_class = self.login_form or AdminAuthenticationForm
         if request.method == "POST":
             username = request.POST.get("username", "")
-            waits = [guard(request, username) for guard in _login_guards]
+            waits = admin_login_guards.collect(request=request, username=username)
             wait = max((seconds for seconds in waits if seconds is not None), default=None)
             if wait is not None:
                 context.update(

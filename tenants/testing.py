@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
@@ -86,3 +87,14 @@ def tasks_run_on_commit():
             yield
     finally:
         app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def browser(tenant: Tenant, user=None) -> Client:
+    """Django's test client as a browser on ``tenant``'s host (``Accept: text/html``), signed
+    in as ``user`` when given (a session made in the school's schema)."""
+    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
+    if user is not None:
+        with in_tenant(tenant):
+            client.force_login(user)
+        connection.set_schema_to_public()
+    return client

@@ -11,26 +11,16 @@ import pytest
 import requests
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test import Client, override_settings
+from django.test import override_settings
 from PIL import Image
 
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
-from tenants.testing import host_of, in_tenant, make_user
+from tenants.testing import browser, make_user
 from tests.plugins.stack import _stop_process_group, web_start
 
 # The host-cache window of the two-process test (seconds): short, so the test is quick.
 WINDOW = 2.0
-
-
-def browser(tenant, user=None) -> Client:
-    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
-    if user is not None:
-        with in_tenant(tenant):
-            client.force_login(user)
-        connection.set_schema_to_public()
-    return client
 
 
 def logo_upload() -> SimpleUploadedFile:

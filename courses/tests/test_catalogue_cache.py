@@ -9,7 +9,6 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
@@ -19,7 +18,7 @@ from courses.services import course_create, lecture_create, section_create
 from enrollment.models import Enrollment, LectureProgress
 from media_pipeline import transcoding
 from media_pipeline.models import MediaAsset
-from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from tenants.testing import TenantClient, browser, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +30,6 @@ def _fresh_catalogue_versions(tenant, other_tenant):
     for school in (tenant, other_tenant):
         with in_tenant(school):
             cache.delete(course_cache._CATALOGUE_VERSION)
-
-
-def browser(tenant, user=None) -> Client:
-    """A browser on ``tenant``'s host, signed in as ``user`` when given."""
-    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
-    if user is not None:
-        with in_tenant(tenant):
-            client.force_login(user)
-        connection.set_schema_to_public()
-    return client
 
 
 def course_queries(run) -> list[str]:

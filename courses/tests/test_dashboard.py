@@ -17,19 +17,9 @@ from courses.models import Course, Lecture, Section
 from courses.services import course_create, lecture_create, section_create
 from enrollment.services import access_code_redeem, access_codes_create
 from tenants.models import Tenant
-from tenants.testing import host_of, in_tenant, make_user, tasks_run_on_commit
+from tenants.testing import browser, host_of, in_tenant, make_user, tasks_run_on_commit
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(tenant, user=None) -> Client:
-    """A browser on ``tenant``'s host, signed in as ``user`` (a session in its schema)."""
-    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
-    if user is not None:
-        with in_tenant(tenant):
-            client.force_login(user)
-        connection.set_schema_to_public()
-    return client
 
 
 def picture(fmt: str = "PNG", size=(3000, 2000), mode="RGB", name="pic.png") -> SimpleUploadedFile:

@@ -5,12 +5,10 @@ import csv
 import io
 
 import pytest
-from django.db import connection
-from django.test import Client
 
 from courses.services import course_create
 from enrollment.models import Enrollment
-from tenants.testing import host_of, in_tenant, make_user
+from tenants.testing import browser, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +21,6 @@ FORMULAS = [
     ("\t=1+1", "'\t=1+1"),
     ("\r=1+1", "'\r=1+1"),
 ]
-
-
-def browser(tenant, user) -> Client:
-    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
-    with in_tenant(tenant):
-        client.force_login(user)
-    connection.set_schema_to_public()
-    return client
 
 
 def rows_of(response) -> list[list[str]]:

@@ -7,25 +7,14 @@ import io
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from courses.models import Course
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_code_redeem, access_codes_create
-from tenants.testing import host_of, in_tenant, make_user
+from tenants.testing import browser, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(tenant, user=None) -> Client:
-    """A browser on ``tenant``'s host, signed in as ``user`` (a session in its schema)."""
-    client = Client(HTTP_HOST=host_of(tenant), HTTP_ACCEPT="text/html")
-    if user is not None:
-        with in_tenant(tenant):
-            client.force_login(user)
-        connection.set_schema_to_public()
-    return client
 
 
 @pytest.fixture
