@@ -190,9 +190,10 @@ def _create_school_data(args) -> tuple[object, str, int]:
         courses = Course.objects.bulk_create(
             Course(
                 title=f"{TITLE_PREFIX} {n:02d}",
+                slug=f"api-bench-{n:02d}",
                 subtitle="A benchmark course",
                 description="Sections and lectures to render.",
-                published=True,
+                status=Course.Status.PUBLISHED,
                 created_by=owner,
             )
             for n in range(args.courses)

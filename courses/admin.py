@@ -71,9 +71,11 @@ class SectionInline(admin.TabularInline):
 
 @admin.register(Course, site=school_admin_site)
 class CourseAdmin(ServiceDeleteAdmin):
-    list_display = ("title", "category", "price", "published", "created_at")
-    list_filter = ("published", "category")
-    search_fields = ("title",)
+    list_display = ("title", "category", "price", "status", "created_at")
+    list_filter = ("status", "category", "difficulty")
+    search_fields = ("title", "slug")
+    prepopulated_fields = {"slug": ("title",)}
+    filter_horizontal = ("instructors",)
     inlines = [SectionInline]
 
     def delete_one(self, obj: Course) -> None:
@@ -107,7 +109,9 @@ class LectureAdmin(ServiceDeleteAdmin):
     list_display = ("title", "section", "video_status", "video_duration", "video_version")
     list_filter = ("video__status",)
     list_select_related = ("section", "video")
-    readonly_fields = ("video",)
+    # The kind is chosen when a lecture is made (its assets follow it) and never changes.
+    fields = ("section", "title", "description", "order", "free_preview", "body", "kind", "video")
+    readonly_fields = ("kind", "video")
 
     def save_model(self, request, obj: Lecture, form, change: bool) -> None:
         # A new lecture gets its video asset like every other way of creating one.
@@ -120,12 +124,12 @@ class LectureAdmin(ServiceDeleteAdmin):
 
     @admin.display(description="status", ordering="video__status")
     def video_status(self, lecture: Lecture) -> str:
-        return lecture.video.get_status_display()
+        return lecture.video.get_status_display() if lecture.video else "-"
 
     @admin.display(description="duration (s)", ordering="video__duration")
     def video_duration(self, lecture: Lecture) -> float | None:
-        return lecture.video.duration
+        return lecture.video.duration if lecture.video else None
 
     @admin.display(description="media version", ordering="video__version")
-    def video_version(self, lecture: Lecture) -> int:
-        return lecture.video.version
+    def video_version(self, lecture: Lecture) -> int | None:
+        return lecture.video.version if lecture.video else None

@@ -57,12 +57,18 @@ _OUTLINE_ENTRY = "courses:outline:{course_id}:{token}"
 
 COURSE_FIELDS = (
     "id",
+    "slug",
     "title",
     "subtitle",
     "description",
+    "outcomes",
     "category",
+    "difficulty",
+    "language",
     "price",
+    "currency",
     "thumbnail",
+    "status",
     "published",
     "created_at",
     "updated_at",
@@ -133,7 +139,7 @@ def catalogue_get() -> list[dict[str, Any]]:
 def catalogue_query() -> list[dict[str, Any]]:
     """What ``catalogue_get`` caches, read from the database (2 queries)."""
     sections = Section.objects.order_by("order", "id").annotate(lecture_count=Count("lectures"))
-    courses = Course.objects.filter(published=True).prefetch_related(
+    courses = Course.objects.filter(status=Course.Status.PUBLISHED).prefetch_related(
         Prefetch("sections", queryset=sections)
     )
     data = []

@@ -14,15 +14,20 @@ from courses.models import Course, Lecture, Section
 from tenants.errors import ApplicationError, NotFound
 
 
-def course_list(*, published: bool | None = None) -> QuerySet[Course]:
-    """Courses of the current tenant, newest first, optionally filtered by ``published``."""
+def course_list(*, published: bool | None = None, status: str | None = None) -> QuerySet[Course]:
+    """Courses of the current tenant, newest first, optionally filtered by ``published``
+    (``True``: status ``published``; ``False``: any other status) or by ``status``."""
     qs = Course.objects.order_by("-created_at")
-    if published is not None:
-        qs = qs.filter(published=published)
+    if published is True:
+        qs = qs.filter(status=Course.Status.PUBLISHED)
+    elif published is False:
+        qs = qs.exclude(status=Course.Status.PUBLISHED)
+    if status is not None:
+        qs = qs.filter(status=status)
     return qs
 
 
-def course_get(*, course_id: UUID, published_only: bool = False, outline: bool = True) -> Course:
+def course_get(*, course_id: UUID, outline: bool = True) -> Course:
     """One course; with ``outline`` (the default) its ``sections`` and their ``lectures`` are
     prefetched in order (two more queries).
 
@@ -42,8 +47,6 @@ def course_get(*, course_id: UUID, published_only: bool = False, outline: bool =
                 ),
             )
         )
-    if published_only:
-        qs = qs.filter(published=True)
     course = qs.filter(id=course_id).first()
     if course is None:
         raise NotFound("Course not found.")
@@ -53,9 +56,9 @@ def course_get(*, course_id: UUID, published_only: bool = False, outline: bool =
 def course_cover_key(*, course_id: UUID, drafts: bool) -> str:
     """The storage key of a course's cover image. ``drafts``: whether the viewer may see a
     draft's cover (its instructors). Raises ``NotFound`` for an unknown course, a draft when
-    not ``drafts``, or a course without a cover."""
-    course = Course.objects.filter(pk=course_id).only("published", "thumbnail").first()
-    if course is None or not (course.published or drafts) or not course.thumbnail:
+    not ``drafts``, or a course without a cover (archived courses keep showing theirs)."""
+    course = Course.objects.filter(pk=course_id).only("status", "thumbnail").first()
+    if course is None or not (course.open_to_students or drafts) or not course.thumbnail:
         raise NotFound("No thumbnail.")
     return course.thumbnail
 

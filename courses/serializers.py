@@ -9,11 +9,18 @@ from rest_framework import serializers
 # schema's description.
 class CourseOutput(serializers.Serializer):
     id = serializers.UUIDField()
+    slug = serializers.CharField()
     title = serializers.CharField()
     subtitle = serializers.CharField()
     description = serializers.CharField()
+    outcomes = serializers.ListField(child=serializers.CharField())
     category = serializers.CharField()
+    difficulty = serializers.CharField()
+    language = serializers.CharField()
     price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    # draft | published | archived; ``published`` is true for ``published`` alone.
+    status = serializers.CharField()
     published = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

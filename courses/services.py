@@ -12,16 +12,29 @@ from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.text import slugify
 
 from courses.hooks import course_delete_guards
 from courses.images import image_delete, image_store
 from courses.models import Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
-from tenants.errors import ApplicationError, NotFound
+from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
 
-COURSE_EDITABLE_FIELDS = ("title", "subtitle", "description", "category", "price", "published")
+COURSE_EDITABLE_FIELDS = (
+    "title",
+    "slug",
+    "subtitle",
+    "description",
+    "outcomes",
+    "category",
+    "difficulty",
+    "language",
+    "price",
+    "currency",
+    "status",
+)
 
 Direction = Literal["up", "down"]
 
@@ -57,28 +70,69 @@ def course_create(
     price: Decimal = Decimal("0"),
     published: bool = False,
     thumbnail: bytes | None = None,
+    slug: str = "",
+    **fields: Any,
 ) -> Course:
-    """Create a draft (unless ``published``) course in the current tenant.
+    """Create a course in the current tenant: a draft, or ``published`` (``status`` in
+    ``fields`` wins over it). Other ``fields``: any of ``COURSE_EDITABLE_FIELDS``.
 
-    ``thumbnail`` is a cover image already re-encoded (``courses.images.image_reencode``, JPEG);
-    it is stored under ``tenants/<schema>/thumbnails/`` and removed again if the insert fails.
+    ``slug`` defaults to one made from ``title`` (``course_slug_free``). ``created_by``, when
+    given, becomes the course's first instructor. ``thumbnail`` is a cover image already
+    re-encoded (``courses.images.image_reencode``, JPEG); it is stored under
+    ``tenants/<schema>/thumbnails/`` and removed again if the insert fails. Raises
+    ``Conflict`` (409 ``SLUG_TAKEN``) for a ``slug`` another course of the school has.
     """
+    unknown = set(fields) - set(COURSE_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"course_create() got unexpected fields {sorted(unknown)}")
+    fields.setdefault("status", Course.Status.PUBLISHED if published else Course.Status.DRAFT)
     key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
     try:
         with transaction.atomic():
-            return Course.objects.create(
+            if slug:
+                _slug_check(slug)
+            course = Course.objects.create(
                 title=title,
+                slug=slug or course_slug_free(title),
                 subtitle=subtitle,
                 description=description,
                 category=category,
                 price=price,
-                published=published,
                 created_by=created_by,
                 thumbnail=key,
+                **fields,
             )
+            if created_by is not None:
+                course.instructors.add(created_by)
+            return course
     except Exception:
         image_delete(key)
         raise
+
+
+def course_slug_free(title: str, *, exclude: UUID | None = None) -> str:
+    """A slug for ``title`` no other course of the school has: ``slugify(title)`` cut to 70
+    characters (``"course"`` when nothing is left), then ``-2``, ``-3``, ... until free."""
+    base = slugify(title)[:70].strip("-") or "course"
+    taken = set(
+        Course.objects.filter(slug__startswith=base)
+        .exclude(pk=exclude)
+        .values_list("slug", flat=True)
+    )
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _slug_check(slug: str, *, exclude: UUID | None = None) -> None:
+    if Course.objects.filter(slug=slug).exclude(pk=exclude).exists():
+        raise Conflict(
+            "Another course of this school has this slug.",
+            code="SLUG_TAKEN",
+            details={"slug": [slug]},
+        )
 
 
 def course_update(
@@ -86,8 +140,20 @@ def course_update(
 ) -> Course:
     """Set the given ``COURSE_EDITABLE_FIELDS`` of ``course`` (other keys are ignored) and, with
     ``thumbnail`` (a re-encoded JPEG), replace its cover image: the new file is stored first,
-    the old one removed once the change has committed."""
+    the old one removed once the change has committed.
+
+    ``published`` (bool, the API's older switch) sets ``status`` to ``published`` or ``draft``
+    unless ``status`` is given too. Raises ``Conflict`` (409 ``SLUG_TAKEN``) for a ``slug``
+    another course of the school has.
+    """
+    if "published" in data and "status" not in data:
+        data = {
+            **data,
+            "status": Course.Status.PUBLISHED if data["published"] else Course.Status.DRAFT,
+        }
     fields = [name for name in COURSE_EDITABLE_FIELDS if name in data]
+    if "slug" in data:
+        _slug_check(data["slug"], exclude=course.pk)
     key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
     old_key = course.thumbnail
     try:

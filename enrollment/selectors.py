@@ -38,18 +38,18 @@ def enrollment_list_for_student(*, student) -> QuerySet[Enrollment]:
 
 
 def enrollment_get(*, student, course_id: UUID) -> Enrollment:
-    """The student's active enrollment in ``course_id``, a published course.
+    """The student's active enrollment in ``course_id``, a published or archived course.
 
     Raises ``NotFound`` when the course does not exist in this tenant or is a draft (drafts
     never show to students, enrolled or not; the student pages answer the same) and
-    ``NotEnrolled`` (403) when it is published but the student is not (or no longer) enrolled.
+    ``NotEnrolled`` (403) when it is open but the student is not (or no longer) enrolled.
     """
     enrollment = (
         Enrollment.objects.filter(student=student, course_id=course_id)
         .select_related("course")
         .first()
     )
-    if enrollment is not None and not enrollment.course.published:
+    if enrollment is not None and not enrollment.course.open_to_students:
         raise NotFound("Course not found.")
     if enrollment is not None and enrollment.revoked_at is None:
         return enrollment
@@ -58,7 +58,7 @@ def enrollment_get(*, student, course_id: UUID) -> Enrollment:
             "Your enrollment in this course was revoked.",
             details={"revoked_at": enrollment.revoked_at.isoformat()},
         )
-    if not Course.objects.filter(id=course_id, published=True).exists():
+    if not Course.objects.filter(id=course_id, status__in=Course.OPEN_STATUSES).exists():
         raise NotFound("Course not found.")
     raise NotEnrolled("You are not enrolled in this course.")
 
@@ -190,11 +190,17 @@ class CourseInfo:
     ``price`` a Decimal, ``created_at`` / ``updated_at`` aware datetimes."""
 
     id: UUID
+    slug: str
     title: str
     subtitle: str
     description: str
+    outcomes: list[str]
     category: str
+    difficulty: str
+    language: str
     price: Decimal
+    currency: str
+    status: str
     published: bool
     created_at: datetime
     updated_at: datetime
@@ -278,10 +284,10 @@ class EnrolledCourse:
 
 def published_course_outline(*, course_id: UUID) -> dict[str, Any] | None:
     """The cached outline (``courses.cache.course_outlines_get``) of ``course_id`` when it is a
-    published course of the current school, else ``None`` (unknown id, another school's id, or
-    a draft). No query when the cache is warm."""
+    published or archived course of the current school (``Course.OPEN_STATUSES``), else
+    ``None`` (unknown id, another school's id, or a draft). No query when the cache is warm."""
     outline = course_outlines_get([course_id]).get(course_id)
-    if outline is None or not outline["published"]:
+    if outline is None or outline["status"] not in Course.OPEN_STATUSES:
         return None
     return outline
 
@@ -330,8 +336,8 @@ def student_course_outline(*, student, outline: dict[str, Any]) -> CourseOutline
 
 
 def student_courses(*, student) -> list[EnrolledCourse]:
-    """The student's active enrollments in published courses, newest first, each with its
-    course progress. Two queries whatever the number of courses (the student's enrollments
+    """The student's active enrollments in published or archived courses, newest first, each
+    with its course progress. Two queries whatever the number of courses (the student's enrollments
     and completed lectures) when the outlines are cached; a course unpublished after enrolling
     is left out until it is published again."""
     enrollments = list(
@@ -346,7 +352,7 @@ def student_courses(*, student) -> list[EnrolledCourse]:
     result = []
     for course_id, enrolled_at in enrollments:
         outline = outlines.get(course_id)
-        if outline is None or not outline["published"]:
+        if outline is None or outline["status"] not in Course.OPEN_STATUSES:
             continue
         lecture_ids = [lec["id"] for section in outline["sections"] for lec in section["lectures"]]
         done = sum(1 for lecture_id in lecture_ids if lecture_id in completed)

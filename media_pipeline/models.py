@@ -27,6 +27,7 @@ class MediaAsset(models.Model):
 
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
+        DOCUMENT = "document", "Document"
 
     class Status(models.TextChoices):
         AWAITING_MEDIA = "awaiting_media", "Awaiting media"
@@ -65,11 +66,16 @@ class MediaAsset(models.Model):
                 condition=models.Q(progress__gte=0) & models.Q(progress__lte=100),
                 name="media_asset_progress_0_100",
             ),
-            # A lecture plays one video; other kinds (attachments) may have several per owner.
+            # A lecture plays one video and shows one document.
             models.UniqueConstraint(
                 fields=["owner_id", "kind"],
                 condition=models.Q(kind="video"),
                 name="media_asset_one_video_per_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["owner_id", "kind"],
+                condition=models.Q(kind="document"),
+                name="media_asset_one_document_per_owner",
             ),
         ]
         indexes = [models.Index(fields=["status", "lease_renewed_at"], name="media_asset_lease")]

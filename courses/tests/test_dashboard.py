@@ -251,7 +251,7 @@ def test_delete_confirm_and_409(school):
     page = client.get(f"/dashboard/courses/{c}/delete/")
     assert b"Delete the course" in page.content
     with in_tenant(school["tenant"]):
-        Course.objects.filter(pk=c).update(published=True)
+        Course.objects.filter(pk=c).update(status=Course.Status.PUBLISHED)
         code = access_codes_create(course=school["course"], quantity=1).codes[0]
         access_code_redeem(student=school["student"], code=code)
     connection.set_schema_to_public()

@@ -343,7 +343,9 @@ def test_two_schools_with_the_same_course_ids_never_share_cached_pages(tenant, o
     ):
         student = make_user(school, f"same-ids@{school.subdomain}.test")
         with in_tenant(school):
-            course = Course.objects.create(id=course_id, title=title, published=True)
+            course = Course.objects.create(
+                id=course_id, title=title, slug="same-ids", status=Course.Status.PUBLISHED
+            )
             section = Section.objects.create(
                 id=section_id, course=course, title=section_title, order=1
             )

@@ -89,7 +89,7 @@ def test_students_progress_revoke_reinstate_and_csv(school):
     client = browser(school["tenant"], school["instructor"])
     c = school["course"].id
     with in_tenant(school["tenant"]):
-        Course.objects.filter(pk=c).update(published=True)
+        Course.objects.filter(pk=c).update(status=Course.Status.PUBLISHED)
         code = access_codes_create(course=school["course"], quantity=1).codes[0]
         enrollment = access_code_redeem(student=school["student"], code=code)
     connection.set_schema_to_public()

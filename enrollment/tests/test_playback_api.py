@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import override_settings
 
+from courses.models import Course
 from enrollment.models import Enrollment
 from tenants.testing import TenantClient, in_tenant, make_user
 from tests.plugins.schools import lectures_of
@@ -71,9 +72,9 @@ def test_draft_course_is_404_to_students_enrolled_or_not(tenant, student, course
     outsider = make_user(tenant, "outsider@alpha.test")
     client = TenantClient(tenant, user=student)
     client.get("/api/v1/students/courses")  # outlines cached while published
-    course.published = False
+    course.status = Course.Status.DRAFT
     with in_tenant(tenant):
-        course.save(update_fields=["published"])
+        course.save(update_fields=["status"])
 
     listing = client.get("/api/v1/students/courses")
     answers = [
@@ -89,9 +90,9 @@ def test_draft_course_is_404_to_students_enrolled_or_not(tenant, student, course
     assert (listing.status_code, listing.json()) == (200, [])
     assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [(404, "NOT_FOUND")] * 4
 
-    course.published = True
+    course.status = Course.Status.PUBLISHED
     with in_tenant(tenant):
-        course.save(update_fields=["published"])
+        course.save(update_fields=["status"])
     assert [c["id"] for c in client.get("/api/v1/students/courses").json()] == [str(course.id)]
     assert playback(tenant, student, course, ready_lecture).status_code == 200
 

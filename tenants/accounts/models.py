@@ -37,6 +37,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(max_length=254, unique=True)
     name = models.CharField(max_length=150, blank=True)
+    bio = models.TextField(blank=True)
+    # IANA time zone name (e.g. "Europe/Lisbon").
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Storage key (default_storage, under tenants/<schema>/avatars/) of the re-encoded avatar.
+    avatar = models.CharField(max_length=500, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
