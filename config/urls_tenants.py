@@ -6,6 +6,7 @@ from enrollment.api import auth as auth_apis
 from enrollment.web import views as web_views
 from media_pipeline import views as media_views
 from tenants import openapi
+from tenants.accounts import views as account_views
 from tenants.admin import school_admin_site
 
 api_v1 = [
@@ -13,6 +14,15 @@ api_v1 = [
     path("auth/token", auth_apis.TokenObtainApi.as_view(), name="auth-token"),
     path("auth/token/refresh", auth_apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
     path("auth/me", auth_apis.MeApi.as_view(), name="auth-me"),
+    path("auth/password", auth_apis.PasswordChangeApi.as_view(), name="auth-password"),
+    path("auth/email", auth_apis.EmailChangeApi.as_view(), name="auth-email"),
+    path("auth/logout", auth_apis.LogoutApi.as_view(), name="auth-logout"),
+    path("auth/password-reset", auth_apis.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password-reset/confirm",
+        auth_apis.PasswordResetConfirmApi.as_view(),
+        name="auth-password-reset-confirm",
+    ),
     path("", include("courses.api.urls")),
     path("", include("enrollment.api.urls")),
     path("", include("media_pipeline.api.urls")),
@@ -23,6 +33,7 @@ urlpatterns = [
     path("", web_views.catalogue, name="tenant-home"),
     # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
     path("", include("enrollment.web.urls")),
+    path("accounts/<int:user_id>/avatar", account_views.avatar, name="account-avatar"),
     path("dashboard/", include("analytics.urls")),
     path("dashboard/", include("courses.dashboard.urls")),
     path("dashboard/", include("enrollment.dashboard.urls")),

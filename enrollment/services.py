@@ -1,5 +1,5 @@
 """Enrollment writes: access codes, redemption, playback grants, watch progress, and the
-student site's password-reset e-mail."""
+student site's account e-mail (password reset, e-mail address change)."""
 
 import logging
 import math
@@ -10,7 +10,10 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +28,7 @@ from enrollment.hooks import access_code_redeemed, progress_recorded
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
+from tenants.accounts.services import user_password_check
 from tenants.branding import brand_color, text_on
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.links import tenant_url
@@ -459,4 +463,166 @@ def password_reset_email_send(*, user_id: int) -> bool:
         render_to_string(PASSWORD_RESET_TEMPLATES["html"], context), "text/html"
     )
     message.send()
+    return True
+
+
+# --- E-mail address change (API.md: Accounts) -------------------------------------------------
+
+EMAIL_CHANGE_TEMPLATES = {
+    "subject": "web/email/email_change_subject.txt",
+    "text": "web/email/email_change.txt",
+    "html": "web/email/email_change.html",
+}
+EMAIL_CHANGED_TEMPLATES = {
+    "subject": "web/email/email_changed_subject.txt",
+    "text": "web/email/email_changed.txt",
+    "html": "web/email/email_changed.html",
+}
+_EMAIL_CHANGE_SALT = "enrollment.services.email_change"
+# How long a confirmation link works (seconds).
+EMAIL_CHANGE_MAX_AGE = 24 * 3600
+
+
+def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:
+    return User.objects.filter(email__iexact=email).exclude(pk=exclude_pk).exists()
+
+
+def email_change_request(*, user, new_email: str, password: str) -> str:
+    """Ask to move ``user`` to ``new_email``; returns the normalised new address.
+
+    Checks the password (400 ``INVALID_PASSWORD``) and the address (400 ``VALIDATION_ERROR``
+    details ``{"new_email": [...]}``, also for the account's current address; 409
+    ``EMAIL_TAKEN`` when another account of this school has it), then, after the commit,
+    queues ``enrollment.tasks.email_change_email_send``, which mails the confirmation link to
+    the new address. Nothing changes until the link is opened (``email_change_confirm``).
+    """
+    from enrollment.tasks import email_change_email_send as send_task
+
+    user_password_check(user=user, password=password)
+    email = User.objects.normalize_email(new_email).lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            "The request is not valid.",
+            code="VALIDATION_ERROR",
+            details={"new_email": list(exc.messages)},
+        ) from exc
+    if email == user.email.lower():
+        raise ApplicationError(
+            "The request is not valid.",
+            code="VALIDATION_ERROR",
+            details={"new_email": ["This is already the account's address."]},
+        )
+    if _email_taken(email, exclude_pk=user.pk):
+        raise Conflict("An account with this e-mail already exists.", code="EMAIL_TAKEN")
+    schema_name = connection.schema_name
+    transaction.on_commit(
+        partial(_mail_enqueue, send_task, schema_name=schema_name, user_id=user.pk, email=email)
+    )
+    return email
+
+
+def _mail_enqueue(task, **kwargs) -> None:
+    try:
+        task.delay(**kwargs)
+    except OperationalError:
+        logger.exception("E-mail of user %s not queued", kwargs.get("user_id"))
+
+
+def email_change_token(*, user, new_email: str) -> str:
+    """The signed value of a confirmation link: school, account, its current (old) address and
+    the new one, with the signing time (``django.core.signing``, keyed by SECRET_KEY)."""
+    payload = {"s": connection.schema_name, "u": user.pk, "old": user.email, "new": new_email}
+    return signing.dumps(payload, salt=_EMAIL_CHANGE_SALT, compress=True)
+
+
+def _school_mail_send(templates: dict, context: dict, to: str) -> None:
+    """Render ``templates`` (subject, text, html) in the school's name and colour and send."""
+    tenant = connection.tenant
+    context = {
+        **context,
+        "school_name": tenant.name,
+        "brand_color": brand_color(tenant),
+        "brand_text_color": text_on(brand_color(tenant)),
+        "logo_url": tenant_url(tenant, reverse("dashboard-logo")) if tenant.logo else "",
+    }
+    subject = "".join(render_to_string(templates["subject"], context).splitlines())
+    message = EmailMultiAlternatives(subject, render_to_string(templates["text"], context), to=[to])
+    message.attach_alternative(render_to_string(templates["html"], context), "text/html")
+    message.send()
+
+
+def email_change_email_send(*, user_id: int, email: str) -> bool:
+    """Mail ``email`` the link that moves account ``user_id`` of the current school to it
+    (``/account/email/<token>/`` on the school's primary domain, valid 24 h, once). Returns
+    ``False`` and sends nothing when the account is gone or inactive. Raises what the e-mail
+    backend raises."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    token = email_change_token(user=user, new_email=email)
+    path = reverse("web-email-confirm", kwargs={"confirmation": token})
+    context = {"user": user, "new_email": email, "confirm_url": tenant_url(connection.tenant, path)}
+    _school_mail_send(EMAIL_CHANGE_TEMPLATES, context, email)
+    return True
+
+
+def email_change_confirm(*, token: str):
+    """Apply the change a confirmation link carries; returns the account.
+
+    The link must be of this school, at most ``EMAIL_CHANGE_MAX_AGE`` old and made while the
+    account had its current address, so it works once (the change makes it stale) and never
+    after another change. Raises ``ApplicationError`` 400 ``INVALID_TOKEN`` otherwise, and
+    ``Conflict`` 409 ``EMAIL_TAKEN`` when another account took the address meanwhile. On
+    commit, ``enrollment.tasks.email_changed_notice_send`` tells the old address.
+    """
+    from enrollment.tasks import email_changed_notice_send as notice_task
+
+    invalid = ApplicationError("This link is not valid any more.", code="INVALID_TOKEN", status=400)
+    try:
+        payload = signing.loads(token, salt=_EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+    except signing.BadSignature as exc:
+        raise invalid from exc
+    if not isinstance(payload, dict) or payload.get("s") != connection.schema_name:
+        raise invalid
+    with transaction.atomic():
+        user = (
+            User.objects.select_for_update()
+            .filter(pk=payload.get("u"), is_active=True, email=payload.get("old"))
+            .first()
+        )
+        if user is None:
+            raise invalid
+        new_email = payload["new"]
+        if _email_taken(new_email, exclude_pk=user.pk):
+            raise Conflict("An account with this e-mail already exists.", code="EMAIL_TAKEN")
+        user.email = new_email
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["email"])
+        except IntegrityError as exc:
+            raise Conflict(
+                "An account with this e-mail already exists.", code="EMAIL_TAKEN"
+            ) from exc
+        transaction.on_commit(
+            partial(
+                _mail_enqueue,
+                notice_task,
+                schema_name=connection.schema_name,
+                user_id=user.pk,
+                email=payload["old"],
+            )
+        )
+    return user
+
+
+def email_changed_notice_send(*, user_id: int, email: str) -> bool:
+    """Tell ``email`` (an account's previous address) that account ``user_id`` of the current
+    school now uses another one. ``False`` (nothing sent) when the account is gone. Raises what
+    the e-mail backend raises."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return False
+    _school_mail_send(EMAIL_CHANGED_TEMPLATES, {"user": user, "old_email": email}, email)
     return True

@@ -12,17 +12,39 @@ the number of requests in flight, which does not change what a guesser can do.
 
 Rates are REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (settings, from the environment), by scope:
 ``redeem_ip``, ``redeem_account``, ``redeem_global``, ``login_ip``, ``login_account``,
-``register_ip``, ``password_reset_ip``, ``password_reset_account``. The
+``register_ip``, ``register_ip_10m``, ``register_school``, ``password_reset_ip``,
+``password_reset_account``. A rate is ``<requests>/<period>``, the period a unit (``s``,
+``m``/``min``, ``h``/``hour``, ``d``/``day``) optionally preceded by a count of units, as
+django-allauth writes them: ``30/m``, ``60/10m``, ``300/h``. The
 client IP is REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end when
 REST_FRAMEWORK["NUM_PROXIES"] is set (DRF's ``get_ident``).
 """
 
 import hashlib
+import re
 
 from rest_framework.throttling import SimpleRateThrottle
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])[a-z]*\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_parse(rate: str | None) -> tuple[int | None, int | None]:
+    """``(requests, window seconds)`` of a rate such as ``30/m``, ``60/10m`` or ``20/hour``;
+    ``(None, None)`` for no rate. Raises ``ValueError`` for anything else."""
+    if rate is None:
+        return None, None
+    match = _RATE.match(rate)
+    if match is None:
+        raise ValueError(f"Not a rate: {rate!r} (expected e.g. '30/m' or '60/10m').")
+    requests, count, unit = match.groups()
+    return int(requests), int(count or 1) * _UNIT_SECONDS[unit]
+
 
 class _ScopedThrottle(SimpleRateThrottle):
+    def parse_rate(self, rate):
+        return rate_parse(rate)
+
     def ident_of(self, request) -> str | None:  # pragma: no cover - overridden
         raise TypeError("subclasses say what a bucket is keyed by")
 
@@ -89,12 +111,45 @@ class LoginAccountThrottle(_ScopedThrottle):
 
 
 class RegisterIpThrottle(_ScopedThrottle):
-    """Account sign-ups (API and sign-up page) per client IP."""
+    """Account sign-ups (API and sign-up page) per client IP and minute. A class signing up
+    together behind one NAT address is one IP: the default (30/m) lets 30 students sign up
+    within a minute."""
 
     scope = "register_ip"
 
     def ident_of(self, request) -> str:
         return self.get_ident(request)
+
+
+class RegisterIpSustainedThrottle(RegisterIpThrottle):
+    """Sign-ups per client IP over ten minutes (default 60/10m: two classes in a row), so an
+    IP cannot keep up the per-minute rate."""
+
+    scope = "register_ip_10m"
+
+
+class RegisterSchoolThrottle(_ScopedThrottle):
+    """All sign-ups of the school together, from every IP (default 300/h): the ceiling of a
+    distributed sign-up flood."""
+
+    scope = "register_school"
+
+    def ident_of(self, request) -> str:
+        return "all"
+
+
+class PasswordCheckAccountThrottle(_ScopedThrottle):
+    """Password checks of a signed-in account (password change, e-mail change, deletion),
+    counted in the log-in bucket of the account's e-mail (``login_account``): a stolen token
+    gives no more password guesses than the log-in form."""
+
+    scope = "login_account"
+
+    def ident_of(self, request) -> str | None:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return None
+        return hashlib.sha256(user.email.strip().lower().encode()).hexdigest()
 
 
 class PasswordResetIpThrottle(_ScopedThrottle):
@@ -118,5 +173,6 @@ class PasswordResetAccountThrottle(_ScopedThrottle):
 
 REDEEM_THROTTLES = [RedeemIpThrottle, RedeemAccountThrottle, RedeemGlobalThrottle]
 LOGIN_THROTTLES = [LoginIpThrottle, LoginAccountThrottle]
-REGISTER_THROTTLES = [RegisterIpThrottle]
+REGISTER_THROTTLES = [RegisterIpThrottle, RegisterIpSustainedThrottle, RegisterSchoolThrottle]
+PASSWORD_CHECK_THROTTLES = [PasswordCheckAccountThrottle]
 PASSWORD_RESET_THROTTLES = [PasswordResetIpThrottle, PasswordResetAccountThrottle]

@@ -47,6 +47,10 @@ TASK_CASES = {
     "enrollment.tasks.password_reset_email_send": (
         "test_password_reset_email_send_interleaved_in_one_worker"
     ),
+    "enrollment.tasks.email_change_email_send": "test_email_change_mails_interleaved_in_one_worker",
+    "enrollment.tasks.email_changed_notice_send": (
+        "test_email_change_mails_interleaved_in_one_worker"
+    ),
 }
 
 
@@ -381,4 +385,52 @@ def test_password_reset_email_send_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_email_change_mails_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account id P is active in A and inactive in B; account id Q exists only in B. The
+    confirmation mail runs A(P), B(P) send True, False; the notice runs A(Q), B(Q) send False,
+    True: each run reads the school it names (the wrong schema would answer the opposite)."""
+    from django.contrib.auth import get_user_model
+
+    from enrollment.tasks import email_change_email_send, email_changed_notice_send
+
+    alpha, beta, _, _ = two_schools
+    p = 900_000 + secrets.randbelow(49_999) * 2
+    q = p + 1
+    with django_db_blocker.unblock():
+        for tenant, pk, active in ((alpha, p, True), (beta, p, False), (beta, q, True)):
+            with tenant_context(tenant):
+                get_user_model().objects.create_user(
+                    email=f"change-{pk}@{tenant.schema_name}.test",
+                    password="Change-task-pass-1",
+                    id=pk,
+                    is_active=active,
+                )
+        connection.set_schema_to_public()
+        try:
+            runs = [
+                (email_change_email_send, alpha, p),
+                (email_change_email_send, beta, p),
+                (email_changed_notice_send, alpha, q),
+                (email_changed_notice_send, beta, q),
+            ]
+            sent = [
+                task.apply_async(
+                    kwargs={
+                        "schema_name": tenant.schema_name,
+                        "user_id": pk,
+                        "email": f"elsewhere-{pk}@mail.test",
+                    }
+                ).get(timeout=RESULT_TIMEOUT)
+                for task, tenant, pk in runs
+            ]
+            assert sent == [True, False, False, True]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[p, q]).delete()
             connection.set_schema_to_public()

@@ -39,7 +39,7 @@ from django.utils.http import urlsafe_base64_encode
 from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
-from enrollment.services import access_codes_create, playback_grant
+from enrollment.services import access_codes_create, email_change_token, playback_grant
 from media_pipeline import uploads
 from tenants.testing import (
     PASSWORD,
@@ -149,6 +149,88 @@ def case_refresh(w):
 
 def case_me(w):
     assert w["jwt_s"].get("/api/v1/auth/me").status_code == 401
+    assert w["jwt_s"].patch("/api/v1/auth/me", {"name": "x"}, format="json").status_code == 401
+    payload = {"password": PASSWORD}
+    assert w["jwt_s"].delete("/api/v1/auth/me", payload, format="json").status_code == 401
+    with in_tenant(w["tenant"]):
+        student = get_user_model().objects.get(pk=w["student"].pk)
+        assert (student.name, student.is_active) == ("student-x", True)
+
+
+def case_password_change(w):
+    body = {"current_password": PASSWORD, "new_password": "Changed-pass-9"}
+    assert w["jwt_s"].post("/api/v1/auth/password", body, format="json").status_code == 401
+    with in_tenant(w["tenant"]):
+        assert get_user_model().objects.get(pk=w["student"].pk).check_password(PASSWORD)
+
+
+def case_email_change(w):
+    body = {"new_email": "moved@alpha.test", "password": PASSWORD}
+    with tasks_run_on_commit():
+        assert w["jwt_s"].post("/api/v1/auth/email", body, format="json").status_code == 401
+    assert mail.outbox == []
+
+
+def case_logout(w):
+    # A's refresh token on B: refused, and it still refreshes on A.
+    refresh = w["s_tokens"]["refresh"]
+    response = TenantClient(w["other_tenant"]).post(
+        "/api/v1/auth/logout", {"refresh": refresh}, format="json"
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "INVALID_TOKEN")
+    response = w["b_s"].post("/api/v1/auth/logout", {"refresh": refresh}, format="json")
+    assert response.status_code == 401
+    on_a = TenantClient(w["tenant"]).post(
+        "/api/v1/auth/token/refresh", {"refresh": refresh}, format="json"
+    )
+    assert on_a.status_code == 200
+
+
+def case_password_reset_api(w):
+    with tasks_run_on_commit():
+        response = TenantClient(w["other_tenant"]).post(
+            "/api/v1/auth/password-reset", {"email": "student-x@alpha.test"}, format="json"
+        )
+    assert response.status_code == 202
+    assert mail.outbox == []  # B has no such account; A's is never mailed from B
+
+
+def case_password_reset_confirm_api(w):
+    with in_tenant(w["tenant"]):
+        uid = urlsafe_base64_encode(force_bytes(w["student"].pk))
+        token = default_token_generator.make_token(w["student"])
+    response = TenantClient(w["other_tenant"]).post(
+        "/api/v1/auth/password-reset/confirm",
+        {"uid": uid, "token": token, "new_password": "Changed-pass-9"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "INVALID_TOKEN")
+    with in_tenant(w["tenant"]):
+        assert get_user_model().objects.get(pk=w["student"].pk).check_password(PASSWORD)
+
+
+def case_web_account(w):
+    assert _to_login(_b_page(w, w["student"]).get("/account/"), "/account/")
+    response = _b_page(w, w["student"]).post("/account/", {"action": "profile"})
+    assert _to_login(response, "/account/")
+
+
+def case_web_email_confirm(w):
+    with in_tenant(w["tenant"]):
+        token = email_change_token(user=w["student"], new_email="moved@alpha.test")
+    assert _b_page(w).get(f"/account/email/{token}/").status_code == 400
+    with in_tenant(w["tenant"]):
+        assert get_user_model().objects.get(pk=w["student"].pk).email == "student-x@alpha.test"
+
+
+def case_avatar(w):
+    with in_tenant(w["tenant"]):
+        get_user_model().objects.filter(pk=w["student"].pk).update(
+            avatar=f"tenants/{w['tenant'].schema_name}/avatars/{'a' * 32}.png"
+        )
+    # B has no account with A's student's id and an avatar: 404, nothing of A's.
+    response = _b_page(w).get(f"/accounts/{w['student'].pk}/avatar")
+    assert response.status_code == 404
 
 
 def case_course_list(w):
@@ -624,6 +706,14 @@ CASES = {
     "api/v1/auth/token": case_token,
     "api/v1/auth/token/refresh": case_refresh,
     "api/v1/auth/me": case_me,
+    "api/v1/auth/password": case_password_change,
+    "api/v1/auth/email": case_email_change,
+    "api/v1/auth/logout": case_logout,
+    "api/v1/auth/password-reset": case_password_reset_api,
+    "api/v1/auth/password-reset/confirm": case_password_reset_confirm_api,
+    "account/": case_web_account,
+    "account/email/<str:confirmation>/": case_web_email_confirm,
+    "accounts/<int:user_id>/avatar": case_avatar,
     "api/v1/courses": case_course_list,
     "api/v1/courses/<uuid:course_id>": case_course_detail,
     "api/v1/courses/<uuid:course_id>/sections": case_section_create,
@@ -737,6 +827,21 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/auth/token": Entry(frozenset({"OPTIONS"}), "OPTIONS describes the input"),
     "api/v1/auth/token/refresh": Entry(frozenset({"OPTIONS"}), "OPTIONS describes the input"),
     "api/v1/auth/me": Entry(),
+    "api/v1/auth/password": Entry(),
+    "api/v1/auth/email": Entry(),
+    "api/v1/auth/logout": Entry(frozenset({"OPTIONS"}), "OPTIONS describes the input"),
+    "api/v1/auth/password-reset": Entry(
+        frozenset({"OPTIONS", "POST"}),
+        "answers 202 whether or not B has the address (A's account is never mailed from B)",
+    ),
+    "api/v1/auth/password-reset/confirm": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the input"
+    ),
+    "account/": Entry(),
+    "account/email/<str:confirmation>/": Entry(),
+    "accounts/<int:user_id>/avatar": Entry(
+        PAGE, "avatars of B's own accounts are public (they show on public pages)"
+    ),
     "api/v1/courses": Entry(),
     "api/v1/courses/<uuid:course_id>": Entry(),
     "api/v1/courses/<uuid:course_id>/sections": Entry(),
@@ -825,6 +930,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "user_id": lambda a: [str(a.student.pk)],
     "uidb64": lambda a: [a.reset_link[0]],
     "token": lambda a: [a.reset_link[1]],
+    "confirmation": lambda a: [a.email_confirmation],
     "action": lambda a: ["revoke", "reinstate"],
 }
 
@@ -844,6 +950,7 @@ class ASide:
     enrollment: Enrollment
     student: object
     reset_link: tuple[str, str] = ("", "")
+    email_confirmation: str = ""
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -892,6 +999,10 @@ def a_side(world, tenant, other_tenant) -> ASide:
         student=world["student"],
         reset_link=reset_link,
     )
+    with in_tenant(tenant):
+        side.email_confirmation = email_change_token(
+            user=world["student"], new_email="swept@alpha.test"
+        )
     side.credentials = {
         "session:staff": {"HTTP_COOKIE": _session_cookie(tenant, staff)},
         "session:instructor": {"HTTP_COOKIE": _session_cookie(tenant, world["owner"])},
@@ -962,6 +1073,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             enrollments=Enrollment.objects.count(),
             users=get_user_model().objects.count(),
             password=True,
+            email=world["student"].email,
         )
     connection.set_schema_to_public()
     # The 4-character display prefix, as a whole word (it would match inside random tokens).
@@ -1110,6 +1222,7 @@ def _a_changes(side: ASide, tenant) -> list[str]:
             "enrollments": Enrollment.objects.count(),
             "users": get_user_model().objects.count(),
             "password": student.check_password(PASSWORD),
+            "email": student.email,
         }
     connection.set_schema_to_public()
     return [

@@ -246,7 +246,11 @@ REST_FRAMEWORK = {
         "redeem_global": env("THROTTLE_REDEEM_GLOBAL", default="600/min"),
         "login_ip": env("THROTTLE_LOGIN_IP", default="30/min"),
         "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
-        "register_ip": env("THROTTLE_REGISTER_IP", default="20/hour"),
+        # A class behind one NAT address signs up together: 30 a minute and 60 in ten
+        # minutes from one IP pass; the school as a whole takes 300 an hour.
+        "register_ip": env("THROTTLE_REGISTER_IP", default="30/m"),
+        "register_ip_10m": env("THROTTLE_REGISTER_IP_10M", default="60/10m"),
+        "register_school": env("THROTTLE_REGISTER_SCHOOL", default="300/h"),
         "password_reset_ip": env("THROTTLE_PASSWORD_RESET_IP", default="20/hour"),
         "password_reset_account": env("THROTTLE_PASSWORD_RESET_ACCOUNT", default="5/hour"),
     },

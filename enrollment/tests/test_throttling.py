@@ -2,6 +2,7 @@
 per school, 429 ``RATE_LIMITED`` with ``Retry-After``, every attempt counted alike."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -9,6 +10,7 @@ from enrollment.services import access_codes_create
 from tenants.testing import PASSWORD, TenantClient, in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 UNKNOWN = "0000-0000-0000-0000"
 
@@ -117,3 +119,105 @@ def test_log_in_is_limited_per_address_tried_and_per_ip(tenant, rates):
     assert [r.status_code for r in wrong] == [401, 401]
     assert_rate_limited(right_password)  # counted before the password is even checked
     assert [r.status_code for r in per_ip] == [401, 401, 401, 401, 429]
+
+
+# --- Sign-ups: a class behind one NAT address -------------------------------------------------
+
+
+@pytest.fixture
+def signup_clock(monkeypatch, tenant, other_tenant):
+    """The default sign-up rates of base settings, empty sign-up buckets on both schools, and
+    the throttles' clock (``SimpleRateThrottle.timer``) under the test's control: ``clock[0]``
+    is the time in seconds."""
+    from config.settings import base
+
+    for scope in ("register_ip", "register_ip_10m", "register_school"):
+        rate = base.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]
+        monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, scope, rate)
+    keys = [
+        "throttle_register_ip_198.51.100.9",
+        "throttle_register_ip_10m_198.51.100.9",
+        "throttle_register_school_all",
+    ]
+    for school in (tenant, other_tenant):
+        with in_tenant(school):
+            cache.delete_many(keys)
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: clock[0])
+    return clock
+
+
+def register(tenant, n: int, ip: str = "198.51.100.9"):
+    return TenantClient(tenant, REMOTE_ADDR=ip).post(
+        "/api/v1/auth/register",
+        {"email": f"pupil-{n}@alpha.test", "password": PASSWORD, "name": f"Pupil {n}"},
+        format="json",
+    )
+
+
+def test_default_sign_up_rates_are_per_minute_per_ten_minutes_and_per_school():
+    from config.settings import base
+
+    rates = base.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert (rates["register_ip"], rates["register_ip_10m"], rates["register_school"]) == (
+        "30/m",
+        "60/10m",
+        "300/h",
+    )
+
+
+def test_rates_read_counts_of_units():
+    from enrollment.throttles import rate_parse
+
+    assert [rate_parse(r) for r in ("30/m", "60/10m", "20/hour", "100000/min", None)] == [
+        (30, 60),
+        (60, 600),
+        (20, 3600),
+        (100000, 60),
+        (None, None),
+    ]
+    with pytest.raises(ValueError, match="Not a rate"):
+        rate_parse("60 per minute")
+
+
+def test_a_class_of_30_signs_up_in_one_minute_from_one_ip(tenant, signup_clock):
+    answers = []
+    for n in range(30):
+        signup_clock[0] += 1.9  # 30 sign-ups within 57 s
+        answers.append(register(tenant, n).status_code)
+    assert answers == [201] * 30
+    signup_clock[0] += 1
+    assert_rate_limited(register(tenant, 30))
+
+
+def test_sixty_in_ten_minutes_from_one_ip_pass_and_the_61st_is_429(tenant, signup_clock):
+    answers = []
+    for n in range(60):
+        signup_clock[0] += 9.5  # two classes: 60 sign-ups within 570 s, 6-7 a minute
+        answers.append(register(tenant, n).status_code)
+    assert answers == [201] * 60
+    signup_clock[0] += 1
+    response = register(tenant, 60)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMITED"
+    # The oldest of the 60 (561.5 s ago) leaves the ten-minute window in 38.5 s: DRF rounds
+    # up to 39 and the error handler adds one (tenants.api.exception_handler).
+    assert response["Retry-After"] == "40"
+    with in_tenant(tenant):
+        assert not User.objects.filter(email="pupil-60@alpha.test").exists()
+    assert register(tenant, 61, ip="198.51.100.10").status_code == 201
+
+
+def test_the_school_limit_stops_sign_ups_from_many_ips(tenant, other_tenant, rates, signup_clock):
+    rates(register_school="5/h")
+    cache_keys = [f"throttle_register_ip_198.51.100.{n}" for n in range(7)]
+    with in_tenant(tenant):
+        cache.delete_many(cache_keys)
+    answers = [register(tenant, n, ip=f"198.51.100.{n}").status_code for n in range(6)]
+    assert answers == [201] * 5 + [429]
+    beta = TenantClient(other_tenant, REMOTE_ADDR="198.51.100.9").post(
+        "/api/v1/auth/register",
+        {"email": "pupil@beta.test", "password": PASSWORD, "name": ""},
+        format="json",
+    )
+    assert beta.status_code == 201

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from enrollment.web import views
+from enrollment.web import account, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="web-login"),
@@ -24,6 +24,8 @@ urlpatterns = [
         views.PasswordResetConfirmView.as_view(),
         name="web-password-reset-confirm",
     ),
+    path("account/", account.account, name="web-account"),
+    path("account/email/<str:confirmation>/", account.email_confirm, name="web-email-confirm"),
     path("redeem/", views.redeem, name="web-redeem"),
     path("my/courses/", views.my_courses, name="web-my-courses"),
     path("courses/<uuid:course_id>/", views.course_detail, name="web-course"),

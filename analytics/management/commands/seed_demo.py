@@ -4,12 +4,14 @@ Idempotent: what exists is reused, so a second run takes seconds. It lives in ``
 the top app, because it seeds every app below it (schools, courses, media, enrollments).
 """
 
+import io
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
+from PIL import Image, ImageDraw
 
 from courses.models import Course, Lecture
 from courses.services import course_create, lecture_create, section_create
@@ -19,6 +21,8 @@ from media_pipeline.models import MediaAsset
 from media_pipeline.samples import sample_clip
 from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
+from tenants.accounts.services import AVATAR_BOX, user_profile_update
+from tenants.images import image_reencode
 from tenants.models import Tenant
 from tenants.services import platform_setup, tenant_provision
 
@@ -82,6 +86,7 @@ class Command(BaseCommand):
                     raise CommandError(f"The demo lecture did not transcode: {asset.error}")
             Enrollment.objects.get_or_create(student=student, course=course)
             spare = access_codes_create(course=course, quantity=1).codes[0]
+            _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -100,3 +105,29 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _demo_accounts(*, student, instructor) -> None:
+    """Profiles for the demo people: the student gets a name, a bio, a time zone and a
+    picture drawn here with Pillow; the instructor a name and a bio. Set once: a profile that
+    has a name already (the demo's, or one a visitor typed) is left as it is."""
+    if not student.name:
+        image = Image.new("RGB", (256, 256), (37, 99, 235))
+        ImageDraw.Draw(image).ellipse((48, 48, 208, 208), fill=(250, 204, 21))
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        buffer.seek(0)
+        user_profile_update(
+            user=student,
+            name="Sam Student",
+            bio="Learning video production, one lecture at a time. *Favourite tool:* FFmpeg.",
+            time_zone="Europe/Lisbon",
+            avatar=image_reencode(buffer, box=AVATAR_BOX, fmt="PNG"),
+        )
+    if not instructor.name:
+        user_profile_update(
+            user=instructor,
+            name="Ivy Instructor",
+            bio="Ten years of teaching **digital media**. Office hours on Thursdays.",
+            time_zone="America/New_York",
+        )
