@@ -73,9 +73,18 @@ def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> Me
     Raises:
         ValueError: the asset has no playable version yet (``version`` 0).
     """
+    token, expires = _asset_token(asset, viewer_id, media_token_lifetime(asset.duration), now)
+    return MediaAccess(
+        lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
+    )
+
+
+def _asset_token(asset, viewer_id: int, lifetime: float, now: float | None) -> tuple[str, int]:
+    """A media token for ``viewer_id`` on the current version of ``asset``, living ``lifetime``
+    seconds from ``now``, and its expiry (Unix seconds). ``ValueError`` without a version."""
     if not asset.version:
         raise ValueError(f"asset {asset.pk} of {asset.owner_id} has no media version")
-    expires = int((time.time() if now is None else now) + media_token_lifetime(asset.duration))
+    expires = int((time.time() if now is None else now) + lifetime)
     token = media_token_sign(
         tenant=connection.schema_name,
         student_id=viewer_id,
@@ -83,9 +92,7 @@ def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> Me
         version=asset.version,
         expires=expires,
     )
-    return MediaAccess(
-        lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
-    )
+    return token, expires
 
 
 @dataclass(frozen=True)
@@ -117,16 +124,7 @@ class DocumentAccess:
 def document_access_issue(*, asset, viewer_id: int, now: float | None = None) -> DocumentAccess:
     """Sign access for account ``viewer_id`` to the current version of a lecture's document
     ``asset`` for MEDIA_TOKEN_MIN_LIFETIME. Raises ``ValueError`` when no version is ready."""
-    if not asset.version:
-        raise ValueError(f"asset {asset.pk} of {asset.owner_id} has no document version")
-    expires = int((time.time() if now is None else now) + media_token_lifetime(None))
-    token = media_token_sign(
-        tenant=connection.schema_name,
-        student_id=viewer_id,
-        lecture_id=asset.owner_id,
-        version=asset.version,
-        expires=expires,
-    )
+    token, expires = _asset_token(asset, viewer_id, media_token_lifetime(None), now)
     return DocumentAccess(
         lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
     )

@@ -38,13 +38,12 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 from pypdf.errors import PdfReadError, PyPdfError
 
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected
-from media_pipeline.transcoding import asset_changed
+from media_pipeline.transcoding import asset_changed, asset_claim
 from tenants.storage import (
     lecture_version_prefix,
     storage_delete_prefix,
@@ -212,15 +211,7 @@ def document_convert_begin(
                 f"{settings.TRANSCODE_MAX_ATTEMPTS} attempts.",
             )
             return None
-        MediaAsset.objects.filter(pk=asset.pk).update(
-            status=Status.PROCESSING,
-            attempts=F("attempts") + 1,
-            progress=0.0,
-            lease_claim=claim,
-            lease_renewed_at=now,
-        )
-        asset.refresh_from_db()
-        asset_changed(asset, version=version, event="processing")
+        asset_claim(asset, claim=claim, now=now, version=version)
     return asset
 
 

@@ -66,8 +66,9 @@ def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) ->
     return _private(_hls_file(request, lecture_id, version, path))
 
 
-@require_safe
-def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+def _token_refusal(request: HttpRequest, lecture_id: UUID, version: int) -> HttpResponse | None:
+    """The 403 to answer unless the request is on a school's host with a media token valid for
+    ``lecture_id`` and ``version`` there (HMAC only, no query); ``None`` when it is."""
     tenant = getattr(request, "tenant", None)
     token = request.GET.get("token", "")
     if tenant is None or tenant.kind != "school" or not token:
@@ -78,6 +79,15 @@ def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -
         )
     except InvalidMediaToken:
         return _forbidden(request)
+    return None
+
+
+@require_safe
+def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+    refusal = _token_refusal(request, lecture_id, version)
+    if refusal is not None:
+        return refusal
+    token = request.GET["token"]
     rendition, _, filename = path.rpartition("/")
     if not validate_media_path(rendition, filename):
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
@@ -99,16 +109,9 @@ def document_file(request: HttpRequest, lecture_id: UUID, version: int, path: st
 
 @require_safe
 def _document_file(request: HttpRequest, lecture_id: UUID, version: int, path: str):
-    tenant = getattr(request, "tenant", None)
-    token = request.GET.get("token", "")
-    if tenant is None or tenant.kind != "school" or not token:
-        return _forbidden(request)
-    try:
-        media_token_verify(
-            token, tenant=connection.schema_name, lecture_id=lecture_id, version=version
-        )
-    except InvalidMediaToken:
-        return _forbidden(request)
+    refusal = _token_refusal(request, lecture_id, version)
+    if refusal is not None:
+        return refusal
     if path in _DOCUMENT_FILES:
         content_type = _DOCUMENT_FILES[path]
     elif _DOCUMENT_PAGE.match(path):
