@@ -140,6 +140,8 @@ def test_article_body_is_rendered_and_makes_it_ready(api, section):
     ],
 )
 def test_bad_lecture_input_is_400_and_creates_nothing(tenant, api, section, payload, field):
+    with in_tenant(tenant):
+        assets = MediaAsset.objects.count()
     response = api.post(
         f"/api/v1/sections/{section.id}/lectures", {"title": "Bad", **payload}, format="json"
     )
@@ -149,7 +151,7 @@ def test_bad_lecture_input_is_400_and_creates_nothing(tenant, api, section, payl
     assert field in response.json()["error"]["details"]
     with in_tenant(tenant):
         assert not Lecture.objects.filter(section=section).exists()
-        assert MediaAsset.objects.count() == 0
+        assert MediaAsset.objects.count() == assets
 
 
 def test_patch_body_of_a_video_is_400(tenant, api, section):
