@@ -260,7 +260,7 @@ def _run(command: list[str], *, timeout: float, what: str) -> None:
         except subprocess.TimeoutExpired as exc:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise DocumentFailed(f"{what} took longer than {int(timeout)} seconds.") from exc
+            raise DocumentFailed(f"{what} did not finish within {int(timeout)} s.") from exc
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
