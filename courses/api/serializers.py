@@ -54,8 +54,13 @@ class DocumentOutput(serializers.Serializer):
     def _access(self, asset) -> DocumentAccess | None:
         if not asset.version:
             return None
-        viewer = self.context["request"].user
-        return document_access_issue(asset=asset, viewer_id=viewer.pk)
+        # One token per document and response (the PDF and every page image share it).
+        cache = self.context.setdefault("_document_access", {})
+        key = (asset.pk, asset.version)
+        if key not in cache:
+            viewer = self.context["request"].user
+            cache[key] = document_access_issue(asset=asset, viewer_id=viewer.pk)
+        return cache[key]
 
     def get_pdf_url(self, asset) -> str | None:
         access = self._access(asset)
