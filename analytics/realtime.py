@@ -87,14 +87,15 @@ def video_processing_publish(
     (``failed`` with the reason). An upload starting or being abandoned is not an event here.
     Called inside the pipeline's transaction; the event is sent once it commits (at once in
     autocommit), so no dashboard sees a rolled-back state. Never raises for Redis
-    (``dashboard_publish``).
+    (``dashboard_publish``). A presentation's document sends the same message with the type
+    ``document.processing``.
     """
-    if kind != "video":
+    if kind not in ("video", "document"):
         return
     if event not in _PROCESSING_EVENTS and not (event == "rejected" and status == "failed"):
         return
     message = {
-        "type": "video.processing",
+        "type": f"{kind}.processing",
         "lecture_id": str(owner_id),
         "version": version,
         "status": status,

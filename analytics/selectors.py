@@ -145,7 +145,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
             {
                 "lecture_id": str(lecture.id),
                 "title": lecture.title,
-                "duration": lecture.video.duration,
+                "duration": lecture.video.duration if lecture.video else None,
                 "viewers": stat.viewers if stat else 0,
                 "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
                 "average_completion": stat.average_completion if stat else 0.0,
@@ -176,7 +176,7 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     viewers = stat.viewers if stat else 0
     bin_viewers = list(stat.bin_viewers) if stat else []
     bin_rewatchers = list(stat.bin_rewatchers) if stat else []
-    duration = lecture.video.duration
+    duration = lecture.video.duration if lecture.video else None
     count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
     retention = [

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from courses import downloads
 from enrollment.api import auth as auth_apis
 from enrollment.web import views as web_views
 from media_pipeline import views as media_views
@@ -42,6 +43,16 @@ urlpatterns = [
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",
         media_views.hls_file,
         name="hls-file",
+    ),
+    path(
+        "media/doc/<uuid:lecture_id>/v<int:version>/<path:path>",
+        media_views.document_file,
+        name="document-file",
+    ),
+    path(
+        "media/attachments/<uuid:attachment_id>",
+        downloads.attachment_download,
+        name="attachment-download",
     ),
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", openapi.SwaggerView.as_view(url_name="api-schema"), name="api-docs"),

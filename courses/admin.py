@@ -106,17 +106,27 @@ class CourseAdmin(ServiceDeleteAdmin):
 
 @admin.register(Lecture, site=school_admin_site)
 class LectureAdmin(ServiceDeleteAdmin):
-    list_display = ("title", "section", "video_status", "video_duration", "video_version")
-    list_filter = ("video__status",)
-    list_select_related = ("section", "video")
+    list_display = ("title", "section", "kind", "video_status", "video_duration", "video_version")
+    list_filter = ("kind", "video__status")
+    list_select_related = ("section", "video", "document")
     # The kind is chosen when a lecture is made (its assets follow it) and never changes.
-    fields = ("section", "title", "description", "order", "free_preview", "body", "kind", "video")
-    readonly_fields = ("kind", "video")
+    fields = (
+        "section",
+        "title",
+        "description",
+        "order",
+        "free_preview",
+        "body",
+        "kind",
+        "video",
+        "document",
+    )
+    readonly_fields = ("kind", "video", "document")
 
     def save_model(self, request, obj: Lecture, form, change: bool) -> None:
-        # A new lecture gets its video asset like every other way of creating one.
+        # A new lecture gets the asset of its kind like every other way of creating one.
         if not change:
-            services.lecture_video_attach(lecture=obj)
+            services.lecture_assets_attach(lecture=obj)
         super().save_model(request, obj, form, change)
 
     def delete_one(self, obj: Lecture) -> None:

@@ -39,11 +39,12 @@ from uuid import UUID
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Prefetch
+from django.db.models.functions import Length, Trim
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import schema_context
 
-from courses.models import Course, Lecture, Section
+from courses.models import Attachment, Course, Lecture, Section
 from tenants.errors import NotFound
 
 # Lifetime of an entry in seconds: a bound on memory, not on staleness (versions handle that).
@@ -166,8 +167,14 @@ def _outline_build(course: Course) -> dict[str, Any]:
                     "id": lecture.id,
                     "title": lecture.title,
                     "order": lecture.order,
-                    "duration": lecture.video.duration,
-                    "ready": lecture.video.version > 0,
+                    "kind": lecture.kind,
+                    "duration": lecture.video.duration if lecture.video else None,
+                    "page_count": lecture.document.page_count if lecture.document else None,
+                    "ready": _lecture_ready(lecture),
+                    "attachments": [
+                        {"id": a.id, "filename": a.filename, "size": a.size}
+                        for a in lecture.attachments.all()
+                    ],
                 }
                 for lecture in section.lectures.all()
             ],
@@ -177,11 +184,37 @@ def _outline_build(course: Course) -> dict[str, Any]:
     return item
 
 
+def _lecture_ready(lecture: Lecture) -> bool:
+    # As courses.selectors.lecture_ready, from the annotated body length (the body itself is
+    # not read: it can be 100,000 characters).
+    if lecture.kind == Lecture.Kind.ARTICLE:
+        return lecture.body_length > 0
+    asset = lecture.document if lecture.kind == Lecture.Kind.PRESENTATION else lecture.video
+    return asset is not None and asset.version > 0
+
+
 def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     lectures = (
         Lecture.objects.order_by("order", "id")
-        .select_related("video")
-        .only("id", "section_id", "title", "order", "video__version", "video__duration")
+        .select_related("video", "document")
+        .annotate(body_length=Length(Trim("body")))
+        .prefetch_related(
+            Prefetch(
+                "attachments",
+                queryset=Attachment.objects.only("lecture_id", "filename", "size"),
+            )
+        )
+        .only(
+            "id",
+            "section_id",
+            "title",
+            "order",
+            "kind",
+            "video__version",
+            "video__duration",
+            "document__version",
+            "document__page_count",
+        )
     )
     courses = Course.objects.filter(id__in=course_ids).prefetch_related(
         Prefetch(
@@ -199,8 +232,10 @@ def course_outlines_get(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     exist are left out). Two ``get_many`` when warm; the missing ones are read in 3 queries.
 
     An outline: the ``COURSE_FIELDS`` of the course and ``sections``:
-    ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "duration" (seconds or
-    None), "ready" (a version plays)}]}]`` in order.
+    ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "kind", "duration"
+    (seconds or None), "page_count" (a presentation's pages or None), "ready" (a version
+    plays, or an article has a body), "attachments": [{"id", "filename", "size"}]}]}]`` in
+    order.
     """
     if not course_ids:
         return {}
@@ -266,6 +301,17 @@ def _section_changed(sender, instance: Section, **kwargs) -> None:
 def _lecture_changed(sender, instance: Lecture, **kwargs) -> None:
     # A lecture deleted with its section: the section's own signal covers the course.
     catalogue_invalidate(course_id=_lecture_course_id(instance))
+
+
+@receiver([post_save, post_delete], sender=Attachment, dispatch_uid="courses.cache.attachment")
+def _attachment_changed(sender, instance: Attachment, **kwargs) -> None:
+    course_id = (
+        Lecture.objects.filter(pk=instance.lecture_id)
+        .values_list("section__course_id", flat=True)
+        .first()
+    )
+    if course_id is not None:
+        catalogue_invalidate(course_id=course_id)
 
 
 def asset_changed_receiver(*, schema_name: str, owner_id: UUID, event: str, **payload) -> None:

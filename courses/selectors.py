@@ -42,7 +42,9 @@ def course_get(*, course_id: UUID, outline: bool = True) -> Course:
                 queryset=Section.objects.order_by("order", "id").prefetch_related(
                     Prefetch(
                         "lectures",
-                        queryset=Lecture.objects.select_related("video").order_by("order", "id"),
+                        queryset=Lecture.objects.select_related("video", "document")
+                        .prefetch_related("attachments")
+                        .order_by("order", "id"),
                     )
                 ),
             )
@@ -91,7 +93,9 @@ def lecture_get(
 ) -> Lecture:
     """A lecture of this tenant (of ``course`` when given) with its section and course joined,
     else ``NotFound``: another course's or school's id behaves as an unknown one."""
-    qs = Lecture.objects.select_related("section__course", "video")
+    qs = Lecture.objects.select_related("section__course", "video", "document")
+    if not for_update:
+        qs = qs.prefetch_related("attachments")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     if course is not None:
@@ -100,3 +104,35 @@ def lecture_get(
     if lecture is None:
         raise NotFound("Lecture not found.")
     return lecture
+
+
+def lecture_asset(lecture: Lecture):
+    """The media asset a lecture's students open: its ``video``, its ``document`` for a
+    presentation, ``None`` for an article."""
+    if lecture.kind == Lecture.Kind.PRESENTATION:
+        return lecture.document
+    if lecture.kind == Lecture.Kind.ARTICLE:
+        return None
+    return lecture.video
+
+
+def lecture_status(lecture: Lecture) -> str:
+    """The lecture's status (API.md lecture object): its media asset's status; for an article
+    ``ready`` when its ``body`` is not blank, else ``awaiting_media``."""
+    asset = lecture_asset(lecture)
+    if asset is None:
+        return (
+            "ready"
+            if lecture.kind == Lecture.Kind.ARTICLE and lecture.body.strip()
+            else ("awaiting_media")
+        )
+    return asset.status
+
+
+def lecture_ready(lecture: Lecture) -> bool:
+    """Whether students can open the lecture: a video or document version is ready, or an
+    article's body is not blank."""
+    asset = lecture_asset(lecture)
+    if asset is None:
+        return lecture.kind == Lecture.Kind.ARTICLE and bool(lecture.body.strip())
+    return asset.version > 0

@@ -10,14 +10,18 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import transaction
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
+from courses.attachments import attachment_filename_clean, attachment_key
 from courses.hooks import course_delete_guards
 from courses.images import image_delete, image_store
-from courses.models import Course, Lecture, Section
+from courses.models import Attachment, Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
+from media_pipeline.documents import document_create
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
@@ -220,21 +224,83 @@ def section_delete(*, section: Section) -> None:
         _media_delete(lecture_ids=lecture_ids)
 
 
+#: Longest article ``body`` in characters (API.md: Courses).
+ARTICLE_BODY_MAX_LENGTH = 100_000
+
+
 @transaction.atomic
-def lecture_create(*, section: Section, title: str, order: int | None = None) -> Lecture:
-    """Append a lecture to ``section`` with its video asset (status ``awaiting_media``)."""
+def lecture_create(
+    *,
+    section: Section,
+    title: str,
+    order: int | None = None,
+    kind: str = Lecture.Kind.VIDEO,
+    body: str = "",
+) -> Lecture:
+    """Append a lecture of ``kind`` to ``section`` (``order`` defaults to after the last one)
+    with the asset its kind needs: a ``video`` lecture its video asset, a ``presentation`` its
+    document asset (both ``awaiting_media``); an ``article`` has no asset and shows ``body``
+    (Markdown). Raises ``ApplicationError`` (400 ``VALIDATION_ERROR``) for an unknown ``kind``,
+    a ``body`` on another kind or a body over ARTICLE_BODY_MAX_LENGTH characters.
+    """
+    if kind not in Lecture.Kind.values:
+        raise ApplicationError(
+            f"kind must be one of {', '.join(Lecture.Kind.values)}.",
+            code="VALIDATION_ERROR",
+            details={"kind": ["Unknown lecture kind."]},
+        )
+    _body_check(kind, body)
     if order is None:
         order = (section.lectures.aggregate(m=Max("order"))["m"] or 0) + 1
-    lecture = Lecture(section=section, title=title, order=order)
-    lecture_video_attach(lecture=lecture)
+    lecture = Lecture(section=section, title=title, order=order, kind=kind, body=body)
+    lecture_assets_attach(lecture=lecture)
     lecture.save(force_insert=True)
     return lecture
+
+
+def _body_check(kind: str, body: str) -> None:
+    if body and kind != Lecture.Kind.ARTICLE:
+        raise ApplicationError(
+            "Only article lectures have a body.",
+            code="VALIDATION_ERROR",
+            details={"body": ["Only article lectures have a body."]},
+        )
+    if len(body) > ARTICLE_BODY_MAX_LENGTH:
+        raise ApplicationError(
+            f"The body is longer than {ARTICLE_BODY_MAX_LENGTH} characters.",
+            code="VALIDATION_ERROR",
+            details={"body": [f"At most {ARTICLE_BODY_MAX_LENGTH} characters."]},
+        )
 
 
 def lecture_video_attach(*, lecture: Lecture) -> None:
     """Give an unsaved ``lecture`` its video asset (``media_pipeline.assets.video_create``,
     owned by the lecture's id); the caller saves the lecture in the same transaction."""
     lecture.video = video_create(owner_id=lecture.id)
+
+
+def lecture_assets_attach(*, lecture: Lecture) -> None:
+    """Give an unsaved ``lecture`` the asset its ``kind`` needs (a video, a document, nothing
+    for an article); the caller saves the lecture in the same transaction."""
+    if lecture.kind == Lecture.Kind.VIDEO:
+        lecture_video_attach(lecture=lecture)
+    elif lecture.kind == Lecture.Kind.PRESENTATION:
+        lecture.document = document_create(owner_id=lecture.id)
+
+
+def lecture_body_update(*, lecture: Lecture, body: str) -> Lecture:
+    """Set the Markdown ``body`` of an article lecture. Raises ``ApplicationError`` (400
+    ``VALIDATION_ERROR``) for another kind or a body over ARTICLE_BODY_MAX_LENGTH characters."""
+    if lecture.kind != Lecture.Kind.ARTICLE:
+        raise ApplicationError(
+            "Only article lectures have a body.",
+            code="VALIDATION_ERROR",
+            details={"body": ["Only article lectures have a body."]},
+        )
+    _body_check(lecture.kind, body)
+    lecture.body = body
+    lecture.save(update_fields=["body", "updated_at"])
+    return lecture
 
 
 def lecture_rename(*, lecture: Lecture, title: str) -> Lecture:
@@ -250,6 +316,74 @@ def lecture_delete(*, lecture: Lecture) -> None:
         lecture_id = lecture.pk
         lecture.delete()
         _media_delete(lecture_ids=[lecture_id])
+
+
+# --- Attachments -------------------------------------------------------------------------------
+
+
+class FileTooLarge(ApplicationError):
+    """413 ``FILE_TOO_LARGE``: an attachment over ATTACHMENT_MAX_BYTES."""
+
+    code = "FILE_TOO_LARGE"
+    status = 413
+
+
+def attachment_size_check(size: int | None) -> None:
+    """Raise ``FileTooLarge`` (413 ``FILE_TOO_LARGE``) when ``size`` bytes (a file's size or a
+    request's Content-Length) pass ATTACHMENT_MAX_BYTES; ``None`` passes."""
+    if size is not None and size > settings.ATTACHMENT_MAX_BYTES:
+        raise FileTooLarge(
+            f"The file is larger than the {settings.ATTACHMENT_MAX_BYTES} byte limit."
+        )
+
+
+def attachment_create(*, lecture: Lecture, file, created_by=None) -> Attachment:
+    """Store ``file`` (a Django ``UploadedFile``, read in chunks: never whole in memory) as an
+    attachment of ``lecture`` under ``tenants/<schema>/lectures/<lecture>/attachments/<id>``
+    and insert its row. The file is stored first and removed again if the insert fails, so a
+    failed request leaves nothing behind. ``filename`` is the upload's base name (no folders,
+    no control characters, 255 characters at most); ``content_type`` is recorded as the client
+    sent it but never served (downloads are ``application/octet-stream``). Raises
+    ``FileTooLarge`` over ATTACHMENT_MAX_BYTES and ``ApplicationError`` (400
+    ``VALIDATION_ERROR``) for an empty file."""
+    attachment_size_check(file.size)
+    if not file.size:
+        raise ApplicationError(
+            "The file is empty.", code="VALIDATION_ERROR", details={"file": ["Empty file."]}
+        )
+    attachment = Attachment(
+        lecture=lecture,
+        filename=attachment_filename_clean(file.name or ""),
+        size=file.size,
+        content_type=(getattr(file, "content_type", "") or "")[:255],
+        created_by=created_by,
+    )
+    key = attachment_key(connection.schema_name, lecture.pk, attachment.pk)
+    attachment.key = default_storage.save(key, file)
+    try:
+        with transaction.atomic():
+            attachment.save(force_insert=True)
+            # The row's lecture may have been deleted meanwhile (then its prefix is gone too).
+            if not Lecture.objects.filter(pk=lecture.pk).exists():
+                raise NotFound("Lecture not found.")
+    except Exception:
+        default_storage.delete(attachment.key)
+        raise
+    return attachment
+
+
+def attachment_delete(*, lecture: Lecture, attachment_id: UUID) -> None:
+    """Delete the attachment ``attachment_id`` of ``lecture`` and, once committed, its file.
+    Raises ``NotFound`` when it is not one of the lecture's (another lecture's or school's)."""
+    with transaction.atomic():
+        attachment = (
+            Attachment.objects.select_for_update().filter(pk=attachment_id, lecture=lecture).first()
+        )
+        if attachment is None:
+            raise NotFound("Attachment not found.")
+        key = attachment.key
+        attachment.delete()
+        transaction.on_commit(lambda: default_storage.delete(key))
 
 
 # --- Order ------------------------------------------------------------------------------------

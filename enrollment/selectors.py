@@ -214,8 +214,12 @@ class CourseInfo:
 @dataclass(frozen=True)
 class LectureRow:
     """One lecture as a student sees it: ``order`` its position in the section, ``duration`` in
-    seconds (``None`` before any media), ``ready`` when a media version plays, ``completed`` at
-    >= 90 % watched, ``completion`` in percent, ``position`` (resume point) in seconds."""
+    seconds (``None`` before any media and for other kinds than video), ``ready`` when a media
+    version plays (an article: when it has a body), ``completed`` (API.md: >= 90 % watched or
+    of the pages viewed, an article read to its end), ``completion`` in percent, ``position``
+    (resume point: seconds, a page, or the share of an article scrolled), ``kind``,
+    ``page_count`` (presentations) and ``attachments`` (``{"id", "filename", "size"}``, no
+    URLs: those are signed per viewer by the reader)."""
 
     id: UUID
     title: str
@@ -225,6 +229,9 @@ class LectureRow:
     completed: bool
     completion: float
     position: float
+    kind: str = "video"
+    page_count: int | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -320,6 +327,9 @@ def student_course_outline(*, student, outline: dict[str, Any]) -> CourseOutline
                     completed=bool(row and row.completed),
                     completion=row.completion if row else 0.0,
                     position=row.position if row else 0.0,
+                    kind=lecture.get("kind", "video"),
+                    page_count=lecture.get("page_count"),
+                    attachments=lecture.get("attachments", []),
                 )
             )
         sections.append(

@@ -318,6 +318,11 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
+    if lecture.video is None:
+        raise Conflict(
+            f"This lecture is an {lecture.kind} lecture, not a video: it has no playback.",
+            code="NOT_A_VIDEO",
+        )
     if not lecture.video.version:
         raise Conflict("This lecture is not ready to play yet.", code="NOT_READY")
     progress = LectureProgress.objects.filter(student=student, lecture_id=lecture.id).first()
@@ -327,6 +332,21 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
         position=progress.position if progress else 0.0,
         duration=lecture.video.duration,
     )
+
+
+def lecture_content(*, student, course_id: UUID, lecture_id: UUID) -> Lecture:
+    """The lecture an enrolled student opens, with its ``video`` and ``document`` assets
+    joined (an article's ``body``, a presentation's document). Raises ``NotFound`` (course or
+    lecture not in this tenant, lecture not in the course) and ``NotEnrolled`` (403)."""
+    enrollment_get(student=student, course_id=course_id)
+    lecture = (
+        Lecture.objects.select_related("video", "document")
+        .filter(id=lecture_id, section__course_id=course_id)
+        .first()
+    )
+    if lecture is None:
+        raise NotFound("Lecture not found.")
+    return lecture
 
 
 def ranges_merge(ranges: list[list[float]]) -> list[list[float]]:
@@ -341,28 +361,58 @@ def ranges_merge(ranges: list[list[float]]) -> list[list[float]]:
 
 
 def progress_record(
-    *, student, lecture_id: UUID, position: float, watched: list[list[float]]
+    *,
+    student,
+    lecture_id: UUID,
+    position: float,
+    watched: list[list[float]],
+    pages: list[int] | None = None,
+    finished: bool = False,
 ) -> LectureProgress:
-    """Merge a heartbeat into the student's progress on a lecture.
+    """Merge a heartbeat into the student's progress on a lecture (API.md, Student API).
 
-    ``watched`` ranges are clipped to ``[0, duration]`` and unioned with what is stored under a
-    row lock, so concurrent heartbeats from two devices lose nothing. ``completion`` is the
-    covered share of the duration in percent; ``completed`` at >= 90. Raises ``NotFound`` for a
-    lecture not in this tenant, ``NotEnrolled`` (403) when not (or no longer) enrolled in its
-    course.
+    Video: ``watched`` ranges (seconds) are clipped to ``[0, duration]`` and unioned with what
+    is stored under a row lock, so concurrent heartbeats from two devices lose nothing;
+    ``completion`` is the covered share of the duration in percent; ``completed`` at >= 90.
+
+    Presentation: ``pages`` (1-based page numbers viewed; numbers outside ``1..page_count``
+    are dropped) are stored as ranges in page units (page p is ``[p - 1, p]``), so
+    ``completion`` is the share of the pages viewed and ``completed`` at >= 90 %;
+    ``position`` is the page to resume at.
+
+    Article: ``finished`` (the page saw the end of the article) makes ``completion`` 100 and
+    the lecture ``completed``; ``position`` is the share of the article scrolled (0-1).
+
+    ``completed`` never goes back to false. Raises ``NotFound`` for a lecture not in this
+    tenant, ``NotEnrolled`` (403) when not (or no longer) enrolled in its course,
+    ``Conflict`` 409 ``NOT_READY`` for a presentation whose document is not ready.
 
     On commit, ``enrollment.hooks.progress_recorded`` is fired with the non-empty clipped
-    ranges (``analytics`` buffers one watch event per range and sends the school's dashboards a
-    ``video_watch`` event); it cannot fail the heartbeat.
+    video ranges (none for other kinds: ``analytics`` buffers one watch event per range and
+    sends the school's dashboards a ``video_watch`` event); it cannot fail the heartbeat.
     """
-    lecture = Lecture.objects.select_related("section", "video").filter(id=lecture_id).first()
+    lecture = (
+        Lecture.objects.select_related("section", "video", "document").filter(id=lecture_id).first()
+    )
     if lecture is None:
         raise NotFound("Lecture not found.")
     course_id = lecture.section.course_id
     enrollment_get(student=student, course_id=course_id)
-    duration = lecture.video.duration or 0.0
-    limit = duration if duration > 0 else math.inf
-    clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
+    if lecture.kind == Lecture.Kind.PRESENTATION:
+        page_count = lecture.document.page_count if lecture.document else None
+        if not page_count or not lecture.document.version:
+            raise Conflict("This presentation is not ready yet.", code="NOT_READY")
+        duration = float(page_count)
+        clipped = [[p - 1.0, float(p)] for p in sorted(set(pages or [])) if 1 <= p <= page_count]
+        position = float(min(max(position, 1.0), page_count))
+    elif lecture.kind == Lecture.Kind.ARTICLE:
+        duration = 1.0
+        clipped = [[0.0, 1.0]] if finished else []
+        position = min(max(position, 0.0), 1.0)
+    else:
+        duration = (lecture.video.duration if lecture.video else None) or 0.0
+        limit = duration if duration > 0 else math.inf
+        clipped = [[max(0.0, a), min(limit, b)] for a, b in watched]
     with transaction.atomic():
         LectureProgress.objects.get_or_create(student=student, lecture_id=lecture_id)
         row = LectureProgress.objects.select_for_update().get(
@@ -374,12 +424,13 @@ def progress_record(
         row.completed = row.completed or row.completion >= COMPLETION_THRESHOLD
         row.position = max(0.0, min(position, duration)) if duration > 0 else max(0.0, position)
         row.save()
+        video_ranges = clipped if lecture.kind == Lecture.Kind.VIDEO else []
         payload = {
             "schema_name": connection.schema_name,
             "student_id": student.pk,
             "course_id": course_id,
             "lecture_id": lecture_id,
-            "ranges": [[a, b] for a, b in clipped if b > a],
+            "ranges": [[a, b] for a, b in video_ranges if b > a],
             "position": row.position,
             "completion": row.completion,
             "completed": row.completed,

@@ -73,9 +73,18 @@ def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> Me
     Raises:
         ValueError: the asset has no playable version yet (``version`` 0).
     """
+    token, expires = _asset_token(asset, viewer_id, media_token_lifetime(asset.duration), now)
+    return MediaAccess(
+        lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
+    )
+
+
+def _asset_token(asset, viewer_id: int, lifetime: float, now: float | None) -> tuple[str, int]:
+    """A media token for ``viewer_id`` on the current version of ``asset``, living ``lifetime``
+    seconds from ``now``, and its expiry (Unix seconds). ``ValueError`` without a version."""
     if not asset.version:
         raise ValueError(f"asset {asset.pk} of {asset.owner_id} has no media version")
-    expires = int((time.time() if now is None else now) + media_token_lifetime(asset.duration))
+    expires = int((time.time() if now is None else now) + lifetime)
     token = media_token_sign(
         tenant=connection.schema_name,
         student_id=viewer_id,
@@ -83,6 +92,39 @@ def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> Me
         version=asset.version,
         expires=expires,
     )
-    return MediaAccess(
+    return token, expires
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """A viewer's signed access to one version of a lecture's document (the PDF and its page
+    images), served under ``/media/doc/<lecture>/v<version>/``. The token is a media token
+    (``media_pipeline.tokens``) for the lecture and the document's version: a lecture has one
+    media asset its students open (a video or a document), so the pair names it."""
+
+    lecture_id: UUID
+    version: int
+    token: str
+    expires: int
+
+    def path(self, name: str) -> str:
+        """Absolute path of ``name`` (``document.pdf`` or ``pages/NNN.jpg``), token included."""
+        return f"/media/doc/{self.lecture_id}/v{self.version}/{name}?token={self.token}"
+
+    @property
+    def pdf_path(self) -> str:
+        """The PDF (served with Range support, as pdf.js asks for it)."""
+        return self.path("document.pdf")
+
+    def page_path(self, number: int) -> str:
+        """The JPEG image of page ``number`` (1-based)."""
+        return self.path(f"pages/{number:03d}.jpg")
+
+
+def document_access_issue(*, asset, viewer_id: int, now: float | None = None) -> DocumentAccess:
+    """Sign access for account ``viewer_id`` to the current version of a lecture's document
+    ``asset`` for MEDIA_TOKEN_MIN_LIFETIME. Raises ``ValueError`` when no version is ready."""
+    token, expires = _asset_token(asset, viewer_id, media_token_lifetime(None), now)
+    return DocumentAccess(
         lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
     )

@@ -48,6 +48,8 @@ class MediaAsset(models.Model):
     # Seconds of the playing version (of the pending source until one plays).
     duration = models.FloatField(null=True, blank=True)
     renditions = models.JSONField(default=list, blank=True)
+    # Pages of the ready document (kind ``document``); null for videos and before one is ready.
+    page_count = models.PositiveIntegerField(null=True, blank=True)
     version = models.PositiveIntegerField(default=0)
     # The source waiting for (or under) processing, and the version it will become.
     source_key = models.CharField(max_length=500, blank=True)

@@ -6,10 +6,11 @@ import uuid
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 from django.db import DatabaseError, connections
 from django_tenants.utils import tenant_context
 
-from media_pipeline import recovery, transcoding, uploads
+from media_pipeline import documents, recovery, transcoding, uploads
 from tenants.selectors import schools_active
 from tenants.tasks import TenantTask
 
@@ -58,6 +59,55 @@ def lecture_transcode(self, *, schema_name: str, lecture_id: str, version: int) 
     claim = self.request.id or str(uuid.uuid4())
     with recovery.transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim):
         return transcoding.lecture_transcode(lecture_id=lecture_id, version=version, claim=claim)
+
+
+class DocumentTask(TenantTask):
+    """Marks the document failed when the conversion dies of an unexpected error (while this run
+    holds it: ``documents.document_convert_abandon``); killed runs are recovered by lease."""
+
+    abstract = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        with self.school(kwargs["schema_name"]) as tenant:
+            if tenant is None:
+                return
+            documents.document_convert_abandon(
+                asset_id=kwargs["asset_id"],
+                version=kwargs["version"],
+                claim=task_id,
+                message="Processing stopped unexpectedly; please upload the document again.",
+            )
+
+
+@shared_task(
+    base=DocumentTask,
+    bind=True,
+    name=documents.CONVERT_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.DOCUMENT_TASK_TIME_LIMIT,
+    soft_time_limit=settings.DOCUMENT_TASK_TIME_LIMIT - 30,
+)
+def document_convert(self, *, schema_name: str, asset_id: str, version: int) -> bool:
+    """Convert ``version`` of a document asset in school ``schema_name`` (queue ``default``):
+    slides to PDF, page count, page images (``documents.document_convert``). Idempotent by the
+    asset's state; the task id is the run's claim."""
+    claim = self.request.id or str(uuid.uuid4())
+    return documents.document_convert(asset_id=asset_id, version=version, claim=claim)
+
+
+@shared_task(name="media_pipeline.tasks.documents_recover", time_limit=300, soft_time_limit=270)
+def documents_recover() -> dict[str, int]:
+    """Beat task (every minute): in every active school, queue again the document conversions
+    whose run was lost (``documents.documents_recover``). Returns ``{"requeued": n,
+    "failed": n}``."""
+    totals = {"requeued": 0, "failed": 0}
+    for tenant in schools_active():
+        with tenant_context(tenant):
+            recovered = documents.documents_recover()
+            totals["requeued"] += len(recovered["requeued"])
+            totals["failed"] += len(recovered["failed"])
+    return totals
 
 
 @shared_task(name="media_pipeline.tasks.uploads_expire", time_limit=600, soft_time_limit=540)

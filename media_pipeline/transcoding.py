@@ -201,16 +201,24 @@ def lecture_transcode_begin(
         if asset.attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
             transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
             return None
-        MediaAsset.objects.filter(pk=asset.pk).update(
-            status=Status.PROCESSING,
-            attempts=F("attempts") + 1,
-            progress=0.0,
-            lease_claim=claim,
-            lease_renewed_at=now,
-        )
-        asset.refresh_from_db()
-        asset_changed(asset, version=version, event="processing")
+        asset_claim(asset, claim=claim, now=now, version=version)
     return asset
+
+
+def asset_claim(asset: MediaAsset, *, claim: str, now, version: int) -> None:
+    """Take the lease on the pending ``version`` of the locked ``asset`` for the run ``claim``
+    at ``now``: status ``processing``, one more attempt (atomic ``F``), progress 0; the row is
+    reloaded and ``asset_changed`` fired with ``processing``. Call inside the transaction that
+    holds the row lock (video transcodes and document conversions alike)."""
+    MediaAsset.objects.filter(pk=asset.pk).update(
+        status=Status.PROCESSING,
+        attempts=F("attempts") + 1,
+        progress=0.0,
+        lease_claim=claim,
+        lease_renewed_at=now,
+    )
+    asset.refresh_from_db()
+    asset_changed(asset, version=version, event="processing")
 
 
 def transcode_attempts_exhausted(*, schema: str, lecture_id: UUID | str, version: int) -> None:

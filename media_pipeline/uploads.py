@@ -20,7 +20,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from media_pipeline.leases import video_of
+from media_pipeline.documents import document_sniff, document_source_accept
 from media_pipeline.models import MediaAsset, Upload
 from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
 from media_pipeline.transcoding import asset_changed, lecture_source_accept
@@ -74,6 +74,9 @@ def checksum_parse(header: str | None) -> Checksum | None:
     return Checksum(algorithm=algorithm, digest=digest)
 
 
+#: Asset kinds a tus upload may target (``video``: a video lecture; ``document``: slides or a
+#: PDF of a presentation lecture).
+UPLOAD_KINDS = (MediaAsset.Kind.VIDEO, MediaAsset.Kind.DOCUMENT)
 METADATA_MAX_LENGTH = 4096  # characters of the raw header kept on the Upload row
 
 
@@ -157,9 +160,15 @@ def upload_create(
     except ValueError as exc:
         raise NotFound("Lecture not found.") from exc
     with transaction.atomic():
-        asset = video_of(lecture_id).select_for_update().first()
+        # The lecture's video, or its document for a presentation (an article has neither).
+        asset = (
+            MediaAsset.objects.select_for_update()
+            .filter(owner_id=lecture_id, kind__in=UPLOAD_KINDS)
+            .order_by("-kind")
+            .first()
+        )
         if asset is None:
-            raise NotFound("Lecture not found.")
+            raise NotFound("Lecture not found, or it takes no media upload.")
         upload = Upload.objects.create(
             asset=asset,
             created_by=user,
@@ -310,7 +319,8 @@ def _upload_discard(upload: Upload) -> None:
 
 def upload_finish(*, upload: Upload) -> None:
     """The last byte arrived: validate the file, store it as the lecture's new source and queue
-    the transcode (ARCHITECTURE.md, Media pipeline).
+    the transcode (ARCHITECTURE.md, Media pipeline), or, for a document asset, sniff it
+    (``documents.document_sniff``: PDF, PPTX, ODP, PPT) and queue its conversion.
 
     Validation trusts neither name nor Content-Type: magic bytes, then a probe with a forced
     demuxer. A file that is not a usable video leaves the lecture ``failed`` with a readable
@@ -319,9 +329,13 @@ def upload_finish(*, upload: Upload) -> None:
     """
     path = staging_path(upload.id)
     schema = connection.schema_name
+    kind = MediaAsset.objects.values_list("kind", flat=True).get(pk=upload.asset_id)
     try:
-        container = sniff_container(path)
-        result: ProbeResult = probe(path, container=container)
+        if kind == MediaAsset.Kind.DOCUMENT:
+            container = document_sniff(path)
+        else:
+            container = sniff_container(path)
+            result: ProbeResult = probe(path, container=container)
     except MediaRejected as exc:
         asset = MediaAsset.objects.select_for_update().get(pk=upload.asset_id)
         upload.delete()
@@ -338,6 +352,9 @@ def upload_finish(*, upload: Upload) -> None:
     key = f"{lecture_prefix(schema, lecture_id)}/sources/{upload.id}.{container}"
     _staging_to_storage(path, key)
     upload.delete()
+    if kind == MediaAsset.Kind.DOCUMENT:
+        document_source_accept(asset_id=upload.asset_id, source_key=key)
+        return
     lecture_source_accept(lecture_id=lecture_id, source_key=key, probe=result)
 
 

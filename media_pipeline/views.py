@@ -35,6 +35,9 @@ FILE_TYPES = {
     ".webp": "image/webp",
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# The files of a document version (media_pipeline.documents).
+_DOCUMENT_FILES = {"document.pdf": "application/pdf"}
+_DOCUMENT_PAGE = re.compile(r"^pages/\d{3}\.jpg$")
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
@@ -63,8 +66,9 @@ def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) ->
     return _private(_hls_file(request, lecture_id, version, path))
 
 
-@require_safe
-def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+def _token_refusal(request: HttpRequest, lecture_id: UUID, version: int) -> HttpResponse | None:
+    """The 403 to answer unless the request is on a school's host with a media token valid for
+    ``lecture_id`` and ``version`` there (HMAC only, no query); ``None`` when it is."""
     tenant = getattr(request, "tenant", None)
     token = request.GET.get("token", "")
     if tenant is None or tenant.kind != "school" or not token:
@@ -75,6 +79,15 @@ def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -
         )
     except InvalidMediaToken:
         return _forbidden(request)
+    return None
+
+
+@require_safe
+def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+    refusal = _token_refusal(request, lecture_id, version)
+    if refusal is not None:
+        return refusal
+    token = request.GET["token"]
     rendition, _, filename = path.rpartition("/")
     if not validate_media_path(rendition, filename):
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
@@ -84,6 +97,31 @@ def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -
     if filename.endswith(".vtt"):
         return _rewritten(request, key, token, rewrite_storyboard, STORYBOARD_TYPE)
     return _file(request, key, FILE_TYPES[Path(filename).suffix])
+
+
+def document_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
+    """Serve the PDF (``document.pdf``) or a page image (``pages/NNN.jpg``) of a lecture's
+    document version to a token holder, with Range support locally or a presigned redirect on
+    S3. Same rules as ``hls_file``: 403 ``INVALID_MEDIA_TOKEN``, 404 for other names or missing
+    files, ``Cache-Control: private, no-store`` on every answer, no database query."""
+    return _private(_document_file(request, lecture_id, version, path))
+
+
+@require_safe
+def _document_file(request: HttpRequest, lecture_id: UUID, version: int, path: str):
+    refusal = _token_refusal(request, lecture_id, version)
+    if refusal is not None:
+        return refusal
+    if path in _DOCUMENT_FILES:
+        content_type = _DOCUMENT_FILES[path]
+    elif _DOCUMENT_PAGE.match(path):
+        content_type = "image/jpeg"
+    else:
+        return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
+    key = f"{lecture_version_prefix(connection.schema_name, lecture_id, version)}/{path}"
+    response = _file(request, key, content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _rewritten(request: HttpRequest, key: str, token: str, rewrite, content_type: str):

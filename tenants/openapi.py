@@ -56,7 +56,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
     "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ...).",
     410: "CODE_USED or CODE_EXPIRED.",
-    415: "UNSUPPORTED_MEDIA_TYPE (send application/json).",
+    413: "FILE_TOO_LARGE (an attachment over ATTACHMENT_MAX_BYTES).",
+    415: "UNSUPPORTED_MEDIA_TYPE (send application/json; attachments: multipart/form-data).",
     429: "RATE_LIMITED; Retry-After gives the seconds to wait.",
 }
 
@@ -81,6 +82,8 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("delete", "/api/v1/courses/{course_id}"): {409},
     ("post", "/api/v1/students/enroll"): {409, 410, 429},
     ("get", "/api/v1/students/courses/{course_id}/lectures/{lecture_id}"): {409},
+    ("post", "/api/v1/students/progress"): {409},
+    ("post", "/api/v1/lectures/{lecture_id}/attachments"): {413},
 }
 
 

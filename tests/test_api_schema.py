@@ -25,6 +25,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from drf_spectacular.generators import SchemaGenerator
@@ -38,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from courses.services import course_create, lecture_create, section_create
+from courses.services import attachment_create, course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
@@ -113,6 +114,9 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             course = course_create(title="Schema course", published=True, created_by=instructor)
             section = section_create(course=course, title="Schema section")
             lecture = lecture_create(section=section, title="Schema lecture")
+            attachment = attachment_create(
+                lecture=lecture, file=SimpleUploadedFile("schema.txt", b"schema")
+            )
             enrollment = Enrollment.objects.create(student=student, course=course)
             batch = access_codes_create(course=course, quantity=1)
             code = AccessCode.objects.get(batch_id=batch.batch_id)
@@ -120,6 +124,7 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "course_id": str(course.id),
             "section_id": str(section.id),
             "lecture_id": str(lecture.id),
+            "attachment_id": str(attachment.id),
             "enrollment_id": enrollment.pk,
             "code_id": code.pk,
             "batch_id": str(batch.batch_id),

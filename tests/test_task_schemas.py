@@ -44,6 +44,8 @@ TASK_CASES = {
     "media_pipeline.tasks.lecture_transcodes_recover": (
         "test_lecture_transcodes_recover_interleaved_in_one_worker"
     ),
+    "media_pipeline.tasks.document_convert": "test_document_convert_interleaved_in_one_worker",
+    "media_pipeline.tasks.documents_recover": "test_documents_recover_interleaved_in_one_worker",
     "enrollment.tasks.password_reset_email_send": (
         "test_password_reset_email_send_interleaved_in_one_worker"
     ),
@@ -166,6 +168,97 @@ def test_lecture_transcode_interleaved_in_one_worker(
             media = Path(settings.MEDIA_ROOT) / "tenants"
             assert list((media / tenant.schema_name).rglob(f"*{lecture_id}*"))
             assert not list((media / other.schema_name).rglob(f"*{lecture_id}*"))
+        connection.set_schema_to_public()
+
+
+def _presentation(tenant, owner, title: str):
+    from courses.services import course_create, lecture_create, section_create
+
+    with tenant_context(tenant):
+        course = course_create(title=f"Schema test: {title}", created_by=owner)
+        section = section_create(course=course, title="Schemas")
+        return lecture_create(section=section, title=title, kind="presentation")
+
+
+def _document_row(tenant, lecture_id):
+    """``(status, version, page_count)`` of the lecture's document in ``tenant``, or None."""
+    with tenant_context(tenant):
+        return (
+            MediaAsset.objects.filter(owner_id=lecture_id, kind=MediaAsset.Kind.DOCUMENT)
+            .values_list("status", "version", "page_count")
+            .first()
+        )
+
+
+def test_document_convert_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker, tmp_path
+):
+    """Four PDFs of 1-4 pages, A, B, A, B: each conversion runs in its own school's schema in
+    the same worker process and ends ``ready`` with its page count there, absent elsewhere."""
+    from media_pipeline.uploads import upload_from_path
+    from tests.documents import pdf_write
+
+    alpha, beta, owner_a, owner_b = two_schools
+    order = [(alpha, owner_a), (beta, owner_b), (alpha, owner_a), (beta, owner_b)]
+    with django_db_blocker.unblock():
+        lectures = []
+        for index, (tenant, owner) in enumerate(order):
+            lecture = _presentation(tenant, owner, f"document {index}")
+            pdf = pdf_write(tmp_path / f"doc{index}.pdf", index + 1)
+            with tenant_context(tenant), transaction.atomic():
+                upload_from_path(user=owner, lecture_id=lecture.id, path=pdf)
+            lectures.append((tenant, lecture.id, index + 1))
+        connection.set_schema_to_public()
+        for tenant, lecture_id, pages in lectures:
+            _wait_for(
+                lambda t=tenant, i=lecture_id: (
+                    (_document_row(t, i) or ("",))[0]
+                    in (MediaAsset.Status.READY, MediaAsset.Status.FAILED)
+                ),
+                f"document {lecture_id} of {tenant.schema_name} to finish",
+                RESULT_TIMEOUT,
+            )
+            other = beta if tenant == alpha else alpha
+            assert _document_row(tenant, lecture_id) == (MediaAsset.Status.READY, 1, pages)
+            assert _document_row(other, lecture_id) is None
+        connection.set_schema_to_public()
+
+
+def test_documents_recover_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """A lost conversion (``processing``, lease older than DOCUMENT_LEASE_TIMEOUT, attempts
+    used up) in A and a live one in B: the sweep fails A's in A's schema only; then B's lapses
+    and the next sweep fails B's."""
+    from media_pipeline.tasks import documents_recover
+
+    alpha, beta, owner_a, owner_b = two_schools
+
+    def running(tenant, owner, *, lapsed: bool):
+        lecture = _presentation(tenant, owner, "recover document")
+        with tenant_context(tenant):
+            MediaAsset.objects.filter(owner_id=lecture.pk).update(
+                status=MediaAsset.Status.PROCESSING,
+                pending_version=1,
+                attempts=settings.TRANSCODE_MAX_ATTEMPTS,
+                lease_claim=str(uuid.uuid4()),
+                lease_renewed_at=timezone.now() - timedelta(days=1 if lapsed else 0),
+            )
+        return lecture.id
+
+    def status(tenant, lecture_id):
+        return _document_row(tenant, lecture_id)[0]
+
+    with django_db_blocker.unblock():
+        a_lost = running(alpha, owner_a, lapsed=True)
+        b_live = running(beta, owner_b, lapsed=False)
+        assert _in_worker(documents_recover, celery_worker)["failed"] >= 1
+        assert status(alpha, a_lost) == MediaAsset.Status.FAILED
+        assert status(beta, b_live) == MediaAsset.Status.PROCESSING
+        with tenant_context(beta):
+            MediaAsset.objects.filter(owner_id=b_live).update(
+                lease_renewed_at=timezone.now() - timedelta(days=1)
+            )
+        assert _in_worker(documents_recover, celery_worker)["failed"] >= 1
+        assert status(beta, b_live) == MediaAsset.Status.FAILED
         connection.set_schema_to_public()
 
 

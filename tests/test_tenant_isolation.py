@@ -30,14 +30,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from courses.attachments import attachment_url_path
 from courses.models import Course, Lecture
-from courses.services import course_create, lecture_create, section_create
+from courses.services import attachment_create, course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create, email_change_token, playback_grant
 from media_pipeline import uploads
@@ -88,6 +90,10 @@ def world(tenant, other_tenant):
         code = access_codes_create(course=course, quantity=1).codes[0]
         Enrollment.objects.create(student=student_a, course=course)
         grant = playback_grant(student=student_a, course_id=course.id, lecture_id=lecture.id)
+        attachment = attachment_create(
+            lecture=lecture, file=SimpleUploadedFile("alpha.txt", b"Alpha secret file")
+        )
+        attachment_url = attachment_url_path(attachment_id=attachment.pk, viewer_id=student_a.pk)
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -106,6 +112,8 @@ def world(tenant, other_tenant):
         "lecture": lecture,
         "code": code,
         "grant": grant,
+        "attachment": attachment,
+        "attachment_url": attachment_url,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -261,6 +269,35 @@ def case_lecture_create(w):
 def case_lecture_detail(w):
     url = f"/api/v1/lectures/{w['lecture'].id}"
     assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+
+
+def case_attachments(w):
+    url = f"/api/v1/lectures/{w['lecture'].id}/attachments"
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+    upload = {"file": SimpleUploadedFile("x.txt", b"x")}
+    assert w["b_i"].post(url, upload, format="multipart").status_code == 404
+
+
+def case_attachment_delete(w):
+    url = f"/api/v1/lectures/{w['lecture'].id}/attachments/{w['attachment'].id}"
+    assert [w["jwt_i"].delete(url).status_code, w["b_i"].delete(url).status_code] == [401, 404]
+
+
+def case_document_file(w):
+    # A's media token (for A's lecture and version) on B's host.
+    token = w["grant"].access.token
+    lecture, version = w["lecture"].id, w["grant"].access.version
+    client = TenantClient(w["other_tenant"])
+    urls = [
+        f"/media/doc/{lecture}/v{version}/{name}?token={token}"
+        for name in ("document.pdf", "pages/001.jpg")
+    ]
+    assert [client.get(url).status_code for url in urls] == [403, 403]
+
+
+def case_attachment_download(w):
+    response = TenantClient(w["other_tenant"]).get(w["attachment_url"])
+    assert (response.status_code, b"Alpha" in response.content) == (403, False)
 
 
 def case_access_codes(w):
@@ -579,6 +616,22 @@ DASHBOARD_ROUTES = {
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/rename/",
     ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/body/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/body/",
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/attachments/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/attachments/",
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/attachments/"
+    "<uuid:attachment_id>/delete/": (
+        "POST",
+        lambda w: (
+            f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}"
+            f"/attachments/{w['attachment'].id}/delete/"
+        ),
+    ),
     "dashboard/courses/<uuid:course_id>/reorder/": (
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/reorder/",
@@ -719,6 +772,10 @@ CASES = {
     "api/v1/courses/<uuid:course_id>/sections": case_section_create,
     "api/v1/sections/<uuid:section_id>/lectures": case_lecture_create,
     "api/v1/lectures/<uuid:lecture_id>": case_lecture_detail,
+    "api/v1/lectures/<uuid:lecture_id>/attachments": case_attachments,
+    "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": case_attachment_delete,
+    "media/doc/<uuid:lecture_id>/v<int:version>/<path:path>": case_document_file,
+    "media/attachments/<uuid:attachment_id>": case_attachment_download,
     "api/v1/courses/<uuid:course_id>/access-codes": case_access_codes,
     "api/v1/students/enroll": case_enroll,
     "api/v1/students/courses": case_student_courses,
@@ -847,6 +904,10 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/sections": Entry(),
     "api/v1/sections/<uuid:section_id>/lectures": Entry(),
     "api/v1/lectures/<uuid:lecture_id>": Entry(),
+    "api/v1/lectures/<uuid:lecture_id>/attachments": Entry(),
+    "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": Entry(),
+    "media/doc/<uuid:lecture_id>/v<int:version>/<path:path>": Entry(),
+    "media/attachments/<uuid:attachment_id>": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": Entry(),
@@ -921,7 +982,10 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
         "poster.jpg",
         "storyboard.vtt",
         "preview.mp4",
+        "document.pdf",
+        "pages/001.jpg",
     ],
+    "attachment_id": lambda a: [str(a.attachment.id)],
     "code_id": lambda a: [str(a.code_row.pk)],
     "access_code_id": lambda a: [str(a.code_row.pk)],
     "batch_id": lambda a: [str(a.code_row.batch_id)],
@@ -945,6 +1009,7 @@ class ASide:
     section: object
     lecture: Lecture
     upload: object
+    attachment: object
     code: str
     code_row: AccessCode
     enrollment: Enrollment
@@ -993,6 +1058,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         section=world["section"],
         lecture=world["lecture"],
         upload=upload,
+        attachment=world["attachment"],
         code=world["code"],
         code_row=code_row,
         enrollment=enrollment,
@@ -1011,6 +1077,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         "jwt:student": {"HTTP_AUTHORIZATION": f"Bearer {world['s_tokens']['access']}"},
         "jwt:refresh": {"HTTP_AUTHORIZATION": f"Bearer {world['a_tokens']['refresh']}"},
         "media-token": {"QUERY": {"token": media_token}},
+        "attachment-token": {"QUERY": {"token": world["attachment_url"].partition("token=")[2]}},
         # B's own student presenting A's access code (only on routes that redeem codes).
         "code": {
             "HTTP_COOKIE": _session_cookie(other_tenant, b_student),
@@ -1055,6 +1122,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             world["code"],
             world["code"].replace("-", ""),
             media_token,
+            "Alpha secret file",
             world["a_tokens"]["access"],
             world["s_tokens"]["access"],
             reset_link[1],

@@ -324,6 +324,22 @@ UPLOAD_RETRY_DELAYS_MS = env.list(
 MEDIA_TOKEN_KEYS = env.dict("MEDIA_TOKEN_KEYS", default={"k1": f"media:{SECRET_KEY}"})
 MEDIA_TOKEN_SIGNING_KEY_ID = env("MEDIA_TOKEN_SIGNING_KEY_ID", default=next(iter(MEDIA_TOKEN_KEYS)))
 MEDIA_TOKEN_MIN_LIFETIME = timedelta(hours=1)
+# Presentation lectures (media_pipeline.documents): LibreOffice converts slides to PDF and
+# poppler's pdftoppm renders page images DOCUMENT_PAGE_WIDTH px wide; each of the two steps is
+# killed after DOCUMENT_CONVERT_TIMEOUT seconds. The conversion task's hard limit is shorter
+# than DOCUMENT_LEASE_TIMEOUT, so a lease older than that belongs to a dead run (recovered by
+# the beat task `documents_recover`). Documents over DOCUMENT_MAX_PAGES pages are refused.
+LIBREOFFICE_BINARY = env("LIBREOFFICE_BINARY", default="soffice")
+PDFTOPPM_BINARY = env("PDFTOPPM_BINARY", default="pdftoppm")
+DOCUMENT_CONVERT_TIMEOUT = env.int("DOCUMENT_CONVERT_TIMEOUT", default=180)
+DOCUMENT_TASK_TIME_LIMIT = 2 * DOCUMENT_CONVERT_TIMEOUT + 120
+DOCUMENT_LEASE_TIMEOUT = timedelta(seconds=DOCUMENT_TASK_TIME_LIMIT + 120)
+DOCUMENT_MAX_PAGES = env.int("DOCUMENT_MAX_PAGES", default=500)
+DOCUMENT_PAGE_WIDTH = 320
+# Lecture attachments (courses.attachments): any file up to this many bytes (413 above).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=200 * 1024**2)
+# Lifetime of the signed download URL of an attachment.
+ATTACHMENT_URL_LIFETIME = timedelta(hours=1)
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
 
 # --- Celery ---
@@ -351,6 +367,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-lost-transcodes": {
         "task": "media_pipeline.tasks.lecture_transcodes_recover",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
+    },
+    "recover-lost-document-conversions": {
+        "task": "media_pipeline.tasks.documents_recover",
         "schedule": 60,
         "options": {"queue": "default", "expires": 60},
     },

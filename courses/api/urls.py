@@ -16,4 +16,14 @@ urlpatterns = [
         name="lecture-create",
     ),
     path("lectures/<uuid:lecture_id>", views.LectureDetailApi.as_view(), name="lecture-detail"),
+    path(
+        "lectures/<uuid:lecture_id>/attachments",
+        views.AttachmentListCreateApi.as_view(),
+        name="attachment-list",
+    ),
+    path(
+        "lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>",
+        views.AttachmentDeleteApi.as_view(),
+        name="attachment-delete",
+    ),
 ]

@@ -1,14 +1,27 @@
 """Instructor course API (API.md: Courses). One view per operation."""
 
+from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from courses import selectors, services
-from courses.api.serializers import CourseDetailOutput, LectureOutput, SectionOutput
+from courses.api.serializers import (
+    AttachmentOutput,
+    CourseDetailOutput,
+    LectureOutput,
+    SectionOutput,
+)
+from courses.models import Lecture
 from courses.pagination import Pagination
 from courses.serializers import CourseOutput
 from tenants.api import InstructorApiView
+from tenants.errors import NotFound
+
+# Bytes a multipart body may carry beyond its file (boundaries, part headers).
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class CourseInput(serializers.Serializer):
@@ -106,11 +119,16 @@ class SectionCreateApi(InstructorApiView):
 
 
 class LectureCreateApi(InstructorApiView):
-    """POST /api/v1/sections/{id}/lectures: a lecture in ``awaiting_media``."""
+    """POST /api/v1/sections/{id}/lectures: a lecture of ``kind`` (``video`` by default) in
+    ``awaiting_media`` (an article with a non-blank ``body`` is ``ready`` at once)."""
 
     class Input(serializers.Serializer):
         title = serializers.CharField(max_length=200)
         order = serializers.IntegerField(min_value=0, max_value=100000, required=False)
+        kind = serializers.ChoiceField(choices=Lecture.Kind.choices, required=False)
+        body = serializers.CharField(
+            required=False, allow_blank=True, max_length=services.ARTICLE_BODY_MAX_LENGTH
+        )
 
     @extend_schema(request=Input, responses={201: LectureOutput})
     def post(self, request, section_id):
@@ -125,7 +143,27 @@ class LectureCreateApi(InstructorApiView):
 
 
 class LectureDetailApi(InstructorApiView):
-    """GET /api/v1/lectures/{id}: the lecture with its processing state."""
+    """GET and PATCH /api/v1/lectures/{id}: the lecture with its processing state; PATCH sets
+    an article's ``body``."""
+
+    class Input(serializers.Serializer):
+        body = serializers.CharField(
+            required=False, allow_blank=True, max_length=services.ARTICLE_BODY_MAX_LENGTH
+        )
+
+    @extend_schema(request=Input, responses={200: LectureOutput})
+    def patch(self, request, lecture_id):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            lecture = selectors.lecture_get(lecture_id=lecture_id, for_update=True)
+            if "body" in data.validated_data:
+                services.lecture_body_update(lecture=lecture, body=data.validated_data["body"])
+        return Response(
+            LectureOutput(
+                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+            ).data
+        )
 
     @extend_schema(responses={200: LectureOutput})
     def get(self, request, lecture_id):
@@ -134,3 +172,65 @@ class LectureDetailApi(InstructorApiView):
                 selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
             ).data
         )
+
+
+def _taught_lecture(request, lecture_id):
+    """The lecture ``lecture_id`` when the user is the school's owner or one of its course's
+    instructors, else ``NotFound`` (another course's instructor sees it as unknown)."""
+    lecture = selectors.lecture_get(lecture_id=lecture_id)
+    user = request.user
+    if (
+        user.role != user.Role.OWNER
+        and not lecture.section.course.instructors.filter(pk=user.pk).exists()
+    ):
+        raise NotFound("Lecture not found.")
+    return lecture
+
+
+class AttachmentListCreateApi(InstructorApiView):
+    """GET and POST /api/v1/lectures/{id}/attachments (the course's instructors and the
+    school's owner)."""
+
+    parser_classes = [MultiPartParser]
+
+    class Input(serializers.Serializer):
+        file = serializers.FileField(allow_empty_file=True)
+
+    @extend_schema(responses={200: AttachmentOutput(many=True)})
+    def get(self, request, lecture_id):
+        lecture = _taught_lecture(request, lecture_id)
+        return Response(
+            AttachmentOutput(
+                lecture.attachments.all(), many=True, context={"request": request}
+            ).data
+        )
+
+    @extend_schema(request={"multipart/form-data": Input}, responses={201: AttachmentOutput})
+    def post(self, request, lecture_id):
+        # Refused before the body is read when the declared length is already too large.
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
+            services.attachment_size_check(declared)
+        lecture = _taught_lecture(request, lecture_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        attachment = services.attachment_create(
+            lecture=lecture, file=data.validated_data["file"], created_by=request.user
+        )
+        return Response(
+            AttachmentOutput(attachment, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AttachmentDeleteApi(InstructorApiView):
+    """DELETE /api/v1/lectures/{id}/attachments/{attachment_id}."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, lecture_id, attachment_id):
+        lecture = _taught_lecture(request, lecture_id)
+        services.attachment_delete(lecture=lecture, attachment_id=attachment_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -30,6 +30,21 @@ urlpatterns = [
         views.lecture_rename,
         name="dashboard-lecture-rename",
     ),
+    path(
+        course + "lectures/<uuid:lecture_id>/body/",
+        views.lecture_body,
+        name="dashboard-lecture-body",
+    ),
+    path(
+        course + "lectures/<uuid:lecture_id>/attachments/",
+        views.attachment_add,
+        name="dashboard-attachment-add",
+    ),
+    path(
+        course + "lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>/delete/",
+        views.attachment_remove,
+        name="dashboard-attachment-remove",
+    ),
     path(course + "reorder/", views.reorder, name="dashboard-reorder"),
     path(course + "move/", views.move, name="dashboard-move"),
     path("branding/", views.branding, name="dashboard-branding"),

@@ -24,9 +24,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from courses import selectors, services
 from courses.api.serializers import LectureOutput
 from courses.dashboard.forms import BrandingForm, CourseForm, TitleForm
-from courses.models import Course
+from courses.models import Course, Lecture
 from courses.permissions import instructor_required
 from tenants.errors import ApplicationError, NotFound
+from tenants.markdown import markdown_render
 
 COURSE_HAS_ENROLLMENTS_MESSAGE = (
     "This course cannot be deleted: students are enrolled in it. Revoke their enrollments or "
@@ -87,6 +88,12 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
         messages.success(request, "Course details saved.")
         return redirect(_edit_url(course))
     sections = list(course.sections.all())
+    for section in sections:
+        for lecture in section.lectures.all():
+            # The asset whose state the row shows (None for an article) and the status.
+            lecture.media = selectors.lecture_asset(lecture)
+            lecture.status_name = selectors.lecture_status(lecture)
+            lecture.body_html = markdown_render(lecture.body) if lecture.body else ""
     serializer_context = {"request": request}
     lecture_data = {
         str(lecture.pk): LectureOutput(lecture, context=serializer_context).data
@@ -213,10 +220,68 @@ def lecture_create(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
     course = selectors.course_get(course_id=course_id, outline=False)
     section = selectors.section_get(section_id=section_id, course=course)
     title = _title_or_message(request)
-    if title is not None:
-        services.lecture_create(section=section, title=title)
-        messages.success(request, f"Lecture “{title}” added. Upload its video below.")
+    kind = request.POST.get("kind") or Lecture.Kind.VIDEO
+    if kind not in Lecture.Kind.values:
+        messages.error(request, "Choose a video, an article or a presentation.")
+    elif title is not None:
+        services.lecture_create(section=section, title=title, kind=kind)
+        follow = {
+            Lecture.Kind.VIDEO: "Upload its video below.",
+            Lecture.Kind.ARTICLE: "Write its text below.",
+            Lecture.Kind.PRESENTATION: "Upload its PDF or slides below.",
+        }[kind]
+        messages.success(request, f"Lecture “{title}” added. {follow}")
     return redirect(_edit_url(course))
+
+
+@instructor_required
+@require_POST
+def lecture_body(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
+    """``POST .../lectures/<id>/body/`` ``body``: an article's Markdown text (at most
+    ``services.ARTICLE_BODY_MAX_LENGTH`` characters)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    try:
+        services.lecture_body_update(lecture=lecture, body=request.POST.get("body", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Article saved.")
+    return redirect(f"{_edit_url(course)}#lecture-{lecture.pk}")
+
+
+@instructor_required
+@require_POST
+def attachment_add(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
+    """``POST .../lectures/<id>/attachments/`` with a ``file`` (multipart): adds an attachment
+    (``courses.services.attachment_create``; too large or empty files get a message)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a file to attach.")
+    else:
+        try:
+            services.attachment_create(lecture=lecture, file=upload, created_by=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"“{upload.name}” attached.")
+    return redirect(f"{_edit_url(course)}#lecture-{lecture.pk}")
+
+
+@instructor_required
+@require_POST
+def attachment_remove(
+    request: HttpRequest, course_id: UUID, lecture_id: UUID, attachment_id: UUID
+) -> HttpResponse:
+    """``POST .../lectures/<id>/attachments/<attachment id>/delete/``: removes it and, once
+    committed, its file."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    services.attachment_delete(lecture=lecture, attachment_id=attachment_id)
+    messages.success(request, "Attachment removed.")
+    return redirect(f"{_edit_url(course)}#lecture-{lecture.pk}")
 
 
 @instructor_required

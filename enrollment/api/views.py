@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from courses.attachments import attachment_url_path
 from courses.cache import course_outline_get
 from courses.pagination import Pagination
 from courses.selectors import course_get
@@ -219,15 +220,34 @@ class StudentCourseListApi(TenantApiView):
         return Response(StudentCourseOutput(results, many=True).data)
 
 
+class StudentAttachmentOutput(serializers.Serializer):
+    """An attachment with a download URL signed for the requesting student (needs
+    ``context={"request": request}``)."""
+
+    id = serializers.UUIDField()
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    download_url = serializers.SerializerMethodField()
+
+    def get_download_url(self, attachment) -> str:
+        request = self.context["request"]
+        return request.build_absolute_uri(
+            attachment_url_path(attachment_id=attachment["id"], viewer_id=request.user.pk)
+        )
+
+
 class StudentLectureOutput(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
     order = serializers.IntegerField()
+    kind = serializers.CharField()
     duration = serializers.FloatField(allow_null=True)
+    page_count = serializers.IntegerField(allow_null=True)
     ready = serializers.BooleanField()
     completed = serializers.BooleanField()
     completion = serializers.FloatField()
     position = serializers.FloatField()
+    attachments = StudentAttachmentOutput(many=True)
 
 
 class StudentSectionOutput(serializers.Serializer):
@@ -256,7 +276,9 @@ class StudentCourseDetailApi(TenantApiView):
         )
         body = dict(CourseOutput(outline.course).data)
         body["progress"] = outline.progress
-        body["sections"] = StudentSectionOutput(outline.sections, many=True).data
+        body["sections"] = StudentSectionOutput(
+            outline.sections, many=True, context={"request": request}
+        ).data
         return Response(body)
 
 
@@ -314,6 +336,14 @@ class StudentProgressApi(TenantApiView):
             max_length=1000,
             default=list,
         )
+        # Presentations: 1-based numbers of the pages viewed since the last heartbeat.
+        pages = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=100000),
+            max_length=1000,
+            default=list,
+        )
+        # Articles: the student reached the end of the article.
+        finished = serializers.BooleanField(default=False)
 
     @extend_schema(request=Input, responses={200: ProgressOutput})
     def post(self, request):

@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
+from courses.attachments import attachment_url_path
 from courses.cache import catalogue_get, catalogue_page_get, catalogue_page_set, catalogue_version
 from courses.pages import error_page
 from enrollment import services
@@ -45,10 +46,12 @@ from enrollment.throttles import (
 )
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.throttling import throttle_wait
+from media_pipeline.delivery import document_access_issue
 from tenants.accounts.models import User
 from tenants.accounts.services import user_create
 from tenants.api import json_404
 from tenants.errors import ApplicationError
+from tenants.markdown import markdown_render
 
 RATE_LIMITED_MESSAGE = "Too many attempts. Please wait {seconds} seconds and try again."
 
@@ -376,7 +379,22 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
             request, status=404, title="Lecture not found", message="There is no such lecture."
         )
     following = outline.next_ready_after(lecture_id)
-    context = {"course": course, "outline": outline, "current": current, "next": following}
+    context = {
+        "course": course,
+        "outline": outline,
+        "current": current,
+        "next": following,
+        "attachments": [
+            {
+                "filename": item["filename"],
+                "size": item["size"],
+                "url": attachment_url_path(attachment_id=item["id"], viewer_id=request.user.pk),
+            }
+            for item in current.attachments
+        ],
+    }
+    if current.kind != "video":
+        return _reader(request, context)
     try:
         grant = services.playback_grant(
             student=request.user, course_id=course.id, lecture_id=lecture_id
@@ -410,4 +428,40 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         "next_url": next_url,
         "next_title": following.title if following else None,
     }
+    return render(request, "web/lecture.html", context)
+
+
+def _reader(request: HttpRequest, context: dict) -> HttpResponse:
+    """The lecture page of an article (its rendered body) or a presentation (the PDF in pdf.js,
+    static/src/reader.js); 409 with a message while it is not ready. The page's script posts
+    progress to ``/api/v1/students/progress``: ``finished`` once the end of the article was
+    seen, the ``pages`` shown for a presentation."""
+    course, current = context["course"], context["current"]
+    if not current.ready:
+        return render(request, "web/lecture.html", context, status=409)
+    content = services.lecture_content(
+        student=request.user, course_id=course.id, lecture_id=current.id
+    )
+    course_viewed.send(
+        schema_name=request.tenant.schema_name,
+        student_id=request.user.pk,
+        course_id=course.id,
+        lecture_id=current.id,
+    )
+    reader = {
+        "lecture_id": str(current.id),
+        "kind": current.kind,
+        "progress_url": reverse("student-progress"),
+        "csrf_token": get_token(request),
+        "completed": current.completed,
+        "position": current.position,
+    }
+    if current.kind == "article":
+        context["article_html"] = markdown_render(content.body)
+    else:
+        access = document_access_issue(asset=content.document, viewer_id=request.user.pk)
+        reader["pdf_url"] = access.pdf_path
+        reader["page_count"] = content.document.page_count
+        reader["worker_url"] = static("build/pdf-worker.js")
+    context["reader"] = reader
     return render(request, "web/lecture.html", context)

@@ -63,8 +63,25 @@ function showStatus(lectureId, status, progress, error) {
   item.querySelector('[data-role="error"]').textContent = error || "";
 }
 
+function showPages(item, documentState) {
+  // A presentation's preview: its first page images (signed URLs from the lecture object).
+  const box = item.querySelector('[data-role="preview"]');
+  box.replaceChildren();
+  for (const url of documentState.page_image_urls.slice(0, 6)) {
+    const image = document.createElement("img");
+    image.src = url;
+    image.alt = "";
+    image.className = "page-thumb";
+    box.append(image);
+  }
+}
+
 function showPreview(lectureId, lecture) {
   const item = lectureItem(lectureId);
+  if (item && lecture && lecture.document && lecture.document.page_image_urls.length) {
+    showPages(item, lecture.document);
+    return;
+  }
   if (!item || !lecture || !lecture.preview_url) return;
   const box = item.querySelector('[data-role="preview"]');
   box.replaceChildren();
@@ -93,12 +110,16 @@ async function refreshLecture(lectureId) {
 
 function mountUploader(element) {
   const lectureId = element.dataset.lectureId;
+  // Presentations take a PDF or slides (the server checks the bytes, not the name).
+  const isDocument = element.dataset.kind === "presentation";
   const uppy = new Uppy({
     id: `lecture-${lectureId}`,
     autoProceed: true,
     restrictions: {
       maxNumberOfFiles: 1,
-      allowedFileTypes: ["video/*", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"],
+      allowedFileTypes: isDocument
+        ? [".pdf", ".pptx", ".odp", ".ppt"]
+        : ["video/*", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"],
     },
     meta: { lecture_id: lectureId },
   });
@@ -109,7 +130,9 @@ function mountUploader(element) {
     proudlyDisplayPoweredByUppy: false,
     showProgressDetails: true,
     hidePauseResumeButton: false,
-    note: "One video file (MP4, MOV, WebM, MKV); up to 5 GiB.",
+    note: isDocument
+      ? "One PDF or presentation (PPTX, ODP, PPT)."
+      : "One video file (MP4, MOV, WebM, MKV); up to 5 GiB.",
   });
   uppy.use(Tus, {
     endpoint: config.upload_endpoint,
@@ -181,7 +204,7 @@ function connectSocket(delay = WS_RETRY_MIN_MS) {
     } catch {
       return;
     }
-    if (message.type !== "video.processing") return;
+    if (message.type !== "video.processing" && message.type !== "document.processing") return;
     showStatus(message.lecture_id, message.status, message.progress, message.error);
     if (message.status === "ready") refreshLecture(message.lecture_id);
   });
@@ -251,7 +274,9 @@ function makeSortable(list) {
 for (const [lectureId, lecture] of Object.entries(config.lectures)) {
   const item = lectureItem(lectureId);
   if (item) item.dataset.status = lecture.status;
-  if (lecture.preview_url) showPreview(lectureId, lecture);
+  if (lecture.preview_url || (lecture.document && lecture.document.page_image_urls.length)) {
+    showPreview(lectureId, lecture);
+  }
 }
 for (const element of document.querySelectorAll(".uploader[data-lecture-id]")) {
   mountUploader(element);

@@ -68,7 +68,11 @@ class Command(BaseCommand):
                 )
                 section = section_create(course=course, title="Getting started")
                 lecture_create(section=section, title="Big Buck Bunny (sample lecture)")
-            lecture = Lecture.objects.select_related("video").filter(section__course=course).first()
+            lecture = (
+                Lecture.objects.select_related("video")
+                .filter(section__course=course, kind=Lecture.Kind.VIDEO)
+                .first()
+            )
             asset = lecture.video
             if asset.version == 0:
                 try:
@@ -85,6 +89,7 @@ class Command(BaseCommand):
                 if asset.status != MediaAsset.Status.READY:
                     raise CommandError(f"The demo lecture did not transcode: {asset.error}")
             Enrollment.objects.get_or_create(student=student, course=course)
+            _demo_lecture_kinds(self, course=course, owner=owner)
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
 
@@ -131,3 +136,85 @@ def _demo_accounts(*, student, instructor) -> None:
             bio="Ten years of teaching **digital media**. Office hours on Thursdays.",
             time_zone="America/New_York",
         )
+
+
+DEMO_ARTICLE = """## How this course works
+
+Each lecture is a **video**, an **article** like this one, or a set of **slides**.
+
+- Your progress is saved as you go: a video at 90 % watched, slides at 90 % of the pages
+  viewed, an article once you reach its end.
+- Downloads (the *Course notes* below) are for enrolled students only.
+"""
+DEMO_SLIDES = ("Welcome to Lectern", "Videos, articles and slides", "Progress and downloads")
+_FODP = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
+ office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.presentation">
+ <office:body><office:presentation>{pages}</office:presentation></office:body>
+</office:document>"""
+_FODP_PAGE = """<draw:page draw:name="p{n}"><draw:frame svg:x="2cm" svg:y="3cm" svg:width="24cm"
+ svg:height="6cm"><draw:text-box><text:p>{text}</text:p></draw:text-box></draw:frame></draw:page>"""
+
+
+def _demo_lecture_kinds(command, *, course, owner) -> None:
+    """A section "Reading and slides" with an article, a presentation (slides written as flat
+    ODF, converted to PPTX by LibreOffice here and processed by the real document pipeline) and
+    an attachment. Each piece is made only when missing."""
+    import subprocess
+    import tempfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from courses.services import attachment_create
+    from media_pipeline.documents import document_convert
+
+    section = course.sections.filter(title="Reading and slides").first()
+    if section is None:
+        section = section_create(course=course, title="Reading and slides")
+    article = section.lectures.filter(kind=Lecture.Kind.ARTICLE).first()
+    if article is None:
+        article = lecture_create(
+            section=section, title="How this course works", kind="article", body=DEMO_ARTICLE
+        )
+    if not article.attachments.exists():
+        notes = "Lectern demo course notes\n\n" + "\n".join(f"- {t}" for t in DEMO_SLIDES)
+        attachment_create(
+            lecture=article,
+            file=SimpleUploadedFile("Course notes.txt", notes.encode(), "text/plain"),
+            created_by=owner,
+        )
+    slides = section.lectures.filter(kind=Lecture.Kind.PRESENTATION).first()
+    if slides is None:
+        slides = lecture_create(section=section, title="Course slides", kind="presentation")
+    asset = MediaAsset.objects.get(pk=slides.document_id)
+    if asset.version:
+        return
+    command.stdout.write("Converting the demo slides...")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        pages = "".join(_FODP_PAGE.format(n=n, text=t) for n, t in enumerate(DEMO_SLIDES, 1))
+        (work / "slides.fodp").write_text(_FODP.format(pages=pages), encoding="utf-8")
+        subprocess.run(
+            [
+                settings.LIBREOFFICE_BINARY,
+                f"-env:UserInstallation={(work / 'profile').as_uri()}",
+                "--headless",
+                "--convert-to",
+                "pptx",
+                "--outdir",
+                str(work),
+                str(work / "slides.fodp"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=settings.DOCUMENT_CONVERT_TIMEOUT,
+        )
+        upload_from_path(user=owner, lecture_id=slides.id, path=work / "slides.pptx")
+    asset.refresh_from_db()
+    document_convert(asset_id=asset.pk, version=asset.pending_version)
+    asset.refresh_from_db()
+    if asset.status != MediaAsset.Status.READY:
+        raise CommandError(f"The demo slides were not converted: {asset.error}")
