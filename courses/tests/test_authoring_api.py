@@ -8,8 +8,8 @@ from analytics.selectors import course_analytics
 from courses.models import Course, Lecture, Section
 from courses.services import course_create, lecture_create, section_create
 from enrollment.models import Enrollment, LectureProgress
-from tests.xss import XSS_CORPUS, assert_inert
 from tenants.testing import TenantClient, in_tenant, make_user
+from tests.xss import XSS_CORPUS, assert_inert
 
 pytestmark = pytest.mark.django_db
 
