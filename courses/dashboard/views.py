@@ -96,9 +96,8 @@ def course_create(request: HttpRequest) -> HttpResponse:
 
     if request.method == "POST" and form.is_valid() and _course_saved(request, form, save):
         course = created[0]
-        messages.success(
-            request, f"Course “{course.title}” created ({course.get_status_display()})."
-        )
+        state = "a draft" if course.status == Course.Status.DRAFT else course.get_status_display()
+        messages.success(request, f"Course “{course.title}” created as {state.lower()}.")
         return redirect(_edit_url(course))
     status = 400 if request.method == "POST" else 200
     return render(request, "dashboard/course_form.html", {"form": form}, status=status)
