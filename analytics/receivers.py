@@ -4,8 +4,10 @@ watch events and course views it stores and the live events it sends the school'
 
 from uuid import UUID
 
+from analytics.models import LectureStat, LectureViewer
 from analytics.realtime import dashboard_publish
 from analytics.services import course_view_record, watch_events_append
+from courses.hooks import lectures_deleted
 from enrollment import hooks
 
 
@@ -87,8 +89,19 @@ def view_record(
     )
 
 
+def lecture_rollups_delete(*, schema_name: str, lecture_ids: list[UUID]) -> None:
+    """``courses.hooks.lectures_deleted``: drops the per-lecture rollups (``LectureStat``,
+    ``LectureViewer``) of deleted lectures, in the caller's transaction. The course's figures
+    (``CourseDay``, ``CourseStudent``) and the watch events stay: the watch time happened, so a
+    course's totals and daily series are the same before and after (API.md: Analytics)."""
+    LectureStat.objects.filter(lecture_id__in=lecture_ids).delete()
+    LectureViewer.objects.filter(lecture_id__in=lecture_ids).delete()
+
+
 def connect() -> None:
-    """Connect the receivers above to ``enrollment.hooks`` (idempotent)."""
+    """Connect the receivers above to ``enrollment.hooks`` and ``courses.hooks.lectures_deleted``
+    (idempotent)."""
+    lectures_deleted.connect(lecture_rollups_delete)
     hooks.access_code_redeemed.connect(enrollment_announce)
     hooks.progress_recorded.connect(watch_record)
     hooks.course_viewed.connect(view_record)

@@ -23,3 +23,16 @@ course_delete_guards = Hook("course_delete_guards", payload=("course",))
 Payload: ``course`` (a ``Course`` of the current schema). A receiver refuses by raising an
 ``ApplicationError`` (409 ``Conflict``), whose message is shown to the user. Connected by
 ``enrollment`` (no course with enrollments is deleted)."""
+
+lectures_deleted = Hook("lectures_deleted", payload=("schema_name", "lecture_ids"))
+"""Sent by the lecture, section and course delete services (``courses.services``) inside their
+transaction, after the lectures' rows are deleted, so what a receiver deletes goes or stays
+with them. Payload: ``schema_name`` and ``lecture_ids`` (a list of UUIDs, possibly empty). A
+receiver deletes what it keeps about those lectures. Connected by ``enrollment`` (watch
+progress) and ``analytics`` (per-lecture rollups)."""
+
+lecture_dependents_count = Hook("lecture_dependents_count", payload=("lecture_ids",))
+"""Collected before a delete is confirmed (``courses.selectors.lectures_delete_impact``): what
+deleting ``lecture_ids`` (a list of UUIDs) would take with it in the apps above. Each receiver
+returns a dict of counts, summed by key: ``enrollment`` answers ``{"progress_records": n,
+"students": m}`` (watch progress rows, and the distinct students they belong to)."""

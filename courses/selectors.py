@@ -7,17 +7,30 @@ A lecture's media state (which version plays, its duration) is its video asset's
 
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import FloatField, Prefetch, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
-from courses.hooks import course_delete_guards
+from courses.hooks import course_delete_guards, lecture_dependents_count
 from courses.models import Course, Lecture, Section
+from media_pipeline.assets import assets_footprint
 from tenants.errors import ApplicationError, NotFound
+
+
+def _with_total_duration(qs: QuerySet[Course]) -> QuerySet[Course]:
+    """Annotate ``total_duration``: the summed durations (seconds) of the course's lectures'
+    video assets, 0.0 without any (one subquery-free join and GROUP BY)."""
+    return qs.annotate(
+        total_duration=Coalesce(
+            Sum("sections__lectures__video__duration"), Value(0.0), output_field=FloatField()
+        )
+    )
 
 
 def course_list(*, published: bool | None = None, status: str | None = None) -> QuerySet[Course]:
     """Courses of the current tenant, newest first, optionally filtered by ``published``
-    (``True``: status ``published``; ``False``: any other status) or by ``status``."""
-    qs = Course.objects.order_by("-created_at")
+    (``True``: status ``published``; ``False``: any other status) or by ``status``; each
+    carries ``total_duration`` (seconds, summed over its lectures' videos)."""
+    qs = _with_total_duration(Course.objects.order_by("-created_at"))
     if published is True:
         qs = qs.filter(status=Course.Status.PUBLISHED)
     elif published is False:
@@ -28,13 +41,14 @@ def course_list(*, published: bool | None = None, status: str | None = None) -> 
 
 
 def course_get(*, course_id: UUID, outline: bool = True) -> Course:
-    """One course; with ``outline`` (the default) its ``sections`` and their ``lectures`` are
-    prefetched in order (two more queries).
+    """One course with ``total_duration`` (seconds, summed over its lectures' videos); with
+    ``outline`` (the default) its ``sections`` and their ``lectures`` are prefetched in order
+    (two more queries).
 
     Raises ``NotFound`` (404) when the id does not exist in this tenant's schema, which is also
     what an id of another tenant gives (ARCHITECTURE.md tenancy rule 5).
     """
-    qs = Course.objects.all()
+    qs = _with_total_duration(Course.objects.all())
     if outline:
         qs = qs.prefetch_related(
             Prefetch(
@@ -76,10 +90,20 @@ def course_delete_refusal(*, course: Course) -> ApplicationError | None:
     return None
 
 
-def section_get(*, section_id: UUID, course: Course | None = None) -> Section:
+def section_get(
+    *, section_id: UUID, course: Course | None = None, outline: bool = False
+) -> Section:
     """A section of this tenant (of ``course`` when given), else ``NotFound``: another
-    course's or school's id behaves as an unknown one."""
+    course's or school's id behaves as an unknown one. With ``outline`` its ``lectures`` (and
+    their video assets) are prefetched in order."""
     qs = Section.objects.filter(id=section_id)
+    if outline:
+        qs = qs.prefetch_related(
+            Prefetch(
+                "lectures",
+                queryset=Lecture.objects.select_related("video").order_by("order", "id"),
+            )
+        )
     if course is not None:
         qs = qs.filter(course=course)
     section = qs.first()
@@ -136,3 +160,23 @@ def lecture_ready(lecture: Lecture) -> bool:
     if asset is None:
         return lecture.kind == Lecture.Kind.ARTICLE and bool(lecture.body.strip())
     return asset.version > 0
+
+
+def lectures_delete_impact(*, lecture_ids: list[UUID]) -> dict[str, int]:
+    """What deleting ``lecture_ids`` takes with it, for the dashboard's confirmation:
+    ``{"lectures", "media_versions", "media_bytes", "progress_records", "students"}``: the
+    lectures, their stored media versions and bytes measured in storage
+    (``media_pipeline.assets.assets_footprint``), and the watch progress records of the apps
+    above and their distinct students (``courses.hooks.lecture_dependents_count``, summed)."""
+    media = assets_footprint(owner_ids=lecture_ids)
+    impact = {
+        "lectures": len(lecture_ids),
+        "media_versions": media["versions"],
+        "media_bytes": media["bytes"],
+        "progress_records": 0,
+        "students": 0,
+    }
+    for counts in lecture_dependents_count.collect(lecture_ids=list(lecture_ids)):
+        for name, value in counts.items():
+            impact[name] = impact.get(name, 0) + value
+    return impact

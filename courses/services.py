@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 
 from courses.attachments import attachment_filename_clean, attachment_key
-from courses.hooks import course_delete_guards
+from courses.hooks import course_delete_guards, lectures_deleted
 from courses.images import image_delete, image_store
 from courses.models import Attachment, Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
@@ -40,6 +40,11 @@ COURSE_EDITABLE_FIELDS = (
     "status",
 )
 
+# What ``section_update`` and ``lecture_update`` set from their ``data`` besides ``order``
+# (and, for a lecture, ``section_id``).
+SECTION_EDITABLE_FIELDS = ("title", "description")
+LECTURE_EDITABLE_FIELDS = ("title", "description", "free_preview")
+
 Direction = Literal["up", "down"]
 
 
@@ -52,10 +57,14 @@ def _image_store(content: bytes | None, *, folder: str, extension: str) -> str:
 
 def _media_delete(*, lecture_ids=(), images=()) -> None:
     """Remove the media of deleted lectures (``media_pipeline.assets.assets_delete``: their
-    assets now, their stored sources and versions once the transaction commits) and, once it
-    commits, each image key (empty keys are skipped). Call after the lectures' rows are
-    deleted, in the same transaction."""
-    assets_delete(owner_ids=list(lecture_ids))
+    assets now, their stored sources and versions once the transaction commits), tell the
+    apps above (``courses.hooks.lectures_deleted``: their watch progress and per-lecture
+    rollups go in this transaction) and, once it commits, remove each image key (empty keys
+    are skipped). Call after the lectures' rows are deleted, in the same transaction."""
+    lecture_ids = list(lecture_ids)
+    assets_delete(owner_ids=lecture_ids)
+    if lecture_ids:
+        lectures_deleted.send(schema_name=connection.schema_name, lecture_ids=lecture_ids)
     for key in images:
         if key:
             transaction.on_commit(lambda k=key: image_delete(k))
@@ -216,12 +225,38 @@ def section_rename(*, section: Section, title: str) -> Section:
     return section
 
 
+def section_update(*, section: Section, data: dict[str, Any]) -> Section:
+    """Set the given ``SECTION_EDITABLE_FIELDS`` of ``section`` (other keys are ignored) and,
+    with ``order`` (1-based position among the course's sections; past the end means last),
+    move it there: the course's sections are numbered 1..n again. Shapes are validated by the
+    caller (API input serializer, dashboard form)."""
+    with transaction.atomic():
+        fields = [name for name in SECTION_EDITABLE_FIELDS if name in data]
+        for name in fields:
+            setattr(section, name, data[name])
+        if fields:
+            section.save(update_fields=fields)
+        if data.get("order") is not None:
+            rows = list(
+                Section.objects.select_for_update()
+                .filter(course_id=section.course_id)
+                .order_by("order", "id")
+            )
+            _place(rows, section.pk, data["order"])
+            section.order = next(row.order for row in rows if row.pk == section.pk)
+    return section
+
+
 def section_delete(*, section: Section) -> None:
-    """Delete a section with its lectures and, once committed, their stored media."""
+    """Delete a section with its lectures, their watch progress and per-lecture analytics
+    (``courses.hooks.lectures_deleted``) and, once committed, their stored media; the
+    course's remaining sections are numbered 1..n again."""
     with transaction.atomic():
         lecture_ids = list(section.lectures.values_list("id", flat=True))
+        course_id = section.course_id
         section.delete()
         _media_delete(lecture_ids=lecture_ids)
+        _renumber(list(Section.objects.select_for_update().filter(course_id=course_id)))
 
 
 #: Longest article ``body`` in characters (API.md: Courses).
@@ -310,12 +345,65 @@ def lecture_rename(*, lecture: Lecture, title: str) -> Lecture:
     return lecture
 
 
-def lecture_delete(*, lecture: Lecture) -> None:
-    """Delete a lecture and, once committed, its stored media (every version and source)."""
+def lecture_update(*, lecture: Lecture, data: dict[str, Any]) -> Lecture:
+    """Set the given ``LECTURE_EDITABLE_FIELDS`` of ``lecture`` (other keys are ignored), move
+    it to section ``section_id`` and/or place it at ``order``.
+
+    ``section_id`` (UUID) must be a section of the lecture's own course; the lecture goes to
+    position ``order`` there, or last without one. ``order`` is a 1-based position (past the
+    end means last). The lectures of the old and the new section are numbered 1..n again.
+    Raises ``ApplicationError`` (400 ``VALIDATION_ERROR``, ``details.section_id``) for a
+    section of another course, or an id that is no section of this school (tenancy rule 5:
+    both look alike). Shapes are validated by the caller.
+    """
     with transaction.atomic():
-        lecture_id = lecture.pk
+        fields = [name for name in LECTURE_EDITABLE_FIELDS if name in data]
+        for name in fields:
+            setattr(lecture, name, data[name])
+        target_id = data.get("section_id")
+        moving = target_id is not None and target_id != lecture.section_id
+        if moving:
+            course_id = (
+                Section.objects.filter(pk=lecture.section_id)
+                .values_list("course_id", flat=True)
+                .first()
+            )
+            target = Section.objects.filter(pk=target_id, course_id=course_id).first()
+            if target is None:
+                raise ApplicationError(
+                    "The section is not one of this lecture's course.",
+                    code="VALIDATION_ERROR",
+                    details={"section_id": ["Not a section of this lecture's course."]},
+                )
+            old_section_id = lecture.section_id
+            lecture.section = target
+            lecture.order = (target.lectures.aggregate(m=Max("order"))["m"] or 0) + 1
+            fields += ["section", "order"]
+        if fields:
+            lecture.save(update_fields=[*fields, "updated_at"])
+        if moving:
+            _renumber(list(Lecture.objects.select_for_update().filter(section_id=old_section_id)))
+        if moving or data.get("order") is not None:
+            rows = list(
+                Lecture.objects.select_for_update()
+                .filter(section_id=lecture.section_id)
+                .order_by("order", "id")
+            )
+            position = data.get("order")
+            _place(rows, lecture.pk, len(rows) if position is None else position)
+            lecture.order = next(row.order for row in rows if row.pk == lecture.pk)
+    return lecture
+
+
+def lecture_delete(*, lecture: Lecture) -> None:
+    """Delete a lecture, its watch progress and per-lecture analytics
+    (``courses.hooks.lectures_deleted``) and, once committed, its stored media (every version,
+    source and attachment); the section's remaining lectures are numbered 1..n again."""
+    with transaction.atomic():
+        lecture_id, section_id = lecture.pk, lecture.section_id
         lecture.delete()
         _media_delete(lecture_ids=[lecture_id])
+        _renumber(list(Lecture.objects.select_for_update().filter(section_id=section_id)))
 
 
 # --- Attachments -------------------------------------------------------------------------------
@@ -432,6 +520,20 @@ def section_lectures_reorder(*, course: Course, section_id: UUID, lecture_ids: l
             raise NotFound("Section not found.")
         rows = list(Lecture.objects.select_for_update().filter(section=section))
         _order_apply(rows, lecture_ids)
+
+
+def _renumber(rows: list) -> None:
+    """Number ``rows`` (locked siblings) 1..n in their current order."""
+    rows.sort(key=lambda r: (r.order, str(r.pk)))
+    _order_apply(rows, [row.pk for row in rows])
+
+
+def _place(rows: list, item_id: UUID, position: int) -> None:
+    """Move ``item_id`` to the 1-based ``position`` among ``rows`` (locked siblings, in order;
+    a position past the end means last) and number them 1..n."""
+    ids = [row.pk for row in rows if row.pk != item_id]
+    ids.insert(max(0, min(position, len(rows)) - 1), item_id)
+    _order_apply(rows, ids)
 
 
 def _swap(rows: list, item_id: UUID, direction: Direction) -> None:

@@ -12,6 +12,15 @@ class EnrollmentConfig(AppConfig):
 
         course_delete_guards.connect(course_delete_guard)
 
+        # Deleted lectures take their students' watch progress with them; the dashboard's
+        # delete confirmation counts it beforehand.
+        from courses.hooks import lecture_dependents_count, lectures_deleted
+        from enrollment.selectors import lecture_progress_count
+        from enrollment.services import lecture_progress_delete
+
+        lectures_deleted.connect(lecture_progress_delete)
+        lecture_dependents_count.connect(lecture_progress_count)
+
         # Both admins' log-in forms count in the log-in buckets of the API and the student site
         # (enrollment.throttles.LOGIN_THROTTLES), per client IP and per e-mail address tried.
         from enrollment.web.throttling import admin_login_wait

@@ -374,3 +374,13 @@ def student_courses(*, student) -> list[EnrolledCourse]:
             )
         )
     return result
+
+
+def lecture_progress_count(*, lecture_ids: list[UUID]) -> dict[str, int]:
+    """The ``courses.hooks.lecture_dependents_count`` receiver of this app:
+    ``{"progress_records": n, "students": m}``, the watch progress rows on ``lecture_ids`` and
+    the distinct students they belong to (what deleting those lectures deletes)."""
+    counts = LectureProgress.objects.filter(lecture_id__in=lecture_ids).aggregate(
+        progress_records=Count("id"), students=Count("student_id", distinct=True)
+    )
+    return {"progress_records": counts["progress_records"], "students": counts["students"]}

@@ -103,6 +103,13 @@ def course_delete_guard(*, course: Course) -> None:
         )
 
 
+def lecture_progress_delete(*, schema_name: str, lecture_ids: list[UUID]) -> None:
+    """The ``courses.hooks.lectures_deleted`` receiver of this app: deletes every student's
+    watch progress (``LectureProgress``) on the deleted lectures, in the caller's transaction
+    (a rolled-back delete keeps them). Called in the school's schema."""
+    LectureProgress.objects.filter(lecture_id__in=lecture_ids).delete()
+
+
 def access_code_status(code: AccessCode, *, now: datetime | None = None) -> str:
     """``unused``, ``redeemed``, ``expired`` or ``revoked`` (API.md: Access codes).
 

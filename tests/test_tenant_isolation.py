@@ -269,6 +269,29 @@ def case_lecture_create(w):
 def case_lecture_detail(w):
     url = f"/api/v1/lectures/{w['lecture'].id}"
     assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+    assert w["jwt_i"].patch(url, {"title": "x"}, format="json").status_code == 401
+    assert w["b_i"].patch(url, {"title": "x"}, format="json").status_code == 404
+    assert [w["jwt_i"].delete(url).status_code, w["b_i"].delete(url).status_code] == [401, 404]
+    with in_tenant(w["tenant"]):
+        assert Lecture.objects.get(pk=w["lecture"].pk).title == "Alpha lecture"
+
+
+def case_section_detail(w):
+    url = f"/api/v1/sections/{w['section'].id}"
+    assert w["jwt_i"].patch(url, {"title": "x"}, format="json").status_code == 401
+    assert w["b_i"].patch(url, {"title": "x"}, format="json").status_code == 404
+    assert [w["jwt_i"].delete(url).status_code, w["b_i"].delete(url).status_code] == [401, 404]
+    # A lecture of B's cannot be moved into A's section either: an unknown section to B.
+    with in_tenant(w["other_tenant"]):
+        b_course = course_create(title="Beta course")
+        b_lecture = lecture_create(section=section_create(course=b_course, title="B"), title="B")
+    response = w["b_i"].patch(
+        f"/api/v1/lectures/{b_lecture.id}", {"section_id": str(w["section"].id)}, format="json"
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+    with in_tenant(w["tenant"]):
+        assert Lecture.objects.filter(section_id=w["section"].pk).count() == 1
+        assert Course.objects.get(pk=w["course"].pk).sections.get().title == "Alpha section"
 
 
 def case_attachments(w):
@@ -632,6 +655,22 @@ DASHBOARD_ROUTES = {
             f"/attachments/{w['attachment'].id}/delete/"
         ),
     ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/edit/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/sections/{w['section'].id}/edit/",
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/delete/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/sections/{w['section'].id}/delete/",
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/edit/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/edit/",
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/delete/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/delete/",
+    ),
     "dashboard/courses/<uuid:course_id>/reorder/": (
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/reorder/",
@@ -698,6 +737,10 @@ def _dashboard_case(route):
         with in_tenant(w["tenant"]):
             assert Course.objects.get(pk=w["course"].pk).title == "Alpha secret course"
             assert not Course.objects.filter(title="Hijack").exists()
+            # A's section and lecture are neither edited nor deleted.
+            assert Lecture.objects.filter(
+                pk=w["lecture"].pk, title="Alpha lecture", section__title="Alpha section"
+            ).exists()
 
     return case
 
@@ -771,6 +814,7 @@ CASES = {
     "api/v1/courses/<uuid:course_id>": case_course_detail,
     "api/v1/courses/<uuid:course_id>/sections": case_section_create,
     "api/v1/sections/<uuid:section_id>/lectures": case_lecture_create,
+    "api/v1/sections/<uuid:section_id>": case_section_detail,
     "api/v1/lectures/<uuid:lecture_id>": case_lecture_detail,
     "api/v1/lectures/<uuid:lecture_id>/attachments": case_attachments,
     "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": case_attachment_delete,
@@ -903,6 +947,7 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>": Entry(),
     "api/v1/courses/<uuid:course_id>/sections": Entry(),
     "api/v1/sections/<uuid:section_id>/lectures": Entry(),
+    "api/v1/sections/<uuid:section_id>": Entry(),
     "api/v1/lectures/<uuid:lecture_id>": Entry(),
     "api/v1/lectures/<uuid:lecture_id>/attachments": Entry(),
     "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": Entry(),

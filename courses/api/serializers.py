@@ -1,5 +1,7 @@
 """Output shapes of the course API (API.md: Courses, lecture object)."""
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,6 +15,14 @@ from media_pipeline.delivery import (
     media_access_issue,
 )
 from tenants.markdown import markdown_render
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MarkdownHtmlField(serializers.ReadOnlyField):
+    """The sanitised HTML (``tenants.markdown.markdown_render``) of a Markdown attribute."""
+
+    def to_representation(self, value) -> str:
+        return str(markdown_render(value or ""))
 
 
 class RenditionOutput(serializers.Serializer):
@@ -93,6 +103,9 @@ class LectureOutput(serializers.Serializer):
     progress = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     duration = serializers.SerializerMethodField()
+    description = serializers.CharField()
+    description_html = MarkdownHtmlField(source="description")
+    free_preview = serializers.BooleanField()
     renditions = serializers.SerializerMethodField()
     media_version = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -174,8 +187,26 @@ class SectionOutput(serializers.Serializer):
     title = serializers.CharField()
     order = serializers.IntegerField()
     course_id = serializers.UUIDField()
+    description = serializers.CharField()
+    description_html = MarkdownHtmlField(source="description")
     lectures = LectureOutput(many=True, read_only=True)
 
 
-class CourseDetailOutput(CourseOutput):
+class InstructorCourseOutput(CourseOutput):
+    """The course object of the instructor API: the shared fields plus ``total_duration``
+    (seconds, the ``courses.selectors`` annotation) and ``cover_url`` (absolute URL of the cover
+    image, null without one; needs ``context={"request": request}``)."""
+
+    total_duration = serializers.FloatField()
+    cover_url = serializers.SerializerMethodField()
+
+    def get_cover_url(self, course) -> str | None:
+        if not course.thumbnail:
+            return None
+        # The key's tail changes with every new cover, so caches never show an old one.
+        path = reverse("dashboard-course-thumbnail", args=[course.pk])
+        return self.context["request"].build_absolute_uri(f"{path}?v={course.thumbnail[-12:]}")
+
+
+class CourseDetailOutput(InstructorCourseOutput):
     sections = SectionOutput(many=True, read_only=True)

@@ -10,6 +10,7 @@ urlpatterns = [
         views.SectionCreateApi.as_view(),
         name="section-create",
     ),
+    path("sections/<uuid:section_id>", views.SectionDetailApi.as_view(), name="section-detail"),
     path(
         "sections/<uuid:section_id>/lectures",
         views.LectureCreateApi.as_view(),

@@ -1,22 +1,23 @@
 """Instructor course API (API.md: Courses). One view per operation."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from courses import selectors, services
+from courses import selectors, services, validators
 from courses.api.serializers import (
     AttachmentOutput,
     CourseDetailOutput,
+    InstructorCourseOutput,
     LectureOutput,
     SectionOutput,
 )
-from courses.models import Lecture
+from courses.models import Course, Lecture
 from courses.pagination import Pagination
-from courses.serializers import CourseOutput
 from tenants.api import InstructorApiView
 from tenants.errors import NotFound
 
@@ -24,39 +25,75 @@ from tenants.errors import NotFound
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+def _checked(check, value):
+    """``check(value)`` (a ``courses.validators`` function) with its error as DRF's."""
+    try:
+        return check(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
 class CourseInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=validators.SLUG_MAX_LENGTH, required=False)
     subtitle = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    outcomes = serializers.ListField(
+        child=serializers.CharField(max_length=validators.OUTCOME_MAX_LENGTH),
+        max_length=validators.OUTCOMES_MAX,
+        required=False,
+    )
     category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    difficulty = serializers.ChoiceField(choices=Course.Difficulty.choices, required=False)
+    language = serializers.CharField(max_length=validators.LANGUAGE_MAX_LENGTH, required=False)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+    currency = serializers.CharField(min_length=3, max_length=3, required=False)
+    status = serializers.ChoiceField(choices=Course.Status.choices, required=False)
+    # The older switch: true -> status published, false -> draft (``status`` wins over it).
     published = serializers.BooleanField(required=False)
+
+    def validate_slug(self, value: str) -> str:
+        return _checked(validators.slug_validate, value)
+
+    def validate_outcomes(self, value: list[str]) -> list[str]:
+        return _checked(validators.outcomes_validate, value)
+
+    def validate_language(self, value: str) -> str:
+        return _checked(validators.language_validate, value)
+
+    def validate_currency(self, value: str) -> str:
+        return _checked(validators.currency_validate, value)
 
 
 class CourseListCreateApi(InstructorApiView):
-    """GET (paginated, ``?published=``) and POST /api/v1/courses."""
+    """GET (paginated, ``?published=``, ``?status=``) and POST /api/v1/courses."""
 
     # Read by drf-spectacular: the documented 200 is the paginated envelope.
     pagination_class = Pagination
 
     class FilterInput(serializers.Serializer):
         published = serializers.BooleanField(required=False, allow_null=True, default=None)
+        status = serializers.ChoiceField(
+            choices=Course.Status.choices, required=False, allow_null=True, default=None
+        )
 
     @extend_schema(
         parameters=[
             OpenApiParameter("published", bool),
+            OpenApiParameter("status", str, enum=Course.Status.values),
             OpenApiParameter("page", int),
             OpenApiParameter("limit", int),
         ],
-        responses={200: CourseOutput(many=True)},
+        responses={200: InstructorCourseOutput(many=True)},
     )
     def get(self, request):
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        courses = selectors.course_list(published=filters.validated_data["published"])
+        courses = selectors.course_list(**filters.validated_data)
         paginator = Pagination()
         page = paginator.paginate_queryset(courses, request, view=self)
-        return paginator.get_paginated_response(CourseOutput(page, many=True).data)
+        data = InstructorCourseOutput(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
     @extend_schema(request=CourseInput, responses={201: CourseDetailOutput})
     def post(self, request):
@@ -142,28 +179,49 @@ class LectureCreateApi(InstructorApiView):
         )
 
 
-class LectureDetailApi(InstructorApiView):
-    """GET and PATCH /api/v1/lectures/{id}: the lecture with its processing state; PATCH sets
-    an article's ``body``."""
+class SectionDetailApi(InstructorApiView):
+    """PATCH and DELETE /api/v1/sections/{id}."""
 
     class Input(serializers.Serializer):
-        body = serializers.CharField(
-            required=False, allow_blank=True, max_length=services.ARTICLE_BODY_MAX_LENGTH
-        )
+        title = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+        # 1-based position among the course's sections; past the end means last.
+        order = serializers.IntegerField(min_value=1, max_value=100000, required=False)
 
-    @extend_schema(request=Input, responses={200: LectureOutput})
-    def patch(self, request, lecture_id):
-        data = self.Input(data=request.data)
+    @extend_schema(request=Input, responses={200: SectionOutput})
+    def patch(self, request, section_id):
+        section = selectors.section_get(section_id=section_id)
+        data = self.Input(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            lecture = selectors.lecture_get(lecture_id=lecture_id, for_update=True)
-            if "body" in data.validated_data:
-                services.lecture_body_update(lecture=lecture, body=data.validated_data["body"])
-        return Response(
-            LectureOutput(
-                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
-            ).data
-        )
+        services.section_update(section=section, data=data.validated_data)
+        section = selectors.section_get(section_id=section_id, outline=True)
+        return Response(SectionOutput(section, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, section_id):
+        services.section_delete(section=selectors.section_get(section_id=section_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LectureUpdateInput(serializers.Serializer):
+    """What PATCH /api/v1/lectures/{id} sets; a field added here and to
+    ``courses.services.LECTURE_EDITABLE_FIELDS`` is editable."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    free_preview = serializers.BooleanField(required=False)
+    # Another section of the same course (400 VALIDATION_ERROR otherwise).
+    section_id = serializers.UUIDField(required=False)
+    # 1-based position in the (new) section; past the end means last.
+    order = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    # Articles only (400 VALIDATION_ERROR for another kind).
+    body = serializers.CharField(
+        required=False, allow_blank=True, max_length=services.ARTICLE_BODY_MAX_LENGTH
+    )
+
+
+class LectureDetailApi(InstructorApiView):
+    """GET, PATCH and DELETE /api/v1/lectures/{id}."""
 
     @extend_schema(responses={200: LectureOutput})
     def get(self, request, lecture_id):
@@ -172,6 +230,26 @@ class LectureDetailApi(InstructorApiView):
                 selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
             ).data
         )
+
+    @extend_schema(request=LectureUpdateInput, responses={200: LectureOutput})
+    def patch(self, request, lecture_id):
+        data = LectureUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            lecture = selectors.lecture_get(lecture_id=lecture_id, for_update=True)
+            if "body" in data.validated_data:
+                services.lecture_body_update(lecture=lecture, body=data.validated_data["body"])
+            services.lecture_update(lecture=lecture, data=data.validated_data)
+        return Response(
+            LectureOutput(
+                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+            ).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, lecture_id):
+        services.lecture_delete(lecture=selectors.lecture_get(lecture_id=lecture_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _taught_lecture(request, lecture_id):

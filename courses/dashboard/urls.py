@@ -21,6 +21,16 @@ urlpatterns = [
         name="dashboard-section-rename",
     ),
     path(
+        course + "sections/<uuid:section_id>/edit/",
+        views.section_edit,
+        name="dashboard-section-edit",
+    ),
+    path(
+        course + "sections/<uuid:section_id>/delete/",
+        views.section_delete,
+        name="dashboard-section-delete",
+    ),
+    path(
         course + "sections/<uuid:section_id>/lectures/",
         views.lecture_create,
         name="dashboard-lecture-create",
@@ -44,6 +54,16 @@ urlpatterns = [
         course + "lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>/delete/",
         views.attachment_remove,
         name="dashboard-attachment-remove",
+    ),
+    path(
+        course + "lectures/<uuid:lecture_id>/edit/",
+        views.lecture_edit,
+        name="dashboard-lecture-edit",
+    ),
+    path(
+        course + "lectures/<uuid:lecture_id>/delete/",
+        views.lecture_delete,
+        name="dashboard-lecture-delete",
     ),
     path(course + "reorder/", views.reorder, name="dashboard-reorder"),
     path(course + "move/", views.move, name="dashboard-move"),

@@ -23,8 +23,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from courses import selectors, services
 from courses.api.serializers import LectureOutput
-from courses.dashboard.forms import BrandingForm, CourseForm, TitleForm
-from courses.models import Course, Lecture
+from courses.dashboard.forms import BrandingForm, CourseForm, LectureForm, SectionForm, TitleForm
+from courses.models import Course, Lecture, Section
 from courses.permissions import instructor_required
 from tenants.errors import ApplicationError, NotFound
 from tenants.markdown import markdown_render
@@ -48,11 +48,34 @@ def course_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/course_list.html", {"courses": selectors.course_list()})
 
 
-COURSE_FORM_FIELDS = ("title", "subtitle", "description", "category", "price")
+COURSE_FORM_FIELDS = ("title", "subtitle", "description", "outcomes", "category", "price")
+# Left out of the change when blank: the model's default on create, the current value on edit.
+COURSE_OPTIONAL_FIELDS = ("slug", "difficulty", "language", "currency", "status")
 
 
 def _course_data(form: CourseForm) -> dict:
-    return {name: form.cleaned_data[name] for name in COURSE_FORM_FIELDS}
+    data = {name: form.cleaned_data[name] for name in COURSE_FORM_FIELDS}
+    data.update(
+        {
+            name: form.cleaned_data[name]
+            for name in COURSE_OPTIONAL_FIELDS
+            if form.cleaned_data[name]
+        }
+    )
+    return data
+
+
+def _course_saved(request: HttpRequest, form: CourseForm, save) -> bool:
+    """Run ``save()`` (a course service); a taken slug (409 ``SLUG_TAKEN``) becomes an error
+    on the form's ``slug`` field. Returns whether it saved."""
+    try:
+        save()
+    except ApplicationError as exc:
+        if exc.code != "SLUG_TAKEN":
+            raise
+        form.add_error("slug", "Another course of this school has this address.")
+        return False
+    return True
 
 
 @instructor_required
@@ -60,13 +83,21 @@ def _course_data(form: CourseForm) -> dict:
 def course_create(request: HttpRequest) -> HttpResponse:
     """``/dashboard/courses/new/``: a new draft course; then its content page."""
     form = CourseForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        course = services.course_create(
-            created_by=request.user,
-            thumbnail=form.cleaned_data["thumbnail_bytes"],
-            **_course_data(form),
+    created = []
+
+    def save() -> None:
+        created.append(
+            services.course_create(
+                created_by=request.user,
+                thumbnail=form.cleaned_data["thumbnail_bytes"],
+                **_course_data(form),
+            )
         )
-        messages.success(request, f"Course “{course.title}” created as a draft.")
+
+    if request.method == "POST" and form.is_valid() and _course_saved(request, form, save):
+        course = created[0]
+        state = "a draft" if course.status == Course.Status.DRAFT else course.get_status_display()
+        messages.success(request, f"Course “{course.title}” created as {state.lower()}.")
         return redirect(_edit_url(course))
     status = 400 if request.method == "POST" else 200
     return render(request, "dashboard/course_form.html", {"form": form}, status=status)
@@ -78,18 +109,23 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/``: the course's details form, its sections and lectures
     (add, rename, reorder, upload) and publish / delete."""
     course = selectors.course_get(course_id=course_id)
-    initial = {k: getattr(course, k) for k in ("title", "subtitle", "description", "category")}
-    initial["price"] = course.price
+    initial = {name: getattr(course, name) for name in COURSE_FORM_FIELDS + COURSE_OPTIONAL_FIELDS}
+    initial["outcomes"] = "\n".join(course.outcomes)
     form = CourseForm(request.POST or None, request.FILES or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+
+    def save() -> None:
         services.course_update(
             course=course, data=_course_data(form), thumbnail=form.cleaned_data["thumbnail_bytes"]
         )
+
+    if request.method == "POST" and form.is_valid() and _course_saved(request, form, save):
         messages.success(request, "Course details saved.")
         return redirect(_edit_url(course))
     sections = list(course.sections.all())
     for section in sections:
+        section.description_html = markdown_render(section.description)
         for lecture in section.lectures.all():
+            lecture.description_html = markdown_render(lecture.description)
             # The asset whose state the row shows (None for an article) and the status.
             lecture.media = selectors.lecture_asset(lecture)
             lecture.status_name = selectors.lecture_status(lecture)
@@ -105,6 +141,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
         "upload_retry_delays_ms": settings.UPLOAD_RETRY_DELAYS_MS,
         "lecture_api": "/api/v1/lectures/",
         "reorder_url": reverse("dashboard-reorder", args=[course.pk]),
+        # Moving a lecture to another section: PATCH <lecture_api><id> {section_id, order}.
         "csrf_token": get_token(request),
         "lectures": lecture_data,
     }
@@ -121,15 +158,26 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
 @instructor_required
 @require_POST
 def course_publish(request: HttpRequest, course_id: UUID) -> HttpResponse:
-    """``POST /dashboard/courses/<id>/publish/`` with ``published`` ``1`` or ``0``."""
+    """``POST /dashboard/courses/<id>/publish/`` with ``status`` (``draft``, ``published`` or
+    ``archived``) or the older ``published`` ``1`` / ``0``; another ``status`` is 404."""
     course = selectors.course_get(course_id=course_id, outline=False)
-    published = request.POST.get("published") == "1"
-    services.course_update(course=course, data={"published": published})
-    if published:
-        messages.success(request, "The course is published: students can see it.")
-    else:
-        messages.success(request, "The course is a draft again: students no longer see it.")
+    status = request.POST.get("status")
+    if status is None:
+        status = Course.Status.PUBLISHED if request.POST.get("published") == "1" else "draft"
+    if status not in Course.Status.values:
+        raise Http404("No such status.")
+    services.course_update(course=course, data={"status": status})
+    messages.success(request, STATUS_MESSAGES[status])
     return redirect(_edit_url(course))
+
+
+STATUS_MESSAGES = {
+    Course.Status.PUBLISHED: "The course is published: students can see it.",
+    Course.Status.DRAFT: "The course is a draft again: students no longer see it.",
+    Course.Status.ARCHIVED: (
+        "The course is archived: it left the catalogue; enrolled students keep their access."
+    ),
+}
 
 
 @instructor_required
@@ -295,6 +343,96 @@ def lecture_rename(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> H
         services.lecture_rename(lecture=lecture, title=title)
         messages.success(request, "Lecture renamed.")
     return redirect(_edit_url(course))
+
+
+def _edit_page(request, template: str, form, context: dict, status: int) -> HttpResponse:
+    return render(request, template, {"form": form, **context}, status=status)
+
+
+@instructor_required
+@require_http_methods(["GET", "POST"])
+def section_edit(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
+    """``/dashboard/courses/<id>/sections/<id>/edit/``: title and description
+    (``courses.services.section_update``)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    section = selectors.section_get(section_id=section_id, course=course)
+    initial = {"title": section.title, "description": section.description}
+    form = SectionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.section_update(section=section, data=form.cleaned_data)
+        messages.success(request, "Section saved.")
+        return redirect(_edit_url(course) + f"#section-{section.pk}")
+    context = {"course": course, "item": section, "kind": "section"}
+    status = 400 if request.method == "POST" else 200
+    return _edit_page(request, "dashboard/item_edit.html", form, context, status)
+
+
+@instructor_required
+@require_http_methods(["GET", "POST"])
+def lecture_edit(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
+    """``/dashboard/courses/<id>/lectures/<id>/edit/``: title, description and free preview
+    (``courses.services.lecture_update``)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    initial = {
+        "title": lecture.title,
+        "description": lecture.description,
+        "free_preview": lecture.free_preview,
+    }
+    form = LectureForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.lecture_update(lecture=lecture, data=form.cleaned_data)
+        messages.success(request, "Lecture saved.")
+        return redirect(_edit_url(course) + f"#lecture-{lecture.pk}")
+    context = {"course": course, "item": lecture, "kind": "lecture"}
+    status = 400 if request.method == "POST" else 200
+    return _edit_page(request, "dashboard/item_edit.html", form, context, status)
+
+
+def _delete_page(
+    request: HttpRequest, course: Course, item: Section | Lecture, lecture_ids: list[UUID]
+) -> HttpResponse:
+    """The confirmation page of a section or lecture delete: what goes, counted now."""
+    impact = selectors.lectures_delete_impact(lecture_ids=lecture_ids)
+    impact["media_mb"] = impact["media_bytes"] / 1_000_000
+    context = {
+        "course": course,
+        "item": item,
+        "kind": "section" if isinstance(item, Section) else "lecture",
+        "impact": impact,
+    }
+    return render(request, "dashboard/item_delete.html", context)
+
+
+@instructor_required
+@require_http_methods(["GET", "POST"])
+def section_delete(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
+    """``/dashboard/courses/<id>/sections/<id>/delete/``: a confirmation page counting the
+    section's lectures, their stored media (versions, MB measured in storage) and the watch
+    progress records that go; POST deletes it (``courses.services.section_delete``)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    section = selectors.section_get(section_id=section_id, course=course)
+    if request.method == "POST":
+        services.section_delete(section=section)
+        messages.success(request, f"Section “{section.title}” deleted.")
+        return redirect(_edit_url(course))
+    lecture_ids = list(section.lectures.values_list("id", flat=True))
+    return _delete_page(request, course, section, lecture_ids)
+
+
+@instructor_required
+@require_http_methods(["GET", "POST"])
+def lecture_delete(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
+    """``/dashboard/courses/<id>/lectures/<id>/delete/``: a confirmation page counting the
+    lecture's stored media and watch progress records; POST deletes it
+    (``courses.services.lecture_delete``)."""
+    course = selectors.course_get(course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    if request.method == "POST":
+        services.lecture_delete(lecture=lecture)
+        messages.success(request, f"Lecture “{lecture.title}” deleted.")
+        return redirect(_edit_url(course))
+    return _delete_page(request, course, lecture, [lecture.pk])
 
 
 def _json_error(status: int, code: str, message: str) -> JsonResponse:

@@ -14,8 +14,13 @@
 // - Processing: the lectures' status and progress follow the `video.processing` events of the
 //   WebSocket /ws/dashboard/ (API.md: Realtime), reconnecting after a drop; at `ready` the
 //   lecture object is fetched again for its signed preview_url and a preview player appears.
-// - Reordering: HTML5 drag and drop of sections and of lectures inside a section, saved with a
-//   POST of the new order to reorder_url (the ↑ ↓ buttons are plain forms for the keyboard).
+// - Reordering: SortableJS drag and drop by the ⠿ handle. Sections reorder within the course
+//   and lectures within a section (a POST of the new order to reorder_url); a lecture dropped
+//   into another section is moved there with PATCH lecture_api<id> {section_id, order}
+//   (API.md: Courses). The ↑ ↓ buttons stay plain forms for the keyboard and without script.
+//   While a save is under way, dragging waits; when the server refuses, the page reloads to
+//   show the stored order.
+import Sortable from "sortablejs";
 import Uppy from "@uppy/core";
 import Dashboard from "@uppy/dashboard";
 import Tus from "@uppy/tus";
@@ -215,60 +220,71 @@ function connectSocket(delay = WS_RETRY_MIN_MS) {
   });
 }
 
-async function saveOrder(list) {
-  const ids = [...list.children].filter((li) => li.dataset.id).map((li) => li.dataset.id);
-  const response = await fetch(config.reorder_url, {
-    method: "POST",
+// Saves run one after another so the server sees the drops in the order they happened.
+let saving = Promise.resolve();
+
+function itemIds(list) {
+  return [...list.children].filter((li) => li.dataset.id).map((li) => li.dataset.id);
+}
+
+async function send(url, method, body) {
+  const response = await fetch(url, {
+    method,
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf_token },
-    body: JSON.stringify({ section_id: list.dataset.sectionId || null, ids }),
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-CSRFToken": config.csrf_token,
+    },
+    body: JSON.stringify(body),
   });
   // The page is the source of truth only while the server agrees; otherwise show its order.
   if (!response.ok) window.location.reload();
 }
 
+function saveOrder(list) {
+  const body = { section_id: list.dataset.sectionId || null, ids: itemIds(list) };
+  return send(config.reorder_url, "POST", body);
+}
+
+function saveMove(item, list) {
+  const order = itemIds(list).indexOf(item.dataset.id) + 1;
+  const body = { section_id: list.dataset.sectionId, order };
+  return send(`${config.lecture_api}${item.dataset.id}`, "PATCH", body);
+}
+
+// The ↑ ↓ buttons of a list: the first item cannot go up, the last cannot go down.
+function refreshMoveButtons(list) {
+  const items = [...list.children].filter((li) => li.dataset.id);
+  items.forEach((item, index) => {
+    const buttons = item.querySelector(":scope > .sort-row > .sort-buttons");
+    if (!buttons) return;
+    buttons.querySelector('[value="up"]').disabled = index === 0;
+    buttons.querySelector('[value="down"]').disabled = index === items.length - 1;
+  });
+}
+
 function makeSortable(list) {
-  let dragged = null;
-  const items = () => [...list.children].filter((li) => li.dataset.id);
-  for (const item of items()) {
-    item.draggable = false;
-    const handle = item.querySelector(":scope > .sort-row > .sort-row__handle");
-    // Only the handle starts a drag, so text in the item's inputs stays selectable.
-    handle.addEventListener("pointerdown", () => {
-      item.draggable = true;
-    });
-    item.addEventListener("dragstart", (event) => {
-      if (event.target !== item) return;
-      event.stopPropagation();
-      dragged = item;
-      item.classList.add("is-dragging");
-      event.dataTransfer.effectAllowed = "move";
-      event.dataTransfer.setData("text/plain", item.dataset.id);
-    });
-    item.addEventListener("dragend", (event) => {
-      if (event.target !== item) return;
-      item.classList.remove("is-dragging");
-      item.draggable = false;
-      if (dragged) {
-        dragged = null;
-        saveOrder(list);
-      }
-    });
-    item.addEventListener("dragover", (event) => {
-      if (!dragged || dragged === item || dragged.parentElement !== list) return;
-      event.preventDefault();
-      event.stopPropagation();
-      const box = item.getBoundingClientRect();
-      const after = event.clientY > box.top + box.height / 2;
-      list.insertBefore(dragged, after ? item.nextSibling : item);
-    });
-    item.addEventListener("drop", (event) => {
-      if (dragged && dragged.parentElement === list) {
-        event.preventDefault();
-        event.stopPropagation();
-      }
-    });
-  }
+  const lectures = list.dataset.sortable === "lectures";
+  Sortable.create(list, {
+    // Lectures share one group, so one can be dropped into another section's list.
+    group: lectures ? "lectures" : "sections",
+    handle: ".sort-row__handle",
+    draggable: "li[data-id]",
+    animation: 150,
+    ghostClass: "is-dragging",
+    // Text in the rows' inputs stays selectable: only the handle starts a drag.
+    filter: "input, textarea, button, a",
+    preventOnFilter: false,
+    onEnd(event) {
+      const from = event.from;
+      const to = event.to;
+      if (from === to && event.oldIndex === event.newIndex) return;
+      refreshMoveButtons(from);
+      if (from !== to) refreshMoveButtons(to);
+      saving = saving.then(() => (from === to ? saveOrder(to) : saveMove(event.item, to)));
+    },
+  });
 }
 
 for (const [lectureId, lecture] of Object.entries(config.lectures)) {

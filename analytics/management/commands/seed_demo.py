@@ -14,7 +14,14 @@ from django_tenants.utils import tenant_context
 from PIL import Image, ImageDraw
 
 from courses.models import Course, Lecture
-from courses.services import course_create, lecture_create, section_create
+from courses.services import (
+    course_create,
+    course_update,
+    lecture_create,
+    lecture_update,
+    section_create,
+    section_update,
+)
 from enrollment.models import Enrollment
 from enrollment.services import access_codes_create
 from media_pipeline.models import MediaAsset
@@ -89,6 +96,7 @@ class Command(BaseCommand):
                 if asset.status != MediaAsset.Status.READY:
                     raise CommandError(f"The demo lecture did not transcode: {asset.error}")
             Enrollment.objects.get_or_create(student=student, course=course)
+            _demo_authoring(course)
             _demo_lecture_kinds(self, course=course, owner=owner)
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
@@ -218,3 +226,44 @@ def _demo_lecture_kinds(command, *, course, owner) -> None:
     asset.refresh_from_db()
     if asset.status != MediaAsset.Status.READY:
         raise CommandError(f"The demo slides were not converted: {asset.error}")
+
+
+def _demo_authoring(course: Course) -> None:
+    """The demo course's catalogue fields, section and lecture descriptions, a free preview
+    and a second section to drag lectures into. Writes only what differs, so a second run
+    changes nothing."""
+    wanted = {
+        "slug": "welcome-to-lectern",
+        "description": (
+            "A short course that shows **how a Lectern course works**: sections, lectures, "
+            "adaptive streaming and progress.\n\nWatch the sample lecture, then open the "
+            "dashboard to see how it was made."
+        ),
+        "outcomes": [
+            "Find your way around a course page",
+            "Watch a lecture in adaptive quality",
+            "Follow your progress from lecture to lecture",
+        ],
+        "category": "Getting started",
+        "difficulty": Course.Difficulty.BEGINNER,
+        "language": "en",
+        "currency": "USD",
+    }
+    changed = {name: value for name, value in wanted.items() if getattr(course, name) != value}
+    if changed:
+        course_update(course=course, data=changed)
+    sections = list(course.sections.order_by("order"))
+    first = sections[0]
+    intro = "The basics of watching a course: playback, quality and progress."
+    if first.description != intro:
+        section_update(section=first, data={"description": intro})
+    lecture = first.lectures.order_by("order").first()
+    about = "A short open film, encoded into an adaptive ladder (360p to 1080p)."
+    if lecture.description != about or not lecture.free_preview:
+        lecture_update(lecture=lecture, data={"description": about, "free_preview": True})
+    if len(sections) == 1:
+        more = section_create(course=course, title="Going further")
+        section_update(
+            section=more, data={"description": "What to try next, once the basics are clear."}
+        )
+        lecture_create(section=more, title="Your own first lecture")
