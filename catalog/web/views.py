@@ -72,7 +72,9 @@ def _is_anonymous_without_state(request: HttpRequest) -> bool:
 
 
 def _catalogue_context(request: HttpRequest, form: CatalogueForm, enrolled: set) -> dict:
-    filters = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    # The valid fields only (an unknown value is ignored); an unbound form has none.
+    filters = getattr(form, "cleaned_data", {})
     courses = selectors.catalogue_search(
         category=filters.get("category") or None,
         difficulty=filters.get("difficulty") or None,
@@ -169,7 +171,9 @@ def plain_summary(course: dict[str, Any], length: int = 160) -> str:
     return Truncator(" ".join(text.split())).chars(length)
 
 
-def _course_json_ld(request, page: selectors.CoursePage, url: str, image: str | None) -> dict:
+def _course_json_ld(
+    request, page: selectors.CoursePage, url: str, root: str, image: str | None
+) -> dict:
     """schema.org ``Course`` (https://schema.org/Course; Google's course rich result):
     name, description, provider (the school), offers (price, currency), instructors and the
     course's language."""
@@ -185,7 +189,7 @@ def _course_json_ld(request, page: selectors.CoursePage, url: str, image: str | 
         "provider": {
             "@type": "Organization",
             "name": request.tenant.name,
-            "sameAs": tenant_url(request.tenant, "/"),
+            "sameAs": f"{root}/",
         },
         "offers": {
             "@type": "Offer",
@@ -225,7 +229,8 @@ def course_page(request: HttpRequest, slug: str) -> HttpResponse:
             request, status=404, title="Course not found", message="There is no such course."
         )
     course = page.course
-    url = tenant_url(request.tenant, reverse("catalog-course", kwargs={"slug": slug}))
+    root = tenant_url(request.tenant, "")  # one query: the school's primary domain
+    url = root + reverse("catalog-course", kwargs={"slug": slug})
     cover = links.cover_url(request, course) if course["status"] == "published" else None
     previews = []
     sections = []
@@ -263,7 +268,7 @@ def course_page(request: HttpRequest, slug: str) -> HttpResponse:
             {**p, "avatar_url": links.avatar_url(request, p), "bio_html": markdown_render(p["bio"])}
             for p in page.instructors
         ],
-        "json_ld": json_ld(_course_json_ld(request, page, url, cover)),
+        "json_ld": json_ld(_course_json_ld(request, page, url, root, cover)),
         "draft": course["status"] == "draft",
     }
     return render(request, "catalog/course.html", context)
@@ -325,6 +330,7 @@ def sitemap(request: HttpRequest) -> HttpResponse:
     each instructor page, as absolute URLs on the school's primary domain, with ``lastmod``
     (the catalogue's newest change, the course's, the instructor's newest course's)."""
     entries = selectors.sitemap_entries()
+    root = tenant_url(request.tenant, "")
     urls = []
     newest = None
     for kind, item in entries:
@@ -332,9 +338,9 @@ def sitemap(request: HttpRequest) -> HttpResponse:
             path = reverse("catalog-course", kwargs={"slug": item["slug"]})
         else:
             path = reverse("catalog-instructor", kwargs={"instructor_id": item["id"]})
-        urls.append({"loc": tenant_url(request.tenant, path), "lastmod": item["updated_at"]})
+        urls.append({"loc": root + path, "lastmod": item["updated_at"]})
         newest = max(newest or item["updated_at"], item["updated_at"])
-    home_url = {"loc": tenant_url(request.tenant, "/"), "lastmod": newest}
+    home_url = {"loc": f"{root}/", "lastmod": newest}
     return render(
         request,
         "catalog/sitemap.xml",
