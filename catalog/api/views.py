@@ -28,13 +28,13 @@ class CatalogPagination(Pagination):
     page_size = 12
 
 
-class InstructorOutput(serializers.Serializer):
+class CatalogInstructorOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     avatar_url = serializers.CharField(allow_null=True)
 
 
-class CourseSummaryOutput(serializers.Serializer):
+class CatalogCourseSummaryOutput(serializers.Serializer):
     slug = serializers.CharField()
     title = serializers.CharField()
     subtitle = serializers.CharField()
@@ -47,7 +47,7 @@ class CourseSummaryOutput(serializers.Serializer):
     price_display = serializers.CharField()
     total_duration = serializers.FloatField()
     lecture_count = serializers.IntegerField()
-    instructors = InstructorOutput(many=True)
+    instructors = CatalogInstructorOutput(many=True)
     url = serializers.CharField()
 
 
@@ -84,7 +84,7 @@ class CatalogCourseListApi(PublicApiView):
         page = serializers.IntegerField(min_value=1, required=False)
         limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
 
-    @extend_schema(parameters=[Filter], responses={200: CourseSummaryOutput(many=True)})
+    @extend_schema(parameters=[Filter], responses={200: CatalogCourseSummaryOutput(many=True)})
     def get(self, request):
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -92,11 +92,11 @@ class CatalogCourseListApi(PublicApiView):
         courses = selectors.catalogue_search(**query.validated_data)
         paginator = CatalogPagination()
         page = paginator.paginate_queryset(courses, request, view=self)
-        body = CourseSummaryOutput([_summary(request, c) for c in page], many=True).data
+        body = CatalogCourseSummaryOutput([_summary(request, c) for c in page], many=True).data
         return paginator.get_paginated_response(body)
 
 
-class LectureOutput(serializers.Serializer):
+class CatalogLectureOutput(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
     kind = serializers.CharField()
@@ -104,24 +104,24 @@ class LectureOutput(serializers.Serializer):
     free_preview = serializers.BooleanField()
 
 
-class SectionOutput(serializers.Serializer):
+class CatalogSectionOutput(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
-    lectures = LectureOutput(many=True)
+    lectures = CatalogLectureOutput(many=True)
 
 
-class CourseDetailOutput(CourseSummaryOutput):
+class CatalogCourseDetailOutput(CatalogCourseSummaryOutput):
     description = serializers.CharField()
     description_html = serializers.CharField()
     outcomes = serializers.ListField(child=serializers.CharField())
-    sections = SectionOutput(many=True)
+    sections = CatalogSectionOutput(many=True)
 
 
 class CatalogCourseDetailApi(PublicApiView):
     """GET /api/v1/catalog/courses/{slug}: a published course with its curriculum, no media
     URLs (free previews are asked for one by one)."""
 
-    @extend_schema(responses={200: CourseDetailOutput})
+    @extend_schema(responses={200: CatalogCourseDetailOutput})
     def get(self, request, slug):
         course = selectors.published_course_get(slug=slug)
         body = {
@@ -131,10 +131,10 @@ class CatalogCourseDetailApi(PublicApiView):
             "outcomes": [str(line) for line in course["outcomes"]],
             "sections": course["sections"],
         }
-        return Response(CourseDetailOutput(body).data)
+        return Response(CatalogCourseDetailOutput(body).data)
 
 
-class PreviewOutput(serializers.Serializer):
+class CatalogPreviewOutput(serializers.Serializer):
     lecture_id = serializers.UUIDField()
     playback_url = serializers.CharField()
     expires_at = serializers.DateTimeField()
@@ -152,7 +152,7 @@ class CatalogPreviewApi(PublicApiView):
 
     throttle_classes = [PreviewIpThrottle]
 
-    @extend_schema(responses={200: PreviewOutput})
+    @extend_schema(responses={200: CatalogPreviewOutput})
     def get(self, request, slug, lecture_id):
         grant = services.preview_grant(slug=slug, lecture_id=lecture_id)
         access = grant.access
@@ -166,6 +166,6 @@ class CatalogPreviewApi(PublicApiView):
             "storyboard_url": request.build_absolute_uri(access.storyboard_path),
             "preview_url": request.build_absolute_uri(access.preview_path),
         }
-        response = Response(PreviewOutput(body).data)
+        response = Response(CatalogPreviewOutput(body).data)
         response["Cache-Control"] = "private, no-store"
         return response

@@ -32,7 +32,6 @@ from django.views.decorators.http import require_safe
 from catalog import links, selectors
 from catalog.web.forms import CatalogueForm
 from courses.cache import catalogue_page_get, catalogue_page_set, catalogue_version
-from courses.pages import error_page
 from enrollment.selectors import enrollment_list_for_student
 from tenants.errors import NotFound
 from tenants.links import tenant_url
@@ -71,7 +70,8 @@ def _is_anonymous_without_state(request: HttpRequest) -> bool:
     )
 
 
-def _catalogue_context(request: HttpRequest, form: CatalogueForm, enrolled: set) -> dict:
+def _catalogue_context(request: HttpRequest, enrolled: set) -> dict:
+    form = CatalogueForm(request.GET or None, categories=selectors.catalogue_categories())
     form.is_valid()
     # The valid fields only (an unknown value is ignored); an unbound form has none.
     filters = getattr(form, "cleaned_data", {})
@@ -120,14 +120,13 @@ def home(request: HttpRequest) -> HttpResponse:
     and templates, rendered and stored otherwise. Other queries are rendered from the cached
     catalogue (only ``sort=popular`` reads the database: enrollment counts).
     """
-    form = CatalogueForm(request.GET or None, categories=selectors.catalogue_categories())
     if _is_anonymous_without_state(request) and not request.GET:
         fingerprint = _page_fingerprint(request.tenant)
         token, stored = catalogue_page_get(fingerprint)
         if stored is not None:
             return HttpResponse(stored)
         token = token or catalogue_version()
-        response = render(request, CATALOGUE_TEMPLATE, _catalogue_context(request, form, set()))
+        response = render(request, CATALOGUE_TEMPLATE, _catalogue_context(request, set()))
         if not response.cookies:
             catalogue_page_set(token, fingerprint, response.content)
         return response
@@ -136,7 +135,7 @@ def home(request: HttpRequest) -> HttpResponse:
         enrolled = set(
             enrollment_list_for_student(student=request.user).values_list("course_id", flat=True)
         )
-    return render(request, CATALOGUE_TEMPLATE, _catalogue_context(request, form, enrolled))
+    return render(request, CATALOGUE_TEMPLATE, _catalogue_context(request, enrolled))
 
 
 # --- Course pages ----------------------------------------------------------------------------
@@ -213,7 +212,8 @@ def _course_json_ld(
 def course_page(request: HttpRequest, slug: str) -> HttpResponse:
     """``/courses/<slug>/``: a course's public page (``catalog.selectors.course_page_get`` says
     who may see what: drafts only to their instructors and the owner, as a preview marked
-    ``noindex``; archived courses to their enrolled students and instructors; 404 otherwise).
+    ``noindex``; archived courses to their enrolled students and instructors; otherwise the
+    urlconf's 404, an HTML page for browsers and the error body for scripts).
 
     Cover, title, subtitle, description (Markdown), outcomes, curriculum with durations,
     kinds and "Preview" marks, total duration, difficulty, language, instructors, price,
@@ -225,9 +225,7 @@ def course_page(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         page = selectors.course_page_get(slug=slug, viewer=request.user)
     except NotFound:
-        return error_page(
-            request, status=404, title="Course not found", message="There is no such course."
-        )
+        raise Http404("No such course.") from None
     course = page.course
     root = tenant_url(request.tenant, "")  # one query: the school's primary domain
     url = root + reverse("catalog-course", kwargs={"slug": slug})
@@ -285,9 +283,7 @@ def instructor_page(request: HttpRequest, instructor_id: int) -> HttpResponse:
     try:
         page = selectors.instructor_page_get(instructor_id=instructor_id)
     except NotFound:
-        return error_page(
-            request, status=404, title="Page not found", message="There is no such instructor."
-        )
+        raise Http404("No such instructor.") from None
     person = page.person
     context = {
         "person": person,
