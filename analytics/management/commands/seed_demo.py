@@ -90,6 +90,7 @@ class Command(BaseCommand):
                     raise CommandError(f"The demo lecture did not transcode: {asset.error}")
             Enrollment.objects.get_or_create(student=student, course=course)
             _demo_lecture_kinds(self, course=course, owner=owner)
+            _demo_public_pages(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
 
@@ -100,6 +101,7 @@ class Command(BaseCommand):
             "Lectern is ready.",
             f"  School page:   http://{host}/   (students: log in, redeem, watch)",
             f"  Dashboard:     http://{host}/dashboard/   (instructor and owner)",
+            f"  Course page:   http://{host}/courses/{course.slug}/   (visitors: free preview)",
             f"  School admin:  http://{host}/admin/   (owner)",
             f"  API:           http://{host}/api/v1/   (docs: http://{host}/api/docs/)",
             f"  Staff admin:   http://{platform}/admin/",
@@ -218,3 +220,26 @@ def _demo_lecture_kinds(command, *, course, owner) -> None:
     asset.refresh_from_db()
     if asset.status != MediaAsset.Status.READY:
         raise CommandError(f"The demo slides were not converted: {asset.error}")
+
+
+def _demo_public_pages(*, course: Course, instructor) -> None:
+    """What a visitor sees on the demo course's public page: outcomes, a category and level,
+    the demo instructor among its instructors (name and Markdown bio from ``_demo_accounts``)
+    and the sample lecture as a free preview. Saves only what differs, so a second run
+    changes nothing."""
+    wanted = {
+        "outcomes": ["How a course page looks to visitors", "How adaptive streaming plays"],
+        "category": "Getting started",
+        "difficulty": Course.Difficulty.BEGINNER,
+    }
+    changed = [name for name, value in wanted.items() if getattr(course, name) != value]
+    if changed:
+        for name in changed:
+            setattr(course, name, wanted[name])
+        course.save(update_fields=[*changed, "updated_at"])
+    if not course.instructors.filter(pk=instructor.pk).exists():
+        course.instructors.add(instructor)
+    lecture = Lecture.objects.filter(section__course=course).order_by("order").first()
+    if lecture is not None and not lecture.free_preview:
+        lecture.free_preview = True
+        lecture.save(update_fields=["free_preview", "updated_at"])
