@@ -10,6 +10,7 @@ from catalog import links, selectors, services
 from catalog.throttles import PreviewIpThrottle
 from courses.models import Course
 from courses.pagination import Pagination
+from media_pipeline.serializers import PlaybackOutput, playback_body
 from tenants.api import TenantApiView
 from tenants.markdown import markdown_render
 
@@ -134,17 +135,6 @@ class CatalogCourseDetailApi(PublicApiView):
         return Response(CatalogCourseDetailOutput(body).data)
 
 
-class CatalogPreviewOutput(serializers.Serializer):
-    lecture_id = serializers.UUIDField()
-    playback_url = serializers.CharField()
-    expires_at = serializers.DateTimeField()
-    duration = serializers.FloatField(allow_null=True)
-    position = serializers.FloatField()
-    thumbnail_url = serializers.CharField()
-    storyboard_url = serializers.CharField()
-    preview_url = serializers.CharField()
-
-
 class CatalogPreviewApi(PublicApiView):
     """GET /api/v1/catalog/courses/{slug}/lectures/{lecture_id}/preview: the playback object
     of a free-preview video for anyone (``catalog.services.preview_grant``), rate limited per
@@ -152,20 +142,17 @@ class CatalogPreviewApi(PublicApiView):
 
     throttle_classes = [PreviewIpThrottle]
 
-    @extend_schema(responses={200: CatalogPreviewOutput})
+    @extend_schema(responses={200: PlaybackOutput})
     def get(self, request, slug, lecture_id):
         grant = services.preview_grant(slug=slug, lecture_id=lecture_id)
-        access = grant.access
-        body = {
-            "lecture_id": grant.lecture.id,
-            "playback_url": request.build_absolute_uri(access.master_path),
-            "expires_at": grant.expires_at,
-            "duration": grant.duration,
-            "position": 0.0,
-            "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
-            "storyboard_url": request.build_absolute_uri(access.storyboard_path),
-            "preview_url": request.build_absolute_uri(access.preview_path),
-        }
-        response = Response(CatalogPreviewOutput(body).data)
+        body = playback_body(
+            request,
+            lecture_id=grant.lecture.id,
+            access=grant.access,
+            expires_at=grant.expires_at,
+            duration=grant.duration,
+            position=0.0,
+        )
+        response = Response(body)
         response["Cache-Control"] = "private, no-store"
         return response

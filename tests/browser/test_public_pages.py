@@ -21,10 +21,11 @@ PASSWORD = "visitor-pass-phrase-7"
 PLAY_SECONDS = 2.0
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def preview_course(browser_course, e2e_school, django_db_blocker):
     """``browser_course`` with its second lecture a free preview (put back afterwards) and one
-    more access code. Returns ``(slug, code)``."""
+    more access code, committed (module scope: outside the test's transaction, so the web
+    server sees them). Returns ``(slug, code)``."""
     from django.db import connection
     from django_tenants.utils import schema_context
 
