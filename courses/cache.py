@@ -8,7 +8,7 @@ versions are never read or changed by another school:
     The school's published courses, newest first (what the home page renders): each course's
     fields with its sections in order and their lecture counts.
 ``catalogue page``
-    The whole home page as anonymous visitors see it (``enrollment.web.views.catalogue``), stored
+    The whole home page as anonymous visitors see it (``catalog.web.views.home``), stored
     with the catalogue token it was rendered under and the page's fingerprint (branding and
     templates), and read together with the current token in one round trip.
 ``outline``
