@@ -12,7 +12,7 @@ student enrolled in 10 of them with 3 lectures completed in each. Then one
 ``uvicorn bench.api:application`` process (test settings, the bench database) serves:
 
 ``/``
-    The school's home page (``enrollment.web.views.catalogue``) through the whole middleware stack,
+    The school's home page (``catalog.web.views.home``) through the whole middleware stack,
     as an anonymous visitor sees it: its course grid from the cache.
 ``/bench/uncached/``
     The baseline of ``/``: the same template and tenant, its course data read from the
@@ -84,12 +84,12 @@ def _minimal(request):
 
 
 def _uncached_home(request):
-    """``enrollment.web.views.catalogue`` for an anonymous visitor without the cache: the course
+    """``catalog.web.views.home`` for an anonymous visitor without the cache: the course
     data read from the database and the page rendered on every request."""
     from django.shortcuts import render
 
+    from catalog.web.views import CATALOGUE_TEMPLATE
     from courses.cache import catalogue_query
-    from enrollment.web.views import CATALOGUE_TEMPLATE
 
     context = {"tenant": request.tenant, "courses": catalogue_query(), "enrolled": set()}
     return render(request, CATALOGUE_TEMPLATE, context)

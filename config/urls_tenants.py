@@ -2,9 +2,9 @@
 
 from django.urls import include, path
 
+from catalog.web import views as catalog_views
 from courses import downloads
 from enrollment.api import auth as auth_apis
-from enrollment.web import views as web_views
 from media_pipeline import views as media_views
 from tenants import openapi
 from tenants.accounts import views as account_views
@@ -28,13 +28,17 @@ api_v1 = [
     path("", include("enrollment.api.urls")),
     path("", include("media_pipeline.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("catalog.api.urls")),
 ]
 
 urlpatterns = [
-    path("", web_views.catalogue, name="tenant-home"),
+    path("", catalog_views.home, name="tenant-home"),
     # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
     path("", include("enrollment.web.urls")),
     path("accounts/<int:user_id>/avatar", account_views.avatar, name="account-avatar"),
+    # Public pages: course pages by slug (after the student's /courses/<uuid>/), instructors,
+    # sitemap.xml, robots.txt.
+    path("", include("catalog.web.urls")),
     path("dashboard/", include("analytics.urls")),
     path("dashboard/", include("courses.dashboard.urls")),
     path("dashboard/", include("enrollment.dashboard.urls")),

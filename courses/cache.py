@@ -8,7 +8,7 @@ versions are never read or changed by another school:
     The school's published courses, newest first (what the home page renders): each course's
     fields with its sections in order and their lecture counts.
 ``catalogue page``
-    The whole home page as anonymous visitors see it (``enrollment.web.views.catalogue``), stored
+    The whole home page as anonymous visitors see it (``catalog.web.views.home``), stored
     with the catalogue token it was rendered under and the page's fingerprint (branding and
     templates), and read together with the current token in one round trip.
 ``outline``
@@ -36,11 +36,13 @@ import uuid
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Sum
 from django.db.models.functions import Length, Trim
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import schema_context
 
@@ -123,11 +125,13 @@ def catalogue_page_set(token: str, fingerprint: str, content: bytes) -> None:
 
 def catalogue_get() -> list[dict[str, Any]]:
     """The current school's published courses, newest first, from the cache (one ``get`` of the
-    version and one of the entry when warm; 2 queries on a miss).
+    version and one of the entry when warm; 3 queries on a miss).
 
     Each item: the ``COURSE_FIELDS`` of ``Course`` (``id`` a UUID, ``price`` a Decimal, dates
-    aware datetimes), ``sections``: ``[{"id", "title", "order", "lecture_count"}]`` in order,
-    and ``lecture_count``: lectures of the course.
+    aware datetimes), ``sections``: ``[{"id", "title", "order", "lecture_count", "duration"}]``
+    in order, ``lecture_count``: lectures of the course, ``total_duration``: seconds of its
+    playable videos (float, 0.0 without any), ``instructors``: ``[{"id", "name", "avatar",
+    "bio"}]`` by name (``avatar`` the storage key or ``""``).
     """
     key = _CATALOGUE_ENTRY.format(token=catalogue_version())
     data = cache.get(key)
@@ -138,21 +142,36 @@ def catalogue_get() -> list[dict[str, Any]]:
 
 
 def catalogue_query() -> list[dict[str, Any]]:
-    """What ``catalogue_get`` caches, read from the database (2 queries)."""
-    sections = Section.objects.order_by("order", "id").annotate(lecture_count=Count("lectures"))
+    """What ``catalogue_get`` caches, read from the database (3 queries)."""
+    sections = Section.objects.order_by("order", "id").annotate(
+        lecture_count=Count("lectures"), duration=Sum("lectures__video__duration")
+    )
+    people = get_user_model().objects.order_by("name", "id").only("id", "name", "avatar", "bio")
     courses = Course.objects.filter(status=Course.Status.PUBLISHED).prefetch_related(
-        Prefetch("sections", queryset=sections)
+        Prefetch("sections", queryset=sections), Prefetch("instructors", queryset=people)
     )
     data = []
     for course in courses:
         item = _course_dict(course)
         item["sections"] = [
-            {"id": s.id, "title": s.title, "order": s.order, "lecture_count": s.lecture_count}
+            {
+                "id": s.id,
+                "title": s.title,
+                "order": s.order,
+                "lecture_count": s.lecture_count,
+                "duration": s.duration or 0.0,
+            }
             for s in course.sections.all()
         ]
         item["lecture_count"] = sum(s["lecture_count"] for s in item["sections"])
+        item["total_duration"] = sum(s["duration"] for s in item["sections"])
+        item["instructors"] = [_person(user) for user in course.instructors.all()]
         data.append(item)
     return data
+
+
+def _person(user) -> dict[str, Any]:
+    return {"id": user.pk, "name": user.name, "avatar": user.avatar, "bio": user.bio}
 
 
 def _outline_build(course: Course) -> dict[str, Any]:
@@ -168,6 +187,7 @@ def _outline_build(course: Course) -> dict[str, Any]:
                     "title": lecture.title,
                     "order": lecture.order,
                     "kind": lecture.kind,
+                    "free_preview": lecture.free_preview,
                     "duration": lecture.video.duration if lecture.video else None,
                     "page_count": lecture.document.page_count if lecture.document else None,
                     "ready": _lecture_ready(lecture),
@@ -210,6 +230,7 @@ def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
             "title",
             "order",
             "kind",
+            "free_preview",
             "video__version",
             "video__duration",
             "document__version",
@@ -232,10 +253,10 @@ def course_outlines_get(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     exist are left out). Two ``get_many`` when warm; the missing ones are read in 3 queries.
 
     An outline: the ``COURSE_FIELDS`` of the course and ``sections``:
-    ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "kind", "duration"
-    (seconds or None), "page_count" (a presentation's pages or None), "ready" (a version
-    plays, or an article has a body), "attachments": [{"id", "filename", "size"}]}]}]`` in
-    order.
+    ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "kind", "free_preview",
+    "duration" (seconds or None), "page_count" (a presentation's pages or None), "ready" (a
+    version plays, or an article has a body), "attachments": [{"id", "filename", "size"}]}]}]``
+    in order.
     """
     if not course_ids:
         return {}
@@ -312,6 +333,23 @@ def _attachment_changed(sender, instance: Attachment, **kwargs) -> None:
     )
     if course_id is not None:
         catalogue_invalidate(course_id=course_id)
+
+
+@receiver(m2m_changed, sender=Course.instructors.through, dispatch_uid="courses.cache.teachers")
+def _instructors_changed(sender, instance, action: str, **kwargs) -> None:
+    if action.startswith("post_"):
+        # ``instance`` is a course, or a user when changed from the user's side.
+        course_id = instance.pk if isinstance(instance, Course) else None
+        catalogue_invalidate(course_id=course_id)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="courses.cache.person")
+def _person_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    # The catalogue shows instructors' names, bios and avatars; a student's save, or a log-in
+    # (which saves ``last_login`` alone), changes nothing stored here.
+    if not instance.is_instructor or (update_fields and set(update_fields) <= {"last_login"}):
+        return
+    catalogue_invalidate(course_id=None)
 
 
 def asset_changed_receiver(*, schema_name: str, owner_id: UUID, event: str, **payload) -> None:

@@ -15,6 +15,10 @@ from media_pipeline.playlists import MASTER_PLAYLIST
 from media_pipeline.previews import POSTER_JPEG, PREVIEW_CLIP, STORYBOARD_INDEX
 from media_pipeline.tokens import media_token_sign
 
+# The viewer id of tokens issued to visitors without an account (free previews). Account ids
+# start at 1, so no account's token is ever an anonymous one or the reverse.
+ANONYMOUS_VIEWER = 0
+
 
 @dataclass(frozen=True)
 class MediaAccess:
@@ -64,16 +68,22 @@ def media_token_lifetime(duration: float | None) -> float:
     return max(settings.MEDIA_TOKEN_MIN_LIFETIME.total_seconds(), 2 * (duration or 0.0))
 
 
-def media_access_issue(*, asset, viewer_id: int, now: float | None = None) -> MediaAccess:
+def media_access_issue(
+    *, asset, viewer_id: int, now: float | None = None, lifetime: float | None = None
+) -> MediaAccess:
     """Sign access for account ``viewer_id`` to the current version of a lecture's video
     ``asset`` (``MediaAsset``; its owner is the lecture) in the current tenant schema. The token
     is bound to that version: after a re-upload is switched in, URLs of the old version answer
     403 (the old files are deleted anyway) and the player asks for a new playback object.
+    ``lifetime`` (seconds) replaces ``media_token_lifetime`` (e.g. the short-lived tokens of
+    anonymous previews, viewer ``ANONYMOUS_VIEWER``).
 
     Raises:
         ValueError: the asset has no playable version yet (``version`` 0).
     """
-    token, expires = _asset_token(asset, viewer_id, media_token_lifetime(asset.duration), now)
+    if lifetime is None:
+        lifetime = media_token_lifetime(asset.duration)
+    token, expires = _asset_token(asset, viewer_id, lifetime, now)
     return MediaAccess(
         lecture_id=asset.owner_id, version=asset.version, token=token, expires=expires
     )

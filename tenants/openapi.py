@@ -84,6 +84,7 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("get", "/api/v1/students/courses/{course_id}/lectures/{lecture_id}"): {409},
     ("post", "/api/v1/students/progress"): {409},
     ("post", "/api/v1/lectures/{lecture_id}/attachments"): {413},
+    ("get", "/api/v1/catalog/courses/{slug}/lectures/{lecture_id}/preview"): {409, 429},
 }
 
 

@@ -105,7 +105,7 @@ def in_process_wsgi():
 def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
     """``(role, headers, ids)`` for a student and an instructor of each school. Each school has
     a published course with a section, a lecture, the student enrolled and one access code;
-    ``ids`` maps path parameter names to those rows' ids."""
+    ``ids`` maps path parameter names to those rows' ids (and the course's ``slug``)."""
     result = []
     for school in (tenant, other_tenant):
         instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
@@ -117,11 +117,15 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             attachment = attachment_create(
                 lecture=lecture, file=SimpleUploadedFile("schema.txt", b"schema")
             )
+            # A free preview awaiting media: the public preview answers its documented 409.
+            lecture.free_preview = True
+            lecture.save()
             enrollment = Enrollment.objects.create(student=student, course=course)
             batch = access_codes_create(course=course, quantity=1)
             code = AccessCode.objects.get(batch_id=batch.batch_id)
         ids = {
             "course_id": str(course.id),
+            "slug": course.slug,
             "section_id": str(section.id),
             "lecture_id": str(lecture.id),
             "attachment_id": str(attachment.id),

@@ -771,6 +771,72 @@ def case_dashboard_course_analytics(w):
     assert (response.status_code, b"Alpha" in response.content) == (404, False)
 
 
+# --- Public pages and the catalogue API (catalog) ---------------------------------------------
+
+
+def _preview_of_a(w):
+    """A's lecture made a free preview (it has media version 1): its preview answers on A."""
+    with in_tenant(w["tenant"]):
+        lecture = Lecture.objects.get(pk=w["lecture"].pk)
+        lecture.free_preview = True
+        lecture.save()
+    connection.set_schema_to_public()
+    return f"/api/v1/catalog/courses/{w['course'].slug}/lectures/{lecture.id}/preview"
+
+
+def case_catalog_course_page(w):
+    path = f"/courses/{w['course'].slug}/"
+    assert Client(HTTP_HOST=host_of(w["tenant"])).get(path).status_code == 200
+    for client in (_b_page(w), _b_page(w, w["owner"]), _b_student_page(w)):
+        response = client.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 404
+        _not_leaking(response, w)
+
+
+def case_catalog_instructor_page(w):
+    for suffix in ("", "avatar"):
+        path = f"/instructors/{w['owner'].pk}/{suffix}"
+        response = _b_page(w, w["owner"]).get(path)
+        assert response.status_code == 404
+        _not_leaking(response, w)
+    assert (
+        Client(HTTP_HOST=host_of(w["tenant"])).get(f"/instructors/{w['owner'].pk}/").status_code
+        == 200
+    )
+
+
+def case_catalog_sitemap(w):
+    for path in ("/sitemap.xml", "/robots.txt"):
+        response = _b_page(w, w["owner"]).get(path)
+        assert response.status_code == 200
+        _not_leaking(response, w)
+        assert w["course"].slug.encode() not in response.content
+
+
+def case_catalog_list(w):
+    response = w["jwt_i"].get("/api/v1/catalog/courses")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+    own = TenantClient(w["tenant"]).get("/api/v1/catalog/courses").json()
+    assert [c["slug"] for c in own["results"]] == [w["course"].slug]
+
+
+def case_catalog_detail(w):
+    path = f"/api/v1/catalog/courses/{w['course'].slug}"
+    assert TenantClient(w["tenant"]).get(path).status_code == 200
+    for client in (w["jwt_i"], w["b_i"], TenantClient(w["other_tenant"])):
+        assert client.get(path).status_code == 404
+
+
+def case_catalog_preview(w):
+    path = _preview_of_a(w)
+    assert TenantClient(w["tenant"]).get(path).status_code == 200
+    for client in (w["jwt_s"], w["b_s"], TenantClient(w["other_tenant"])):
+        response = client.get(path)
+        assert response.status_code == 404
+        _not_leaking(response, w)
+
+
 CASES = {
     "": case_home,
     "login/": case_web_login,
@@ -840,6 +906,14 @@ CASES = {
     "dashboard/logo": case_dashboard_logo,
     "dashboard/analytics/": case_dashboard_analytics,
     "dashboard/courses/<uuid:course_id>/analytics/": case_dashboard_course_analytics,
+    "courses/<slug:slug>/": case_catalog_course_page,
+    "instructors/<int:instructor_id>/": case_catalog_instructor_page,
+    "instructors/<int:instructor_id>/avatar": case_catalog_instructor_page,
+    "sitemap.xml": case_catalog_sitemap,
+    "robots.txt": case_catalog_sitemap,
+    "api/v1/catalog/courses": case_catalog_list,
+    "api/v1/catalog/courses/<slug:slug>": case_catalog_detail,
+    "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": case_catalog_preview,
 }
 
 
@@ -885,7 +959,7 @@ class Entry:
 # The school urlconf (config/urls_tenants.py). Admin URLs are representatives of the whole
 # admin site (its routes count as the one route ``admin/``).
 TENANT_SWEEP: dict[str, Entry] = {
-    "": Entry(ANY, "the catalogue of B's published courses is public (any method renders it)"),
+    "": Entry(PAGE, "the catalogue of B's published courses is public (GET and HEAD)"),
     # The student site (enrollment/web/urls.py).
     "login/": Entry(
         READS | {"POST", "PUT"},
@@ -920,7 +994,20 @@ TENANT_SWEEP: dict[str, Entry] = {
     "my/courses/": Entry(),
     "courses/<uuid:course_id>/": Entry(),
     "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": Entry(),
+    # Public pages (catalog/web/urls.py): A's slug and instructor id are unknown on B.
+    "courses/<slug:slug>/": Entry(),
+    "instructors/<int:instructor_id>/": Entry(),
+    "instructors/<int:instructor_id>/avatar": Entry(),
+    "sitemap.xml": Entry(PAGE, "B's own sitemap: B's published courses and instructors"),
+    "robots.txt": Entry(PAGE, "B's crawling rules, pointing at B's sitemap"),
     # The API.
+    "api/v1/catalog/courses": Entry(READS, "B's public catalogue (empty of A's courses)"),
+    "api/v1/catalog/courses/<slug:slug>": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
+    ),
+    "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
+    ),
     "api/v1/auth/register": Entry(
         READS | {"POST"},
         "sign-up creates a B account (201; A's e-mail is free on B); OPTIONS describes the input",
@@ -1041,6 +1128,8 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "token": lambda a: [a.reset_link[1]],
     "confirmation": lambda a: [a.email_confirmation],
     "action": lambda a: ["revoke", "reinstate"],
+    "slug": lambda a: [a.course.slug],
+    "instructor_id": lambda a: [str(a.owner.pk)],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1061,6 +1150,7 @@ class ASide:
     student: object
     reset_link: tuple[str, str] = ("", "")
     email_confirmation: str = ""
+    owner: object = None
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1109,6 +1199,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         enrollment=enrollment,
         student=world["student"],
         reset_link=reset_link,
+        owner=world["owner"],
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(

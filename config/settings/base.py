@@ -57,6 +57,7 @@ TENANT_APPS = [
     "courses",
     "enrollment",
     "media_pipeline",
+    "catalog",
     "analytics",
 ]
 
@@ -253,6 +254,8 @@ REST_FRAMEWORK = {
         "register_school": env("THROTTLE_REGISTER_SCHOOL", default="300/h"),
         "password_reset_ip": env("THROTTLE_PASSWORD_RESET_IP", default="20/hour"),
         "password_reset_account": env("THROTTLE_PASSWORD_RESET_ACCOUNT", default="5/hour"),
+        # catalog.throttles: free-preview playback objects per client IP.
+        "preview_ip": env("THROTTLE_PREVIEW_IP", default="60/hour"),
     },
     # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
     # that many hops from the end); unset means REMOTE_ADDR is the client.
@@ -340,6 +343,9 @@ DOCUMENT_PAGE_WIDTH = 320
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=200 * 1024**2)
 # Lifetime of the signed download URL of an attachment.
 ATTACHMENT_URL_LIFETIME = timedelta(hours=1)
+# Lifetime of the media tokens of free previews (catalog.services.preview_grant), issued to
+# visitors without an account.
+PREVIEW_TOKEN_LIFETIME = timedelta(seconds=env.int("PREVIEW_TOKEN_LIFETIME", default=600))
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
 
 # --- Celery ---

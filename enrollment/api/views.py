@@ -14,6 +14,7 @@ from courses.selectors import course_get
 from courses.serializers import CourseOutput
 from enrollment import selectors, services
 from enrollment.throttles import REDEEM_THROTTLES
+from media_pipeline.serializers import PlaybackOutput, playback_body
 from tenants.api import InstructorApiView, TenantApiView
 
 
@@ -282,17 +283,6 @@ class StudentCourseDetailApi(TenantApiView):
         return Response(body)
 
 
-class PlaybackOutput(serializers.Serializer):
-    lecture_id = serializers.UUIDField()
-    playback_url = serializers.CharField()
-    expires_at = serializers.DateTimeField()
-    duration = serializers.FloatField(allow_null=True)
-    position = serializers.FloatField()
-    thumbnail_url = serializers.CharField(allow_null=True)
-    storyboard_url = serializers.CharField(allow_null=True)
-    preview_url = serializers.CharField(allow_null=True)
-
-
 class StudentPlaybackApi(TenantApiView):
     """GET /api/v1/students/courses/{course_id}/lectures/{lecture_id}: the playback object."""
 
@@ -301,18 +291,15 @@ class StudentPlaybackApi(TenantApiView):
         grant = services.playback_grant(
             student=request.user, course_id=course_id, lecture_id=lecture_id
         )
-        access = grant.access
-        body = {
-            "lecture_id": grant.lecture.id,
-            "playback_url": request.build_absolute_uri(access.master_path),
-            "expires_at": grant.expires_at,
-            "duration": grant.duration,
-            "position": grant.position,
-            "thumbnail_url": request.build_absolute_uri(access.thumbnail_path),
-            "storyboard_url": request.build_absolute_uri(access.storyboard_path),
-            "preview_url": request.build_absolute_uri(access.preview_path),
-        }
-        return Response(PlaybackOutput(body).data)
+        body = playback_body(
+            request,
+            lecture_id=grant.lecture.id,
+            access=grant.access,
+            expires_at=grant.expires_at,
+            duration=grant.duration,
+            position=grant.position,
+        )
+        return Response(body)
 
 
 class ProgressOutput(serializers.Serializer):

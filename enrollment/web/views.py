@@ -1,25 +1,19 @@
-"""Pages of the student site: the school's home page (its catalogue), sign-up and log-in
-(session, per school schema), password reset by e-mail, code redemption, my courses, the course
-outline and the lecture player.
+"""Pages of the student site: sign-up and log-in (session, per school schema), password reset
+by e-mail, code redemption, my courses, the course outline and the lecture player (the home
+page and the other public pages are ``catalog.web``'s).
 
 Every page runs on a school's host, inside its schema (``tenants.middleware``): accounts,
 sessions and enrollments are the school's own, so a session of one school is anonymous on
 another. Draft (unpublished) courses answer 404 even to enrolled students.
 """
 
-import hashlib
-from functools import cache
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,12 +21,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from courses.attachments import attachment_url_path
-from courses.cache import catalogue_get, catalogue_page_get, catalogue_page_set, catalogue_version
 from courses.pages import error_page
 from enrollment import services
 from enrollment.hooks import course_viewed
 from enrollment.selectors import (
-    enrollment_list_for_student,
     is_enrolled,
     published_course_outline,
     student_course_outline,
@@ -62,73 +54,6 @@ REDEEM_ERRORS = {
     "CODE_EXPIRED": "This code has expired. Ask your school for a new one.",
     "ALREADY_ENROLLED": "You are already enrolled in this course; the code was not used.",
 }
-
-
-# --- The home page ----------------------------------------------------------------------------
-
-CATALOGUE_TEMPLATE = "courses/catalogue.html"
-# What the anonymous home page is rendered from besides the catalogue and the school's
-# branding: a deploy that changes any of these changes every stored page's fingerprint.
-_PAGE_TEMPLATES = (CATALOGUE_TEMPLATE, "base.html", "courses/_catalogue_grid.html")
-
-
-@cache
-def _page_code() -> str:
-    """A digest of the templates and the stylesheet URL the home page is rendered with (read
-    once per process: templates and static files change only with a deploy)."""
-    digest = hashlib.sha256(static("css/lectern.css").encode())
-    for name in _PAGE_TEMPLATES:
-        digest.update(get_template(name).template.source.encode())
-    return digest.hexdigest()
-
-
-def _page_fingerprint(tenant) -> str:
-    return f"{_page_code()}:{tenant.name}:{tenant.primary_color}:{tenant.logo}"
-
-
-def _is_anonymous_without_state(request: HttpRequest) -> bool:
-    """No session cookie (so no user and no session-stored messages) and no messages cookie:
-    the page is the same for every such visitor."""
-    return (
-        settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and CookieStorage.cookie_name not in request.COOKIES
-    )
-
-
-def catalogue(request: HttpRequest) -> HttpResponse:
-    """The school's home page: its name and colour, and its published courses (never drafts),
-    each marked for a logged-in student as enrolled (link to the course) or not (link to
-    redeem a code).
-
-    The course data is the school's cached catalogue (``courses.cache``). A visitor without a
-    session or messages cookie gets the whole page from the cache: one Redis round trip reads
-    the catalogue token and the stored page, which is served when it was rendered under that
-    token with the same branding and templates, and rendered and stored otherwise.
-    """
-    if _is_anonymous_without_state(request):
-        fingerprint = _page_fingerprint(request.tenant)
-        token, page = catalogue_page_get(fingerprint)
-        if page is not None:
-            return HttpResponse(page)
-        token = token or catalogue_version()
-        response = render(
-            request,
-            CATALOGUE_TEMPLATE,
-            {"tenant": request.tenant, "courses": catalogue_get(), "enrolled": set()},
-        )
-        if not response.cookies:
-            catalogue_page_set(token, fingerprint, response.content)
-        return response
-    enrolled: set = set()
-    if request.user.is_authenticated:
-        enrolled = set(
-            enrollment_list_for_student(student=request.user).values_list("course_id", flat=True)
-        )
-    return render(
-        request,
-        CATALOGUE_TEMPLATE,
-        {"tenant": request.tenant, "courses": catalogue_get, "enrolled": enrolled},
-    )
 
 
 # --- Accounts, redemption, courses -----------------------------------------------------------

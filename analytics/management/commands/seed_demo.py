@@ -98,6 +98,7 @@ class Command(BaseCommand):
             Enrollment.objects.get_or_create(student=student, course=course)
             _demo_authoring(course)
             _demo_lecture_kinds(self, course=course, owner=owner)
+            _demo_public_pages(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
 
@@ -108,6 +109,7 @@ class Command(BaseCommand):
             "Lectern is ready.",
             f"  School page:   http://{host}/   (students: log in, redeem, watch)",
             f"  Dashboard:     http://{host}/dashboard/   (instructor and owner)",
+            f"  Course page:   http://{host}/courses/{course.slug}/   (visitors: free preview)",
             f"  School admin:  http://{host}/admin/   (owner)",
             f"  API:           http://{host}/api/v1/   (docs: http://{host}/api/docs/)",
             f"  Staff admin:   http://{platform}/admin/",
@@ -267,3 +269,12 @@ def _demo_authoring(course: Course) -> None:
             section=more, data={"description": "What to try next, once the basics are clear."}
         )
         lecture_create(section=more, title="Your own first lecture")
+
+
+def _demo_public_pages(*, course: Course, instructor) -> None:
+    """The demo instructor among the demo course's instructors, so the public course page and
+    ``/instructors/<id>/`` show them (name and Markdown bio from ``_demo_accounts``; the
+    course's outcomes, level and free preview come from ``_demo_authoring``). Adds only what
+    is missing, so a second run changes nothing."""
+    if not course.instructors.filter(pk=instructor.pk).exists():
+        course.instructors.add(instructor)
