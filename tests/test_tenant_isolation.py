@@ -563,6 +563,10 @@ DASHBOARD_ROUTES = {
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/delete/",
     ),
+    "dashboard/courses/<uuid:course_id>/instructors/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/instructors/",
+    ),
     "dashboard/courses/<uuid:course_id>/sections/": (
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/sections/",

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from courses.serializers import CourseOutput
+from courses.serializers import ManagedCourseOutput
 from media_pipeline.delivery import MediaAccess, media_access_issue
 
 
@@ -74,5 +74,5 @@ class SectionOutput(serializers.Serializer):
     lectures = LectureOutput(many=True, read_only=True)
 
 
-class CourseDetailOutput(CourseOutput):
+class CourseDetailOutput(ManagedCourseOutput):
     sections = SectionOutput(many=True, read_only=True)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from courses import selectors, services
 from courses.api.serializers import CourseDetailOutput, LectureOutput, SectionOutput
 from courses.pagination import Pagination
-from courses.serializers import CourseOutput
+from courses.serializers import ManagedCourseOutput
 from tenants.api import InstructorApiView
 
 
@@ -18,6 +18,17 @@ class CourseInput(serializers.Serializer):
     category = serializers.CharField(max_length=100, required=False, allow_blank=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     published = serializers.BooleanField(required=False)
+
+
+class CourseUpdateInput(CourseInput):
+    # The course's instructors, replaced as a whole (ids of the school's owners and
+    # instructors); ``instructors`` is accepted as the same list.
+    instructor_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False
+    )
+    instructors = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False
+    )
 
 
 class CourseListCreateApi(InstructorApiView):
@@ -35,22 +46,24 @@ class CourseListCreateApi(InstructorApiView):
             OpenApiParameter("page", int),
             OpenApiParameter("limit", int),
         ],
-        responses={200: CourseOutput(many=True)},
+        responses={200: ManagedCourseOutput(many=True)},
     )
     def get(self, request):
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        courses = selectors.course_list(published=filters.validated_data["published"])
+        courses = selectors.course_list(
+            user=request.user, published=filters.validated_data["published"]
+        )
         paginator = Pagination()
         page = paginator.paginate_queryset(courses, request, view=self)
-        return paginator.get_paginated_response(CourseOutput(page, many=True).data)
+        return paginator.get_paginated_response(ManagedCourseOutput(page, many=True).data)
 
     @extend_schema(request=CourseInput, responses={201: CourseDetailOutput})
     def post(self, request):
         data = CourseInput(data=request.data)
         data.is_valid(raise_exception=True)
         course = services.course_create(created_by=request.user, **data.validated_data)
-        course = selectors.course_get(course_id=course.id)
+        course = selectors.course_get(course_id=course.id, user=request.user)
         return Response(
             CourseDetailOutput(course, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -64,25 +77,30 @@ class CourseDetailApi(InstructorApiView):
     def get(self, request, course_id):
         return Response(
             CourseDetailOutput(
-                selectors.course_get(course_id=course_id), context={"request": request}
+                selectors.course_get(course_id=course_id, user=request.user),
+                context={"request": request},
             ).data
         )
 
-    @extend_schema(request=CourseInput, responses={200: CourseDetailOutput})
+    @extend_schema(request=CourseUpdateInput, responses={200: CourseDetailOutput})
     def patch(self, request, course_id):
-        course = selectors.course_get(course_id=course_id)
-        data = CourseInput(data=request.data, partial=True)
+        course = selectors.course_get(course_id=course_id, user=request.user)
+        data = CourseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.course_update(course=course, data=data.validated_data)
+        fields = dict(data.validated_data)
+        instructor_ids = fields.pop("instructor_ids", fields.pop("instructors", None))
+        fields.pop("instructors", None)
+        services.course_update(course=course, data=fields, instructor_ids=instructor_ids)
         return Response(
             CourseDetailOutput(
-                selectors.course_get(course_id=course_id), context={"request": request}
+                selectors.course_get(course_id=course_id, user=request.user),
+                context={"request": request},
             ).data
         )
 
     @extend_schema(responses={204: None})
     def delete(self, request, course_id):
-        services.course_delete(course=selectors.course_get(course_id=course_id))
+        services.course_delete(course=selectors.course_get(course_id=course_id, user=request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -95,7 +113,7 @@ class SectionCreateApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={201: SectionOutput})
     def post(self, request, course_id):
-        course = selectors.course_get(course_id=course_id)
+        course = selectors.course_get(course_id=course_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         section = services.section_create(course=course, **data.validated_data)
@@ -114,7 +132,7 @@ class LectureCreateApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={201: LectureOutput})
     def post(self, request, section_id):
-        section = selectors.section_get(section_id=section_id)
+        section = selectors.section_get(section_id=section_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         lecture = services.lecture_create(section=section, **data.validated_data)
@@ -131,6 +149,7 @@ class LectureDetailApi(InstructorApiView):
     def get(self, request, lecture_id):
         return Response(
             LectureOutput(
-                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+                selectors.lecture_get(lecture_id=lecture_id, user=request.user),
+                context={"request": request},
             ).data
         )

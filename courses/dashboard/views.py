@@ -43,8 +43,10 @@ def _edit_url(course: Course) -> str:
 
 @instructor_required
 def course_list(request: HttpRequest) -> HttpResponse:
-    """``/dashboard/``: every course of the school, drafts included, newest first."""
-    return render(request, "dashboard/course_list.html", {"courses": selectors.course_list()})
+    """``/dashboard/``: the courses the signed-in instructor manages (every course of the
+    school for the owner), drafts included, newest first."""
+    courses = selectors.course_list(user=request.user)
+    return render(request, "dashboard/course_list.html", {"courses": courses})
 
 
 COURSE_FORM_FIELDS = ("title", "subtitle", "description", "category", "price")
@@ -76,7 +78,7 @@ def course_create(request: HttpRequest) -> HttpResponse:
 def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/``: the course's details form, its sections and lectures
     (add, rename, reorder, upload) and publish / delete."""
-    course = selectors.course_get(course_id=course_id)
+    course = selectors.course_get(course_id=course_id, user=request.user)
     initial = {k: getattr(course, k) for k in ("title", "subtitle", "description", "category")}
     initial["price"] = course.price
     form = CourseForm(request.POST or None, request.FILES or None, initial=initial)
@@ -106,6 +108,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
         "course": course,
         "form": form,
         "sections": sections,
+        "instructor_choices": selectors.instructor_choices(),
         "dashboard_config": json.loads(json.dumps(config, default=str)),
     }
     return render(request, "dashboard/course_edit.html", context, status=status)
@@ -115,7 +118,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
 @require_POST
 def course_publish(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``POST /dashboard/courses/<id>/publish/`` with ``published`` ``1`` or ``0``."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     published = request.POST.get("published") == "1"
     services.course_update(course=course, data={"published": published})
     if published:
@@ -126,13 +129,32 @@ def course_publish(request: HttpRequest, course_id: UUID) -> HttpResponse:
 
 
 @instructor_required
+@require_POST
+def course_instructors(request: HttpRequest, course_id: UUID) -> HttpResponse:
+    """``POST /dashboard/courses/<id>/instructors/`` with ``instructor_ids`` (repeated): the
+    course's instructors become exactly those accounts (``courses.services.course_update``);
+    an empty or invalid choice changes nothing and says why."""
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    try:
+        ids = [int(value) for value in request.POST.getlist("instructor_ids")]
+        services.course_update(course=course, data={}, instructor_ids=ids)
+    except ValueError:
+        messages.error(request, "Choose instructors from the list.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Instructors saved.")
+    return redirect(_edit_url(course))
+
+
+@instructor_required
 @require_http_methods(["GET", "POST"])
 def course_delete(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/delete/``: a confirmation page; POST deletes the course with
     its sections, lectures, media and cover image (``courses.services.course_delete``) unless a
     delete guard refuses, e.g. students are enrolled (409 ``COURSE_HAS_ENROLLMENTS``, shown as a
     message, and nothing is deleted)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     if request.method == "POST":
         try:
             services.course_delete(course=course)
@@ -155,12 +177,9 @@ def course_delete(request: HttpRequest, course_id: UUID) -> HttpResponse:
 
 def course_thumbnail(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/thumbnail``: the course's cover image (JPEG). Anyone may see
-    the cover of a published course; a draft's only its instructors (404 otherwise)."""
-    user = request.user
+    the cover of a published course; a draft's only those who manage it (404 otherwise)."""
     try:
-        key = selectors.course_cover_key(
-            course_id=course_id, drafts=user.is_authenticated and user.is_instructor
-        )
+        key = selectors.course_cover_key(course_id=course_id, user=request.user)
     except NotFound:
         raise Http404("No thumbnail.") from None
     if not default_storage.exists(key):
@@ -185,7 +204,7 @@ def _title_or_message(request: HttpRequest) -> str | None:
 @require_POST
 def section_create(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``POST /dashboard/courses/<id>/sections/`` ``title``: appends a section."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     title = _title_or_message(request)
     if title is not None:
         services.section_create(course=course, title=title)
@@ -197,8 +216,8 @@ def section_create(request: HttpRequest, course_id: UUID) -> HttpResponse:
 @require_POST
 def section_rename(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
     """``POST .../sections/<id>/rename/`` ``title``."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    section = selectors.section_get(section_id=section_id, user=request.user, course=course)
     title = _title_or_message(request)
     if title is not None:
         services.section_rename(section=section, title=title)
@@ -210,8 +229,8 @@ def section_rename(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
 @require_POST
 def lecture_create(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
     """``POST .../sections/<id>/lectures/`` ``title``: appends a lecture (awaiting media)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    section = selectors.section_get(section_id=section_id, user=request.user, course=course)
     title = _title_or_message(request)
     if title is not None:
         services.lecture_create(section=section, title=title)
@@ -223,8 +242,8 @@ def lecture_create(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
 @require_POST
 def lecture_rename(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
     """``POST .../lectures/<id>/rename/`` ``title``."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, user=request.user, course=course)
     title = _title_or_message(request)
     if title is not None:
         services.lecture_rename(lecture=lecture, title=title)
@@ -246,7 +265,7 @@ def reorder(request: HttpRequest, course_id: UUID) -> HttpResponse:
     ``{"ids": [...]}``; 400 ``VALIDATION_ERROR`` for anything else, including an id of another
     course or school; 404 ``NOT_FOUND`` for a section that is not one of this course's. Sent by
     the page's drag and drop (CSRF header)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     try:
         body = json.loads(request.body or b"{}")
         ids = [UUID(str(value)) for value in body["ids"]]
@@ -272,7 +291,7 @@ def move(request: HttpRequest, course_id: UUID) -> HttpResponse:
     (``courses.services.section_move`` / ``lecture_move``). The keyboard and no-script path of
     the drag and drop reordering. 404 for anything else, including another course's or
     school's id."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     kind = request.POST.get("kind")
     direction = request.POST.get("direction")
     try:
