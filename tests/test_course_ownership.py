@@ -67,6 +67,7 @@ def _tus(w) -> dict:
 
 STUDENT_SITE = Exempt("the student site: enrolment, not course management")
 PUBLIC = Exempt("public page or document, the same for every account")
+ACCOUNT = Exempt("the signed-in account's own settings: no course in it")
 
 OWNERSHIP: dict[str, Case | Exempt] = {
     "": PUBLIC,
@@ -86,6 +87,14 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "api/v1/auth/token": STUDENT_SITE,
     "api/v1/auth/token/refresh": STUDENT_SITE,
     "api/v1/auth/me": STUDENT_SITE,
+    "api/v1/auth/email": ACCOUNT,
+    "api/v1/auth/logout": ACCOUNT,
+    "api/v1/auth/password": ACCOUNT,
+    "api/v1/auth/password-reset": ACCOUNT,
+    "api/v1/auth/password-reset/confirm": ACCOUNT,
+    "account/": ACCOUNT,
+    "account/email/<str:confirmation>/": ACCOUNT,
+    "accounts/<int:user_id>/avatar": Exempt("an account's picture: no course in it"),
     "api/v1/students/enroll": STUDENT_SITE,
     "api/v1/students/courses": STUDENT_SITE,
     "api/v1/students/courses/<uuid:course_id>": STUDENT_SITE,
