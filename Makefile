@@ -182,6 +182,7 @@ bench: system-deps install
 	$(VENV_PY) -m bench.playback
 	$(VENV_PY) -m bench.tenants
 	$(VENV_PY) -m bench.api
+	$(VENV_PY) -m bench.roster
 	$(VENV_PY) -m bench.analytics
 
 lint: install

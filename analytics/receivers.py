@@ -19,7 +19,8 @@ def enrollment_announce(
     student_id: int,
     enrolled_at: str,
 ) -> None:
-    """``access_code_redeemed``: sends ``{"type": "analytics", "metric": "new_enrollment",
+    """``access_code_redeemed`` and ``enrollment_created``: sends ``{"type": "analytics",
+    "metric": "new_enrollment",
     "course_id", "data": {"enrollment_id", "student_id", "enrolled_at"}}`` to the school's
     dashboards (best effort, never raises: ``dashboard_publish``)."""
     message = {
@@ -103,5 +104,6 @@ def connect() -> None:
     (idempotent)."""
     lectures_deleted.connect(lecture_rollups_delete)
     hooks.access_code_redeemed.connect(enrollment_announce)
+    hooks.enrollment_created.connect(enrollment_announce)
     hooks.progress_recorded.connect(watch_record)
     hooks.course_viewed.connect(view_record)

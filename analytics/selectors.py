@@ -19,6 +19,7 @@ from django.utils import timezone
 from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
+from courses.selectors import courses_managed_by
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -85,19 +86,23 @@ def _totals(courses: list[UUID] | None, now: datetime) -> dict:
     }
 
 
-def analytics_overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
-    """The school's analytics: ``{days, totals, daily, courses}``; ``daily`` has one item per
-    day of the last ``days`` (1..MAX_DAYS), ``courses`` one ``{course_id, title, enrollments,
-    views, watch_seconds}`` per course, most watched first."""
+def analytics_overview(*, user, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
+    """The analytics of the courses ``user`` manages (``courses.selectors.courses_managed_by``:
+    the whole school for the owner): ``{days, totals, daily, courses}``; ``daily`` has one item
+    per day of the last ``days`` (1..MAX_DAYS), ``courses`` one ``{course_id, title,
+    enrollments, views, watch_seconds}`` per course, most watched first."""
     now = now or timezone.now()
+    managed = courses_managed_by(user)
+    # The owner's overview is the school's (no course filter); an instructor's is over theirs.
+    scope = None if user.role == user.Role.OWNER else list(managed.values_list("id", flat=True))
     per_course = {
         row["course_id"]: row
-        for row in CourseDay.objects.values("course_id").annotate(
-            views=Sum("views"), seconds=Sum("watch_seconds")
-        )
+        for row in CourseDay.objects.filter(course_id__in=managed.values("id"))
+        .values("course_id")
+        .annotate(views=Sum("views"), seconds=Sum("watch_seconds"))
     }
     enrolled = dict(
-        Enrollment.objects.filter(revoked_at__isnull=True)
+        Enrollment.objects.filter(revoked_at__isnull=True, course_id__in=managed.values("id"))
         .values_list("course_id")
         .annotate(n=Count("id"))
     )
@@ -109,13 +114,13 @@ def analytics_overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None)
             "views": int(per_course.get(course.id, {}).get("views") or 0),
             "watch_seconds": round(per_course.get(course.id, {}).get("seconds") or 0.0, 1),
         }
-        for course in Course.objects.only("id", "title")
+        for course in managed.only("id", "title")
     ]
     courses.sort(key=lambda item: (-item["watch_seconds"], item["title"]))
     return {
         "days": days,
-        "totals": _totals(None, now),
-        "daily": _series(_days(days, now), None),
+        "totals": _totals(scope, now),
+        "daily": _series(_days(days, now), scope),
         "courses": courses,
     }
 

@@ -23,8 +23,9 @@ def _hours(row: dict) -> None:
 
 @instructor_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """``/dashboard/analytics/``: the school's totals, the last 30 days and every course."""
-    data = selectors.analytics_overview()
+    """``/dashboard/analytics/``: totals, the last 30 days and the courses the signed-in
+    instructor manages (the whole school for the owner)."""
+    data = selectors.analytics_overview(user=request.user)
     _hours(data["totals"])
     for row in data["courses"]:
         row["url"] = reverse("dashboard-course-analytics", args=[row["course_id"]])
@@ -40,7 +41,7 @@ def course(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/analytics/``: one course's totals, the last 30 days, its
     lectures (viewers, average completion) and the retention curve and most re-watched
     moments of the lecture picked (read from ``/api/v1/lectures/<id>/analytics``)."""
-    found = course_get(course_id=course_id, outline=False)
+    found = course_get(course_id=course_id, user=request.user, outline=False)
     data = selectors.course_analytics(course=found)
     _hours(data["totals"])
     config = {

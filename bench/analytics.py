@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
 
         raw_lecture = _raw(RAW_RETENTION, params)
         checks = [
-            ("overview", lambda: selectors.analytics_overview(), raw_overview),
+            ("overview", lambda: selectors.analytics_overview(user=world["owner"]), raw_overview),
             ("course", lambda: selectors.course_analytics(course=course), raw_course),
             ("lecture", lambda: selectors.lecture_analytics(lecture=lecture), raw_lecture),
             ("api overview", api("/api/v1/analytics/overview"), None),

@@ -29,6 +29,7 @@ api_v1 = [
     path("", include("media_pipeline.api.urls")),
     path("", include("analytics.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("teams.api.urls")),
 ]
 
 urlpatterns = [
@@ -42,6 +43,8 @@ urlpatterns = [
     path("dashboard/", include("analytics.urls")),
     path("dashboard/", include("courses.dashboard.urls")),
     path("dashboard/", include("enrollment.dashboard.urls")),
+    # The invitation link, the Team page and the class roster import.
+    path("", include("teams.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

@@ -8,7 +8,9 @@ class CoursesConfig(AppConfig):
     def ready(self) -> None:
         # Connects the catalogue cache's invalidation to Course/Section/Lecture saves and deletes,
         # and to changes of the lectures' media assets (media_pipeline.hooks.asset_changed).
-        from courses import cache
+        # Uploads to a lecture are for those who manage its course (courses.selectors).
+        from courses import cache, selectors
         from media_pipeline import hooks
 
         hooks.asset_changed.connect(cache.asset_changed_receiver)
+        hooks.upload_guards.connect(selectors.lecture_upload_guard)

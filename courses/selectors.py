@@ -7,6 +7,7 @@ A lecture's media state (which version plays, its duration) is its video asset's
 
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
 from django.db.models import FloatField, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -14,6 +15,8 @@ from courses.hooks import course_delete_guards, lecture_dependents_count
 from courses.models import Course, Lecture, Section
 from media_pipeline.assets import assets_footprint
 from tenants.errors import ApplicationError, NotFound
+
+User = get_user_model()
 
 
 def _with_total_duration(qs: QuerySet[Course]) -> QuerySet[Course]:
@@ -26,11 +29,47 @@ def _with_total_duration(qs: QuerySet[Course]) -> QuerySet[Course]:
     )
 
 
-def course_list(*, published: bool | None = None, status: str | None = None) -> QuerySet[Course]:
-    """Courses of the current tenant, newest first, optionally filtered by ``published``
-    (``True``: status ``published``; ``False``: any other status) or by ``status``; each
-    carries ``total_duration`` (seconds, summed over its lectures' videos)."""
-    qs = _with_total_duration(Course.objects.order_by("-created_at"))
+def courses_managed_by(user) -> QuerySet[Course]:
+    """The courses ``user`` manages in the current school: every course for the school's
+    owner, the courses listing them in ``Course.instructors`` for an instructor, none for
+    anyone else (students, anonymous visitors).
+
+    The one ownership rule of the instructor API, dashboard pages, uploads
+    (``media_pipeline.hooks.upload_guards``), exports, analytics and the dashboard socket: a
+    course outside this set is answered exactly like an unknown id (404).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_instructor:
+        return Course.objects.none()
+    if user.role == user.Role.OWNER:
+        return Course.objects.all()
+    return Course.objects.filter(instructors=user)
+
+
+def course_managed(*, course_id: UUID, user) -> bool:
+    """Whether ``user`` manages course ``course_id`` (``courses_managed_by``); one query."""
+    return courses_managed_by(user).filter(pk=course_id).exists()
+
+
+def instructor_choices() -> QuerySet:
+    """The accounts that may be a course's instructors: the school's active owners and
+    instructors, by name then e-mail."""
+    return User.objects.filter(
+        is_active=True, role__in=(User.Role.OWNER, User.Role.INSTRUCTOR)
+    ).order_by("name", "email")
+
+
+def course_list(
+    *, user, published: bool | None = None, status: str | None = None
+) -> QuerySet[Course]:
+    """The courses ``user`` manages (``courses_managed_by``), newest first, optionally
+    filtered by ``published`` (``True``: status ``published``; ``False``: any other status)
+    or by ``status``; each carries ``total_duration`` (seconds, summed over its
+    lectures' videos)."""
+    qs = _with_total_duration(
+        courses_managed_by(user)
+        .prefetch_related(Prefetch("instructors", queryset=User.objects.order_by("name", "email")))
+        .order_by("-created_at")
+    )
     if published is True:
         qs = qs.filter(status=Course.Status.PUBLISHED)
     elif published is False:
@@ -40,15 +79,21 @@ def course_list(*, published: bool | None = None, status: str | None = None) -> 
     return qs
 
 
-def course_get(*, course_id: UUID, outline: bool = True) -> Course:
-    """One course with ``total_duration`` (seconds, summed over its lectures' videos); with
-    ``outline`` (the default) its ``sections`` and their ``lectures`` are prefetched in order
-    (two more queries).
+def course_get(*, course_id: UUID, user, outline: bool = True) -> Course:
+    """One course that ``user`` manages (``courses_managed_by``), with its ``instructors`` and
+    ``total_duration`` (seconds, summed over its lectures' videos);
+    with ``outline`` (the default) its ``sections`` and their ``lectures`` are prefetched in
+    order (two more queries).
 
     Raises ``NotFound`` (404) when the id does not exist in this tenant's schema, which is also
-    what an id of another tenant gives (ARCHITECTURE.md tenancy rule 5).
+    what an id of another tenant gives (ARCHITECTURE.md tenancy rule 5), and what a course of
+    another instructor gives.
     """
-    qs = _with_total_duration(Course.objects.all())
+    qs = _with_total_duration(
+        courses_managed_by(user).prefetch_related(
+            Prefetch("instructors", queryset=User.objects.order_by("name", "email"))
+        )
+    )
     if outline:
         qs = qs.prefetch_related(
             Prefetch(
@@ -69,12 +114,15 @@ def course_get(*, course_id: UUID, outline: bool = True) -> Course:
     return course
 
 
-def course_cover_key(*, course_id: UUID, drafts: bool) -> str:
-    """The storage key of a course's cover image. ``drafts``: whether the viewer may see a
-    draft's cover (its instructors). Raises ``NotFound`` for an unknown course, a draft when
-    not ``drafts``, or a course without a cover (archived courses keep showing theirs)."""
+def course_cover_key(*, course_id: UUID, user) -> str:
+    """The storage key of a course's cover image. Anyone may see the cover of a course open to
+    students (archived courses keep showing theirs); a draft's only ``user``s who manage it
+    (``courses_managed_by``). Raises ``NotFound`` for an unknown course, a draft ``user`` does
+    not manage, or a course without a cover."""
     course = Course.objects.filter(pk=course_id).only("status", "thumbnail").first()
-    if course is None or not (course.open_to_students or drafts) or not course.thumbnail:
+    if course is None or not course.thumbnail:
+        raise NotFound("No thumbnail.")
+    if not course.open_to_students and not course_managed(course_id=course_id, user=user):
         raise NotFound("No thumbnail.")
     return course.thumbnail
 
@@ -91,12 +139,12 @@ def course_delete_refusal(*, course: Course) -> ApplicationError | None:
 
 
 def section_get(
-    *, section_id: UUID, course: Course | None = None, outline: bool = False
+    *, section_id: UUID, user, course: Course | None = None, outline: bool = False
 ) -> Section:
-    """A section of this tenant (of ``course`` when given), else ``NotFound``: another
-    course's or school's id behaves as an unknown one. With ``outline`` its ``lectures`` (and
-    their video assets) are prefetched in order."""
-    qs = Section.objects.filter(id=section_id)
+    """A section of a course ``user`` manages (of ``course`` when given), else ``NotFound``:
+    another course's, instructor's or school's id behaves as an unknown one. With ``outline``
+    its ``lectures`` (and their video assets) are prefetched in order."""
+    qs = Section.objects.filter(id=section_id, course__in=courses_managed_by(user))
     if outline:
         qs = qs.prefetch_related(
             Prefetch(
@@ -113,11 +161,14 @@ def section_get(
 
 
 def lecture_get(
-    *, lecture_id: UUID, course: Course | None = None, for_update: bool = False
+    *, lecture_id: UUID, user, course: Course | None = None, for_update: bool = False
 ) -> Lecture:
-    """A lecture of this tenant (of ``course`` when given) with its section and course joined,
-    else ``NotFound``: another course's or school's id behaves as an unknown one."""
-    qs = Lecture.objects.select_related("section__course", "video", "document")
+    """A lecture of a course ``user`` manages (of ``course`` when given) with its section and
+    course joined, else ``NotFound``: another course's, instructor's or school's id behaves as
+    an unknown one."""
+    qs = Lecture.objects.select_related("section__course", "video", "document").filter(
+        section__course__in=courses_managed_by(user)
+    )
     if not for_update:
         qs = qs.prefetch_related("attachments")
     if for_update:
@@ -180,3 +231,24 @@ def lectures_delete_impact(*, lecture_ids: list[UUID]) -> dict[str, int]:
         for name, value in counts.items():
             impact[name] = impact.get(name, 0) + value
     return impact
+
+
+def lecture_upload_guard(*, user, owner_id: UUID) -> None:
+    """The ``media_pipeline.hooks.upload_guards`` receiver of this app: raises ``NotFound``
+    (404, as for an unknown lecture) unless lecture ``owner_id`` belongs to a course ``user``
+    manages (``courses_managed_by``). Asset owners that are not lectures are not courses'
+    business and pass."""
+    if not Lecture.objects.filter(pk=owner_id).exists():
+        return
+    if not Lecture.objects.filter(
+        pk=owner_id, section__course__in=courses_managed_by(user)
+    ).exists():
+        raise NotFound("Lecture not found.")
+
+
+def lecture_managed(*, lecture_id: UUID, user) -> bool:
+    """Whether ``user`` manages the course of lecture ``lecture_id`` (``courses_managed_by``);
+    one query."""
+    return Lecture.objects.filter(
+        pk=lecture_id, section__course__in=courses_managed_by(user)
+    ).exists()

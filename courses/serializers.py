@@ -24,3 +24,15 @@ class CourseOutput(serializers.Serializer):
     published = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class InstructorOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+# The course object of the instructor API: the course object with its instructors (a
+# ``Course`` with ``instructors`` prefetched: ``courses.selectors.course_get``/``course_list``).
+class ManagedCourseOutput(CourseOutput):
+    instructors = InstructorOutput(many=True, source="instructors.all")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Max
@@ -149,11 +150,17 @@ def _slug_check(slug: str, *, exclude: UUID | None = None) -> None:
 
 
 def course_update(
-    *, course: Course, data: dict[str, Any], thumbnail: bytes | None = None
+    *,
+    course: Course,
+    data: dict[str, Any],
+    thumbnail: bytes | None = None,
+    instructor_ids: list[int] | None = None,
 ) -> Course:
     """Set the given ``COURSE_EDITABLE_FIELDS`` of ``course`` (other keys are ignored) and, with
     ``thumbnail`` (a re-encoded JPEG), replace its cover image: the new file is stored first,
-    the old one removed once the change has committed.
+    the old one removed once the change has committed. With ``instructor_ids``, the course's
+    instructors become exactly those accounts (``course_instructors_check``), in the same
+    transaction.
 
     ``published`` (bool, the API's older switch) sets ``status`` to ``published`` or ``draft``
     unless ``status`` is given too. Raises ``Conflict`` (409 ``SLUG_TAKEN``) for a ``slug``
@@ -167,6 +174,7 @@ def course_update(
     fields = [name for name in COURSE_EDITABLE_FIELDS if name in data]
     if "slug" in data:
         _slug_check(data["slug"], exclude=course.pk)
+    instructors = None if instructor_ids is None else course_instructors_check(instructor_ids)
     key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
     old_key = course.thumbnail
     try:
@@ -178,6 +186,8 @@ def course_update(
                 fields.append("thumbnail")
             if fields:
                 course.save(update_fields=[*fields, "updated_at"])
+            if instructors is not None:
+                course.instructors.set(instructors)
             if key:
                 _media_delete(images=[old_key])
     except Exception:
@@ -186,6 +196,38 @@ def course_update(
             course.thumbnail = old_key
         raise
     return course
+
+
+def course_instructors_check(instructor_ids: list[int]) -> list:
+    """The accounts of ``instructor_ids`` (order kept, repeats dropped), all of this school
+    and of role ``owner`` or ``instructor``. Raises ``ApplicationError`` (400
+    ``VALIDATION_ERROR``, details under ``instructor_ids``) for an empty list (a course keeps
+    at least one instructor) or an id that is unknown here (another school's ids too), a
+    student's or an inactive account's."""
+    ids = list(dict.fromkeys(instructor_ids))
+    if not ids:
+        raise ApplicationError(
+            "A course keeps at least one instructor.",
+            code="VALIDATION_ERROR",
+            details={"instructor_ids": ["A course keeps at least one instructor."]},
+        )
+    User = get_user_model()
+    found = {
+        user.pk: user
+        for user in User.objects.filter(
+            pk__in=ids, is_active=True, role__in=(User.Role.OWNER, User.Role.INSTRUCTOR)
+        )
+    }
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise ApplicationError(
+            "Instructors must be owners or instructors of this school.",
+            code="VALIDATION_ERROR",
+            details={
+                "instructor_ids": [f"{pk} is not an instructor of this school." for pk in missing]
+            },
+        )
+    return [found[pk] for pk in ids]
 
 
 def course_delete(*, course: Course) -> None:

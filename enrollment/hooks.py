@@ -46,3 +46,11 @@ course_viewed = Hook(
 course page (``lecture_id`` None) or a playable lecture page. Payload: ``schema_name`` (str),
 ``student_id`` (int), ``course_id`` (UUID), ``lecture_id`` (UUID or None). Called inside the
 request, in the school's schema."""
+
+enrollment_created = Hook(
+    "enrollment_created",
+    payload=("schema_name", "course_id", "enrollment_id", "student_id", "enrolled_at"),
+)
+"""Fired once per enrollment made without an access code (a class roster's
+``enrollment.services.enrollments_create``) once it has committed. Payload as
+``access_code_redeemed``'s; ``analytics`` announces it as a ``new_enrollment`` event."""

@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError
 
 from courses.models import Course, Lecture
 from enrollment import codes
-from enrollment.hooks import access_code_redeemed, progress_recorded
+from enrollment.hooks import access_code_redeemed, enrollment_created, progress_recorded
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
@@ -184,6 +184,53 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
         }
         transaction.on_commit(lambda: access_code_redeemed.send(**payload), robust=True)
     return Enrollment.objects.select_related("course").get(pk=enrollment.pk)
+
+
+def enrollments_create(*, course: Course, student_ids: list[int]) -> dict[int, str]:
+    """Enroll the students ``student_ids`` in ``course`` without access codes (a class
+    roster), in bulk: one query reads their enrollments, one ``bulk_create`` inserts the new
+    ones (``access_code`` null), one UPDATE reinstates revoked ones. Call inside the caller's
+    transaction. Returns ``{student_id: "enrolled" | "already_enrolled"}`` (an active
+    enrollment is left as it is).
+
+    On commit ``enrollment.hooks.enrollment_created`` is fired once per new or reinstated
+    enrollment (``analytics`` sends the dashboards a ``new_enrollment`` event); the enrollment
+    totals read the ``Enrollment`` rows, so they count these as any other.
+    """
+    ids = list(dict.fromkeys(student_ids))
+    existing = {
+        row.student_id: row
+        for row in Enrollment.objects.filter(course=course, student_id__in=ids).only(
+            "id", "student_id", "revoked_at"
+        )
+    }
+    outcome = {pk: "already_enrolled" for pk, row in existing.items() if row.revoked_at is None}
+    revoked = [pk for pk, row in existing.items() if row.revoked_at is not None]
+    if revoked:
+        Enrollment.objects.filter(course=course, student_id__in=revoked).update(revoked_at=None)
+    Enrollment.objects.bulk_create(
+        [Enrollment(course=course, student_id=pk) for pk in ids if pk not in existing],
+        batch_size=1000,
+    )
+    changed = [pk for pk in ids if pk not in outcome]
+    rows = Enrollment.objects.filter(course=course, student_id__in=changed).values_list(
+        "id", "student_id", "enrolled_at"
+    )
+    schema_name = connection.schema_name
+    payloads = [
+        {
+            "schema_name": schema_name,
+            "course_id": course.pk,
+            "enrollment_id": enrollment_id,
+            "student_id": student_id,
+            "enrolled_at": enrolled_at.isoformat(),
+        }
+        for enrollment_id, student_id, enrolled_at in rows
+    ]
+    for payload in payloads:
+        transaction.on_commit(partial(enrollment_created.send, **payload), robust=True)
+    outcome.update({pk: "enrolled" for pk in changed})
+    return outcome
 
 
 def _redeem_failure(digest: str | None, now: datetime) -> CodeError:

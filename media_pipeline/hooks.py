@@ -31,3 +31,10 @@ asset_changed = Hook(
         "event",
     ),
 )
+
+#: Asked by ``media_pipeline.uploads.upload_create`` before an upload of a lecture's media
+#: starts, inside its transaction. Payload: ``user`` (the uploading account) and ``owner_id``
+#: (UUID: the lecture). A receiver refuses by raising an ``ApplicationError`` (``NotFound``, so
+#: a lecture the uploader may not change answers like an unknown one). Connected by ``courses``
+#: (only the instructors of the lecture's course, and the school's owner, upload to it).
+upload_guards = Hook("upload_guards", payload=("user", "owner_id"))

@@ -21,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from media_pipeline.documents import document_sniff, document_source_accept
+from media_pipeline.hooks import upload_guards
 from media_pipeline.models import MediaAsset, Upload
 from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
 from media_pipeline.transcoding import asset_changed, lecture_source_accept
@@ -139,7 +140,9 @@ def upload_create(
     upload is no longer stored.
 
     Raises ``UploadError`` 413 ``UPLOAD_TOO_LARGE`` above UPLOAD_MAX_SIZE (Tus-Max-Size),
-    400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant.
+    400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant
+    or one a ``media_pipeline.hooks.upload_guards`` receiver refuses (a course ``user`` does not
+    manage).
     """
     if length > settings.UPLOAD_MAX_SIZE:
         raise UploadError(
@@ -169,6 +172,7 @@ def upload_create(
         )
         if asset is None:
             raise NotFound("Lecture not found, or it takes no media upload.")
+        upload_guards.send(user=user, owner_id=lecture_id)
         upload = Upload.objects.create(
             asset=asset,
             created_by=user,

@@ -42,6 +42,7 @@ from config.wsgi import application
 from courses.services import attachment_create, course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
+from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
 # Generated examples per operation (Schemathesis adds its explicit and coverage examples): with
@@ -110,7 +111,13 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
     for school in (tenant, other_tenant):
         instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
         student = make_user(school, f"schema-student@{school.subdomain}.test")
+        owner = make_user(school, f"schema-owner@{school.subdomain}.test", "owner")
         with in_tenant(school):
+            invitation = invitation_create(
+                email=f"schema-invitee@{school.subdomain}.test",
+                role="instructor",
+                invited_by=owner,
+            )
             course = course_create(title="Schema course", published=True, created_by=instructor)
             section = section_create(course=course, title="Schema section")
             lecture = lecture_create(section=section, title="Schema lecture")
@@ -132,8 +139,9 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "enrollment_id": enrollment.pk,
             "code_id": code.pk,
             "batch_id": str(batch.batch_id),
+            "invitation_id": invitation.pk,
         }
-        for role, user in (("student", student), ("instructor", instructor)):
+        for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]
             headers = {"Host": host_of(school), "Authorization": f"Bearer {token}"}
             result.append((role, headers, ids))

@@ -53,6 +53,7 @@ TASK_CASES = {
     "enrollment.tasks.email_changed_notice_send": (
         "test_email_change_mails_interleaved_in_one_worker"
     ),
+    "teams.tasks.invitation_emails_send": "test_invitation_emails_send_interleaved_in_one_worker",
 }
 
 
@@ -526,4 +527,47 @@ def test_email_change_mails_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     get_user_model().objects.filter(pk__in=[p, q]).delete()
+            connection.set_schema_to_public()
+
+
+def test_invitation_emails_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Invitation ids P and Q exist in both schools: in A, P is pending and Q revoked; in B
+    the other way round. The worker's runs A(P), B(Q), A(Q), B(P) mail exactly the pending
+    invitation of the school each run names: 1, 1, 0, 0 (a run in the other school's schema
+    would answer the opposite)."""
+    from teams.models import Invitation
+    from teams.tasks import invitation_emails_send
+
+    alpha, beta, _, _ = two_schools
+    first = 800_000 + secrets.randbelow(99_999) * 2
+    pending = {alpha.pk: first, beta.pk: first + 1}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    Invitation.objects.create(
+                        id=pk,
+                        email=f"invite-{pk}@{tenant.schema_name}.test",
+                        role="instructor",
+                        nonce=f"n{pk}",
+                        token_hash=f"{tenant.schema_name}-{pk}",
+                        expires_at=timezone.now() + timedelta(days=1),
+                        revoked_at=None if pk == pending[tenant.pk] else timezone.now(),
+                    )
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                invitation_emails_send.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "invitation_ids": [pk]}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [1, 1, 0, 0]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    Invitation.objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()

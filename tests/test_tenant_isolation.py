@@ -43,6 +43,8 @@ from courses.services import attachment_create, course_create, lecture_create, s
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create, email_change_token, playback_grant
 from media_pipeline import uploads
+from teams.models import Invitation
+from teams.services import invitation_create, invitation_token
 from tenants.testing import (
     PASSWORD,
     TenantClient,
@@ -94,6 +96,10 @@ def world(tenant, other_tenant):
             lecture=lecture, file=SimpleUploadedFile("alpha.txt", b"Alpha secret file")
         )
         attachment_url = attachment_url_path(attachment_id=attachment.pk, viewer_id=student_a.pk)
+        invitation = invitation_create(
+            email="invitee-x@alpha.test", role="instructor", invited_by=owner_a
+        )
+        invitation_link = invitation_token(invitation)
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -114,6 +120,8 @@ def world(tenant, other_tenant):
         "grant": grant,
         "attachment": attachment,
         "attachment_url": attachment_url,
+        "invitation": invitation,
+        "invitation_token": invitation_link,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -488,6 +496,41 @@ def case_enrollment_reinstate(w):
     _enrollment_action(w, "reinstate")
 
 
+def case_roster_import(w):
+    url = f"/api/v1/courses/{w['course'].id}/enrollments/import"
+    assert w["jwt_i"].post(url, {}, format="multipart").status_code == 401
+    assert w["b_i"].post(url, {}, format="multipart").status_code == 404
+
+
+def _b_owner(w) -> TenantClient:
+    return TenantClient(
+        w["other_tenant"], user=make_user(w["other_tenant"], "owner-api@beta.test", role="owner")
+    )
+
+
+def case_invitations(w):
+    url = "/api/v1/school/invitations"
+    assert w["jwt_i"].get(url).status_code == 401
+    assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's page
+    assert _b_owner(w).get(url).json()["count"] == 0
+
+
+def case_invitation_revoke(w):
+    url = f"/api/v1/school/invitations/{w['invitation'].pk}/revoke"
+    assert [w["jwt_i"].post(url).status_code, _b_owner(w).post(url).status_code] == [401, 404]
+    with in_tenant(w["tenant"]):
+        assert Invitation.objects.get(pk=w["invitation"].pk).revoked_at is None
+
+
+def case_invitation_accept(w):
+    url = f"/invitations/{w['invitation_token']}/"
+    assert _b_page(w).get(url).status_code == 404
+    form = {"name": "X", "password1": PASSWORD, "password2": PASSWORD}
+    assert _b_page(w).post(url, form).status_code == 404
+    with in_tenant(w["other_tenant"]):
+        assert not get_user_model().objects.filter(email="invitee-x@alpha.test").exists()
+
+
 def _a_code_row(w):
     with in_tenant(w["tenant"]):
         return AccessCode.objects.get(course=w["course"])
@@ -623,6 +666,10 @@ DASHBOARD_ROUTES = {
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/delete/",
     ),
+    "dashboard/courses/<uuid:course_id>/instructors/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/instructors/",
+    ),
     "dashboard/courses/<uuid:course_id>/sections/": (
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/sections/",
@@ -708,6 +755,15 @@ DASHBOARD_ROUTES = {
         lambda w: f"/dashboard/courses/{w['course'].id}/students/1/revoke/",
     ),
     "dashboard/branding/": ("POST", lambda w: "/dashboard/branding/"),
+    "dashboard/team/": ("POST", lambda w: "/dashboard/team/"),
+    "dashboard/team/invitations/<int:invitation_id>/revoke/": (
+        "POST",
+        lambda w: f"/dashboard/team/invitations/{w['invitation'].pk}/revoke/",
+    ),
+    "dashboard/courses/<uuid:course_id>/students/import/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/students/import/",
+    ),
 }
 
 
@@ -855,6 +911,10 @@ CASES = {
         case_batch_revoke
     ),
     "api/v1/courses/<uuid:course_id>/enrollments": case_course_enrollments,
+    "api/v1/courses/<uuid:course_id>/enrollments/import": case_roster_import,
+    "api/v1/school/invitations": case_invitations,
+    "api/v1/school/invitations/<int:invitation_id>/revoke": case_invitation_revoke,
+    "invitations/<str:token>/": case_invitation_accept,
     "api/v1/analytics/overview": case_analytics_overview,
     "api/v1/courses/<uuid:course_id>/analytics": case_course_analytics,
     "api/v1/lectures/<uuid:lecture_id>/analytics": case_lecture_analytics,
@@ -1044,6 +1104,10 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments": Entry(),
+    "api/v1/courses/<uuid:course_id>/enrollments/import": Entry(),
+    "api/v1/school/invitations": Entry(),
+    "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
+    "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),
     "api/v1/courses/<uuid:course_id>/analytics": Entry(),
     "api/v1/lectures/<uuid:lecture_id>/analytics": Entry(),
@@ -1125,8 +1189,9 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "student_id": lambda a: [str(a.student.pk)],
     "user_id": lambda a: [str(a.student.pk)],
     "uidb64": lambda a: [a.reset_link[0]],
-    "token": lambda a: [a.reset_link[1]],
+    "token": lambda a: [a.reset_link[1], a.invitation_token],
     "confirmation": lambda a: [a.email_confirmation],
+    "invitation_id": lambda a: [str(a.invitation_id)],
     "action": lambda a: ["revoke", "reinstate"],
     "slug": lambda a: [a.course.slug],
     "instructor_id": lambda a: [str(a.owner.pk)],
@@ -1151,6 +1216,8 @@ class ASide:
     reset_link: tuple[str, str] = ("", "")
     email_confirmation: str = ""
     owner: object = None
+    invitation_id: int = 0
+    invitation_token: str = ""
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1200,6 +1267,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
         student=world["student"],
         reset_link=reset_link,
         owner=world["owner"],
+        invitation_id=world["invitation"].pk,
+        invitation_token=world["invitation_token"],
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -1262,6 +1331,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
             world["a_tokens"]["access"],
             world["s_tokens"]["access"],
             reset_link[1],
+            world["invitation_token"],
+            "invitee-x@alpha.test",
         )
     ]
     side.baseline = {

@@ -2,11 +2,10 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from analytics import selectors
-from courses.models import Course, Lecture
+from courses.selectors import course_get, lecture_get
 from tenants.api import InstructorApiView
 
 
@@ -102,11 +101,12 @@ def _days(request) -> int:
 
 
 class AnalyticsOverviewApi(InstructorApiView):
-    """GET /api/v1/analytics/overview: the school's totals, daily series and courses."""
+    """GET /api/v1/analytics/overview: totals, daily series and courses over the courses the
+    caller manages (the whole school for the owner)."""
 
     @extend_schema(parameters=[DAYS_PARAMETER], responses={200: OverviewOutput})
     def get(self, request):
-        return Response(selectors.analytics_overview(days=_days(request)))
+        return Response(selectors.analytics_overview(user=request.user, days=_days(request)))
 
 
 class CourseAnalyticsApi(InstructorApiView):
@@ -115,9 +115,7 @@ class CourseAnalyticsApi(InstructorApiView):
     @extend_schema(parameters=[DAYS_PARAMETER], responses={200: CourseAnalyticsOutput})
     def get(self, request, course_id):
         days = _days(request)
-        course = Course.objects.filter(id=course_id).first()
-        if course is None:
-            raise NotFound("Course not found.")
+        course = course_get(course_id=course_id, user=request.user, outline=False)
         return Response(selectors.course_analytics(course=course, days=days))
 
 
@@ -127,7 +125,5 @@ class LectureAnalyticsApi(InstructorApiView):
 
     @extend_schema(responses={200: LectureAnalyticsOutput})
     def get(self, request, lecture_id):
-        lecture = Lecture.objects.select_related("section", "video").filter(id=lecture_id).first()
-        if lecture is None:
-            raise NotFound("Lecture not found.")
+        lecture = lecture_get(lecture_id=lecture_id, user=request.user)
         return Response(selectors.lecture_analytics(lecture=lecture))

@@ -33,8 +33,8 @@ def test_course_views_reach_their_school_dashboards_only(schools, run):
     student_a, student_b = schools.a_student.user.pk, 987654
 
     async def body():
-        a_socket = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
-        b_socket = dashboard_socket(schools.beta_host, token=schools.b_instructor.access)
+        a_socket = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
+        b_socket = dashboard_socket(schools.beta_host, token=schools.b_owner.access)
         sockets = [a_socket, b_socket]
         try:
             assert [await handshake(s) for s in sockets] == [("open", None)] * 2

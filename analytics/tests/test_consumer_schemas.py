@@ -6,7 +6,7 @@ when a consumer is mounted without an entry in CONSUMER_CASES. Each consumer is 
 through the production stack (``tenants.asgi.TenantWebsocketStack``) with its ASGI callable
 wrapped to record the ``scope`` it is given.
 
-The trap: one account id N exists in both schools, an instructor in A (alpha) and a student in
+The trap: one account id N exists in both schools, an owner in A (alpha) and a student in
 B (beta). Sockets of both schools are opened at once (their handshakes' database lookups
 interleave on the same worker thread); each consumer must see its own host's school in
 ``scope["tenant"]`` and the account N of that school's schema in ``scope["user"]``, so A's
@@ -92,7 +92,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def twin(schools, django_db_blocker):
-    """Account id N in both schools: instructor in A, student in B. Yields
+    """Account id N in both schools: owner in A (every event of the school), student in B. Yields
     ``(N, {schema: access JWT}, {schema: session cookie})``; removed afterwards."""
     user_model = get_user_model()
     with django_db_blocker.unblock():
@@ -102,7 +102,7 @@ def twin(schools, django_db_blocker):
                 taken.add(user_model.objects.order_by("-pk").values_list("pk", flat=True)[0])
         user_id = max(taken) + 1000 + secrets.randbelow(1000)
         access, sessions, users = {}, {}, []
-        for tenant, role in ((schools.alpha, "instructor"), (schools.beta, "student")):
+        for tenant, role in ((schools.alpha, "owner"), (schools.beta, "student")):
             with tenant_context(tenant):
                 user = user_model.objects.create_user(
                     id=user_id,
@@ -158,7 +158,7 @@ def test_dashboard_sockets_of_both_schools_at_once_use_their_own_schema(schools,
     open_, forbidden = ("open", None), ("closed", CLOSE_FORBIDDEN)
     assert outcomes == [open_, forbidden, open_, forbidden]
     assert got_a_events and quiet == [True] * 4
-    instructor_a = ("/ws/dashboard/", "alpha", user_id, "instructor")
+    instructor_a = ("/ws/dashboard/", "alpha", user_id, "owner")
     student_b = ("/ws/dashboard/", "beta", user_id, "student")
     assert sorted(recorder.seen) == sorted([instructor_a, student_b] * 2)
     # The handshakes' lookups put this thread's connection back on the public schema.

@@ -28,7 +28,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from analytics import realtime
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 from analytics.realtime import dashboard_publish
-from courses.services import course_create, lecture_create, section_create
+from courses.services import course_create, course_delete, lecture_create, section_create
 from media_pipeline.models import MediaAsset
 from media_pipeline.transcoding import lecture_transcode_fail
 from tenants.accounts.tokens import TENANT_CLAIM
@@ -72,9 +72,11 @@ def test_events_of_a_school_reach_its_instructors_and_never_the_other_school(sch
     owner_session = schools.login(schools.a_owner)
 
     async def body():
-        a_jwt = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
+        # Owners' sockets: they get every event of their school (an instructor only those of
+        # the courses they manage: test_an_instructor_gets_only_the_events_of_their_courses).
+        a_jwt = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
         a_session = dashboard_socket(schools.alpha_host, session=owner_session)
-        b_jwt = dashboard_socket(schools.beta_host, token=schools.b_instructor.access)
+        b_jwt = dashboard_socket(schools.beta_host, token=schools.b_owner.access)
         sockets = [a_jwt, a_session, b_jwt]
         try:
             assert [await handshake(s) for s in sockets] == [("open", None)] * 3
@@ -136,7 +138,7 @@ def test_an_idle_socket_stays_connected(schools, run):
     idle = RedisChannelLayer.brpop_timeout + 1.0
 
     async def body():
-        s = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
+        s = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
         try:
             assert await handshake(s) == ("open", None)
             still_quiet = await s.receive_nothing(timeout=idle, interval=0.1)
@@ -417,7 +419,7 @@ def test_an_event_published_by_another_process_reaches_the_socket(schools, run, 
     )
 
     async def body():
-        s = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
+        s = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
         assert await handshake(s) == ("open", None)
         completed = await asyncio.to_thread(
             subprocess.run,
@@ -517,3 +519,37 @@ def test_publishing_to_an_unresponsive_redis_gives_up_after_the_timeout(
 
     assert 0.5 <= elapsed < 2.0
     assert [(r.name, r.levelname) for r in caplog.records] == [("analytics.realtime", "WARNING")]
+
+
+def test_an_instructor_gets_only_the_events_of_their_courses(schools, run):
+    """Instructor B's socket gets the events of B's course only; the owner's gets both."""
+    with in_tenant(schools.alpha):
+        b_course = course_create(title="Socket B", created_by=schools.a_instructor.user)
+        other = course_create(title="Socket other")
+        lecture = lecture_create(section=section_create(course=other, title="S"), title="L")
+    mine = {"type": "analytics", "metric": "course_view", "course_id": str(b_course.id)}
+    theirs = {"type": "analytics", "metric": "course_view", "course_id": str(other.id)}
+    video = {"type": "video.processing", "lecture_id": str(lecture.id), "version": 1}
+
+    async def body():
+        instructor = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
+        owner = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
+        try:
+            assert [await handshake(s) for s in (instructor, owner)] == [("open", None)] * 2
+            for message in (theirs, video, mine):
+                await publish(schema_name=schools.alpha.schema_name, message=message)
+            got = await instructor.receive_json_from(timeout=EVENT_TIMEOUT)
+            assert got == mine
+            assert await instructor.receive_nothing(timeout=SILENCE)
+            owner_got = [await owner.receive_json_from(timeout=EVENT_TIMEOUT) for _ in range(3)]
+            assert owner_got == [theirs, video, mine]
+        finally:
+            for s in (instructor, owner):
+                await hang_up(s)
+
+    try:
+        run(body)
+    finally:
+        with in_tenant(schools.alpha):
+            course_delete(course=b_course)
+            course_delete(course=other)

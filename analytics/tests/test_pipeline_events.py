@@ -99,8 +99,8 @@ def test_a_transcode_pushes_queued_processing_progress_and_ready(
             )
 
     async def body():
-        a_socket = dashboard_socket(schools.alpha_host, token=schools.a_instructor.access)
-        b_socket = dashboard_socket(schools.beta_host, token=schools.b_instructor.access)
+        a_socket = dashboard_socket(schools.alpha_host, token=schools.a_owner.access)
+        b_socket = dashboard_socket(schools.beta_host, token=schools.b_owner.access)
         try:
             assert await handshake(a_socket) == ("open", None)
             assert await handshake(b_socket) == ("open", None)

@@ -172,7 +172,7 @@ def test_views_are_counted_once_settled(tenant):
 
 
 def test_course_and_overview_queries(tenant):
-    course, lecture, students, _ = content(tenant)
+    course, lecture, students, teacher = content(tenant)
     with in_tenant(tenant):
         for student in students:
             Enrollment.objects.create(student=student, course=course)
@@ -190,7 +190,7 @@ def test_course_and_overview_queries(tenant):
         }
         assert [d["day"] for d in result["daily"]] == ["2026-11-07", "2026-11-08", "2026-11-09"]
         assert result["lectures"][0]["viewers"] == 3
-        overview = selectors.analytics_overview(days=7, now=DAY2)
+        overview = selectors.analytics_overview(user=teacher, days=7, now=DAY2)
         assert overview["daily"][-2:] == [
             {
                 "day": "2026-11-01",

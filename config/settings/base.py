@@ -59,6 +59,7 @@ TENANT_APPS = [
     "media_pipeline",
     "catalog",
     "analytics",
+    "teams",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from courses.attachments import attachment_url_path
 from courses.selectors import lecture_asset, lecture_status
-from courses.serializers import CourseOutput
+from courses.serializers import ManagedCourseOutput
 from media_pipeline.delivery import (
     DocumentAccess,
     MediaAccess,
@@ -192,10 +192,11 @@ class SectionOutput(serializers.Serializer):
     lectures = LectureOutput(many=True, read_only=True)
 
 
-class InstructorCourseOutput(CourseOutput):
-    """The course object of the instructor API: the shared fields plus ``total_duration``
-    (seconds, the ``courses.selectors`` annotation) and ``cover_url`` (absolute URL of the cover
-    image, null without one; needs ``context={"request": request}``)."""
+class InstructorCourseOutput(ManagedCourseOutput):
+    """The course object of the instructor API: the shared fields, ``instructors``,
+    ``total_duration`` (seconds, the ``courses.selectors`` annotation) and ``cover_url``
+    (absolute URL of the cover image, null without one; needs ``context={"request":
+    request}``)."""
 
     total_duration = serializers.FloatField()
     cover_url = serializers.SerializerMethodField()

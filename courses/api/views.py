@@ -65,6 +65,17 @@ class CourseInput(serializers.Serializer):
         return _checked(validators.currency_validate, value)
 
 
+class CourseUpdateInput(CourseInput):
+    # The course's instructors, replaced as a whole (ids of the school's owners and
+    # instructors); ``instructors`` is accepted as the same list.
+    instructor_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False
+    )
+    instructors = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=100, required=False
+    )
+
+
 class CourseListCreateApi(InstructorApiView):
     """GET (paginated, ``?published=``, ``?status=``) and POST /api/v1/courses."""
 
@@ -89,7 +100,7 @@ class CourseListCreateApi(InstructorApiView):
     def get(self, request):
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        courses = selectors.course_list(**filters.validated_data)
+        courses = selectors.course_list(user=request.user, **filters.validated_data)
         paginator = Pagination()
         page = paginator.paginate_queryset(courses, request, view=self)
         data = InstructorCourseOutput(page, many=True, context={"request": request}).data
@@ -100,7 +111,7 @@ class CourseListCreateApi(InstructorApiView):
         data = CourseInput(data=request.data)
         data.is_valid(raise_exception=True)
         course = services.course_create(created_by=request.user, **data.validated_data)
-        course = selectors.course_get(course_id=course.id)
+        course = selectors.course_get(course_id=course.id, user=request.user)
         return Response(
             CourseDetailOutput(course, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -114,25 +125,30 @@ class CourseDetailApi(InstructorApiView):
     def get(self, request, course_id):
         return Response(
             CourseDetailOutput(
-                selectors.course_get(course_id=course_id), context={"request": request}
+                selectors.course_get(course_id=course_id, user=request.user),
+                context={"request": request},
             ).data
         )
 
-    @extend_schema(request=CourseInput, responses={200: CourseDetailOutput})
+    @extend_schema(request=CourseUpdateInput, responses={200: CourseDetailOutput})
     def patch(self, request, course_id):
-        course = selectors.course_get(course_id=course_id)
-        data = CourseInput(data=request.data, partial=True)
+        course = selectors.course_get(course_id=course_id, user=request.user)
+        data = CourseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.course_update(course=course, data=data.validated_data)
+        fields = dict(data.validated_data)
+        instructor_ids = fields.pop("instructor_ids", fields.pop("instructors", None))
+        fields.pop("instructors", None)
+        services.course_update(course=course, data=fields, instructor_ids=instructor_ids)
         return Response(
             CourseDetailOutput(
-                selectors.course_get(course_id=course_id), context={"request": request}
+                selectors.course_get(course_id=course_id, user=request.user),
+                context={"request": request},
             ).data
         )
 
     @extend_schema(responses={204: None})
     def delete(self, request, course_id):
-        services.course_delete(course=selectors.course_get(course_id=course_id))
+        services.course_delete(course=selectors.course_get(course_id=course_id, user=request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -145,7 +161,7 @@ class SectionCreateApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={201: SectionOutput})
     def post(self, request, course_id):
-        course = selectors.course_get(course_id=course_id)
+        course = selectors.course_get(course_id=course_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         section = services.section_create(course=course, **data.validated_data)
@@ -169,7 +185,7 @@ class LectureCreateApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={201: LectureOutput})
     def post(self, request, section_id):
-        section = selectors.section_get(section_id=section_id)
+        section = selectors.section_get(section_id=section_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         lecture = services.lecture_create(section=section, **data.validated_data)
@@ -190,16 +206,18 @@ class SectionDetailApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={200: SectionOutput})
     def patch(self, request, section_id):
-        section = selectors.section_get(section_id=section_id)
+        section = selectors.section_get(user=request.user, section_id=section_id)
         data = self.Input(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.section_update(section=section, data=data.validated_data)
-        section = selectors.section_get(section_id=section_id, outline=True)
+        section = selectors.section_get(user=request.user, section_id=section_id, outline=True)
         return Response(SectionOutput(section, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, section_id):
-        services.section_delete(section=selectors.section_get(section_id=section_id))
+        services.section_delete(
+            section=selectors.section_get(user=request.user, section_id=section_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -227,7 +245,8 @@ class LectureDetailApi(InstructorApiView):
     def get(self, request, lecture_id):
         return Response(
             LectureOutput(
-                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+                selectors.lecture_get(lecture_id=lecture_id, user=request.user),
+                context={"request": request},
             ).data
         )
 
@@ -236,26 +255,31 @@ class LectureDetailApi(InstructorApiView):
         data = LectureUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         with transaction.atomic():
-            lecture = selectors.lecture_get(lecture_id=lecture_id, for_update=True)
+            lecture = selectors.lecture_get(
+                user=request.user, lecture_id=lecture_id, for_update=True
+            )
             if "body" in data.validated_data:
                 services.lecture_body_update(lecture=lecture, body=data.validated_data["body"])
             services.lecture_update(lecture=lecture, data=data.validated_data)
         return Response(
             LectureOutput(
-                selectors.lecture_get(lecture_id=lecture_id), context={"request": request}
+                selectors.lecture_get(user=request.user, lecture_id=lecture_id),
+                context={"request": request},
             ).data
         )
 
     @extend_schema(responses={204: None})
     def delete(self, request, lecture_id):
-        services.lecture_delete(lecture=selectors.lecture_get(lecture_id=lecture_id))
+        services.lecture_delete(
+            lecture=selectors.lecture_get(user=request.user, lecture_id=lecture_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _taught_lecture(request, lecture_id):
     """The lecture ``lecture_id`` when the user is the school's owner or one of its course's
     instructors, else ``NotFound`` (another course's instructor sees it as unknown)."""
-    lecture = selectors.lecture_get(lecture_id=lecture_id)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id)
     user = request.user
     if (
         user.role != user.Role.OWNER

@@ -13,6 +13,7 @@ urlpatterns = [
     path(course, views.course_edit, name="dashboard-course-edit"),
     path(course + "publish/", views.course_publish, name="dashboard-course-publish"),
     path(course + "delete/", views.course_delete, name="dashboard-course-delete"),
+    path(course + "instructors/", views.course_instructors, name="dashboard-course-instructors"),
     path(course + "thumbnail", views.course_thumbnail, name="dashboard-course-thumbnail"),
     path(course + "sections/", views.section_create, name="dashboard-section-create"),
     path(

@@ -44,8 +44,10 @@ def _edit_url(course: Course) -> str:
 
 @instructor_required
 def course_list(request: HttpRequest) -> HttpResponse:
-    """``/dashboard/``: every course of the school, drafts included, newest first."""
-    return render(request, "dashboard/course_list.html", {"courses": selectors.course_list()})
+    """``/dashboard/``: the courses the signed-in instructor manages (every course of the
+    school for the owner), drafts included, newest first."""
+    courses = selectors.course_list(user=request.user)
+    return render(request, "dashboard/course_list.html", {"courses": courses})
 
 
 COURSE_FORM_FIELDS = ("title", "subtitle", "description", "outcomes", "category", "price")
@@ -108,7 +110,7 @@ def course_create(request: HttpRequest) -> HttpResponse:
 def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/``: the course's details form, its sections and lectures
     (add, rename, reorder, upload) and publish / delete."""
-    course = selectors.course_get(course_id=course_id)
+    course = selectors.course_get(course_id=course_id, user=request.user)
     initial = {name: getattr(course, name) for name in COURSE_FORM_FIELDS + COURSE_OPTIONAL_FIELDS}
     initial["outcomes"] = "\n".join(course.outcomes)
     form = CourseForm(request.POST or None, request.FILES or None, initial=initial)
@@ -150,6 +152,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
         "course": course,
         "form": form,
         "sections": sections,
+        "instructor_choices": selectors.instructor_choices(),
         "dashboard_config": json.loads(json.dumps(config, default=str)),
     }
     return render(request, "dashboard/course_edit.html", context, status=status)
@@ -160,7 +163,7 @@ def course_edit(request: HttpRequest, course_id: UUID) -> HttpResponse:
 def course_publish(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``POST /dashboard/courses/<id>/publish/`` with ``status`` (``draft``, ``published`` or
     ``archived``) or the older ``published`` ``1`` / ``0``; another ``status`` is 404."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     status = request.POST.get("status")
     if status is None:
         status = Course.Status.PUBLISHED if request.POST.get("published") == "1" else "draft"
@@ -181,13 +184,32 @@ STATUS_MESSAGES = {
 
 
 @instructor_required
+@require_POST
+def course_instructors(request: HttpRequest, course_id: UUID) -> HttpResponse:
+    """``POST /dashboard/courses/<id>/instructors/`` with ``instructor_ids`` (repeated): the
+    course's instructors become exactly those accounts (``courses.services.course_update``);
+    an empty or invalid choice changes nothing and says why."""
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    try:
+        ids = [int(value) for value in request.POST.getlist("instructor_ids")]
+        services.course_update(course=course, data={}, instructor_ids=ids)
+    except ValueError:
+        messages.error(request, "Choose instructors from the list.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Instructors saved.")
+    return redirect(_edit_url(course))
+
+
+@instructor_required
 @require_http_methods(["GET", "POST"])
 def course_delete(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/delete/``: a confirmation page; POST deletes the course with
     its sections, lectures, media and cover image (``courses.services.course_delete``) unless a
     delete guard refuses, e.g. students are enrolled (409 ``COURSE_HAS_ENROLLMENTS``, shown as a
     message, and nothing is deleted)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     if request.method == "POST":
         try:
             services.course_delete(course=course)
@@ -210,12 +232,9 @@ def course_delete(request: HttpRequest, course_id: UUID) -> HttpResponse:
 
 def course_thumbnail(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/thumbnail``: the course's cover image (JPEG). Anyone may see
-    the cover of a published course; a draft's only its instructors (404 otherwise)."""
-    user = request.user
+    the cover of a published course; a draft's only those who manage it (404 otherwise)."""
     try:
-        key = selectors.course_cover_key(
-            course_id=course_id, drafts=user.is_authenticated and user.is_instructor
-        )
+        key = selectors.course_cover_key(course_id=course_id, user=request.user)
     except NotFound:
         raise Http404("No thumbnail.") from None
     if not default_storage.exists(key):
@@ -240,7 +259,7 @@ def _title_or_message(request: HttpRequest) -> str | None:
 @require_POST
 def section_create(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``POST /dashboard/courses/<id>/sections/`` ``title``: appends a section."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     title = _title_or_message(request)
     if title is not None:
         services.section_create(course=course, title=title)
@@ -252,8 +271,8 @@ def section_create(request: HttpRequest, course_id: UUID) -> HttpResponse:
 @require_POST
 def section_rename(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
     """``POST .../sections/<id>/rename/`` ``title``."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    section = selectors.section_get(section_id=section_id, user=request.user, course=course)
     title = _title_or_message(request)
     if title is not None:
         services.section_rename(section=section, title=title)
@@ -265,8 +284,8 @@ def section_rename(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
 @require_POST
 def lecture_create(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
     """``POST .../sections/<id>/lectures/`` ``title``: appends a lecture (awaiting media)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    section = selectors.section_get(section_id=section_id, user=request.user, course=course)
     title = _title_or_message(request)
     kind = request.POST.get("kind") or Lecture.Kind.VIDEO
     if kind not in Lecture.Kind.values:
@@ -287,8 +306,8 @@ def lecture_create(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
 def lecture_body(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
     """``POST .../lectures/<id>/body/`` ``body``: an article's Markdown text (at most
     ``services.ARTICLE_BODY_MAX_LENGTH`` characters)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id, course=course)
     try:
         services.lecture_body_update(lecture=lecture, body=request.POST.get("body", ""))
     except ApplicationError as exc:
@@ -303,8 +322,8 @@ def lecture_body(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> Htt
 def attachment_add(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
     """``POST .../lectures/<id>/attachments/`` with a ``file`` (multipart): adds an attachment
     (``courses.services.attachment_create``; too large or empty files get a message)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id, course=course)
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "Choose a file to attach.")
@@ -325,8 +344,8 @@ def attachment_remove(
 ) -> HttpResponse:
     """``POST .../lectures/<id>/attachments/<attachment id>/delete/``: removes it and, once
     committed, its file."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id, course=course)
     services.attachment_delete(lecture=lecture, attachment_id=attachment_id)
     messages.success(request, "Attachment removed.")
     return redirect(f"{_edit_url(course)}#lecture-{lecture.pk}")
@@ -336,8 +355,8 @@ def attachment_remove(
 @require_POST
 def lecture_rename(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
     """``POST .../lectures/<id>/rename/`` ``title``."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
+    lecture = selectors.lecture_get(lecture_id=lecture_id, user=request.user, course=course)
     title = _title_or_message(request)
     if title is not None:
         services.lecture_rename(lecture=lecture, title=title)
@@ -354,8 +373,8 @@ def _edit_page(request, template: str, form, context: dict, status: int) -> Http
 def section_edit(request: HttpRequest, course_id: UUID, section_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/sections/<id>/edit/``: title and description
     (``courses.services.section_update``)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    section = selectors.section_get(user=request.user, section_id=section_id, course=course)
     initial = {"title": section.title, "description": section.description}
     form = SectionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -372,8 +391,8 @@ def section_edit(request: HttpRequest, course_id: UUID, section_id: UUID) -> Htt
 def lecture_edit(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/lectures/<id>/edit/``: title, description and free preview
     (``courses.services.lecture_update``)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id, course=course)
     initial = {
         "title": lecture.title,
         "description": lecture.description,
@@ -410,8 +429,8 @@ def section_delete(request: HttpRequest, course_id: UUID, section_id: UUID) -> H
     """``/dashboard/courses/<id>/sections/<id>/delete/``: a confirmation page counting the
     section's lectures, their stored media (versions, MB measured in storage) and the watch
     progress records that go; POST deletes it (``courses.services.section_delete``)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    section = selectors.section_get(section_id=section_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    section = selectors.section_get(user=request.user, section_id=section_id, course=course)
     if request.method == "POST":
         services.section_delete(section=section)
         messages.success(request, f"Section “{section.title}” deleted.")
@@ -426,8 +445,8 @@ def lecture_delete(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> H
     """``/dashboard/courses/<id>/lectures/<id>/delete/``: a confirmation page counting the
     lecture's stored media and watch progress records; POST deletes it
     (``courses.services.lecture_delete``)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
-    lecture = selectors.lecture_get(lecture_id=lecture_id, course=course)
+    course = selectors.course_get(user=request.user, course_id=course_id, outline=False)
+    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id, course=course)
     if request.method == "POST":
         services.lecture_delete(lecture=lecture)
         messages.success(request, f"Lecture “{lecture.title}” deleted.")
@@ -449,7 +468,7 @@ def reorder(request: HttpRequest, course_id: UUID) -> HttpResponse:
     ``{"ids": [...]}``; 400 ``VALIDATION_ERROR`` for anything else, including an id of another
     course or school; 404 ``NOT_FOUND`` for a section that is not one of this course's. Sent by
     the page's drag and drop (CSRF header)."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     try:
         body = json.loads(request.body or b"{}")
         ids = [UUID(str(value)) for value in body["ids"]]
@@ -475,7 +494,7 @@ def move(request: HttpRequest, course_id: UUID) -> HttpResponse:
     (``courses.services.section_move`` / ``lecture_move``). The keyboard and no-script path of
     the drag and drop reordering. 404 for anything else, including another course's or
     school's id."""
-    course = selectors.course_get(course_id=course_id, outline=False)
+    course = selectors.course_get(course_id=course_id, user=request.user, outline=False)
     kind = request.POST.get("kind")
     direction = request.POST.get("direction")
     try:

@@ -260,7 +260,7 @@ def test_delete_confirm_and_409(school):
     assert b"cannot be deleted: students are enrolled in it" in response.content
     with in_tenant(school["tenant"]):
         assert Course.objects.filter(pk=c).exists()
-        empty = course_create(title="Empty")
+        empty = course_create(title="Empty", created_by=school["instructor"])
     connection.set_schema_to_public()
     response = client.post(f"/dashboard/courses/{empty.id}/delete/")
     assert response["Location"] == "/dashboard/"

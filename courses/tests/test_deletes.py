@@ -97,7 +97,7 @@ def enrol(tenant, course) -> None:
 def test_api_delete_removes_the_lectures_media_and_the_cover(
     tenant, django_capture_on_commit_callbacks
 ):
-    instructor = make_user(tenant, "teach@alpha.test", role="instructor")
+    instructor = make_user(tenant, "teach@alpha.test", role="owner")
     made = course_with_media(tenant, "Gone")
     kept = course_with_media(tenant, "Kept")
 
@@ -117,7 +117,7 @@ def test_api_delete_removes_the_lectures_media_and_the_cover(
 def test_api_delete_refused_with_enrollments_keeps_rows_and_files(
     tenant, django_capture_on_commit_callbacks
 ):
-    instructor = make_user(tenant, "teach@alpha.test", role="instructor")
+    instructor = make_user(tenant, "teach@alpha.test", role="owner")
     made = course_with_media(tenant, "Enrolled")
     enrol(tenant, made["course"])
 

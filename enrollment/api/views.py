@@ -52,7 +52,7 @@ class AccessCodeApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={201: AccessCodeBatchOutput})
     def post(self, request, course_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         batch = services.access_codes_create(course=course, **data.validated_data)
@@ -65,7 +65,7 @@ class AccessCodeApi(InstructorApiView):
 
     @extend_schema(parameters=[Filter], responses={200: AccessCodeOutput(many=True)})
     def get(self, request, course_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
         codes = selectors.access_code_list(course=course, **query.validated_data)
@@ -81,7 +81,7 @@ class AccessCodeRevokeApi(InstructorApiView):
 
     @extend_schema(request=None, responses={200: AccessCodeOutput})
     def post(self, request, course_id, code_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         code = services.access_code_revoke(course=course, code_id=code_id)
         return Response(AccessCodeOutput(code, context={"now": timezone.now()}).data)
 
@@ -101,7 +101,7 @@ class AccessCodeBatchRevokeApi(InstructorApiView):
 
     @extend_schema(request=Input, responses={200: BatchRevokeOutput})
     def post(self, request, course_id, batch_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.access_code_batch_revoke(
@@ -142,7 +142,7 @@ class CourseEnrollmentListApi(InstructorApiView):
 
     @extend_schema(parameters=[Filter], responses={200: CourseEnrollmentOutput(many=True)})
     def get(self, request, course_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         query = self.Filter(data=request.query_params)
         query.is_valid(raise_exception=True)
         enrollments = selectors.enrollment_list_for_course(course=course, **query.validated_data)
@@ -160,7 +160,7 @@ class CourseEnrollmentRevokeApi(InstructorApiView):
 
     @extend_schema(request=None, responses={200: CourseEnrollmentOutput})
     def post(self, request, course_id, enrollment_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         enrollment = services.enrollment_revoke(course=course, enrollment_id=enrollment_id)
         return Response(CourseEnrollmentOutput(enrollment).data)
 
@@ -170,7 +170,7 @@ class CourseEnrollmentReinstateApi(InstructorApiView):
 
     @extend_schema(request=None, responses={200: CourseEnrollmentOutput})
     def post(self, request, course_id, enrollment_id):
-        course = course_get(course_id=course_id)
+        course = course_get(course_id=course_id, user=request.user)
         enrollment = services.enrollment_reinstate(course=course, enrollment_id=enrollment_id)
         return Response(CourseEnrollmentOutput(enrollment).data)
 

@@ -33,8 +33,9 @@ CODES_CACHE_KEY = "dashboard:codes:{user_id}:{token}"
 CODES_SHOWN = 500
 
 
-def _course(course_id: UUID) -> Course:
-    return course_get(course_id=course_id, outline=False)
+def _course(request: HttpRequest, course_id: UUID) -> Course:
+    """The course of the page, if the signed-in instructor manages it (else ``NotFound``)."""
+    return course_get(course_id=course_id, user=request.user, outline=False)
 
 
 # --- Access codes -----------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def access_codes(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/codes/``: the course's codes with status and revoke buttons,
     and the form for a new batch. A created batch's plaintext codes go to the cache for one
     CSV download (``access_codes_created``); the database keeps only their hashes."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     form = AccessCodeBatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -95,7 +96,7 @@ def _pending_codes(request: HttpRequest, course: Course, token: str) -> tuple[st
 def access_codes_created(request: HttpRequest, course_id: UUID, token: str) -> HttpResponse:
     """``/dashboard/courses/<id>/codes/new/<token>/``: the batch just created, with its one
     CSV download. Once downloaded (or after an hour) the codes are gone."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     _, entry = _pending_codes(request, course, token)
     context = {"course": course, "entry": entry, "token": token}
     return render(request, "dashboard/access_codes_created.html", context)
@@ -105,7 +106,7 @@ def access_codes_created(request: HttpRequest, course_id: UUID, token: str) -> H
 def access_codes_download(request: HttpRequest, course_id: UUID, token: str) -> HttpResponse:
     """``.../codes/new/<token>/download``: the batch as CSV (``code,course,batch_id``), once:
     the cache entry is deleted as it is read. A second request finds nothing (410 page)."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     key, entry = _pending_codes(request, course, token)
     if entry is None or not cache.delete(key):
         return error_page(
@@ -127,7 +128,7 @@ def access_codes_download(request: HttpRequest, course_id: UUID, token: str) -> 
 def access_code_revoke(request: HttpRequest, course_id: UUID, code_id: int) -> HttpResponse:
     """``POST .../codes/<code_id>/revoke/`` (``enrollment.services.access_code_revoke``); 404
     for a code that is not one of this course's."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     code = services.access_code_revoke(course=course, code_id=code_id)
     messages.success(request, f"Code {code.prefix}… revoked.")
     return redirect("dashboard-codes", course.pk)
@@ -140,7 +141,7 @@ def access_code_revoke(request: HttpRequest, course_id: UUID, code_id: int) -> H
 def students(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``/dashboard/courses/<id>/students/``: enrolled students (newest first) with enrollment
     date, course progress (percent of lectures completed) and revoke / reinstate."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     rows = selectors.course_students(course=course)
     return render(request, "dashboard/students.html", {"course": course, "rows": rows})
 
@@ -148,7 +149,7 @@ def students(request: HttpRequest, course_id: UUID) -> HttpResponse:
 @instructor_required
 def students_csv(request: HttpRequest, course_id: UUID) -> HttpResponse:
     """``.../students/export.csv``: ``email,name,status,enrolled_at,revoked_at,progress``."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     rows = (
         [
             enrollment.student.email,
@@ -174,7 +175,7 @@ def enrollment_change(
 ) -> HttpResponse:
     """``POST .../students/<enrollment_id>/revoke/`` or ``/reinstate/``; 404 for another
     action or an enrollment that is not one of this course's."""
-    course = _course(course_id)
+    course = _course(request, course_id)
     change = {
         "revoke": services.enrollment_revoke,
         "reinstate": services.enrollment_reinstate,

@@ -668,7 +668,7 @@ def test_an_owner_can_upload(tenant, lecture):
 
 
 def test_an_upload_of_another_school_is_404_there(tenant, other_tenant, lecture):
-    alice_a = make_user(tenant, "alice@example.test", role="instructor")
+    alice_a = make_user(tenant, "alice@example.test", role="owner")
     alice_b = make_user(other_tenant, "alice@example.test", role="instructor")
     client_a = TenantClient(tenant, user=alice_a)
     client_b = TenantClient(other_tenant, user=alice_b)
@@ -689,7 +689,7 @@ def test_an_upload_of_another_school_is_404_there(tenant, other_tenant, lecture)
 
 
 def test_a_token_of_another_school_is_401(tenant, other_tenant, lecture):
-    alice_a = make_user(tenant, "alice@example.test", role="instructor")
+    alice_a = make_user(tenant, "alice@example.test", role="owner")
     make_user(other_tenant, "alice@example.test", role="instructor")
     client_a = TenantClient(tenant, user=alice_a)
     created = create(client_a, lecture, 10)

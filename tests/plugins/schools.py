@@ -88,7 +88,7 @@ class Member:
 @dataclass
 class Schools:
     """Both test schools, their hosts (with ``port``), and committed accounts: an instructor,
-    an owner and a student of A (alpha), an instructor of B (beta)."""
+    an owner and a student of A (alpha), an instructor and an owner of B (beta)."""
 
     alpha: object
     beta: object
@@ -98,6 +98,7 @@ class Schools:
     a_owner: Member
     a_student: Member
     b_instructor: Member
+    b_owner: Member
     session_keys: list[tuple[object, str]] = field(default_factory=list)
 
     def login(self, member: Member) -> str:
@@ -151,6 +152,7 @@ def schools(django_db_setup, django_db_blocker) -> Schools:
             a_owner=member(alpha, "owner"),
             a_student=member(alpha, "student"),
             b_instructor=member(beta, "instructor"),
+            b_owner=member(beta, "owner"),
         )
         connection.set_schema_to_public()
     yield world
@@ -158,7 +160,8 @@ def schools(django_db_setup, django_db_blocker) -> Schools:
         for tenant, key in world.session_keys:
             with tenant_context(tenant):
                 Session.objects.filter(session_key=key).delete()
-        for item in (world.a_instructor, world.a_owner, world.a_student, world.b_instructor):
+        members = (world.a_instructor, world.a_owner, world.a_student, world.b_instructor)
+        for item in (*members, world.b_owner):
             with tenant_context(item.tenant):
                 OutstandingToken.objects.filter(user_id=item.user.pk).delete()
                 item.user.delete()

@@ -38,6 +38,9 @@ OWNER = ("owner@demo.test", "demo-owner-pass")
 INSTRUCTOR = ("instructor@demo.test", "demo-instructor-pass")
 STUDENT = ("student@demo.test", "demo-student-pass")
 COURSE_TITLE = "Welcome to Lectern"
+SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
+SECOND_COURSE_TITLE = "Sketching for beginners"
+INVITED = "invited@demo.test"
 
 
 class Command(BaseCommand):
@@ -98,9 +101,9 @@ class Command(BaseCommand):
             Enrollment.objects.get_or_create(student=student, course=course)
             _demo_authoring(course)
             _demo_lecture_kinds(self, course=course, owner=owner)
-            _demo_public_pages(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
+            _demo_teams(owner=owner, course=course)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -114,6 +117,8 @@ class Command(BaseCommand):
             f"  API:           http://{host}/api/v1/   (docs: http://{host}/api/docs/)",
             f"  Staff admin:   http://{platform}/admin/",
             f"  Instructor:    {INSTRUCTOR[0]} / {INSTRUCTOR[1]}",
+            f"  Instructor 2:  {SECOND_INSTRUCTOR[0]} / {SECOND_INSTRUCTOR[1]}   (own course)",
+            f"  Invitation:    {INVITED} (pending, on the owner's Team page)",
             f"  Owner:         {OWNER[0]} / {OWNER[1]}",
             f"  Student:       {STUDENT[0]} / {STUDENT[1]}   (enrolled in '{COURSE_TITLE}')",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
@@ -271,10 +276,30 @@ def _demo_authoring(course: Course) -> None:
         lecture_create(section=more, title="Your own first lecture")
 
 
-def _demo_public_pages(*, course: Course, instructor) -> None:
-    """The demo instructor among the demo course's instructors, so the public course page and
-    ``/instructors/<id>/`` show them (name and Markdown bio from ``_demo_accounts``; the
-    course's outcomes, level and free preview come from ``_demo_authoring``). Adds only what
-    is missing, so a second run changes nothing."""
-    if not course.instructors.filter(pk=instructor.pk).exists():
-        course.instructors.add(instructor)
+def _demo_teams(*, owner, course) -> None:
+    """The team (inside the demo school): the demo instructor teaches the welcome course, a
+    second instructor has a draft course of their own (neither sees the other's), and one
+    instructor invitation is pending. Idempotent: nothing is added when it exists."""
+    from teams.models import Invitation
+    from teams.services import invitation_create, invitation_status
+
+    User = get_user_model()
+    course.instructors.add(User.objects.get(email=INSTRUCTOR[0]))
+    second = User.objects.filter(email=SECOND_INSTRUCTOR[0]).first()
+    if second is None:
+        second = User.objects.create_user(
+            email=SECOND_INSTRUCTOR[0],
+            password=SECOND_INSTRUCTOR[1],
+            role="instructor",
+            name="Second Instructor",
+        )
+    if not Course.objects.filter(title=SECOND_COURSE_TITLE).exists():
+        own = course_create(
+            title=SECOND_COURSE_TITLE,
+            subtitle="Draw what you see",
+            created_by=second,
+        )
+        section_create(course=own, title="Lines and shapes")
+    invitations = Invitation.objects.filter(email=INVITED)
+    if not any(invitation_status(item) == "pending" for item in invitations):
+        invitation_create(email=INVITED, role="instructor", invited_by=owner)

@@ -1,0 +1,371 @@
+"""Course ownership, route by route: instructor B on instructor A's course gets exactly what an
+unknown id gets (404) on every instructor route (API, dashboard pages, uploads, exports,
+analytics), and the school's owner gets the route's success answer.
+
+``OWNERSHIP`` has one entry per route of config/urls_tenants.py: a ``Case`` (how to call the
+route on A's course) or an ``Exempt`` naming why the route has no course of A's to protect.
+A route added later without an entry fails ``test_every_route_has_an_ownership_entry``. The
+dashboard socket is analytics/tests/test_dashboard_socket.py
+``test_an_instructor_gets_only_the_events_of_their_courses``.
+"""
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from courses.models import Course, Lecture
+from courses.services import course_create, lecture_create, section_create
+from enrollment.models import AccessCode, Enrollment
+from enrollment.services import access_codes_create
+from tenants.testing import TenantClient, browser, in_tenant, make_user
+from tests.test_tenant_isolation import routes
+
+
+@dataclass(frozen=True)
+class Case:
+    """``method`` on the URL ``url(w)`` (JSON ``data`` under /api/, a form elsewhere, tus
+    ``headers`` for uploads). Instructor B must get 404; the owner ``owner_status``."""
+
+    method: str
+    url: Callable[[dict], str]
+    owner_status: int
+    data: Callable[[dict], dict] | None = None
+    headers: Callable[[dict], dict] | None = None
+
+
+@dataclass(frozen=True)
+class Exempt:
+    """A route with no course of A's in it; ``reason`` says why (and which test covers it)."""
+
+    reason: str
+
+
+def _course(w) -> str:
+    return str(w["course"].id)
+
+
+def _dash(suffix: str) -> Callable[[dict], str]:
+    return lambda w: f"/dashboard/courses/{_course(w)}/{suffix}"
+
+
+def _api(suffix: str) -> Callable[[dict], str]:
+    return lambda w: f"/api/v1/courses/{_course(w)}{suffix}"
+
+
+def _tus(w) -> dict:
+    lecture = base64.b64encode(str(w["lecture"].id).encode()).decode()
+    name = base64.b64encode(b"a.mp4").decode()
+    return {
+        "HTTP_TUS_RESUMABLE": "1.0.0",
+        "HTTP_UPLOAD_LENGTH": "10",
+        "HTTP_UPLOAD_METADATA": f"lecture_id {lecture},filename {name}",
+    }
+
+
+STUDENT_SITE = Exempt("the student site: enrolment, not course management")
+PUBLIC = Exempt("public page or document, the same for every account")
+ACCOUNT = Exempt("the signed-in account's own settings: no course in it")
+
+OWNERSHIP: dict[str, Case | Exempt] = {
+    "": PUBLIC,
+    "login/": STUDENT_SITE,
+    "logout/": STUDENT_SITE,
+    "signup/": STUDENT_SITE,
+    "password-reset/": STUDENT_SITE,
+    "password-reset/sent/": STUDENT_SITE,
+    "password-reset/done/": STUDENT_SITE,
+    "password-reset/<uidb64>/<token>/": STUDENT_SITE,
+    "redeem/": STUDENT_SITE,
+    "my/courses/": STUDENT_SITE,
+    "courses/<uuid:course_id>/": STUDENT_SITE,
+    "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": STUDENT_SITE,
+    "invitations/<str:token>/": Exempt("invitation acceptance (teams/tests)"),
+    "api/v1/auth/register": STUDENT_SITE,
+    "api/v1/auth/token": STUDENT_SITE,
+    "api/v1/auth/token/refresh": STUDENT_SITE,
+    "api/v1/auth/me": STUDENT_SITE,
+    "api/v1/auth/email": ACCOUNT,
+    "api/v1/auth/logout": ACCOUNT,
+    "api/v1/auth/password": ACCOUNT,
+    "api/v1/auth/password-reset": ACCOUNT,
+    "api/v1/auth/password-reset/confirm": ACCOUNT,
+    "account/": ACCOUNT,
+    "account/email/<str:confirmation>/": ACCOUNT,
+    "accounts/<int:user_id>/avatar": Exempt("an account's picture: no course in it"),
+    "api/v1/students/enroll": STUDENT_SITE,
+    "api/v1/students/courses": STUDENT_SITE,
+    "api/v1/students/courses/<uuid:course_id>": STUDENT_SITE,
+    "api/v1/students/courses/<uuid:course_id>/lectures/<uuid:lecture_id>": STUDENT_SITE,
+    "api/v1/students/progress": STUDENT_SITE,
+    "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>": Exempt(
+        "media tokens are per viewer and lecture (media_pipeline/tests/test_tokens.py)"
+    ),
+    "api/schema/": PUBLIC,
+    "api/docs/": PUBLIC,
+    "healthz": PUBLIC,
+    "readyz": PUBLIC,
+    "metrics": PUBLIC,
+    "admin/": Exempt("the school admin is for staff accounts"),
+    "dashboard/logo": PUBLIC,
+    "dashboard/branding/": Exempt("school-wide, owner only (courses/tests/test_dashboard.py)"),
+    "dashboard/courses/new/": Exempt("creates a course of the caller's own"),
+    "api/v1/uploads/<uuid:upload_id>": Exempt(
+        "an upload is its creator's alone (media_pipeline/tests/test_tus_api.py); creating one "
+        "is the guarded step"
+    ),
+    "api/v1/school/invitations": Exempt("school-wide, owner only (teams/tests)"),
+    "api/v1/school/invitations/<int:invitation_id>/revoke": Exempt(
+        "school-wide, owner only (teams/tests)"
+    ),
+    "dashboard/team/": Exempt("school-wide, owner only (teams/tests)"),
+    "dashboard/team/invitations/<int:invitation_id>/revoke/": Exempt(
+        "school-wide, owner only (teams/tests)"
+    ),
+    # Lists: B gets 200 without A's course (test_lists_hold_only_managed_courses).
+    "api/v1/courses": Exempt("a list: test_lists_hold_only_managed_courses"),
+    "dashboard/": Exempt("a list: test_lists_hold_only_managed_courses"),
+    "api/v1/analytics/overview": Exempt("a list: test_lists_hold_only_managed_courses"),
+    "dashboard/analytics/": Exempt("a list: test_lists_hold_only_managed_courses"),
+    # The instructor API.
+    "api/v1/courses/<uuid:course_id>": Case(
+        "PATCH", _api(""), 200, data=lambda w: {"title": "Hijack"}
+    ),
+    "api/v1/courses/<uuid:course_id>/sections": Case(
+        "POST", _api("/sections"), 201, data=lambda w: {"title": "Hijack"}
+    ),
+    "api/v1/sections/<uuid:section_id>/lectures": Case(
+        "POST",
+        lambda w: f"/api/v1/sections/{w['section'].id}/lectures",
+        201,
+        data=lambda w: {"title": "Hijack"},
+    ),
+    "api/v1/lectures/<uuid:lecture_id>": Case(
+        "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}", 200
+    ),
+    "api/v1/courses/<uuid:course_id>/access-codes": Case(
+        "POST", _api("/access-codes"), 201, data=lambda w: {"quantity": 1}
+    ),
+    "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": Case(
+        "POST", lambda w: _api(f"/access-codes/{w['code'].pk}/revoke")(w), 200
+    ),
+    "api/v1/courses/<uuid:course_id>/access-codes/batches/<uuid:batch_id>/revoke": Case(
+        "POST", lambda w: _api(f"/access-codes/batches/{w['code'].batch_id}/revoke")(w), 200
+    ),
+    "api/v1/courses/<uuid:course_id>/enrollments": Case("GET", _api("/enrollments"), 200),
+    "api/v1/courses/<uuid:course_id>/enrollments/import": Case(
+        "POST",
+        _api("/enrollments/import"),
+        200,
+        data=lambda w: {"file": _csv("email\nnew-roster@alpha.test\n")},
+    ),
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/revoke": Case(
+        "POST", lambda w: _api(f"/enrollments/{w['enrollment'].pk}/revoke")(w), 200
+    ),
+    "api/v1/courses/<uuid:course_id>/enrollments/<int:enrollment_id>/reinstate": Case(
+        "POST", lambda w: _api(f"/enrollments/{w['enrollment'].pk}/reinstate")(w), 200
+    ),
+    "api/v1/courses/<uuid:course_id>/analytics": Case("GET", _api("/analytics"), 200),
+    "api/v1/lectures/<uuid:lecture_id>/analytics": Case(
+        "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/analytics", 200
+    ),
+    "api/v1/uploads/": Case("POST", lambda w: "/api/v1/uploads/", 201, headers=_tus),
+    # The dashboard.
+    "dashboard/courses/<uuid:course_id>/": Case("GET", _dash(""), 200),
+    "dashboard/courses/<uuid:course_id>/publish/": Case(
+        "POST", _dash("publish/"), 302, data=lambda w: {"published": "0"}
+    ),
+    "dashboard/courses/<uuid:course_id>/delete/": Case("GET", _dash("delete/"), 200),
+    "dashboard/courses/<uuid:course_id>/thumbnail": Case("GET", _dash("thumbnail"), 200),
+    "dashboard/courses/<uuid:course_id>/instructors/": Case(
+        "POST", _dash("instructors/"), 302, data=lambda w: {"instructor_ids": [w["owner"].pk]}
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/": Case(
+        "POST", _dash("sections/"), 302, data=lambda w: {"title": "Hijack"}
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/rename/": Case(
+        "POST",
+        lambda w: _dash(f"sections/{w['section'].id}/rename/")(w),
+        302,
+        data=lambda w: {"title": "Hijack"},
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/lectures/": Case(
+        "POST",
+        lambda w: _dash(f"sections/{w['section'].id}/lectures/")(w),
+        302,
+        data=lambda w: {"title": "Hijack"},
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/rename/": Case(
+        "POST",
+        lambda w: _dash(f"lectures/{w['lecture'].id}/rename/")(w),
+        302,
+        data=lambda w: {"title": "Hijack"},
+    ),
+    "dashboard/courses/<uuid:course_id>/reorder/": Case(
+        "POST",
+        _dash("reorder/"),
+        200,
+        data=lambda w: {"section_id": None, "ids": [str(w["section"].id)]},
+    ),
+    "dashboard/courses/<uuid:course_id>/move/": Case(
+        "POST",
+        _dash("move/"),
+        302,
+        data=lambda w: {"kind": "section", "id": str(w["section"].id), "direction": "up"},
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/": Case("GET", _dash("codes/"), 200),
+    "dashboard/courses/<uuid:course_id>/codes/new/<str:token>/": Case(
+        "GET", _dash("codes/new/x/"), 200
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/new/<str:token>/download": Case(
+        "GET", _dash("codes/new/x/download"), 410
+    ),
+    "dashboard/courses/<uuid:course_id>/codes/<int:code_id>/revoke/": Case(
+        "POST", lambda w: _dash(f"codes/{w['code'].pk}/revoke/")(w), 302
+    ),
+    "dashboard/courses/<uuid:course_id>/students/": Case("GET", _dash("students/"), 200),
+    "dashboard/courses/<uuid:course_id>/students/import/": Case(
+        "POST",
+        _dash("students/import/"),
+        200,
+        data=lambda w: {"file": _csv("email\nnew-roster@alpha.test\n")},
+    ),
+    "dashboard/courses/<uuid:course_id>/students/export.csv": Case(
+        "GET", _dash("students/export.csv"), 200
+    ),
+    "dashboard/courses/<uuid:course_id>/students/<int:enrollment_id>/<str:action>/": Case(
+        "POST", lambda w: _dash(f"students/{w['enrollment'].pk}/revoke/")(w), 302
+    ),
+    "dashboard/courses/<uuid:course_id>/analytics/": Case("GET", _dash("analytics/"), 200),
+}
+
+
+def _csv(text: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("roster.csv", text.encode(), content_type="text/csv")
+
+
+@pytest.fixture
+def w(tenant):
+    """Instructor A's draft course (section, lecture, code, enrolled student, cover), an
+    instructor B of the same school with a course of their own, and the school's owner."""
+    from courses.images import image_store
+
+    a = make_user(tenant, "teacher-a@alpha.test", role="instructor")
+    b = make_user(tenant, "teacher-b@alpha.test", role="instructor")
+    owner = make_user(tenant, "head@alpha.test", role="owner")
+    student = make_user(tenant, "learner@alpha.test")
+    with in_tenant(tenant):
+        course = course_create(title="A's course", created_by=a)
+        course.thumbnail = image_store(b"\xff\xd8cover", folder="thumbnails", extension="jpg")
+        course.save(update_fields=["thumbnail"])
+        section = section_create(course=course, title="A's section")
+        lecture = lecture_create(section=section, title="A's lecture")
+        access_codes_create(course=course, quantity=1)
+        code = AccessCode.objects.get(course=course)
+        enrollment = Enrollment.objects.create(student=student, course=course)
+        b_course = course_create(title="B's course", created_by=b)
+    return {
+        "tenant": tenant,
+        "a": a,
+        "b": b,
+        "owner": owner,
+        "course": course,
+        "section": section,
+        "lecture": lecture,
+        "code": code,
+        "enrollment": enrollment,
+        "b_course": b_course,
+    }
+
+
+def _call(w, case: Case, user):
+    url = case.url(w)
+    data = case.data(w) if case.data else None
+    headers = case.headers(w) if case.headers else {}
+    if url.startswith("/api/"):
+        client = TenantClient(w["tenant"], user=user)
+        if data and "file" in data:
+            return client.post(url, data, format="multipart")
+        return getattr(client, case.method.lower())(url, data, format="json", **headers)
+    client = browser(w["tenant"], user)
+    if case.method == "POST" and url.endswith("/reorder/"):
+        return client.post(url, json.dumps(data), content_type="application/json")
+    return getattr(client, case.method.lower())(url, data or {})
+
+
+def _a_state(w) -> tuple:
+    with in_tenant(w["tenant"]):
+        course = Course.objects.get(pk=w["course"].pk)
+        return (
+            course.title,
+            course.status,
+            list(course.instructors.values_list("pk", flat=True)),
+            Lecture.objects.filter(section__course=course).count(),
+            course.sections.count(),
+            AccessCode.objects.filter(course=course, revoked_at__isnull=True).count(),
+            Enrollment.objects.filter(course=course, revoked_at__isnull=True).count(),
+        )
+
+
+def test_every_route_has_an_ownership_entry():
+    assert routes("config.urls_tenants") == set(OWNERSHIP)
+    assert all(entry.reason for entry in OWNERSHIP.values() if isinstance(entry, Exempt))
+
+
+CASES = sorted(route for route, entry in OWNERSHIP.items() if isinstance(entry, Case))
+
+
+@pytest.mark.parametrize("route", CASES)
+def test_another_instructor_gets_404_and_changes_nothing(route, w):
+    before = _a_state(w)
+
+    response = _call(w, OWNERSHIP[route], w["b"])
+
+    assert response.status_code == 404, response.content[:300]
+    assert b"A's" not in response.content
+    assert _a_state(w) == before
+
+
+@pytest.mark.parametrize("route", CASES)
+def test_the_owner_manages_every_course(route, w):
+    case = OWNERSHIP[route]
+
+    response = _call(w, case, w["owner"])
+
+    assert response.status_code == case.owner_status, response.content[:300]
+
+
+@pytest.mark.parametrize("route", CASES)
+def test_the_course_instructor_manages_it(route, w):
+    case = OWNERSHIP[route]
+
+    response = _call(w, case, w["a"])
+
+    assert response.status_code == case.owner_status, response.content[:300]
+
+
+def test_lists_hold_only_managed_courses(w):
+    b_api = TenantClient(w["tenant"], user=w["b"])
+    owner_api = TenantClient(w["tenant"], user=w["owner"])
+
+    b_list = b_api.get("/api/v1/courses").json()
+    owner_list = owner_api.get("/api/v1/courses").json()
+    b_overview = b_api.get("/api/v1/analytics/overview").json()
+    owner_overview = owner_api.get("/api/v1/analytics/overview").json()
+
+    assert [c["title"] for c in b_list["results"]] == ["B's course"]
+    assert {c["title"] for c in owner_list["results"]} == {"A's course", "B's course"}
+    assert [c["title"] for c in b_overview["courses"]] == ["B's course"]
+    assert b_overview["totals"]["enrollments"] == 0
+    assert {c["title"] for c in owner_overview["courses"]} == {"A's course", "B's course"}
+    assert owner_overview["totals"]["enrollments"] == 1
+    for url in ("/dashboard/", "/dashboard/analytics/"):
+        b_page = browser(w["tenant"], w["b"]).get(url)
+        owner_page = browser(w["tenant"], w["owner"]).get(url)
+        assert (b_page.status_code, b"A&#x27;s course" in b_page.content) == (200, False)
+        assert b"B&#x27;s course" in b_page.content
+        assert b"A&#x27;s course" in owner_page.content
