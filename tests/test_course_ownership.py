@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from courses.models import Course, Lecture
-from courses.services import course_create, lecture_create, section_create
+from courses.models import Attachment, Course, Lecture
+from courses.services import attachment_create, course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
 from tenants.testing import TenantClient, browser, in_tenant, make_user
@@ -239,6 +240,67 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "POST", lambda w: _dash(f"students/{w['enrollment'].pk}/revoke/")(w), 302
     ),
     "dashboard/courses/<uuid:course_id>/analytics/": Case("GET", _dash("analytics/"), 200),
+    # Authoring: sections and lectures edited, moved and deleted.
+    "api/v1/sections/<uuid:section_id>": Case(
+        "PATCH",
+        lambda w: f"/api/v1/sections/{w['section'].id}",
+        200,
+        data=lambda w: {"title": "Hijack"},
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/edit/": Case(
+        "GET", lambda w: _dash(f"sections/{w['section'].id}/edit/")(w), 200
+    ),
+    "dashboard/courses/<uuid:course_id>/sections/<uuid:section_id>/delete/": Case(
+        "GET", lambda w: _dash(f"sections/{w['section'].id}/delete/")(w), 200
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/edit/": Case(
+        "GET", lambda w: _dash(f"lectures/{w['lecture'].id}/edit/")(w), 200
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/delete/": Case(
+        "GET", lambda w: _dash(f"lectures/{w['lecture'].id}/delete/")(w), 200
+    ),
+    # Lecture kinds and attachments.
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/body/": Case(
+        "POST",
+        lambda w: _dash(f"lectures/{w['article'].id}/body/")(w),
+        302,
+        data=lambda w: {"body": "Hijack"},
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/attachments": Case(
+        "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/attachments", 200
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": Case(
+        "DELETE",
+        lambda w: f"/api/v1/lectures/{w['lecture'].id}/attachments/{w['attachment'].id}",
+        204,
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/attachments/": Case(
+        "POST",
+        lambda w: _dash(f"lectures/{w['lecture'].id}/attachments/")(w),
+        302,
+        data=lambda w: {"file": _csv("notes")},
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/attachments/"
+    "<uuid:attachment_id>/delete/": Case(
+        "POST",
+        lambda w: _dash(f"lectures/{w['lecture'].id}/attachments/{w['attachment'].id}/delete/")(w),
+        302,
+    ),
+    "media/attachments/<uuid:attachment_id>": Exempt(
+        "signed per viewer and attachment (courses/tests/test_attachments.py)"
+    ),
+    "media/doc/<uuid:lecture_id>/v<int:version>/<path:path>": Exempt(
+        "media tokens are per viewer and lecture (media_pipeline/tests/test_documents.py)"
+    ),
+    # What visitors see: published courses only, the same for every account.
+    "courses/<slug:slug>/": PUBLIC,
+    "instructors/<int:instructor_id>/": PUBLIC,
+    "instructors/<int:instructor_id>/avatar": PUBLIC,
+    "sitemap.xml": PUBLIC,
+    "robots.txt": PUBLIC,
+    "api/v1/catalog/courses": PUBLIC,
+    "api/v1/catalog/courses/<slug:slug>": PUBLIC,
+    "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": PUBLIC,
 }
 
 
@@ -264,6 +326,10 @@ def w(tenant):
         course.save(update_fields=["thumbnail"])
         section = section_create(course=course, title="A's section")
         lecture = lecture_create(section=section, title="A's lecture")
+        article = lecture_create(section=section, title="A's article", kind="article", body="x")
+        attachment = attachment_create(
+            lecture=lecture, file=SimpleUploadedFile("a.txt", b"A's notes", "text/plain")
+        )
         access_codes_create(course=course, quantity=1)
         code = AccessCode.objects.get(course=course)
         enrollment = Enrollment.objects.create(student=student, course=course)
@@ -276,6 +342,8 @@ def w(tenant):
         "course": course,
         "section": section,
         "lecture": lecture,
+        "article": article,
+        "attachment": attachment,
         "code": code,
         "enrollment": enrollment,
         "b_course": b_course,
@@ -304,8 +372,13 @@ def _a_state(w) -> tuple:
             course.title,
             course.status,
             list(course.instructors.values_list("pk", flat=True)),
-            Lecture.objects.filter(section__course=course).count(),
-            course.sections.count(),
+            sorted(
+                Lecture.objects.filter(section__course=course).values_list(
+                    "title", "body", "description", "section__title"
+                )
+            ),
+            sorted(course.sections.values_list("title", "description")),
+            Attachment.objects.filter(lecture__section__course=course).count(),
             AccessCode.objects.filter(course=course, revoked_at__isnull=True).count(),
             Enrollment.objects.filter(course=course, revoked_at__isnull=True).count(),
         )
