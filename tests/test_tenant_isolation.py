@@ -291,7 +291,8 @@ def case_section_detail(w):
     assert [w["jwt_i"].delete(url).status_code, w["b_i"].delete(url).status_code] == [401, 404]
     # A lecture of B's cannot be moved into A's section either: an unknown section to B.
     with in_tenant(w["other_tenant"]):
-        b_course = course_create(title="Beta course")
+        b_teacher = get_user_model().objects.get(email="owner-x@beta.test")
+        b_course = course_create(title="Beta course", created_by=b_teacher)
         b_lecture = lecture_create(section=section_create(course=b_course, title="B"), title="B")
     response = w["b_i"].patch(
         f"/api/v1/lectures/{b_lecture.id}", {"section_id": str(w["section"].id)}, format="json"

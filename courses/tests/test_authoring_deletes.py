@@ -29,11 +29,11 @@ pytestmark = pytest.mark.django_db
 FILES = {"source/upload.mp4": 1000, "v1/master.m3u8": 2000, "v1/360p/seg_00000.ts": 3000}
 
 
-def lectures_with_media(tenant) -> dict:
+def lectures_with_media(tenant, instructor=None) -> dict:
     """A section with lectures a and b (each with FILES stored and a playing version), and b
     with a pending version too; returns the rows and the stored keys per lecture."""
     with in_tenant(tenant):
-        course = course_create(title="Media course")
+        course = course_create(title="Media course", created_by=instructor)
         section = section_create(course=course, title="Media section")
         made = {"course": course, "section": section, "keys": {}}
         for name in "ab":
@@ -88,7 +88,7 @@ def test_impact_counts_lectures_versions_bytes_and_progress(tenant):
 def test_lecture_delete_removes_its_files_on_commit_only(
     tenant, instructor, django_capture_on_commit_callbacks
 ):
-    made = lectures_with_media(tenant)
+    made = lectures_with_media(tenant, instructor)
     client = TenantClient(tenant, user=instructor)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert client.delete(f"/api/v1/lectures/{made['a'].pk}").status_code == 204
@@ -103,7 +103,7 @@ def test_lecture_delete_removes_its_files_on_commit_only(
 def test_section_delete_removes_every_lectures_files(
     tenant, instructor, django_capture_on_commit_callbacks
 ):
-    made = lectures_with_media(tenant)
+    made = lectures_with_media(tenant, instructor)
     with django_capture_on_commit_callbacks(execute=True):
         response = TenantClient(tenant, user=instructor).delete(
             f"/api/v1/sections/{made['section'].pk}"
