@@ -283,6 +283,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # tenants.openapi: the API.md error body on every operation's error answers.
+    # Fields named "status" with different choice sets get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "CourseStatusEnum": "courses.models.Course.Status",
+        "RosterRowStatusEnum": ["enrolled", "invited", "already_enrolled", "invalid"],
+        "EnrollmentStatusEnum": ["active", "revoked"],
+        "AccessCodeStatusEnum": ["unused", "redeemed", "expired", "revoked"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.openapi.add_error_responses",

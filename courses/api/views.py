@@ -198,16 +198,16 @@ class LectureCreateApi(InstructorApiView):
 class SectionDetailApi(InstructorApiView):
     """PATCH and DELETE /api/v1/sections/{id}."""
 
-    class Input(serializers.Serializer):
+    class SectionUpdateInput(serializers.Serializer):
         title = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
         # 1-based position among the course's sections; past the end means last.
         order = serializers.IntegerField(min_value=1, max_value=100000, required=False)
 
-    @extend_schema(request=Input, responses={200: SectionOutput})
+    @extend_schema(request=SectionUpdateInput, responses={200: SectionOutput})
     def patch(self, request, section_id):
         section = selectors.section_get(user=request.user, section_id=section_id)
-        data = self.Input(data=request.data, partial=True)
+        data = self.SectionUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.section_update(section=section, data=data.validated_data)
         section = selectors.section_get(user=request.user, section_id=section_id, outline=True)

@@ -110,7 +110,9 @@ def test_every_lecture_plays_or_reports_exactly_as_before(tenant):
             old.get_model("courses", "Lecture"),
             old.get_model("media_pipeline", "Upload"),
         )
-        course = Course.objects.create(title="Before assets", published=True)
+        course = Course.objects.create(
+            title="Before assets", published=True, created_by_id=instructor.pk
+        )
         section = Section.objects.create(course=course, title="Old rows", order=1)
         lectures = {}
         for order, (name, state) in enumerate(OLD_STATES.items(), start=1):

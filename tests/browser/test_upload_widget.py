@@ -324,7 +324,7 @@ def test_pause_and_resume(
     row = page.locator(row_selector)
     status_bar = row.locator(".uppy-StatusBar")
     progressbar = status_bar.get_by_role("progressbar")
-    row.locator("summary").click()
+    row.locator("details.lecture-upload > summary").click()
     started = time.monotonic()
     _drop_file(page, row_selector, large_clip)
 
@@ -421,7 +421,7 @@ def test_dropped_connection_then_retry(
     row = page.locator(row_selector)
     status_bar = row.locator(".uppy-StatusBar")
     retry = status_bar.get_by_role("button", name="Retry upload", exact=True)
-    row.locator("summary").click()
+    row.locator("details.lecture-upload > summary").click()
     started = time.monotonic()
     row.locator(".uppy-Dashboard-input").first.set_input_files(str(large_clip))
     retries_seconds = sum(RETRY_DELAYS_MS) / 1000
@@ -507,7 +507,7 @@ def test_offline_then_back_online(
     page.route("**/api/v1/uploads/*", log.handle)
     row = page.locator(row_selector)
     status_bar = row.locator(".uppy-StatusBar")
-    row.locator("summary").click()
+    row.locator("details.lecture-upload > summary").click()
     started = time.monotonic()
     row.locator(".uppy-Dashboard-input").first.set_input_files(str(large_clip))
     _wait_until(page, lambda: log.held, 60_000, "the third PATCH")
