@@ -20,31 +20,16 @@ from courses.permissions import instructor_required
 from courses.selectors import course_get
 from teams import selectors, services
 from teams.models import Invitation
+from tenants.accounts.forms import NewPasswordForm
 from tenants.errors import ApplicationError
 
 
-class AcceptForm(forms.Form):
+class AcceptForm(NewPasswordForm):
     """A new account from an invitation: name and the password typed twice."""
 
-    name = forms.CharField(label="Your name", max_length=150)
-    password1 = forms.CharField(
-        label="Password",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label="Password again",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    field_order = ["name", "password1", "password2"]
 
-    def clean(self):
-        data = super().clean()
-        if data.get("password1") and data.get("password2") != data["password1"]:
-            self.add_error("password2", "The two passwords differ.")
-        return data
+    name = forms.CharField(label="Your name", max_length=150)
 
 
 class InviteForm(forms.Form):

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from tenants.accounts.forms import NewPasswordForm
 from tenants.accounts.services import AVATAR_BOX, BIO_MAX_CHARS, time_zone_names
 from tenants.images import ImageRejected, image_reencode
 
@@ -27,9 +28,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         return self.cleaned_data["username"].strip().lower()
 
 
-class SignupForm(forms.Form):
+class SignupForm(NewPasswordForm):
     """A new student account: name, e-mail and the password typed twice. The password rules
     are AUTH_PASSWORD_VALIDATORS, checked by ``tenants.accounts.services.user_create``."""
+
+    field_order = ["name", "email", "password1", "password2"]
 
     name = forms.CharField(
         label="Your name",
@@ -40,24 +43,6 @@ class SignupForm(forms.Form):
     email = forms.EmailField(
         label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
-    password1 = forms.CharField(
-        label="Password",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label="Password again",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password1") and data.get("password2") != data["password1"]:
-            self.add_error("password2", "The two passwords differ.")
-        return data
 
 
 class RedeemForm(forms.Form):
