@@ -19,7 +19,6 @@ from courses.api.serializers import (
 from courses.models import Course, Lecture
 from courses.pagination import Pagination
 from tenants.api import InstructorApiView
-from tenants.errors import NotFound
 
 # Bytes a multipart body may carry beyond its file (boundaries, part headers).
 MULTIPART_OVERHEAD = 64 * 1024
@@ -277,16 +276,9 @@ class LectureDetailApi(InstructorApiView):
 
 
 def _taught_lecture(request, lecture_id):
-    """The lecture ``lecture_id`` when the user is the school's owner or one of its course's
-    instructors, else ``NotFound`` (another course's instructor sees it as unknown)."""
-    lecture = selectors.lecture_get(user=request.user, lecture_id=lecture_id)
-    user = request.user
-    if (
-        user.role != user.Role.OWNER
-        and not lecture.section.course.instructors.filter(pk=user.pk).exists()
-    ):
-        raise NotFound("Lecture not found.")
-    return lecture
+    """The lecture ``lecture_id`` of a course the user manages (the school's owner, or one of
+    the course's instructors: ``courses.selectors.courses_managed_by``), else ``NotFound``."""
+    return selectors.lecture_get(user=request.user, lecture_id=lecture_id)
 
 
 class AttachmentListCreateApi(InstructorApiView):
