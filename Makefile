@@ -36,10 +36,11 @@ MANAGE := $(VENV_PY) manage.py
 
 # OS packages the project needs: chromium for the browser tests (tests/browser drive
 # /usr/bin/chromium with playwright; no browser download); LibreOffice Impress (headless,
-# slides -> PDF) and poppler-utils (pdftoppm: page images) for presentation lectures. nodejs and npm are added when
+# slides -> PDF) and poppler-utils (pdftoppm: page images) for presentation lectures;
+# libchromaprint-tools (fpcalc) for the audio fingerprints of lectures. nodejs and npm are added when
 # npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core
+APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif

@@ -54,3 +54,14 @@ enrollment_created = Hook(
 """Fired once per enrollment made without an access code (a class roster's
 ``enrollment.services.enrollments_create``) once it has committed. Payload as
 ``access_code_redeemed``'s; ``analytics`` announces it as a ``new_enrollment`` event."""
+
+lecture_panels = Hook("lecture_panels", payload=("request", "course_id", "lecture_id", "kind"))
+"""Collected by the student's lecture page (``enrollment.web.views.lecture_detail``) once the
+student's access is checked, in the school's schema: each receiver returns ``None`` or a panel
+``{"id": str, "title": str, "template": str, "context": dict, "script": str | None}`` shown
+beside the lecture (``template`` is rendered with ``panel`` = ``context``; ``script`` is a path
+under ``static/``, loaded with ``defer``). ``kind`` is the lecture's kind (``video``,
+``article``, ``presentation``). A panel's script seeks the video by dispatching
+``new CustomEvent("lectern:seek", {detail: {seconds}})`` on ``document`` (static/src/player.js);
+the player announces its position with ``lectern:time`` events (``detail.seconds``) at most
+once a second."""

@@ -44,6 +44,8 @@ SHARED_APPS = [
     # Swagger UI's files (swagger-ui-dist), served from /static/ like ours (tenants.openapi).
     "drf_spectacular_sidecar",
     "django_celery_results",
+    # Platform-wide flags and audio fingerprints (public schema), compared across schools.
+    "trust",
 ]
 
 TENANT_APPS = [
@@ -60,6 +62,8 @@ TENANT_APPS = [
     "catalog",
     "analytics",
     "teams",
+    "community",
+    "engagement",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 from courses.attachments import attachment_url_path
 from courses.pages import error_page
 from enrollment import services
-from enrollment.hooks import course_viewed
+from enrollment.hooks import course_viewed, lecture_panels
 from enrollment.selectors import (
     is_enrolled,
     published_course_outline,
@@ -304,7 +304,15 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
             request, status=404, title="Lecture not found", message="There is no such lecture."
         )
     following = outline.next_ready_after(lecture_id)
+    panels = [
+        panel
+        for panel in lecture_panels.collect(
+            request=request, course_id=course.id, lecture_id=lecture_id, kind=current.kind
+        )
+        if panel
+    ]
     context = {
+        "panels": panels,
         "course": course,
         "outline": outline,
         "current": current,

@@ -132,6 +132,26 @@ function start() {
     if (!video.paused && !video.seeking) ranges.sample(video.currentTime);
   });
   video.addEventListener("seeking", () => ranges.close());
+
+  // --- Panels beside the player (enrollment.hooks.lecture_panels) ------------------------
+  // A panel seeks with `lectern:seek` ({detail: {seconds}}) and follows the position through
+  // `lectern:time` ({detail: {seconds}}), sent at most once a second and after every seek.
+  document.addEventListener("lectern:seek", (event) => {
+    const seconds = Number(event.detail && event.detail.seconds);
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    video.currentTime = seconds;
+    const playing = video.play();
+    if (playing && playing.catch) playing.catch(() => {});
+  });
+  let lastAnnounced = -Infinity;
+  const announce = (force) => {
+    const seconds = video.currentTime || 0;
+    if (!force && Math.abs(seconds - lastAnnounced) < 1) return;
+    lastAnnounced = seconds;
+    document.dispatchEvent(new CustomEvent("lectern:time", { detail: { seconds } }));
+  };
+  video.addEventListener("timeupdate", () => announce(false));
+  video.addEventListener("seeked", () => announce(true));
   video.addEventListener("pause", () => {
     if (!video.ended) heartbeat("pause");
   });

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class EngagementConfig(AppConfig):
+    """A learner's own things: private notes, lecture likes, saved lists and followed
+    instructors."""
+
+    name = "engagement"
+    verbose_name = "Engagement"
