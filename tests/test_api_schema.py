@@ -1,10 +1,14 @@
 """Schemathesis against the OpenAPI document of the school API, in process (WSGI), on both test
 schools, as a student and as an instructor (Bearer JWT).
 
-Every example Schemathesis generates for an operation (positive and negative data) is sent
-four times (school A and B x student and instructor), and once more with its path ids replaced
-by the acting school's real ones (a course with a section, a lecture, an enrolled student and an
-access code), so that 2xx bodies are checked too, not only the 404s of random ids. Each answer
+Every example Schemathesis generates for an operation (positive and negative data) is sent by
+one of six actors (school A and B x student, instructor and owner), taken in turn, so each
+operation's examples are spread over all six; and once more with its path ids replaced by the
+acting school's real ones (a course with a section, a lecture, an enrolled student and an access
+code), so that 2xx bodies are checked too, not only the 404s of random ids. Sending every example
+as every actor checked six times the answers for six times the time and found nothing the
+rotation does not; what one school's credentials may reach in another is the cross-tenant
+sweep's job (tests/test_tenant_isolation.py). Each answer
 must not be a 5xx and must have a documented status code, a documented content type and a body
 that matches the documented schema.
 
@@ -45,8 +49,7 @@ from enrollment.services import access_codes_create
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
-# Generated examples per operation (Schemathesis adds its explicit and coverage examples): with
-# 24 operations x 4 actors (x2 with real ids) the module runs in under a minute.
+# Generated examples per operation (Schemathesis adds its explicit and coverage examples).
 MAX_EXAMPLES = 10
 EXCLUDED_PATHS = r"^/api/v1/uploads/"
 CHECKS = [
@@ -179,7 +182,8 @@ def test_document_declares_both_security_schemes_and_the_error_body():
 def test_api_conforms_to_its_schema(case, actors, in_process_wsgi):
     TALLY[(case.operation.label, "examples")] += 1
     generated = dict(case.path_parameters or {})
-    for _role, headers, ids in actors:
+    turn = TALLY[(case.operation.label, "examples")] % len(actors)
+    for _role, headers, ids in actors[turn : turn + 1]:
         variants = [generated]
         real = {name: ids[name] for name in generated if name in ids}
         if real:
