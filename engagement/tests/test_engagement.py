@@ -259,3 +259,18 @@ def test_follow_rules(tenant, setup, instructor, student):
         assert client.post(f"/api/v1/instructors/{target}/follow").status_code == 404
     assert client.delete(url).json() == {"following": False}
     assert me.get("/api/v1/analytics/overview").json()["followers"] == 0
+
+
+def test_demo_seed_step_is_idempotent(tenant, setup, course, student, instructor):
+    from analytics.management.commands import seed_demo
+
+    with in_tenant(tenant):
+        instructor.email = seed_demo.INSTRUCTOR[0]
+        instructor.save()
+        counts = []
+        for _ in range(2):
+            seed_demo._demo_engagement(student=student, course=course)
+            counts.append(
+                (Note.objects.count(), LectureLike.objects.count(), SavedItem.objects.count())
+            )
+    assert counts == [(3, 1, 3), (3, 1, 3)]
