@@ -20,6 +20,7 @@ from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
 from courses.selectors import courses_managed_by
+from engagement.selectors import follower_count, lecture_like_counts
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -88,9 +89,10 @@ def _totals(courses: list[UUID] | None, now: datetime) -> dict:
 
 def analytics_overview(*, user, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
     """The analytics of the courses ``user`` manages (``courses.selectors.courses_managed_by``:
-    the whole school for the owner): ``{days, totals, daily, courses}``; ``daily`` has one item
-    per day of the last ``days`` (1..MAX_DAYS), ``courses`` one ``{course_id, title,
-    enrollments, views, watch_seconds}`` per course, most watched first."""
+    the whole school for the owner): ``{days, totals, daily, courses, followers}``; ``daily``
+    has one item per day of the last ``days`` (1..MAX_DAYS), ``courses`` one ``{course_id,
+    title, enrollments, views, watch_seconds}`` per course, most watched first; ``followers``
+    the accounts following ``user`` (``engagement``)."""
     now = now or timezone.now()
     managed = courses_managed_by(user)
     # The owner's overview is the school's (no course filter); an instructor's is over theirs.
@@ -122,14 +124,16 @@ def analytics_overview(*, user, days: int = DEFAULT_DAYS, now: datetime | None =
         "totals": _totals(scope, now),
         "daily": _series(_days(days, now), scope),
         "courses": courses,
+        "followers": follower_count(instructor_id=user.pk),
     }
 
 
 def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime | None = None):
     """One course's analytics: ``{course_id, title, days, totals, daily, lectures}``;
     ``lectures`` in course order, each ``{lecture_id, title, duration, viewers, watch_seconds,
-    average_completion, completed}`` (``average_completion`` 0-100 over the students with
-    progress on the lecture, ``completed`` how many of them completed it)."""
+    average_completion, completed, likes}`` (``average_completion`` 0-100 over the students
+    with progress on the lecture, ``completed`` how many of them completed it, ``likes`` the
+    students who like it now); ``likes`` of the course is the sum over its lectures."""
     now = now or timezone.now()
     lectures = list(
         Lecture.objects.filter(section__course=course)
@@ -143,6 +147,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
             "lecture_id", "viewers", "watch_seconds", "average_completion", "completed"
         )
     }
+    likes = lecture_like_counts(lecture_ids=[lecture.id for lecture in lectures])
     rows = []
     for lecture in lectures:
         stat = stats.get(lecture.id)
@@ -155,6 +160,7 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
                 "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
                 "average_completion": stat.average_completion if stat else 0.0,
                 "completed": stat.completed if stat else 0,
+                "likes": likes.get(lecture.id, 0),
             }
         )
     return {
@@ -164,12 +170,14 @@ def course_analytics(*, course: Course, days: int = DEFAULT_DAYS, now: datetime 
         "totals": _totals([course.id], now),
         "daily": _series(_days(days, now), [course.id]),
         "lectures": rows,
+        "likes": sum(likes.values()),
     }
 
 
 def lecture_analytics(*, lecture: Lecture) -> dict:
     """One lecture's retention and re-watched moments: ``{lecture_id, course_id, title,
-    duration, bin_seconds, viewers, watch_seconds, average_completion, retention, rewatched}``.
+    duration, bin_seconds, viewers, watch_seconds, average_completion, likes, retention,
+    rewatched}`` (``likes``: the students who like the lecture now).
 
     ``retention`` has one ``{start, viewers, share}`` per bin of BIN_SECONDS up to the
     lecture's duration (or the last bin anyone watched when the duration is unknown): the
@@ -213,6 +221,7 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
         "viewers": viewers,
         "watch_seconds": round(stat.watch_seconds, 1) if stat else 0.0,
         "average_completion": stat.average_completion if stat else 0.0,
+        "likes": lecture_like_counts(lecture_ids=[lecture.id]).get(lecture.id, 0),
         "retention": retention,
         "rewatched": rewatched,
     }

@@ -31,6 +31,12 @@ with them. Payload: ``schema_name`` and ``lecture_ids`` (a list of UUIDs, possib
 receiver deletes what it keeps about those lectures. Connected by ``enrollment`` (watch
 progress) and ``analytics`` (per-lecture rollups)."""
 
+course_deleted = Hook("course_deleted", payload=("schema_name", "course_id"))
+"""Sent by ``courses.services.course_delete`` inside its transaction, after the course's row
+(and with it its sections and lectures) is deleted and ``lectures_deleted`` was sent for its
+lectures. Payload: ``schema_name`` and ``course_id`` (UUID). A receiver deletes what it keeps
+about the course itself. Connected by ``engagement`` (saved lists' course entries)."""
+
 lecture_dependents_count = Hook("lecture_dependents_count", payload=("lecture_ids",))
 """Collected before a delete is confirmed (``courses.selectors.lectures_delete_impact``): what
 deleting ``lecture_ids`` (a list of UUIDs) would take with it in the apps above. Each receiver

@@ -18,7 +18,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 
 from courses.attachments import attachment_filename_clean, attachment_key
-from courses.hooks import course_delete_guards, lectures_deleted
+from courses.hooks import course_delete_guards, course_deleted, lectures_deleted
 from courses.images import image_delete, image_store
 from courses.models import Attachment, Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
@@ -246,8 +246,10 @@ def course_delete(*, course: Course) -> None:
         lecture_ids = list(
             Lecture.objects.filter(section__course=locked).values_list("id", flat=True)
         )
+        course_id = locked.pk
         locked.delete()
         _media_delete(lecture_ids=lecture_ids, images=[locked.thumbnail])
+        course_deleted.send(schema_name=connection.schema_name, course_id=course_id)
 
 
 # --- Sections and lectures --------------------------------------------------------------------

@@ -118,6 +118,23 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "is the guarded step"
     ),
     "api/v1/school/invitations": Exempt("school-wide, owner only (teams/tests)"),
+    **{
+        route: Exempt("the account's own notes, likes, lists and follows (engagement/tests)")
+        for route in (
+            "api/v1/notes",
+            "api/v1/notes/export",
+            "api/v1/notes/<int:note_id>",
+            "api/v1/lectures/<uuid:lecture_id>/like",
+            "api/v1/instructors/<int:instructor_id>/follow",
+            "api/v1/lists",
+            "api/v1/lists/<int:list_id>",
+            "api/v1/lists/<int:list_id>/items",
+            "api/v1/lists/<int:list_id>/items/order",
+            "api/v1/lists/<int:list_id>/items/<int:item_id>",
+            "notes/",
+            "lists/",
+        )
+    },
     "api/v1/school/invitations/<int:invitation_id>/revoke": Exempt(
         "school-wide, owner only (teams/tests)"
     ),

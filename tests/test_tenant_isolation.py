@@ -40,6 +40,8 @@ from django.utils.http import urlsafe_base64_encode
 from courses.attachments import attachment_url_path
 from courses.models import Course, Lecture
 from courses.services import attachment_create, course_create, lecture_create, section_create
+from engagement.models import Note, SavedItem
+from engagement.services import note_create, saved_item_add, saved_list_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create, email_change_token, playback_grant
 from media_pipeline import uploads
@@ -100,6 +102,9 @@ def world(tenant, other_tenant):
             email="invitee-x@alpha.test", role="instructor", invited_by=owner_a
         )
         invitation_link = invitation_token(invitation)
+        note = note_create(student=student_a, lecture_id=lecture.id, body="Alpha note", timestamp=1)
+        saved = saved_list_create(student=student_a, name="Alpha list")
+        item = saved_item_add(student=student_a, saved_list=saved, lecture_id=lecture.id)
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -122,6 +127,9 @@ def world(tenant, other_tenant):
         "attachment_url": attachment_url,
         "invitation": invitation,
         "invitation_token": invitation_link,
+        "note": note,
+        "saved_list": saved,
+        "item": item,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -651,6 +659,62 @@ def case_web_lecture(w):
     assert (response.status_code, b"Alpha" in response.content) == (404, False)
 
 
+def case_notes(w):
+    assert w["jwt_s"].get("/api/v1/notes").status_code == 401
+    assert w["b_s"].get("/api/v1/notes").json()["count"] == 0
+    payload = {"lecture_id": str(w["lecture"].id), "body": "x"}
+    assert w["b_s"].post("/api/v1/notes", payload, format="json").status_code == 404
+
+
+def case_note_detail(w):
+    url = f"/api/v1/notes/{w['note'].pk}"
+    assert [w["jwt_s"].get(url).status_code, w["b_s"].get(url).status_code] == [401, 404]
+    assert w["b_s"].delete(url).status_code == 404
+    with in_tenant(w["tenant"]):
+        assert Note.objects.filter(pk=w["note"].pk).exists()
+
+
+def case_notes_export(w):
+    url = f"/api/v1/notes/export?course={w['course'].id}"
+    assert [w["jwt_s"].get(url).status_code, w["b_s"].get(url).status_code] == [401, 404]
+
+
+def case_lecture_like(w):
+    url = f"/api/v1/lectures/{w['lecture'].id}/like"
+    assert [w["jwt_s"].post(url).status_code, w["b_s"].post(url).status_code] == [401, 404]
+
+
+def case_instructor_follow(w):
+    url = f"/api/v1/instructors/{w['owner'].pk}/follow"
+    assert [w["jwt_s"].post(url).status_code, w["b_s"].post(url).status_code] == [401, 404]
+    assert w["b_s"].get(url).status_code == 404
+
+
+def case_lists(w):
+    assert w["jwt_s"].get("/api/v1/lists").status_code == 401
+    names = [x["name"] for x in w["b_s"].get("/api/v1/lists").json()["results"]]
+    assert names == ["Watch later"]
+
+
+def case_list_detail(w):
+    base = f"/api/v1/lists/{w['saved_list'].pk}"
+    for suffix, method in (("", "get"), ("/items", "post"), ("/items/order", "put")):
+        assert getattr(w["jwt_s"], method)(base + suffix).status_code == 401
+        assert getattr(w["b_s"], method)(base + suffix, {}, format="json").status_code == 404
+    item = f"{base}/items/{w['item'].pk}"
+    assert [w["jwt_s"].delete(item).status_code, w["b_s"].delete(item).status_code] == [401, 404]
+    with in_tenant(w["tenant"]):
+        assert SavedItem.objects.filter(pk=w["item"].pk).exists()
+
+
+def case_web_notes(w):
+    b_student = _b_student_page(w)
+    for path in ("/notes/", "/lists/"):
+        assert _to_login(_b_page(w, w["student"]).get(path), path)
+        response = b_student.get(path)
+        assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
 # The instructor dashboard (courses/dashboard/urls.py): (route, method, URL from A's objects).
 DASHBOARD_ROUTES = {
     "dashboard/": ("GET", lambda w: "/dashboard/"),
@@ -914,6 +978,18 @@ CASES = {
     "api/v1/courses/<uuid:course_id>/enrollments": case_course_enrollments,
     "api/v1/courses/<uuid:course_id>/enrollments/import": case_roster_import,
     "api/v1/school/invitations": case_invitations,
+    "api/v1/notes": case_notes,
+    "api/v1/notes/export": case_notes_export,
+    "api/v1/notes/<int:note_id>": case_note_detail,
+    "api/v1/lectures/<uuid:lecture_id>/like": case_lecture_like,
+    "api/v1/instructors/<int:instructor_id>/follow": case_instructor_follow,
+    "api/v1/lists": case_lists,
+    "api/v1/lists/<int:list_id>": case_list_detail,
+    "api/v1/lists/<int:list_id>/items": case_list_detail,
+    "api/v1/lists/<int:list_id>/items/order": case_list_detail,
+    "api/v1/lists/<int:list_id>/items/<int:item_id>": case_list_detail,
+    "notes/": case_web_notes,
+    "lists/": case_web_notes,
     "api/v1/school/invitations/<int:invitation_id>/revoke": case_invitation_revoke,
     "invitations/<str:token>/": case_invitation_accept,
     "api/v1/analytics/overview": case_analytics_overview,
@@ -1107,6 +1183,21 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/enrollments": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments/import": Entry(),
     "api/v1/school/invitations": Entry(),
+    # The student's own notes, likes, lists and follows (engagement): B's account's own rows.
+    "api/v1/notes": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the input (A's JWTs answer 401 otherwise)"
+    ),
+    "api/v1/notes/export": Entry(),
+    "api/v1/notes/<int:note_id>": Entry(),
+    "api/v1/lectures/<uuid:lecture_id>/like": Entry(),
+    "api/v1/instructors/<int:instructor_id>/follow": Entry(),
+    "api/v1/lists": Entry(),
+    "api/v1/lists/<int:list_id>": Entry(),
+    "api/v1/lists/<int:list_id>/items": Entry(),
+    "api/v1/lists/<int:list_id>/items/order": Entry(),
+    "api/v1/lists/<int:list_id>/items/<int:item_id>": Entry(),
+    "notes/": Entry(),
+    "lists/": Entry(),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
     "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),
@@ -1196,6 +1287,9 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "action": lambda a: ["revoke", "reinstate"],
     "slug": lambda a: [a.course.slug],
     "instructor_id": lambda a: [str(a.owner.pk)],
+    "note_id": lambda a: [str(a.note_id)],
+    "list_id": lambda a: [str(a.list_id)],
+    "item_id": lambda a: [str(a.item_id)],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1219,6 +1313,9 @@ class ASide:
     owner: object = None
     invitation_id: int = 0
     invitation_token: str = ""
+    note_id: int = 0
+    list_id: int = 0
+    item_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1270,6 +1367,9 @@ def a_side(world, tenant, other_tenant) -> ASide:
         owner=world["owner"],
         invitation_id=world["invitation"].pk,
         invitation_token=world["invitation_token"],
+        note_id=world["note"].pk,
+        list_id=world["saved_list"].pk,
+        item_id=world["item"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(

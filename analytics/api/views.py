@@ -43,6 +43,7 @@ class OverviewOutput(serializers.Serializer):
     totals = TotalsOutput()
     daily = DayOutput(many=True)
     courses = CourseRowOutput(many=True)
+    followers = serializers.IntegerField()
 
 
 class LectureRowOutput(serializers.Serializer):
@@ -53,6 +54,7 @@ class LectureRowOutput(serializers.Serializer):
     watch_seconds = serializers.FloatField()
     average_completion = serializers.FloatField()
     completed = serializers.IntegerField()
+    likes = serializers.IntegerField()
 
 
 class CourseAnalyticsOutput(serializers.Serializer):
@@ -62,6 +64,7 @@ class CourseAnalyticsOutput(serializers.Serializer):
     totals = TotalsOutput()
     daily = DayOutput(many=True)
     lectures = LectureRowOutput(many=True)
+    likes = serializers.IntegerField()
 
 
 class RetentionOutput(serializers.Serializer):
@@ -85,6 +88,7 @@ class LectureAnalyticsOutput(serializers.Serializer):
     viewers = serializers.IntegerField()
     watch_seconds = serializers.FloatField()
     average_completion = serializers.FloatField()
+    likes = serializers.IntegerField()
     retention = RetentionOutput(many=True)
     rewatched = RewatchedOutput(many=True)
 

@@ -104,6 +104,7 @@ class Command(BaseCommand):
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
             _demo_teams(owner=owner, course=course)
+            _demo_engagement(student=student, course=course)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -303,3 +304,60 @@ def _demo_teams(*, owner, course) -> None:
     invitations = Invitation.objects.filter(email=INVITED)
     if not any(invitation_status(item) == "pending" for item in invitations):
         invitation_create(email=INVITED, role="instructor", invited_by=owner)
+
+
+def _demo_engagement(*, student, course) -> None:
+    """The demo student's own things: timed notes on the sample lecture, a like, the Watch
+    later list with the second lecture and a named list, and a follow of the demo instructor.
+    Idempotent: each is added only when missing."""
+    from engagement.models import Follow, LectureLike, Note, SavedItem, SavedList
+    from engagement.services import (
+        note_create,
+        saved_item_add,
+        saved_list_create,
+        watch_later_ensure,
+    )
+
+    User = get_user_model()
+    lectures = list(
+        Lecture.objects.select_related("video")
+        .filter(section__course=course)
+        .order_by("section__order", "order")
+    )
+    video = next(item for item in lectures if item.kind == Lecture.Kind.VIDEO)
+    duration = video.video.duration or 0
+    notes = [
+        (0.0, "The opening shot sets the **mood**: a quiet meadow before the story starts."),
+        (
+            min(30.0, duration),
+            "Adaptive streaming at work: the picture sharpens as the player "
+            "switches to a higher rendition.",
+        ),
+        (
+            None,
+            "Questions for the forum:\n\n- Which codecs does the ladder use?\n"
+            "- How long are segments?",
+        ),
+    ]
+    for timestamp, body in notes:
+        if not Note.objects.filter(student=student, body=body).exists():
+            note_create(
+                student=student,
+                lecture_id=video.id,
+                body=body,
+                timestamp=timestamp if duration else None,
+            )
+    LectureLike.objects.get_or_create(student=student, lecture=video)
+    later = watch_later_ensure(student=student)
+    for lecture in lectures[1:2]:
+        if not SavedItem.objects.filter(saved_list=later, lecture=lecture).exists():
+            saved_item_add(student=student, saved_list=later, lecture_id=lecture.id)
+    named = SavedList.objects.filter(student=student, name="Revise before the quiz").first()
+    if named is None:
+        named = saved_list_create(student=student, name="Revise before the quiz")
+    if not named.items.exists():
+        saved_item_add(student=student, saved_list=named, lecture_id=video.id)
+        saved_item_add(student=student, saved_list=named, course_id=course.id)
+    instructor = User.objects.get(email=INSTRUCTOR[0])
+    if instructor.pk != student.pk:
+        Follow.objects.get_or_create(follower=student, instructor=instructor)
