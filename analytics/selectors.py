@@ -20,7 +20,7 @@ from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
 from courses.models import Course, Lecture
 from courses.selectors import courses_managed_by
-from engagement.selectors import follower_count, lecture_like_counts
+from engagement.selectors import follower_count, lecture_like_counts, note_timestamp_bins
 from enrollment.models import Enrollment
 
 DEFAULT_DAYS = 30
@@ -192,11 +192,13 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     duration = lecture.video.duration if lecture.video else None
     count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
+    notes = note_timestamp_bins(lecture_id=lecture.id, bin_seconds=BIN_SECONDS)
     retention = [
         {
             "start": index * BIN_SECONDS,
             "viewers": value,
             "share": round(value / viewers, 4) if viewers else 0.0,
+            "notes": notes.get(index, 0),
         }
         for index, value in enumerate(bin_viewers)
     ]

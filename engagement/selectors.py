@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Floor
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -223,6 +224,20 @@ def notes_markdown(*, student, course: Course) -> str:
         heading = timestamp_label(note.timestamp) or "Note"
         lines += [f"#### {heading}", "", note.body.strip(), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def note_timestamp_bins(*, lecture_id: UUID, bin_seconds: int) -> dict[int, int]:
+    """How many notes (all students') were written at each bin of ``bin_seconds`` of the
+    lecture: ``{bin index: count}``, bins without notes absent, notes without a timestamp left
+    out. Counts only, never contents: the instructor's retention curve shows where students take
+    notes (``analytics.selectors.lecture_analytics``). One grouped query."""
+    rows = (
+        Note.objects.filter(lecture_id=lecture_id, timestamp__isnull=False)
+        .annotate(bin=Floor(F("timestamp") / bin_seconds))
+        .values_list("bin")
+        .annotate(n=Count("id"))
+    )
+    return {int(index): n for index, n in rows}
 
 
 # --- Likes and follows ------------------------------------------------------------------------

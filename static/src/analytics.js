@@ -178,9 +178,15 @@ async function showRetention(lectureId) {
     }),
   );
   if (!lecture.rewatched.length) list.replaceChildren(document.createTextNode("Nothing re-watched yet."));
+  // Where students get stuck: the questions asked and the notes taken at each bin's moment
+  // (counts only) as bars on a second axis over the retention line.
   const chartData = {
     labels: lecture.retention.map((bin) => clock(bin.start)),
-    datasets: [{ label: `Viewers still watching (of ${lecture.viewers})`, data: lecture.retention.map((bin) => Math.round(bin.share * 1000) / 10), fill: true }],
+    datasets: [
+      { type: "line", label: `Viewers still watching (of ${lecture.viewers})`, data: lecture.retention.map((bin) => Math.round(bin.share * 1000) / 10), fill: true, yAxisID: "y" },
+      { type: "bar", label: "Questions asked here", data: lecture.retention.map((bin) => bin.questions), yAxisID: "marks" },
+      { type: "bar", label: "Notes taken here", data: lecture.retention.map((bin) => bin.notes), yAxisID: "marks" },
+    ],
   };
   if (retentionChart) {
     retentionChart.data = chartData;
@@ -189,7 +195,14 @@ async function showRetention(lectureId) {
     retentionChart = new Chart(document.getElementById("analytics-retention"), {
       type: "line",
       data: chartData,
-      options: { maintainAspectRatio: false, animation: false, scales: { y: { min: 0, max: 100, title: { display: true, text: "%" } } } },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          y: { min: 0, max: 100, title: { display: true, text: "%" } },
+          marks: { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false }, title: { display: true, text: "questions, notes" } },
+        },
+      },
     });
   }
 }
