@@ -94,8 +94,9 @@ def fingerprint_file(path: Path, *, raw: bool = True) -> list[int]:
 
     fpcalc 1.5 exits with status 3 after printing a complete fingerprint when its decoder
     reports the end of the input as an error, so its output is trusted whenever it holds a
-    fingerprint. Raises ``FingerprintError`` when it holds none (no audio, unreadable file,
-    fpcalc missing or over FPCALC_TIMEOUT).
+    fingerprint. Audio too short to fingerprint (under about 3 s) gives ``[]``. Raises
+    ``FingerprintError`` when it holds none otherwise (no audio, unreadable file, fpcalc
+    missing or over FPCALC_TIMEOUT).
     """
     command = [
         settings.FPCALC_BINARY,
@@ -118,6 +119,8 @@ def fingerprint_file(path: Path, *, raw: bool = True) -> list[int]:
         values = json.loads(result.stdout)["fingerprint"]
     except (ValueError, KeyError, TypeError):
         values = None
+    if not values and "Empty fingerprint" in result.stderr:
+        return []  # too little audio (about 3 s at least) to fingerprint
     if not values:
         detail = result.stderr.strip().splitlines()
         raise FingerprintError(

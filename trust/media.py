@@ -119,8 +119,12 @@ def lecture_media_extract(
         "file:" + str(local / playlist),
         "-map",
         "0:v:0",
+        # The first frame, then the first one at least ``interval`` s after the last taken
+        # (the fps filter gives nothing for a clip shorter than its period).
         "-vf",
-        f"fps=1/{interval}",
+        f"select='isnan(prev_selected_t)+gte(t-prev_selected_t,{interval})'",
+        "-fps_mode",
+        "vfr",
         "-q:v",
         "3",
         str(frames_dir / "%05d.jpg"),

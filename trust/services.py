@@ -169,7 +169,8 @@ def _lecture_title(lecture: Lecture) -> str:
 def lecture_check(*, lecture_id: UUID | str, version: int) -> LectureCheck | None:
     """Check version ``version`` of a lecture of the current school once it is ready: score its
     poster and one frame per MODERATION_FRAME_INTERVAL seconds (flags ``lecture_poster`` and
-    ``lecture_frames``), fingerprint its audio and match it (``fingerprint_store``).
+    ``lecture_frames``), fingerprint its audio and match it (``fingerprint_store``); a
+    lecture without sound, or with under about 3 s of it, keeps no fingerprint.
 
     Returns None, doing nothing, when the lecture is gone or plays another version (a newer
     one is checked by its own run), or its files are gone (``MediaUnavailable``, logged).
@@ -242,19 +243,17 @@ def lecture_check(*, lecture_id: UUID | str, version: int) -> LectureCheck | Non
             )
         result.seconds["images"] = time.monotonic() - mark
         mark = time.monotonic()
-        if media.audio is None:
+        values = fingerprints.fingerprint_file(media.audio) if media.audio else []
+        result.seconds["fingerprint"] = time.monotonic() - mark
+        mark = time.monotonic()
+        if not values:  # no sound, or too little to fingerprint
             fingerprint_delete(lecture_ids=[lecture_id])
-            result.seconds["fingerprint"] = 0.0
-            result.seconds["match"] = 0.0
         else:
-            values = fingerprints.fingerprint_file(media.audio)
-            result.seconds["fingerprint"] = time.monotonic() - mark
-            mark = time.monotonic()
             result.fingerprint, result.matches, audio_flags = fingerprint_store(
                 lecture_id=lecture_id, version=version, values=values
             )
             result.flags += audio_flags
-            result.seconds["match"] = time.monotonic() - mark
+        result.seconds["match"] = time.monotonic() - mark
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result.seconds["total"] = time.monotonic() - started
