@@ -42,8 +42,9 @@ def preview_grant(*, slug: str, lecture_id: UUID) -> PreviewGrant:
     that a copied URL stops working soon.
 
     Raises ``NotFound`` (404) for an unknown, draft, archived or other school's course, a
-    lecture of another course, a lecture that is not a free preview, or one that is not a
-    video; ``Conflict`` 409 ``NOT_READY`` while the video has no playable version.
+    lecture of another course, a lecture that is not a free preview, one that is not a
+    video, or one the platform hid; ``Conflict`` 409 ``NOT_READY`` while the video has no
+    playable version.
     """
     lecture = (
         Lecture.objects.select_related("video")
@@ -53,6 +54,7 @@ def preview_grant(*, slug: str, lecture_id: UUID) -> PreviewGrant:
             section__course__status=Course.Status.PUBLISHED,
             free_preview=True,
             kind=Lecture.Kind.VIDEO,
+            hidden_by_platform=False,
         )
         .first()
     )

@@ -40,7 +40,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.db.models.functions import Length, Trim
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -141,10 +141,16 @@ def catalogue_get() -> list[dict[str, Any]]:
     return data
 
 
+# Lectures the platform hid (``Lecture.hidden_by_platform``) are left out of what students and
+# visitors see: the catalogue's counts and durations and the course outlines.
+_SHOWN = Q(lectures__hidden_by_platform=False)
+
+
 def catalogue_query() -> list[dict[str, Any]]:
     """What ``catalogue_get`` caches, read from the database (3 queries)."""
     sections = Section.objects.order_by("order", "id").annotate(
-        lecture_count=Count("lectures"), duration=Sum("lectures__video__duration")
+        lecture_count=Count("lectures", filter=_SHOWN),
+        duration=Sum("lectures__video__duration", filter=_SHOWN),
     )
     people = get_user_model().objects.order_by("name", "id").only("id", "name", "avatar", "bio")
     courses = Course.objects.filter(status=Course.Status.PUBLISHED).prefetch_related(
@@ -215,7 +221,8 @@ def _lecture_ready(lecture: Lecture) -> bool:
 
 def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     lectures = (
-        Lecture.objects.order_by("order", "id")
+        Lecture.objects.filter(hidden_by_platform=False)
+        .order_by("order", "id")
         .select_related("video", "document")
         .annotate(body_length=Length(Trim("body")))
         .prefetch_related(
@@ -251,6 +258,7 @@ def _outline_query(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
 def course_outlines_get(course_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     """Outlines of several courses of the current school, keyed by course id (ids that do not
     exist are left out). Two ``get_many`` when warm; the missing ones are read in 3 queries.
+    Lectures the platform hid (``Lecture.hidden_by_platform``) are not in them.
 
     An outline: the ``COURSE_FIELDS`` of the course and ``sections``:
     ``[{"id", "title", "order", "lectures": [{"id", "title", "order", "kind", "free_preview",

@@ -42,3 +42,17 @@ lecture_dependents_count = Hook("lecture_dependents_count", payload=("lecture_id
 deleting ``lecture_ids`` (a list of UUIDs) would take with it in the apps above. Each receiver
 returns a dict of counts, summed by key: ``enrollment`` answers ``{"progress_records": n,
 "students": m}`` (watch progress rows, and the distinct students they belong to)."""
+
+course_cover_stored = Hook("course_cover_stored", payload=("schema_name", "course_id", "key"))
+"""Sent by ``courses.services.course_create`` and ``course_update`` inside their transaction
+when a new cover image is stored. Payload: ``schema_name``, ``course_id`` (UUID) and ``key``
+(the image's storage key, a re-encoded JPEG). Receivers act once the change commits
+(``transaction.on_commit``) and never fail the caller. Connected by ``trust`` (the cover is
+scored by the image moderation)."""
+
+lecture_notices = Hook("lecture_notices", payload=("lecture",))
+"""Collected by the dashboard's lecture edit page (``courses.selectors.lecture_notices``):
+what the apps above have to tell the lecture's instructors. Payload: ``lecture`` (a
+``Lecture`` of the current schema). Each receiver returns a list of notices, dicts
+``{"text": str, "url": str | None}`` (plain text, escaped by the page; ``url`` a link of
+this school's dashboard or None). Connected by ``trust`` ("Same audio as lecture X")."""

@@ -103,8 +103,14 @@ class Lecture(models.Model):
     (Markdown, rendered through the sanitiser); a ``presentation`` shows its ``document``
     asset (a PDF, or slides converted to PDF, with page images). Each lecture has the asset its
     kind needs from its creation (``courses.services.lecture_create``). ``free_preview``
-    lectures are open to visitors on the public course page.
+    lectures are open to visitors on the public course page. ``hidden_by_platform`` lectures
+    are out of every student's and visitor's reach (``HIDDEN_MESSAGE`` says why).
     """
+
+    #: What students and visitors are told about a lecture the platform has hidden.
+    HIDDEN_MESSAGE = (
+        "This lecture has been taken down by the platform's moderators and cannot be watched."
+    )
 
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
@@ -118,6 +124,10 @@ class Lecture(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.VIDEO)
     body = models.TextField(blank=True)
     free_preview = models.BooleanField(default=False)
+    # Taken down by the platform's staff (``courses.services.lecture_platform_hide``, the trust
+    # queue's "hide the lecture"): out of the students' outlines, the catalogue, playback and
+    # free previews; its instructors still see it, with a notice.
+    hidden_by_platform = models.BooleanField(default=False)
     order = models.PositiveIntegerField()
     # PROTECT: an asset goes with its lecture through the delete services, which also remove
     # its stored files; it is never deleted from under a lecture.

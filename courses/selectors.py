@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import FloatField, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from courses.hooks import course_delete_guards, lecture_dependents_count
+from courses.hooks import course_delete_guards, lecture_dependents_count, lecture_notices
 from courses.models import Course, Lecture, Section
 from media_pipeline.assets import assets_footprint
 from tenants.errors import ApplicationError, NotFound
@@ -251,4 +251,30 @@ def lecture_managed(*, lecture_id: UUID, user) -> bool:
     one query."""
     return Lecture.objects.filter(
         pk=lecture_id, section__course__in=courses_managed_by(user)
+    ).exists()
+
+
+def lecture_notices_collect(*, lecture: Lecture) -> list[dict]:
+    """What the lecture's instructors are told on its edit page: ``[{"text", "url"}]``, first
+    that the platform hid it (``Lecture.hidden_by_platform``), then the notices of the apps
+    above (``courses.hooks.lecture_notices``, e.g. "Same audio as lecture X")."""
+    notices = []
+    if lecture.hidden_by_platform:
+        notices.append(
+            {
+                "text": "The platform's moderators have hidden this lecture: students and "
+                "visitors no longer see or play it.",
+                "url": None,
+            }
+        )
+    for found in lecture_notices.collect(lecture=lecture):
+        notices.extend(found or [])
+    return notices
+
+
+def lecture_hidden(*, course_id: UUID, lecture_id: UUID) -> bool:
+    """Whether ``lecture_id`` is a lecture of ``course_id`` that the platform hid (the student
+    pages then say so instead of "not found")."""
+    return Lecture.objects.filter(
+        pk=lecture_id, section__course_id=course_id, hidden_by_platform=True
     ).exists()

@@ -18,7 +18,12 @@ from django.db.models import Max
 from django.utils.text import slugify
 
 from courses.attachments import attachment_filename_clean, attachment_key
-from courses.hooks import course_delete_guards, course_deleted, lectures_deleted
+from courses.hooks import (
+    course_cover_stored,
+    course_delete_guards,
+    course_deleted,
+    lectures_deleted,
+)
 from courses.images import image_delete, image_store
 from courses.models import Attachment, Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
@@ -118,6 +123,7 @@ def course_create(
             )
             if created_by is not None:
                 course.instructors.add(created_by)
+            _cover_stored(course, key)
             return course
     except Exception:
         image_delete(key)
@@ -190,12 +196,35 @@ def course_update(
                 course.instructors.set(instructors)
             if key:
                 _media_delete(images=[old_key])
+                _cover_stored(course, key)
     except Exception:
         image_delete(key)
         if key:
             course.thumbnail = old_key
         raise
     return course
+
+
+def _cover_stored(course: Course, key: str) -> None:
+    """Tell the apps above that ``course`` has the new cover ``key`` (``course_cover_stored``),
+    inside the caller's transaction; nothing for no new cover."""
+    if key:
+        course_cover_stored.send(schema_name=connection.schema_name, course_id=course.pk, key=key)
+
+
+def course_cover_remove(*, course_id: UUID, key: str) -> bool:
+    """Remove the cover image ``key`` of course ``course_id`` (the platform's image moderation:
+    ``trust``), the file once the change has committed. Returns False, changing nothing, when
+    the course is gone or its cover is no longer ``key`` (replaced meanwhile: the new one is
+    scored on its own)."""
+    with transaction.atomic():
+        course = Course.objects.select_for_update().filter(pk=course_id, thumbnail=key).first()
+        if course is None or not key:
+            return False
+        course.thumbnail = ""
+        course.save(update_fields=["thumbnail", "updated_at"])
+        _media_delete(images=[key])
+    return True
 
 
 def course_instructors_check(instructor_ids: list[int]) -> list:
@@ -437,6 +466,20 @@ def lecture_update(*, lecture: Lecture, data: dict[str, Any]) -> Lecture:
             _place(rows, lecture.pk, len(rows) if position is None else position)
             lecture.order = next(row.order for row in rows if row.pk == lecture.pk)
     return lecture
+
+
+def lecture_platform_hide(*, lecture_id: UUID, hidden: bool = True) -> bool:
+    """Take lecture ``lecture_id`` out of (``hidden``) or back into the reach of students and
+    visitors (``Lecture.hidden_by_platform``): the platform staff's "hide the lecture" of the
+    trust queue. The course's outline and the catalogue are replaced (the lecture's save
+    signal). Returns False when the lecture is gone or already in that state."""
+    with transaction.atomic():
+        lecture = Lecture.objects.select_for_update().filter(pk=lecture_id).first()
+        if lecture is None or lecture.hidden_by_platform == hidden:
+            return False
+        lecture.hidden_by_platform = hidden
+        lecture.save(update_fields=["hidden_by_platform", "updated_at"])
+    return True
 
 
 def lecture_delete(*, lecture: Lecture) -> None:

@@ -361,7 +361,8 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
 
     The token lives at least MEDIA_TOKEN_MIN_LIFETIME (1 h) or twice the lecture's duration,
     whichever is longer (``media_pipeline.delivery.media_token_lifetime``). Raises ``NotFound``
-    (course/lecture not in this tenant or lecture not in the course), ``NotEnrolled`` (403),
+    (course/lecture not in this tenant or lecture not in the course; a lecture the platform
+    hid, with ``Lecture.HIDDEN_MESSAGE``), ``NotEnrolled`` (403),
     ``Conflict`` 409 ``NOT_READY`` when no media version is playable yet.
     """
     enrollment_get(student=student, course_id=course_id)
@@ -372,6 +373,8 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
+    if lecture.hidden_by_platform:
+        raise NotFound(Lecture.HIDDEN_MESSAGE)
     if lecture.video is None:
         raise Conflict(
             f"This lecture is an {lecture.kind} lecture, not a video: it has no playback.",
@@ -400,6 +403,8 @@ def lecture_content(*, student, course_id: UUID, lecture_id: UUID) -> Lecture:
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
+    if lecture.hidden_by_platform:
+        raise NotFound(Lecture.HIDDEN_MESSAGE)
     return lecture
 
 
@@ -450,6 +455,8 @@ def progress_record(
     )
     if lecture is None:
         raise NotFound("Lecture not found.")
+    if lecture.hidden_by_platform:
+        raise NotFound(Lecture.HIDDEN_MESSAGE)
     course_id = lecture.section.course_id
     enrollment_get(student=student, course_id=course_id)
     if lecture.kind == Lecture.Kind.PRESENTATION:

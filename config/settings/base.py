@@ -358,6 +358,29 @@ ATTACHMENT_URL_LIFETIME = timedelta(hours=1)
 # Lifetime of the media tokens of free previews (catalog.services.preview_grant), issued to
 # visitors without an account.
 PREVIEW_TOKEN_LIFETIME = timedelta(seconds=env.int("PREVIEW_TOKEN_LIFETIME", default=600))
+# Image moderation (trust.moderation, NudeNet): a detection of one of these labels scoring at
+# least the threshold (0-1) flags the picture (avatar, course cover, lecture poster, frames
+# sampled every MODERATION_FRAME_INTERVAL seconds of each transcoded lecture) for the
+# platform's staff. The default labels are NudeNet's exposed-nudity classes.
+MODERATION_IMAGE_LABELS = env.list(
+    "MODERATION_IMAGE_LABELS",
+    default=[
+        "FEMALE_GENITALIA_EXPOSED",
+        "FEMALE_BREAST_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    ],
+)
+MODERATION_IMAGE_THRESHOLD = env.float("MODERATION_IMAGE_THRESHOLD", default=0.6)
+MODERATION_FRAME_INTERVAL = env.int("MODERATION_FRAME_INTERVAL", default=30)
+# Audio fingerprints (trust.fingerprints, Chromaprint's fpcalc): two lectures have the same
+# audio when their fingerprints differ in at most FINGERPRINT_MATCH_MAX_BER of their bits
+# (bit error rate, 0-1) at the best alignment; only the first FINGERPRINT_MAX_SECONDS of a
+# lecture are fingerprinted.
+FPCALC_BINARY = env("FPCALC_BINARY", default="fpcalc")
+FINGERPRINT_MATCH_MAX_BER = env.float("FINGERPRINT_MATCH_MAX_BER", default=0.2)
+FINGERPRINT_MAX_SECONDS = env.int("FINGERPRINT_MAX_SECONDS", default=1800)
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
 
 # --- Celery ---

@@ -403,7 +403,12 @@ def lecture_edit(request: HttpRequest, course_id: UUID, lecture_id: UUID) -> Htt
         services.lecture_update(lecture=lecture, data=form.cleaned_data)
         messages.success(request, "Lecture saved.")
         return redirect(_edit_url(course) + f"#lecture-{lecture.pk}")
-    context = {"course": course, "item": lecture, "kind": "lecture"}
+    context = {
+        "course": course,
+        "item": lecture,
+        "kind": "lecture",
+        "notices": selectors.lecture_notices_collect(lecture=lecture),
+    }
     status = 400 if request.method == "POST" else 200
     return _edit_page(request, "dashboard/item_edit.html", form, context, status)
 

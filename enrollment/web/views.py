@@ -21,7 +21,9 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from courses.attachments import attachment_url_path
+from courses.models import Lecture
 from courses.pages import error_page
+from courses.selectors import lecture_hidden
 from enrollment import services
 from enrollment.hooks import course_viewed, lecture_panels
 from enrollment.selectors import (
@@ -299,6 +301,10 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
     outline = student_course_outline(student=request.user, outline=cached)
     course = outline.course
     current = next((row for row in outline.lectures if row.id == lecture_id), None)
+    if current is None and lecture_hidden(course_id=course.id, lecture_id=lecture_id):
+        return error_page(
+            request, status=404, title="Lecture unavailable", message=Lecture.HIDDEN_MESSAGE
+        )
     if current is None:
         return error_page(
             request, status=404, title="Lecture not found", message="There is no such lecture."

@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tenants.accounts.tokens import TENANT_CLAIM, password_claim_matches
 from tenants.errors import ApplicationError, Conflict
+from tenants.hooks import Hook
 from tenants.images import image_delete, image_store
 
 User = get_user_model()
@@ -156,6 +157,13 @@ BIO_MAX_CHARS = 2000
 AVATAR_BOX = (512, 512)
 AVATAR_FOLDER = "avatars"
 
+#: Sent by ``user_profile_update`` inside its transaction when an account gets a new avatar.
+#: Payload: ``schema_name``, ``user_id`` (int) and ``key`` (the picture's storage key, a
+#: re-encoded PNG). Receivers act once the change commits (``transaction.on_commit``) and
+#: never fail the caller. Connected by ``trust`` (the avatar is scored by the image
+#: moderation, which may remove it again with ``remove_avatar``).
+avatar_stored = Hook("avatar_stored", payload=("schema_name", "user_id", "key"))
+
 
 class InvalidPassword(ApplicationError):
     """The current password given to confirm an account change is not the account's (400)."""
@@ -218,6 +226,8 @@ def user_profile_update(
                 if old_key != new_key:
                     _avatar_delete_on_commit(old_key)
             row.save(update_fields=["name", "bio", "time_zone", "avatar"])
+            if new_key:
+                avatar_stored.send(schema_name=connection.schema_name, user_id=row.pk, key=new_key)
     except BaseException:
         image_delete(new_key)
         raise

@@ -105,6 +105,7 @@ class Command(BaseCommand):
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
             _demo_teams(owner=owner, course=course)
             _demo_engagement(student=student, course=course)
+            _demo_trust(self, lecture=lecture)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -126,6 +127,26 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _demo_trust(command, *, lecture: Lecture) -> None:
+    """The demo lecture's checks (trust): its poster and frames scored with NudeNet and its
+    audio fingerprinted, here rather than by a worker, so the demo has them without one.
+    Nothing is flagged with the default settings. Skipped when the playing version already
+    has its fingerprint (a second run changes nothing)."""
+    from trust.models import AudioFingerprint
+    from trust.services import lecture_check
+
+    version = Lecture.objects.select_related("video").get(pk=lecture.pk).video.version
+    if AudioFingerprint.objects.filter(lecture_id=lecture.pk, media_version=version).exists():
+        return
+    result = lecture_check(lecture_id=lecture.pk, version=version)
+    if result is not None:
+        command.stdout.write(
+            f"Checked the demo lecture: {result.frames} frames and the poster scored, "
+            f"{len(result.flags)} flagged, audio fingerprint "
+            f"{'stored' if result.fingerprint else 'none (no sound)'}."
+        )
 
 
 def _demo_accounts(*, student, instructor) -> None:
