@@ -64,4 +64,4 @@ under ``static/``, loaded with ``defer``). ``kind`` is the lecture's kind (``vid
 ``article``, ``presentation``). A panel's script seeks the video by dispatching
 ``new CustomEvent("lectern:seek", {detail: {seconds}})`` on ``document`` (static/src/player.js);
 the player announces its position with ``lectern:time`` events (``detail.seconds``) at most
-once a second."""
+once per whole second of playback, and after every seek and pause (the exact position)."""

@@ -47,14 +47,14 @@ ERROR_SCHEMA: dict[str, Any] = {
 # decided in ``_error_statuses``.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "VALIDATION_ERROR (details: field -> messages), PARSE_ERROR (body is not JSON), "
-    "INVALID_PASSWORD or INVALID_TOKEN.",
+    "INVALID_PASSWORD, INVALID_TOKEN, CANNOT_FOLLOW_SELF or LIST_NOT_EDITABLE.",
     401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED (token invalid, expired or of another "
     "school).",
     403: "PERMISSION_DENIED (role) or NOT_ENROLLED.",
     404: "NOT_FOUND (unknown id or one of another school), UNKNOWN_HOST, INVALID_CODE.",
     405: "METHOD_NOT_ALLOWED.",
     409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
-    "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ...).",
+    "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ALREADY_SAVED, ...).",
     410: "CODE_USED or CODE_EXPIRED.",
     413: "FILE_TOO_LARGE (an attachment over ATTACHMENT_MAX_BYTES).",
     415: "UNSUPPORTED_MEDIA_TYPE (send application/json; attachments: multipart/form-data).",
@@ -85,6 +85,11 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/students/progress"): {409},
     ("post", "/api/v1/lectures/{lecture_id}/attachments"): {413},
     ("get", "/api/v1/catalog/courses/{slug}/lectures/{lecture_id}/preview"): {409, 429},
+    ("get", "/api/v1/instructors/{instructor_id}/follow"): {400},
+    ("post", "/api/v1/instructors/{instructor_id}/follow"): {400},
+    ("delete", "/api/v1/instructors/{instructor_id}/follow"): {400},
+    ("delete", "/api/v1/lists/{list_id}"): {400},
+    ("post", "/api/v1/lists/{list_id}/items"): {409},
 }
 
 

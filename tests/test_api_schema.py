@@ -5,12 +5,12 @@ Every example Schemathesis generates for an operation (positive and negative dat
 one of six actors (school A and B x student, instructor and owner), taken in turn, so each
 operation's examples are spread over all six; and once more with its path ids replaced by the
 acting school's real ones (a course with a section, a lecture, an enrolled student and an access
-code), so that 2xx bodies are checked too, not only the 404s of random ids. Sending every example
-as every actor checked six times the answers for six times the time and found nothing the
-rotation does not; what one school's credentials may reach in another is the cross-tenant
-sweep's job (tests/test_tenant_isolation.py). Each answer
-must not be a 5xx and must have a documented status code, a documented content type and a body
-that matches the documented schema.
+code, the student's note and saved list with one item, the course's instructor), so that 2xx
+bodies are checked too, not only the 404s of random ids. Sending every example as every actor
+checked six times the answers for six times the time and found nothing the rotation does not;
+what one school's credentials may reach in another is the cross-tenant sweep's job
+(tests/test_tenant_isolation.py). Each answer must not be a 5xx and must have a documented
+status code, a documented content type and a body that matches the documented schema.
 
 Not checked: ``negative_data_rejection`` (DRF coerces on purpose: a CharField takes ``0`` as
 ``"0"``, a BooleanField takes ``0``/``1``), and ``positive_data_acceptance`` (generated ids are
@@ -44,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 from config.wsgi import application
 from courses.services import attachment_create, course_create, lecture_create, section_create
+from engagement.services import note_create, saved_item_add, saved_list_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
 from teams.services import invitation_create
@@ -108,8 +109,9 @@ def in_process_wsgi():
 @pytest.fixture
 def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
     """``(role, headers, ids)`` for a student and an instructor of each school. Each school has
-    a published course with a section, a lecture, the student enrolled and one access code;
-    ``ids`` maps path parameter names to those rows' ids (and the course's ``slug``)."""
+    a published course with a section, a lecture, the student enrolled and one access code,
+    and the student has a note on the lecture and a list holding it; ``ids`` maps path
+    parameter names to those rows' ids (and the course's ``slug``)."""
     result = []
     for school in (tenant, other_tenant):
         instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
@@ -133,6 +135,11 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             enrollment = Enrollment.objects.create(student=student, course=course)
             batch = access_codes_create(course=course, quantity=1)
             code = AccessCode.objects.get(batch_id=batch.batch_id)
+            # The student's own note and list with one item: answered 200/204 for the student,
+            # 404 for the instructor and the owner (no one else's rows are reachable).
+            note = note_create(student=student, lecture_id=lecture.id, body="Schema **note**")
+            saved = saved_list_create(student=student, name="Schema list")
+            item = saved_item_add(student=student, saved_list=saved, lecture_id=lecture.id)
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -143,6 +150,10 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "code_id": code.pk,
             "batch_id": str(batch.batch_id),
             "invitation_id": invitation.pk,
+            "note_id": note.pk,
+            "list_id": saved.pk,
+            "item_id": item.pk,
+            "instructor_id": instructor.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]

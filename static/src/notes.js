@@ -132,10 +132,12 @@ function keepPanel() {
     const select = document.getElementById("save-list");
     const option = select.selectedOptions[0];
     if (!option) return;
+    const name = option.dataset.name;
     try {
       await api("POST", `/api/v1/lists/${option.value}/items`, { lecture_id: lecture });
-      status.textContent = `Saved to ${option.textContent}.`;
+      status.textContent = `Saved to ${name}.`;
       option.dataset.saved = "true";
+      option.textContent = `${name} (saved)`; // as the server draws a list holding it
     } catch (error) {
       status.textContent = error.message;
     }

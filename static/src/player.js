@@ -135,7 +135,8 @@ function start() {
 
   // --- Panels beside the player (enrollment.hooks.lecture_panels) ------------------------
   // A panel seeks with `lectern:seek` ({detail: {seconds}}) and follows the position through
-  // `lectern:time` ({detail: {seconds}}), sent at most once a second and after every seek.
+  // `lectern:time` ({detail: {seconds}}), sent when playback enters a new whole second (so a
+  // mm:ss label is never behind), after every seek and on pause (the exact paused position).
   document.addEventListener("lectern:seek", (event) => {
     const seconds = Number(event.detail && event.detail.seconds);
     if (!Number.isFinite(seconds) || seconds < 0) return;
@@ -146,13 +147,14 @@ function start() {
   let lastAnnounced = -Infinity;
   const announce = (force) => {
     const seconds = video.currentTime || 0;
-    if (!force && Math.abs(seconds - lastAnnounced) < 1) return;
+    if (!force && Math.floor(seconds) === Math.floor(lastAnnounced)) return;
     lastAnnounced = seconds;
     document.dispatchEvent(new CustomEvent("lectern:time", { detail: { seconds } }));
   };
   video.addEventListener("timeupdate", () => announce(false));
   video.addEventListener("seeked", () => announce(true));
   video.addEventListener("pause", () => {
+    announce(true);
     if (!video.ended) heartbeat("pause");
   });
   video.addEventListener("ended", () => {
