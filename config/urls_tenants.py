@@ -30,6 +30,7 @@ api_v1 = [
     path("", include("analytics.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("teams.api.urls")),
+    path("", include("community.api.urls")),
 ]
 
 urlpatterns = [
@@ -45,6 +46,8 @@ urlpatterns = [
     path("dashboard/", include("enrollment.dashboard.urls")),
     # The invitation link, the Team page and the class roster import.
     path("", include("teams.urls")),
+    # The Q&A inbox, threads and moderation queue of the dashboard.
+    path("dashboard/", include("community.dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",
