@@ -81,3 +81,6 @@ def post_clock(monkeypatch):
     clock = [1_900_000_000.0]
     monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: clock[0])
     return clock
+
+
+from analytics.tests.conftest import run  # noqa: E402, F401  (the socket tests' event loop)
