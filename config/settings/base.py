@@ -295,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "RosterRowStatusEnum": ["enrolled", "invited", "already_enrolled", "invalid"],
         "EnrollmentStatusEnum": ["active", "revoked"],
         "AccessCodeStatusEnum": ["unused", "redeemed", "expired", "revoked"],
+        "PostStatusEnum": "community.models.PostStatus",
+        "InboxStatusEnum": ["unanswered", "all"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
