@@ -176,7 +176,9 @@ def test_a_toxic_post_is_held_and_seen_by_its_author_and_the_queue_only(qa):
     assert queue["results"][0]["toxicity"] > 0.8
     assert qa.api(qa.other_instructor).get("/api/v1/moderation/queue").json()["count"] == 0
     with in_tenant(qa.tenant):
-        holds = ModerationAction.objects.filter(action="hold", actor=None).count()
+        holds = ModerationAction.objects.filter(
+            action="hold", actor=None, course_id=qa.course.pk
+        ).count()
     assert holds == 2
 
 

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from analytics.tests.conftest import EVENT_TIMEOUT, SILENCE, dashboard_socket, handshake, hang_up
 from community.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
+from community.models import ModerationAction
 from community.selectors import lecture_access, question_get
 from community.services import answer_create, question_create
 from community.tests.conftest import CLEAN, TOXIC
@@ -45,6 +46,7 @@ def lectures(schools, committed):
         with tenant_context(tenant):
             Enrollment.objects.filter(course_id__in=ids).delete()
             Course.objects.filter(pk__in=ids).delete()
+            ModerationAction.objects.filter(course_id__in=ids).delete()
     connection.set_schema_to_public()
 
 
