@@ -117,12 +117,13 @@ def answer_get(*, user, answer_id: int, for_update: bool = False) -> Answer:
     return answer
 
 
-def lecture_questions(*, access: LectureAccess, user, sort: str = "votes") -> QuerySet[Question]:
-    """The lecture's questions ``user`` sees in lists: published ones and their own pending
+def lecture_questions(*, lecture_id: UUID, user, sort: str = "votes") -> QuerySet[Question]:
+    """The questions of lecture ``lecture_id`` (whose Q&A ``user`` may open: the caller
+    checked it) that ``user`` sees in lists: published ones and their own pending
     ones (held posts wait in the moderation queue, hidden ones are gone). ``sort``: ``votes``
     (most votes first, then newest), ``newest``, ``unanswered`` (no published answer yet,
     newest first)."""
-    qs = Question.objects.select_related("author").filter(lecture=access.lecture)
+    qs = Question.objects.select_related("author").filter(lecture_id=lecture_id)
     qs = qs.filter(Q(status=PostStatus.PUBLISHED) | Q(status=PostStatus.PENDING, author=user))
     if sort == "newest":
         return qs.order_by("-created_at", "-id")
@@ -141,7 +142,9 @@ def question_answers(*, question: Question, user) -> list[Answer]:
 
 
 def voted_question_ids(*, user, question_ids: list[int]) -> set[int]:
-    """Which of ``question_ids`` ``user`` has voted for."""
+    """Which of ``question_ids`` ``user`` has voted for (no query for an empty list)."""
+    if not question_ids:
+        return set()
     return set(
         Vote.objects.filter(user=user, question_id__in=question_ids).values_list(
             "question_id", flat=True

@@ -94,7 +94,7 @@ class LectureQuestionsApi(PostingApiView):
         query = self.SortInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         questions = selectors.lecture_questions(
-            access=access, user=request.user, sort=query.validated_data["sort"]
+            lecture_id=access.lecture.pk, user=request.user, sort=query.validated_data["sort"]
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(questions, request, self)
