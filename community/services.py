@@ -409,38 +409,29 @@ STUDENT_ACTIONS = ("mute", "unmute")
 ACTIONS = POST_ACTIONS + THREAD_ACTIONS + STUDENT_ACTIONS
 
 
-def _managed_question(*, actor, question_id: int) -> Question:
-    question = (
-        Question.objects.select_for_update(of=("self",))
-        .select_related("author", "course", "lecture")
-        .filter(pk=question_id, course__in=courses_managed_by(actor))
+def _managed_post(model: type[Question] | type[Answer], *, actor, pk: int):
+    """The question or answer ``pk`` of a course ``actor`` manages, locked, with its author,
+    course and lecture; else ``NotFound`` (an unknown id and another course's alike)."""
+    via = "question__" if model is Answer else ""
+    post = (
+        model.objects.select_for_update(of=("self",))
+        .select_related("author", f"{via}course", f"{via}lecture")
+        .filter(pk=pk, **{f"{via}course__in": courses_managed_by(actor)})
         .first()
     )
-    if question is None:
-        raise NotFound("Question not found.")
-    return question
-
-
-def _managed_answer(*, actor, answer_id: int) -> Answer:
-    answer = (
-        Answer.objects.select_for_update(of=("self",))
-        .select_related("author", "question__course", "question__lecture")
-        .filter(pk=answer_id, question__course__in=courses_managed_by(actor))
-        .first()
-    )
-    if answer is None:
-        raise NotFound("Answer not found.")
-    return answer
+    if post is None:
+        raise NotFound(f"{model.__name__} not found.")
+    return post
 
 
 def _post_action(*, actor, action: str, question_id, answer_id, reason: str) -> ModerationAction:
     if (question_id is None) == (answer_id is None):
         raise _validation("non_field_errors", "Name exactly one of question_id and answer_id.")
     if answer_id is not None:
-        post = _managed_answer(actor=actor, answer_id=answer_id)
+        post = _managed_post(Answer, actor=actor, pk=answer_id)
         question, kind = post.question, Target.ANSWER
     else:
-        post = question = _managed_question(actor=actor, question_id=question_id)
+        post = question = _managed_post(Question, actor=actor, pk=question_id)
         kind = Target.QUESTION
     was = post.status
     if action == "hide":
@@ -506,7 +497,7 @@ def moderation_act(
         if action in THREAD_ACTIONS:
             if question_id is None:
                 raise _validation("question_id", "This action needs a question.")
-            question = _managed_question(actor=actor, question_id=question_id)
+            question = _managed_post(Question, actor=actor, pk=question_id)
             question.locked = action == "lock"
             question.save(update_fields=["locked", "updated_at"])
             if question.status == PostStatus.PUBLISHED:
