@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from analytics.models import CourseDay, CourseStudent, LectureStat
 from analytics.rollups import BIN_SECONDS
+from community.selectors import question_timestamp_bins
 from courses.models import Course, Lecture
 from courses.selectors import courses_managed_by
 from engagement.selectors import follower_count, lecture_like_counts, note_timestamp_bins
@@ -179,9 +180,12 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     duration, bin_seconds, viewers, watch_seconds, average_completion, likes, retention,
     rewatched}`` (``likes``: the students who like the lecture now).
 
-    ``retention`` has one ``{start, viewers, share}`` per bin of BIN_SECONDS up to the
-    lecture's duration (or the last bin anyone watched when the duration is unknown): the
-    viewers who watched any of it and their share (0-1) of all the lecture's viewers.
+    ``retention`` has one ``{start, viewers, share, questions, notes}`` per bin of
+    BIN_SECONDS up to the lecture's duration (or the last bin anyone watched when the duration
+    is unknown): the viewers who watched any of it and their share (0-1) of all the lecture's
+    viewers, and the published questions asked and the notes taken at a moment inside it
+    (counts only, ``community.selectors.question_timestamp_bins`` and
+    ``engagement.selectors.note_timestamp_bins``): where students get stuck.
     ``rewatched`` is the TOP_REWATCHED bins watched more than once by the most viewers,
     ``{start, end, rewatchers}``, most first (bins nobody re-watched are left out).
     """
@@ -192,12 +196,14 @@ def lecture_analytics(*, lecture: Lecture) -> dict:
     duration = lecture.video.duration if lecture.video else None
     count = max(1, math.ceil(duration / BIN_SECONDS)) if duration else len(bin_viewers)
     bin_viewers = (bin_viewers + [0] * count)[:count]
+    questions = question_timestamp_bins(lecture_id=lecture.id, bin_seconds=BIN_SECONDS)
     notes = note_timestamp_bins(lecture_id=lecture.id, bin_seconds=BIN_SECONDS)
     retention = [
         {
             "start": index * BIN_SECONDS,
             "viewers": value,
             "share": round(value / viewers, 4) if viewers else 0.0,
+            "questions": questions.get(index, 0),
             "notes": notes.get(index, 0),
         }
         for index, value in enumerate(bin_viewers)

@@ -7,3 +7,9 @@ class CommunityConfig(AppConfig):
 
     name = "community"
     verbose_name = "Community"
+
+    def ready(self) -> None:
+        from community.panels import lecture_qa_panel
+        from enrollment.hooks import lecture_panels
+
+        lecture_panels.connect(lecture_qa_panel)

@@ -19,13 +19,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from analytics.routing import websocket_urlpatterns  # noqa: E402
+from analytics.routing import websocket_urlpatterns as dashboard_routes  # noqa: E402
+from community.routing import websocket_urlpatterns as qa_routes  # noqa: E402
 from tenants.asgi import TenantWebsocketStack, WebsocketRoutes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # tus bodies reach the view as a stream, not spooled first (media_pipeline/asgi.py).
         "http": upload_body_streaming(django_asgi_app),
-        "websocket": TenantWebsocketStack(WebsocketRoutes(websocket_urlpatterns)),
+        "websocket": TenantWebsocketStack(WebsocketRoutes(dashboard_routes + qa_routes)),
     }
 )

@@ -31,6 +31,7 @@ api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("teams.api.urls")),
     path("", include("engagement.api.urls")),
+    path("", include("community.api.urls")),
 ]
 
 urlpatterns = [
@@ -48,6 +49,8 @@ urlpatterns = [
     path("", include("teams.urls")),
     # The student's notes and saved lists.
     path("", include("engagement.web.urls")),
+    # The Q&A inbox, threads and moderation queue of the dashboard.
+    path("dashboard/", include("community.dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from community.models import Answer, Question
 from config.wsgi import application
 from courses.services import attachment_create, course_create, lecture_create, section_create
 from engagement.services import note_create, saved_item_add, saved_list_create
@@ -140,6 +141,20 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             note = note_create(student=student, lecture_id=lecture.id, body="Schema **note**")
             saved = saved_list_create(student=student, name="Schema list")
             item = saved_item_add(student=student, saved_list=saved, lecture_id=lecture.id)
+            question = Question.objects.create(
+                course=course,
+                lecture=lecture,
+                author=student,
+                title="Schema question",
+                status="published",
+            )
+            answer = Answer.objects.create(
+                question=question,
+                author=instructor,
+                body="Schema answer",
+                status="published",
+                is_instructor_answer=True,
+            )
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -154,6 +169,8 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "list_id": saved.pk,
             "item_id": item.pk,
             "instructor_id": instructor.pk,
+            "question_id": question.pk,
+            "answer_id": answer.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]

@@ -318,7 +318,96 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "api/v1/catalog/courses": PUBLIC,
     "api/v1/catalog/courses/<slug:slug>": PUBLIC,
     "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": PUBLIC,
+    # Lecture Q&A: the course's instructors and the owner moderate; another instructor gets 404.
+    "api/v1/lectures/<uuid:lecture_id>/questions": Case(
+        "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/questions", 200
+    ),
+    "api/v1/questions/<int:question_id>": Case(
+        "GET", lambda w: f"/api/v1/questions/{_question(w).pk}", 200
+    ),
+    "api/v1/questions/<int:question_id>/answers": Case(
+        "POST",
+        lambda w: f"/api/v1/questions/{_question(w).pk}/answers",
+        201,
+        data=lambda w: {"body": "Hijack"},
+    ),
+    "api/v1/questions/<int:question_id>/vote": Case(
+        "POST", lambda w: f"/api/v1/questions/{_question(w).pk}/vote", 200
+    ),
+    "api/v1/questions/<int:question_id>/report": Case(
+        "POST",
+        lambda w: f"/api/v1/questions/{_question(w).pk}/report",
+        201,
+        data=lambda w: {"reason": "Hijack"},
+    ),
+    "api/v1/answers/<int:answer_id>": Case(
+        "DELETE", lambda w: f"/api/v1/answers/{_answer(w).pk}", 204
+    ),
+    "api/v1/answers/<int:answer_id>/report": Case(
+        "POST",
+        lambda w: f"/api/v1/answers/{_answer(w).pk}/report",
+        201,
+        data=lambda w: {"reason": "Hijack"},
+    ),
+    "api/v1/moderation/actions": Case(
+        "POST",
+        lambda w: "/api/v1/moderation/actions",
+        201,
+        data=lambda w: {"action": "lock", "question_id": _question(w).pk},
+    ),
+    "dashboard/questions/<int:question_id>/": Case(
+        "GET", lambda w: f"/dashboard/questions/{_question(w).pk}/", 200
+    ),
+    "dashboard/moderation/": Case(
+        "POST",
+        lambda w: "/dashboard/moderation/",
+        302,
+        data=lambda w: {"action": "lock", "id": _question(w).pk},
+    ),
+    "api/v1/instructor/questions": Exempt(
+        "a list: community/tests/test_qa_api.py "
+        "test_the_instructor_inbox_lists_unanswered_questions_of_their_courses"
+    ),
+    "dashboard/questions/": Exempt(
+        "a list: community/tests/test_qa_api.py "
+        "test_the_instructor_inbox_lists_unanswered_questions_of_their_courses"
+    ),
+    "api/v1/moderation/queue": Exempt(
+        "a list: community/tests/test_qa_api.py "
+        "test_a_toxic_post_is_held_and_seen_by_its_author_and_the_queue_only"
+    ),
 }
+
+
+def _question(w):
+    """A published question of A's enrolled student on A's lecture (made once per test)."""
+    if "question" not in w:
+        from community.models import Question
+
+        with in_tenant(w["tenant"]):
+            w["question"] = Question.objects.create(
+                course=w["course"],
+                lecture=w["lecture"],
+                author=w["enrollment"].student,
+                title="A's question",
+                status="published",
+            )
+    return w["question"]
+
+
+def _answer(w):
+    """A published answer of A's student to ``_question(w)``."""
+    if "answer" not in w:
+        from community.models import Answer
+
+        with in_tenant(w["tenant"]):
+            w["answer"] = Answer.objects.create(
+                question=_question(w),
+                author=w["enrollment"].student,
+                body="A's answer",
+                status="published",
+            )
+    return w["answer"]
 
 
 def _csv(text: str):

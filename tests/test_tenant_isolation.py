@@ -829,6 +829,12 @@ DASHBOARD_ROUTES = {
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/students/import/",
     ),
+    "dashboard/questions/": ("GET", lambda w: "/dashboard/questions/"),
+    "dashboard/questions/<int:question_id>/": (
+        "GET",
+        lambda w: f"/dashboard/questions/{_a_question(w).pk}/",
+    ),
+    "dashboard/moderation/": ("GET", lambda w: "/dashboard/moderation/"),
 }
 
 
@@ -851,7 +857,7 @@ def _dashboard_case(route):
         # A's instructor session is anonymous on B: the sign-in page, for reads and writes.
         response = getattr(_b_page(w, w["owner"]), method.lower())(url, data)
         assert _to_login(response, url)
-        if "<uuid:course_id>" in route:
+        if "<uuid:course_id>" in route or "<int:question_id>" in route:
             # B's own owner: A's course id is an unknown id.
             response = getattr(_b_instructor_page(w), method.lower())(url, data)
             assert (response.status_code, b"Alpha" in response.content) == (404, False)
@@ -958,7 +964,114 @@ def case_catalog_preview(w):
         _not_leaking(response, w)
 
 
+# --- Lecture Q&A (community) -----------------------------------------------------------------
+
+
+def _a_question(w):
+    """A published question (with one answer) of A's student on A's lecture, made once."""
+    if "question" not in w:
+        from community.models import Answer, Question
+
+        with in_tenant(w["tenant"]):
+            w["question"] = Question.objects.create(
+                course=w["course"],
+                lecture=w["lecture"],
+                author=w["student"],
+                title="Alpha question",
+                body="Alpha question body",
+                status="published",
+            )
+            w["answer"] = Answer.objects.create(
+                question=w["question"], author=w["owner"], body="Alpha answer", status="published"
+            )
+        connection.set_schema_to_public()
+    return w["question"]
+
+
+def _qa_case(method: str, url_of, data=None, *, listing: bool = False, staff: bool = False):
+    """A's JWTs on B: 401; B's own student and instructor: 404 for A's ids (a list answers
+    B's own, empty, list; B's student gets 403 on the instructors' routes, ``staff``); A's
+    question and answer unchanged."""
+
+    def case(w):
+        _a_question(w)
+        url = url_of(w)
+        body = data(w) if data else None
+        for client in (w["jwt_s"], w["jwt_i"]):
+            response = getattr(client, method.lower())(url, body, format="json")
+            assert response.status_code == 401
+        for client, refused in ((w["b_s"], 403 if staff else 404), (w["b_i"], 404)):
+            response = getattr(client, method.lower())(url, body, format="json")
+            _not_leaking(response, w)
+            if not (listing and client is w["b_i"]):
+                assert response.status_code == refused
+        if listing:
+            response = w["b_i"].get(url)
+            assert (response.status_code, response.json()["count"]) == (200, 0)
+        from community.models import Answer, Question
+
+        with in_tenant(w["tenant"]):
+            question = Question.objects.get(pk=_a_question(w).pk)
+            assert (question.title, question.status, question.vote_count) == (
+                "Alpha question",
+                "published",
+                0,
+            )
+            assert Answer.objects.filter(pk=w["answer"].pk, body="Alpha answer").exists()
+        connection.set_schema_to_public()
+
+    return case
+
+
+def _q_url(suffix: str = ""):
+    return lambda w: f"/api/v1/questions/{_a_question(w).pk}{suffix}"
+
+
+def _a_url(suffix: str = ""):
+    def url(w):
+        _a_question(w)
+        return f"/api/v1/answers/{w['answer'].pk}{suffix}"
+
+    return url
+
+
+QA_CASES = {
+    "api/v1/lectures/<uuid:lecture_id>/questions": _qa_case(
+        "POST",
+        lambda w: f"/api/v1/lectures/{w['lecture'].id}/questions",
+        lambda w: {"title": "Hijack"},
+    ),
+    "api/v1/questions/<int:question_id>": _qa_case(
+        "PATCH", _q_url(), lambda w: {"title": "Hijack", "resolved": True}
+    ),
+    "api/v1/questions/<int:question_id>/answers": _qa_case(
+        "POST", _q_url("/answers"), lambda w: {"body": "Hijack"}
+    ),
+    "api/v1/questions/<int:question_id>/vote": _qa_case("POST", _q_url("/vote")),
+    "api/v1/questions/<int:question_id>/report": _qa_case(
+        "POST", _q_url("/report"), lambda w: {"reason": "Hijack"}
+    ),
+    "api/v1/answers/<int:answer_id>": _qa_case("DELETE", _a_url()),
+    "api/v1/answers/<int:answer_id>/report": _qa_case(
+        "POST", _a_url("/report"), lambda w: {"reason": "Hijack"}
+    ),
+    "api/v1/instructor/questions": _qa_case(
+        "GET", lambda w: "/api/v1/instructor/questions?status=all", listing=True, staff=True
+    ),
+    "api/v1/moderation/queue": _qa_case(
+        "GET", lambda w: "/api/v1/moderation/queue", listing=True, staff=True
+    ),
+    "api/v1/moderation/actions": _qa_case(
+        "POST",
+        lambda w: "/api/v1/moderation/actions",
+        lambda w: {"action": "hide", "question_id": _a_question(w).pk},
+        staff=True,
+    ),
+}
+
+
 CASES = {
+    **QA_CASES,
     "": case_home,
     "login/": case_web_login,
     "logout/": case_web_logout,
@@ -1218,6 +1331,7 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/schema/": Entry(PAGE, "the OpenAPI document is the same on every host, no data"),
     "api/docs/": Entry(PAGE, "Swagger UI page, the same on every host, no data"),
     **{route: Entry() for route in DASHBOARD_ROUTES},
+    **{route: Entry() for route in QA_CASES},
     "dashboard/courses/<uuid:course_id>/thumbnail": Entry(),
     "dashboard/logo": Entry(PAGE, "the school's own logo (B's, never A's) is public"),
     "dashboard/analytics/": Entry(),
@@ -1290,6 +1404,8 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "note_id": lambda a: [str(a.note_id)],
     "list_id": lambda a: [str(a.list_id)],
     "item_id": lambda a: [str(a.item_id)],
+    "question_id": lambda a: [str(a.question_id)],
+    "answer_id": lambda a: [str(a.answer_id)],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1316,6 +1432,8 @@ class ASide:
     note_id: int = 0
     list_id: int = 0
     item_id: int = 0
+    question_id: int = 0
+    answer_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1370,6 +1488,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
         note_id=world["note"].pk,
         list_id=world["saved_list"].pk,
         item_id=world["item"].pk,
+        question_id=_a_question(world).pk,
+        answer_id=world["answer"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -1434,6 +1554,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
             reset_link[1],
             world["invitation_token"],
             "invitee-x@alpha.test",
+            "Alpha question",
+            "Alpha answer",
         )
     ]
     side.baseline = {
@@ -1441,6 +1563,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         "lecture": world["lecture"].title,
         "code": (None, None),
         "enrollment": None,
+        "qa": ("Alpha question", "published", False, 0, 0, 1),
     }
     with in_tenant(tenant):
         side.baseline.update(
@@ -1599,6 +1722,7 @@ def _a_changes(side: ASide, tenant) -> list[str]:
             "users": get_user_model().objects.count(),
             "password": student.check_password(PASSWORD),
             "email": student.email,
+            "qa": _qa_state(side),
         }
     connection.set_schema_to_public()
     return [
@@ -1606,6 +1730,24 @@ def _a_changes(side: ASide, tenant) -> list[str]:
         for key, value in side.baseline.items()
         if state[key] != value
     ]
+
+
+def _qa_state(side: ASide) -> tuple | None:
+    """A's question as the sweep found it: title, status, locked, votes, reports, answers."""
+    from community.models import Answer, Question
+
+    question = Question.objects.filter(pk=side.question_id).first()
+    if question is None:
+        return None
+    answers = Answer.objects.filter(question=question, status="published").count()
+    return (
+        question.title,
+        question.status,
+        question.locked,
+        question.vote_count,
+        question.report_count,
+        answers,
+    )
 
 
 def _sweep_routes(table: dict[str, Entry]) -> set[str]:

@@ -17,6 +17,7 @@ import asyncio
 import secrets
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -29,6 +30,7 @@ from django_tenants.utils import tenant_context
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, DashboardConsumer
+from community.consumers import CLOSE_NOT_FOUND, LectureQuestionsConsumer
 from tenants.accounts.tokens import tokens_for_user
 from tenants.asgi import TenantWebsocketStack
 from tenants.testing import PASSWORD
@@ -39,6 +41,7 @@ from .test_dashboard_socket import event, publish
 # Every consumer mounted on the WebSocket router and the test that runs it in both schools.
 CONSUMER_CASES = {
     DashboardConsumer: "test_dashboard_sockets_of_both_schools_at_once_use_their_own_schema",
+    LectureQuestionsConsumer: "test_qa_sockets_of_both_schools_at_once_use_their_own_schema",
 }
 
 
@@ -80,9 +83,15 @@ class Recorder:
 
         return recorded
 
-    def socket(self, host: str, *, token: str | None = None, session: str | None = None):
+    def socket(
+        self,
+        host: str,
+        *,
+        token: str | None = None,
+        session: str | None = None,
+        url: str = "/ws/dashboard/",
+    ):
         headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
-        url = "/ws/dashboard/"
         if session is not None:
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
         if token is not None:
@@ -162,6 +171,77 @@ def test_dashboard_sockets_of_both_schools_at_once_use_their_own_schema(schools,
     student_b = ("/ws/dashboard/", "beta", user_id, "student")
     assert sorted(recorder.seen) == sorted([instructor_a, student_b] * 2)
     # The handshakes' lookups put this thread's connection back on the public schema.
+    assert connection.schema_name == "public"
+
+
+def test_qa_sockets_of_both_schools_at_once_use_their_own_schema(schools, twin, run):
+    """N's lecture Q&A sockets: A's owner N opens a lecture of A, B's student N (enrolled) one
+    of B, each on its own host while the other's opens; each lecture id is unknown on the other
+    host (4404), and a question posted in A reaches A's socket only."""
+    from community.models import Question
+    from community.selectors import lecture_access
+    from community.services import question_create
+    from courses.models import Course
+    from courses.services import course_create, lecture_create, section_create
+    from enrollment.models import Enrollment
+
+    user_id, access, sessions = twin
+    lectures, courses = {}, {}
+    for tenant in (schools.alpha, schools.beta):
+        with tenant_context(tenant):
+            owner = get_user_model().objects.filter(role="owner").order_by("pk").first()
+            course = course_create(title="Twin Q&A", published=True, created_by=owner)
+            lecture = lecture_create(section=section_create(course=course, title="S"), title="L")
+            courses[tenant.schema_name], lectures[tenant.schema_name] = course, lecture
+    with tenant_context(schools.beta):
+        Enrollment.objects.create(student_id=user_id, course=courses["beta"])
+    connection.set_schema_to_public()
+    recorder = Recorder()
+    a, b = schools.alpha_host, schools.beta_host
+    url = "/ws/lectures/{}/questions/".format
+
+    def ask_in_a():
+        with tenant_context(schools.alpha):
+            user = get_user_model().objects.get(pk=user_id)
+            found = lecture_access(user=user, lecture_id=lectures["alpha"].id)
+            question_create(access=found, author=user, title="Twin question")
+        connection.set_schema_to_public()
+
+    async def body():
+        sockets = [
+            recorder.socket(a, token=access["alpha"], url=url(lectures["alpha"].id)),
+            recorder.socket(b, token=access["beta"], url=url(lectures["beta"].id)),
+            recorder.socket(a, session=sessions["alpha"], url=url(lectures["beta"].id)),
+            recorder.socket(b, session=sessions["beta"], url=url(lectures["alpha"].id)),
+        ]
+        try:
+            outcomes = await asyncio.gather(*(handshake(s) for s in sockets))
+            await sync_to_async(ask_in_a, thread_sensitive=False)()
+            got = await sockets[0].receive_json_from(timeout=EVENT_TIMEOUT)
+            quiet = await asyncio.gather(*(s.receive_nothing(timeout=SILENCE) for s in sockets))
+            return outcomes, got, quiet
+        finally:
+            for s in sockets:
+                await hang_up(s)
+
+    try:
+        outcomes, got, quiet = run(body)
+    finally:
+        for tenant in (schools.alpha, schools.beta):
+            with tenant_context(tenant):
+                course = courses[tenant.schema_name]
+                Question.objects.filter(course=course).delete()
+                Enrollment.objects.filter(course=course).delete()
+                Course.objects.filter(pk=course.pk).delete()
+        connection.set_schema_to_public()
+
+    not_found = ("closed", CLOSE_NOT_FOUND)
+    assert outcomes == [("open", None), ("open", None), not_found, not_found]
+    assert (got["type"], got["question"]["title"]) == ("question.created", "Twin question")
+    assert quiet == [True] * 4
+    assert sorted((schema, pk, role) for _, schema, pk, role in recorder.seen) == sorted(
+        [("alpha", user_id, "owner"), ("beta", user_id, "student")] * 2
+    )
     assert connection.schema_name == "public"
 
 

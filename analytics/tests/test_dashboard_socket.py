@@ -395,8 +395,71 @@ def case_dashboard(schools, run):
     ]
 
 
+def case_lecture_questions(schools, run):
+    """A lecture Q&A socket of school A on school B's host: A's JWT and session are nobody
+    there (4401), A's lecture id is unknown to B's owner (4404), A's Origin is refused; a
+    question posted in A reaches no socket of B's (community/tests/test_qa_socket.py covers
+    courses and lectures within a school)."""
+    from community.consumers import CLOSE_NOT_FOUND
+    from community.selectors import lecture_access
+    from community.services import question_create
+
+    with tenant_context(schools.alpha):
+        course = course_create(title="Q&A of A", published=True, created_by=schools.a_owner.user)
+        lecture = lecture_create(section=section_create(course=course, title="S"), title="L")
+    connection.set_schema_to_public()
+    cookie_of_a = schools.login(schools.a_owner)
+    path = f"/ws/lectures/{lecture.id}/questions/"
+
+    def ask_in_a():
+        with tenant_context(schools.alpha):
+            owner = schools.a_owner.user
+            found = lecture_access(user=owner, lecture_id=lecture.id)
+            question_create(access=found, author=owner, title="Alpha question")
+        connection.set_schema_to_public()
+
+    async def body():
+        beta = schools.beta_host
+        sockets = [
+            dashboard_socket(beta, token=schools.a_owner.access, path=path),
+            dashboard_socket(beta, session=cookie_of_a, path=path),
+            dashboard_socket(beta, token=schools.b_owner.access, path=path),
+            dashboard_socket(
+                beta,
+                token=schools.b_owner.access,
+                origin=f"http://{schools.alpha_host}",
+                path=path,
+            ),
+            dashboard_socket(schools.alpha_host, token=schools.a_owner.access, path=path),
+        ]
+        results = [await handshake(s) for s in sockets]
+        await sync_to_async(ask_in_a, thread_sensitive=False)()
+        received = await sockets[4].receive_json_from(timeout=EVENT_TIMEOUT)
+        results.append(received["question"]["title"])
+        for s in sockets:
+            await hang_up(s)
+        return results
+
+    try:
+        assert run(body) == [
+            ("closed", CLOSE_NOT_AUTHENTICATED),
+            ("closed", CLOSE_NOT_AUTHENTICATED),
+            ("closed", CLOSE_NOT_FOUND),
+            ("refused", CLOSE_ORIGIN_MISMATCH),
+            ("open", None),
+            "Alpha question",
+        ]
+    finally:
+        with tenant_context(schools.alpha):
+            course.delete()
+        connection.set_schema_to_public()
+
+
 # Like tests/test_tenant_isolation.py CASES for the HTTP routes (which it cannot see).
-WEBSOCKET_CASES = {"ws/dashboard/": case_dashboard}
+WEBSOCKET_CASES = {
+    "ws/dashboard/": case_dashboard,
+    "ws/lectures/<uuid:lecture_id>/questions/": case_lecture_questions,
+}
 
 
 def test_every_websocket_route_has_a_cross_tenant_case():

@@ -261,6 +261,8 @@ REST_FRAMEWORK = {
         "password_reset_account": env("THROTTLE_PASSWORD_RESET_ACCOUNT", default="5/hour"),
         # catalog.throttles: free-preview playback objects per client IP.
         "preview_ip": env("THROTTLE_PREVIEW_IP", default="60/hour"),
+        # community.throttles: questions and answers posted per account.
+        "qa_post": env("THROTTLE_QA_POST", default="5/min"),
     },
     # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
     # that many hops from the end); unset means REMOTE_ADDR is the client.
@@ -293,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "RosterRowStatusEnum": ["enrolled", "invited", "already_enrolled", "invalid"],
         "EnrollmentStatusEnum": ["active", "revoked"],
         "AccessCodeStatusEnum": ["unused", "redeemed", "expired", "revoked"],
+        "PostStatusEnum": "community.models.PostStatus",
+        "InboxStatusEnum": ["unanswered", "all"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

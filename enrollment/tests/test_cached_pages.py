@@ -162,13 +162,14 @@ def test_lecture_page_outline_queries_no_course_table_but_the_playback_lecture(
         lecture = Lecture.objects.get(section__course=course, title="Motion 1")
     client = WebClient(tenant, student)
     client.get(f"/courses/{course.id}/lectures/{lecture.id}/")
-    # The page's enrollment check and progress rows; then the playback grant
-    # (enrollment.services.playback_grant: enrollment, lecture, resume position), which answers
-    # 409 here: the lecture has no media yet.
+    # The page's enrollment check and progress rows; the panels beside the lecture (the Q&A's
+    # first page of questions); then the playback grant (enrollment.services.playback_grant:
+    # enrollment, lecture, resume position), which answers 409 here: the lecture has no media.
     expected = [
         *REQUEST_QUERIES,
         "enrollment_enrollment",
         "enrollment_lectureprogress",
+        "community_question",
         "enrollment_enrollment",
         "courses_lecture",
     ]

@@ -41,6 +41,7 @@ COURSE_TITLE = "Welcome to Lectern"
 SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
 INVITED = "invited@demo.test"
+CLASSMATE = ("classmate@demo.test", "demo-classmate-pass")
 
 
 class Command(BaseCommand):
@@ -106,6 +107,12 @@ class Command(BaseCommand):
             _demo_teams(owner=owner, course=course)
             _demo_engagement(student=student, course=course)
             _demo_trust(self, lecture=lecture)
+            _demo_community(
+                course=course,
+                lecture=lecture,
+                student=student,
+                instructor=User.objects.get(email=INSTRUCTOR[0]),
+            )
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -123,6 +130,8 @@ class Command(BaseCommand):
             f"  Invitation:    {INVITED} (pending, on the owner's Team page)",
             f"  Owner:         {OWNER[0]} / {OWNER[1]}",
             f"  Student:       {STUDENT[0]} / {STUDENT[1]}   (enrolled in '{COURSE_TITLE}')",
+            f"  Classmate:     {CLASSMATE[0]} / {CLASSMATE[1]}   (asks on the sample lecture)",
+            f"  Q&A:           http://{host}/dashboard/questions/ and /dashboard/moderation/",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
             "",
         ]
@@ -382,3 +391,70 @@ def _demo_engagement(*, student, course) -> None:
     instructor = User.objects.get(email=INSTRUCTOR[0])
     if instructor.pk != student.pk:
         Follow.objects.get_or_create(follower=student, instructor=instructor)
+
+
+def _demo_community(*, course, lecture, student, instructor) -> None:
+    """Questions on the sample lecture (inside the demo school), made through the Q&A's own
+    services: two asked at moments of the video, answered by the instructor and by a
+    classmate, one of them resolved; one waiting in the instructor's inbox; one held by the
+    toxicity check in the moderation queue; a few votes. Made once: nothing is added when the
+    lecture has questions already."""
+    from community.models import Question
+    from community.selectors import lecture_access, question_get
+    from community.services import answer_create, question_create, question_update, vote_set
+
+    if Question.objects.filter(lecture=lecture).exists():
+        return
+    User = get_user_model()
+    classmate = User.objects.filter(email=CLASSMATE[0]).first()
+    if classmate is None:
+        classmate = User.objects.create_user(
+            email=CLASSMATE[0], password=CLASSMATE[1], role="student", name="Chris Classmate"
+        )
+    Enrollment.objects.get_or_create(student=classmate, course=course)
+    duration = lecture.video.duration or 0.0
+
+    def ask(author, title, body, at=None):
+        access = lecture_access(user=author, lecture_id=lecture.id)
+        moment = min(at, duration) if at is not None and duration else None
+        return question_create(
+            access=access, author=author, title=title, body=body, timestamp=moment
+        )
+
+    def answer(author, question, body):
+        return answer_create(
+            question=question_get(user=author, question_id=question.pk), author=author, body=body
+        )
+
+    sharper = ask(
+        student,
+        "Why does the picture get sharper after a few seconds?",
+        "At the start it looks a bit *blocky*, then it clears up.",
+        at=3.0,
+    )
+    answer(
+        instructor,
+        sharper,
+        "The player starts on a small rung of the **HLS ladder** and climbs to a sharper one "
+        "once it has measured your connection. Nothing is wrong with your video.",
+    )
+    question_update(
+        question=question_get(user=student, question_id=sharper.pk),
+        user=student,
+        changes={"resolved": True},
+    )
+    offline = ask(
+        classmate,
+        "Can I watch this lecture offline?",
+        "I commute by train and lose the signal in tunnels.",
+        at=8.0,
+    )
+    answer(student, offline, "I keep the tab open before the tunnel and it buffers a bit ahead.")
+    quiz = ask(classmate, "Is there a quiz at the end of the course?", "")
+    for voter, question in ((classmate, sharper), (student, quiz), (instructor, quiz)):
+        vote_set(question=question_get(user=voter, question_id=question.pk), user=voter, voted=True)
+    ask(
+        classmate,
+        "Stupid bunny video",
+        "Total waste of my time, whoever picked it is an idiot.",
+    )
