@@ -54,6 +54,8 @@ TASK_CASES = {
         "test_email_change_mails_interleaved_in_one_worker"
     ),
     "teams.tasks.invitation_emails_send": "test_invitation_emails_send_interleaved_in_one_worker",
+    "trust.tasks.image_check": "test_trust_checks_interleaved_in_one_worker",
+    "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
 }
 
 
@@ -571,3 +573,74 @@ def test_invitation_emails_send_interleaved_in_one_worker(
                 with tenant_context(tenant):
                     Invitation.objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()
+
+
+def test_trust_checks_interleaved_in_one_worker(
+    two_schools, celery_worker, ready_media, django_db_blocker
+):
+    """A course cover (the astronaut in A, the coffee cup in B) and a ready lecture in each
+    school, checked A, B, A, B by the same worker: each check scores its own school's picture
+    or lecture (NudeNet finds the astronaut's face, nothing on the cup; neither is flagged by
+    the default labels; the 2 s lecture gets one frame besides its poster), and the same ids
+    sent with the other school's schema name find nothing there (None)."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    from courses.models import Course
+    from courses.services import course_update
+    from tests.plugins.media import ready_lecture_write
+    from trust.models import Flag
+    from trust.tasks import image_check, lecture_check
+
+    def jpeg(name: str) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(getattr(data, name)()).save(out, "JPEG")
+        return out.getvalue()
+
+    alpha, beta, owner_a, owner_b = two_schools
+    with django_db_blocker.unblock():
+        made = {}
+        for tenant, owner, picture in ((alpha, owner_a, "astronaut"), (beta, owner_b, "coffee")):
+            lecture = _lecture(tenant, owner, f"trust {picture}")
+            with tenant_context(tenant):
+                course = Course.objects.get(sections__lectures=lecture)
+                course_update(course=course, data={}, thumbnail=jpeg(picture))
+                key = Course.objects.get(pk=course.pk).thumbnail
+                ready = ready_lecture_write(lecture=lecture, media=ready_media)
+            made[tenant.pk] = (str(course.pk), key, str(lecture.pk), ready.video.version)
+        connection.set_schema_to_public()
+
+        def cover(tenant, ids):
+            return image_check.apply_async(
+                kwargs={
+                    "schema_name": tenant.schema_name,
+                    "subject": Flag.Subject.COURSE_COVER.value,
+                    "object_id": ids[0],
+                    "key": ids[1],
+                }
+            ).get(timeout=RESULT_TIMEOUT)
+
+        def lecture_run(tenant, ids):
+            result = lecture_check.apply_async(
+                kwargs={"schema_name": tenant.schema_name, "lecture_id": ids[2], "version": ids[3]}
+            ).get(timeout=RESULT_TIMEOUT)
+            return result and {key: result[key] for key in ("frames", "flags", "matches")}
+
+        a, b = made[alpha.pk], made[beta.pk]
+        assert [cover(alpha, a), cover(beta, b), cover(alpha, b), cover(beta, a)] == [
+            {"labels": ["FACE_FEMALE"], "flag": None},
+            {"labels": [], "flag": None},
+            None,
+            None,
+        ]
+        checked = {"frames": 1, "flags": [], "matches": 0}
+        assert [
+            lecture_run(alpha, a),
+            lecture_run(beta, b),
+            lecture_run(alpha, b),
+            lecture_run(beta, a),
+        ] == [checked, checked, None, None]
+        assert not Flag.objects.filter(object_id__in=[a[0], a[2], b[0], b[2]]).exists()
+        connection.set_schema_to_public()

@@ -8,14 +8,26 @@ from django.db.models import Q
 from django.urls import reverse
 
 from courses.models import Lecture
+from tenants.models import Tenant
 from trust.models import AudioMatch, Flag
+
+
+def current_school() -> Tenant:
+    """The school whose schema the connection is in, as a ``Tenant`` row: ``connection.tenant``
+    inside ``tenant_context`` and requests, looked up by ``connection.schema_name`` inside a
+    bare ``schema_context`` (commands, tests), whose tenant is django-tenants' ``FakeTenant``.
+    Raises ``Tenant.DoesNotExist`` in the public schema."""
+    tenant = connection.tenant
+    if isinstance(tenant, Tenant):
+        return tenant
+    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def same_audio_lectures(*, lecture_id) -> list[Lecture]:
     """The lectures of the current school whose audio matches ``lecture_id``'s
     (``AudioMatch`` in either direction, both fingerprints of this school), with their
     section and course, by course then lecture title. Lectures deleted since are left out."""
-    school = connection.tenant
+    school = current_school()
     rows = AudioMatch.objects.filter(
         Q(fingerprint__lecture_id=lecture_id) | Q(other__lecture_id=lecture_id),
         fingerprint__school=school,

@@ -37,6 +37,7 @@ from tenants.storage import lecture_version_prefix
 from trust import fingerprints, moderation
 from trust.media import MediaUnavailable, lecture_media_extract
 from trust.models import AudioFingerprint, AudioMatch, FingerprintHash, Flag
+from trust.selectors import current_school
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def _image_flag(
     if not flagged:
         return detections, None
     flag = _flag_open(
-        school=connection.tenant,
+        school=current_school(),
         subject=subject,
         object_id=object_id,
         image_key=image_key,
@@ -116,12 +117,21 @@ def _stored_image(key: str) -> Image.Image | None:
         return None
 
 
-def image_check(*, subject: str, object_id: str, key: str) -> Flag | None:
+@dataclass
+class ImageCheck:
+    """What ``image_check`` found: every NudeNet detection on the picture (highest score
+    first) and the flag opened or updated, None when the picture is not flagged."""
+
+    detections: list[moderation.Detection]
+    flag: Flag | None
+
+
+def image_check(*, subject: str, object_id: str, key: str) -> ImageCheck | None:
     """Score the picture ``key`` of ``subject`` (``avatar``: ``object_id`` a user id;
     ``course_cover``: a course id) in the current school and open a flag when it is flagged
-    (``trust.moderation.flagging``). Nothing is done (None) when the account or course no
-    longer has that picture (replaced or removed meanwhile: a new one is checked on its own).
-    Returns the flag or None."""
+    (``trust.moderation.flagging``). Nothing is done (None) when the account or course of the
+    current school no longer has that picture (replaced or removed meanwhile: a new one is
+    checked on its own). Raises ``ValueError`` for another ``subject``."""
     if subject == Subject.AVATAR:
         owner = get_user_model().objects.filter(pk=object_id, avatar=key).first()
         title = f"{owner.name or 'Account'} <{owner.email}>" if owner else ""
@@ -135,9 +145,10 @@ def image_check(*, subject: str, object_id: str, key: str) -> Flag | None:
     image = _stored_image(key)
     if image is None:
         return None
-    return _image_flag(
+    detections, flag = _image_flag(
         subject=subject, object_id=str(object_id), image=image, title=title, image_key=key
-    )[1]
+    )
+    return ImageCheck(detections=detections, flag=flag)
 
 
 # --- Lectures ----------------------------------------------------------------------------------
@@ -188,7 +199,10 @@ def lecture_check(*, lecture_id: UUID | str, version: int) -> LectureCheck | Non
     ):
         return None
     schema = connection.schema_name
-    work = Path(settings.TRANSCODE_WORK_DIR) / schema / f"trust-{lecture_id}-v{version}"
+    # Beside the transcodes' folders, not among them: TRANSCODE_WORK_DIR/<schema>/ holds only
+    # the pipeline's runs, which its recovery cleans (no schema name has a dot). A check killed
+    # midway leaves this folder until the next check of the same version, which empties it.
+    work = Path(settings.TRANSCODE_WORK_DIR) / ".trust" / schema / f"{lecture_id}-v{version}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     result = LectureCheck()
@@ -231,7 +245,7 @@ def lecture_check(*, lecture_id: UUID | str, version: int) -> LectureCheck | Non
         if evidence is not None:
             result.flags.append(
                 _flag_open(
-                    school=connection.tenant,
+                    school=current_school(),
                     subject=Subject.LECTURE_FRAMES,
                     object_id=str(lecture_id),
                     media_version=version,
@@ -292,7 +306,7 @@ def fingerprint_store(
     Every match is an ``AudioMatch``; a match with another school's lecture also opens an
     ``audio_match`` flag naming both lectures (``object_id`` this lecture,
     ``other_object_id`` the other one). Returns ``(fingerprint, matches, flags)``."""
-    school = connection.tenant
+    school = current_school()
     signed = fingerprints.to_signed(values)
     searchable = fingerprints.searchable(values)
     with transaction.atomic():
@@ -358,7 +372,7 @@ def fingerprint_delete(*, lecture_ids: list[UUID] | list[str]) -> int:
     """Delete the fingerprints (with their index rows and matches) of ``lecture_ids`` of the
     current school; returns how many fingerprints went."""
     _, per_model = AudioFingerprint.objects.filter(
-        school=connection.tenant, lecture_id__in=list(lecture_ids)
+        school=current_school(), lecture_id__in=list(lecture_ids)
     ).delete()
     return per_model.get(AudioFingerprint._meta.label, 0)
 

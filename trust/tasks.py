@@ -29,11 +29,17 @@ _RETRY = {
     soft_time_limit=100,
     **_RETRY,
 )
-def image_check(*, schema_name: str, subject: str, object_id: str, key: str) -> int | None:
-    """Score the picture ``key`` (``services.image_check``); returns the flag's id, or None
-    when it is not flagged (or gone, or the school is)."""
-    flag = services.image_check(subject=subject, object_id=object_id, key=key)
-    return flag.pk if flag else None
+def image_check(*, schema_name: str, subject: str, object_id: str, key: str) -> dict | None:
+    """Score the picture ``key`` (``services.image_check``); returns ``{"labels": [NudeNet
+    labels found, highest score first], "flag": the flag's id or None}``, or None when there
+    was nothing to check (the picture replaced or gone, in this school)."""
+    result = services.image_check(subject=subject, object_id=object_id, key=key)
+    if result is None:
+        return None
+    return {
+        "labels": [item.label for item in result.detections],
+        "flag": result.flag.pk if result.flag else None,
+    }
 
 
 @shared_task(

@@ -163,13 +163,20 @@ def test_lecture_page_outline_queries_no_course_table_but_the_playback_lecture(
     client = WebClient(tenant, student)
     client.get(f"/courses/{course.id}/lectures/{lecture.id}/")
     # The page's enrollment check and progress rows; the panels beside the lecture (the Q&A's
-    # first page of questions); then the playback grant (enrollment.services.playback_grant:
-    # enrollment, lecture, resume position), which answers 409 here: the lecture has no media.
+    # first page of questions; the student's notes on the lecture; their Watch later list, the
+    # lists holding the lecture, their lists and their like); then the playback grant
+    # (enrollment.services.playback_grant: enrollment, lecture, resume position), which answers
+    # 409 here: the lecture has no media.
     expected = [
         *REQUEST_QUERIES,
         "enrollment_enrollment",
         "enrollment_lectureprogress",
         "community_question",
+        "engagement_note",
+        "engagement_savedlist",
+        "engagement_saveditem",
+        "engagement_saveditem",
+        "engagement_lecturelike",
         "enrollment_enrollment",
         "courses_lecture",
     ]

@@ -87,12 +87,15 @@ def describe(schema: str) -> dict:
                 [schema],
             ),
             "migrations": _rows(cursor, "SELECT app, name FROM django_migrations ORDER BY 1, 2"),
+            # By name, not id: a template migrated before an app was added numbers that app's
+            # content types after the older ones, a fresh schema in app order; both are right.
             "content_types": _rows(
-                cursor, "SELECT id, app_label, model FROM django_content_type ORDER BY id"
+                cursor, "SELECT app_label, model FROM django_content_type ORDER BY 1, 2"
             ),
             "permissions": _rows(
                 cursor,
-                "SELECT id, content_type_id, codename, name FROM auth_permission ORDER BY id",
+                "SELECT t.app_label, t.model, p.codename, p.name FROM auth_permission p "
+                "JOIN django_content_type t ON t.id = p.content_type_id ORDER BY 1, 2, 3",
             ),
         }
         description["positions"] = [
