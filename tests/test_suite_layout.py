@@ -27,6 +27,8 @@ def test_every_project_app_is_in_testpaths():
         "community",
         "engagement",
         "trust",
+        "learning",
+        "notifications",
         "analytics",
     }
     assert project_apps | {"tests"} == testpaths

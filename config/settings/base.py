@@ -64,6 +64,8 @@ TENANT_APPS = [
     "teams",
     "community",
     "engagement",
+    "learning",
+    "notifications",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
