@@ -64,6 +64,7 @@ __all__ = [
     "mail_render",
     "mail_send",
     "mail_sender",
+    "mjml_compile",
     "unsubscribe_headers",
     "unsubscribe_token",
     "unsubscribe_token_verify",
@@ -253,21 +254,23 @@ def unsubscribe_token(*, user_id: int, kind: str, schema_name: str | None = None
     return signing.dumps(payload, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
-def unsubscribe_token_verify(*, token: str) -> UnsubscribeClaim:
-    """The claim of ``token`` when it is intact and of the current school. Raises
-    ``UnsubscribeTokenInvalid`` (400 ``INVALID_TOKEN``) for a tampered or malformed token, one
-    signed with another salt, or one of another school. Does not check that the account
-    still exists."""
+def unsubscribe_token_verify(*, token: str, kind: str | None = None) -> UnsubscribeClaim:
+    """The claim of ``token`` when it is intact, of the current school and, when ``kind`` is
+    given, of that kind of mail. Raises ``UnsubscribeTokenInvalid`` (400 ``INVALID_TOKEN``)
+    for a tampered or malformed token, one signed with another salt, one of another school or
+    of another kind. Does not check that the account still exists."""
     try:
         payload = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature as exc:
         raise UnsubscribeTokenInvalid() from exc
     if not isinstance(payload, dict) or payload.get("s") != connection.schema_name:
         raise UnsubscribeTokenInvalid()
-    user_id, kind = payload.get("u"), payload.get("k")
-    if not isinstance(user_id, int) or not isinstance(kind, str) or not _KIND.match(kind):
+    user_id, claimed = payload.get("u"), payload.get("k")
+    if not isinstance(user_id, int) or not isinstance(claimed, str) or not _KIND.match(claimed):
         raise UnsubscribeTokenInvalid()
-    return UnsubscribeClaim(user_id=user_id, kind=kind)
+    if kind is not None and claimed != kind:
+        raise UnsubscribeTokenInvalid()
+    return UnsubscribeClaim(user_id=user_id, kind=claimed)
 
 
 def unsubscribe_url(*, tenant, user_id: int, kind: str) -> str:
