@@ -12,10 +12,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -28,10 +26,10 @@ from enrollment.hooks import access_code_redeemed, enrollment_created, progress_
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
-from tenants.accounts.services import user_password_check
-from tenants.branding import brand_color, text_on
+from tenants.accounts.services import user_create, user_password_check
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.links import tenant_url
+from tenants.mail import Unsubscribe, mail_send
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -502,11 +500,8 @@ def progress_record(
 
 # --- Password reset e-mail (the student site's /password-reset/) ------------------------------
 
-PASSWORD_RESET_TEMPLATES = {
-    "subject": "web/email/password_reset_subject.txt",
-    "text": "web/email/password_reset.txt",
-    "html": "web/email/password_reset.html",
-}
+# The mails' templates (``tenants.mail``: ``<name>_subject.txt``, ``<name>.mjml``, ``<name>.txt``).
+PASSWORD_RESET_MAIL = "web/email/password_reset"  # noqa: S105 (a template name)
 
 
 def password_reset_request(*, email: str) -> None:
@@ -551,7 +546,6 @@ def password_reset_email_send(*, user_id: int) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.has_usable_password():
         return False
-    tenant = connection.tenant
     confirm = reverse(
         "web-password-reset-confirm",
         kwargs={
@@ -559,37 +553,15 @@ def password_reset_email_send(*, user_id: int) -> bool:
             "token": default_token_generator.make_token(user),
         },
     )
-    context = {
-        "user": user,
-        "school_name": tenant.name,
-        "brand_color": brand_color(tenant),
-        "brand_text_color": text_on(brand_color(tenant)),
-        "logo_url": tenant_url(tenant, reverse("dashboard-logo")) if tenant.logo else "",
-        "reset_url": tenant_url(tenant, confirm),
-    }
-    subject = "".join(render_to_string(PASSWORD_RESET_TEMPLATES["subject"], context).splitlines())
-    message = EmailMultiAlternatives(
-        subject, render_to_string(PASSWORD_RESET_TEMPLATES["text"], context), to=[user.email]
-    )
-    message.attach_alternative(
-        render_to_string(PASSWORD_RESET_TEMPLATES["html"], context), "text/html"
-    )
-    message.send()
+    context = {"user": user, "reset_url": tenant_url(connection.tenant, confirm)}
+    mail_send(to=user.email, template=PASSWORD_RESET_MAIL, context=context)
     return True
 
 
 # --- E-mail address change (API.md: Accounts) -------------------------------------------------
 
-EMAIL_CHANGE_TEMPLATES = {
-    "subject": "web/email/email_change_subject.txt",
-    "text": "web/email/email_change.txt",
-    "html": "web/email/email_change.html",
-}
-EMAIL_CHANGED_TEMPLATES = {
-    "subject": "web/email/email_changed_subject.txt",
-    "text": "web/email/email_changed.txt",
-    "html": "web/email/email_changed.html",
-}
+EMAIL_CHANGE_MAIL = "web/email/email_change"
+EMAIL_CHANGED_MAIL = "web/email/email_changed"
 _EMAIL_CHANGE_SALT = "enrollment.services.email_change"
 # How long a confirmation link works (seconds).
 EMAIL_CHANGE_MAX_AGE = 24 * 3600
@@ -649,22 +621,6 @@ def email_change_token(*, user, new_email: str) -> str:
     return signing.dumps(payload, salt=_EMAIL_CHANGE_SALT, compress=True)
 
 
-def _school_mail_send(templates: dict, context: dict, to: str) -> None:
-    """Render ``templates`` (subject, text, html) in the school's name and colour and send."""
-    tenant = connection.tenant
-    context = {
-        **context,
-        "school_name": tenant.name,
-        "brand_color": brand_color(tenant),
-        "brand_text_color": text_on(brand_color(tenant)),
-        "logo_url": tenant_url(tenant, reverse("dashboard-logo")) if tenant.logo else "",
-    }
-    subject = "".join(render_to_string(templates["subject"], context).splitlines())
-    message = EmailMultiAlternatives(subject, render_to_string(templates["text"], context), to=[to])
-    message.attach_alternative(render_to_string(templates["html"], context), "text/html")
-    message.send()
-
-
 def email_change_email_send(*, user_id: int, email: str) -> bool:
     """Mail ``email`` the link that moves account ``user_id`` of the current school to it
     (``/account/email/<token>/`` on the school's primary domain, valid 24 h, once). Returns
@@ -676,7 +632,7 @@ def email_change_email_send(*, user_id: int, email: str) -> bool:
     token = email_change_token(user=user, new_email=email)
     path = reverse("web-email-confirm", kwargs={"confirmation": token})
     context = {"user": user, "new_email": email, "confirm_url": tenant_url(connection.tenant, path)}
-    _school_mail_send(EMAIL_CHANGE_TEMPLATES, context, email)
+    mail_send(to=email, template=EMAIL_CHANGE_MAIL, context=context)
     return True
 
 
@@ -736,5 +692,52 @@ def email_changed_notice_send(*, user_id: int, email: str) -> bool:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return False
-    _school_mail_send(EMAIL_CHANGED_TEMPLATES, {"user": user, "old_email": email}, email)
+    mail_send(to=email, template=EMAIL_CHANGED_MAIL, context={"user": user, "old_email": email})
+    return True
+
+
+# --- Sign-up and the welcome mail ---------------------------------------------------------------
+
+WELCOME_MAIL = "web/email/welcome"
+WELCOME_MAIL_KIND = "news"
+"""The kind of the welcome mail in its unsubscribe link (``tenants.mail.Unsubscribe``): the
+school's news to its students, which a student may stop with one click."""
+
+
+def student_signup(*, email: str, password: str, name: str = ""):
+    """Create a student account of the current school (``tenants.accounts.services.
+    user_create``: the same checks and errors, 400 ``VALIDATION_ERROR``, 409 ``EMAIL_TAKEN``)
+    and, after the commit, queue ``enrollment.tasks.welcome_email_send`` for it. Returns the
+    account. A broker that cannot be reached is logged, not raised: the account exists."""
+    from enrollment.tasks import welcome_email_send as send_task
+
+    with transaction.atomic():
+        user = user_create(email=email, password=password, name=name, role=User.Role.STUDENT)
+        transaction.on_commit(
+            partial(_mail_enqueue, send_task, schema_name=connection.schema_name, user_id=user.pk)
+        )
+    return user
+
+
+def welcome_email_send(*, user_id: int) -> bool:
+    """Mail student ``user_id`` of the current school the welcome: links to the catalogue (the
+    school's home page) and to their courses (``/my/courses/``) on the school's primary domain,
+    with a one-click unsubscribe of kind ``WELCOME_MAIL_KIND`` (``tenants.mail``). Returns
+    ``False`` and sends nothing when the account is gone, inactive or not a student. Raises
+    what the e-mail backend raises."""
+    user = User.objects.filter(pk=user_id, is_active=True, role=User.Role.STUDENT).first()
+    if user is None:
+        return False
+    tenant = connection.tenant
+    context = {
+        "user": user,
+        "catalogue_url": tenant_url(tenant, reverse("tenant-home")),
+        "my_courses_url": tenant_url(tenant, reverse("web-my-courses")),
+    }
+    mail_send(
+        to=user.email,
+        template=WELCOME_MAIL,
+        context=context,
+        unsubscribe=Unsubscribe(user_id=user.pk, kind=WELCOME_MAIL_KIND),
+    )
     return True

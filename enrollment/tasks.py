@@ -51,3 +51,11 @@ def email_changed_notice_send(*, schema_name: str, user_id: int, email: str) -> 
     that the account's address changed (``services.email_changed_notice_send``); ``False``
     when the account is gone; ``None`` when the school is gone."""
     return services.email_changed_notice_send(user_id=user_id, email=email)
+
+
+@shared_task(name="enrollment.tasks.welcome_email_send", **MAIL_TASK_OPTIONS)
+def welcome_email_send(*, schema_name: str, user_id: int) -> bool:
+    """Mail student ``user_id`` of school ``schema_name`` the welcome
+    (``services.welcome_email_send``); ``False`` when the account is gone, inactive or not a
+    student; ``None`` when the school is gone."""
+    return services.welcome_email_send(user_id=user_id)

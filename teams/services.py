@@ -19,10 +19,8 @@ from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -32,9 +30,9 @@ from courses.models import Course
 from enrollment.services import enrollments_create
 from teams.models import Invitation
 from tenants.accounts.services import credentials_validate
-from tenants.branding import brand_color, text_on
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.links import tenant_url
+from tenants.mail import mail_send
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -43,11 +41,8 @@ INVITATION_LIFETIME = timedelta(days=7)
 TOKEN_SALT = "lectern.teams.invitation"  # noqa: S105 (an HMAC key salt, not a secret)
 ROSTER_MAX_ROWS = 5000
 ROSTER_MAX_BYTES = 1_000_000
-INVITATION_TEMPLATES = {
-    "subject": "teams/email/invitation_subject.txt",
-    "text": "teams/email/invitation.txt",
-    "html": "teams/email/invitation.html",
-}
+# The invitation mail's templates (``tenants.mail``): essential, no unsubscribe link.
+INVITATION_MAIL = "teams/email/invitation"
 
 
 class InvitationError(ApplicationError):
@@ -188,20 +183,10 @@ def invitation_emails_send(*, invitation_ids: list[int]) -> int:
         token = invitation_token(invitation)
         context = {
             "invitation": invitation,
-            "school_name": tenant.name,
-            "brand_color": brand_color(tenant),
-            "brand_text_color": text_on(brand_color(tenant)),
             "accept_url": tenant_url(tenant, reverse("invitation-accept", args=[token])),
             "expires_at": invitation.expires_at,
         }
-        subject = "".join(render_to_string(INVITATION_TEMPLATES["subject"], context).splitlines())
-        message = EmailMultiAlternatives(
-            subject, render_to_string(INVITATION_TEMPLATES["text"], context), to=[invitation.email]
-        )
-        message.attach_alternative(
-            render_to_string(INVITATION_TEMPLATES["html"], context), "text/html"
-        )
-        message.send()
+        mail_send(to=invitation.email, template=INVITATION_MAIL, context=context)
         Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
         sent += 1
     return sent

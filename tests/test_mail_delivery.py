@@ -25,6 +25,7 @@ import requests
 from aiosmtpd.controller import Controller
 from celery import Celery
 
+from tenants.branding import brand_color
 from tests.plugins.stack import _free_port, _stop_process_group, web_start, worker_start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,9 +58,20 @@ class Inbox:
         with self._lock:
             return [item for item in self._messages if address in item.rcpt_tos]
 
-    def wait_for(self, address: str, timeout: float = DELIVERY_TIMEOUT) -> list[Received]:
+    def wait_for(
+        self, address: str, timeout: float = DELIVERY_TIMEOUT, subject: str | None = None
+    ) -> list[Received]:
+        """The messages to ``address`` (with ``subject`` when given) once there is one."""
         deadline = time.monotonic() + timeout
-        while not (found := self.to(address)):
+
+        def matching() -> list[Received]:
+            return [
+                item
+                for item in self.to(address)
+                if subject is None or item.message["Subject"] == subject
+            ]
+
+        while not (found := matching()):
             assert time.monotonic() < deadline, f"no mail to {address} within {timeout} s"
             time.sleep(0.1)
         return found
@@ -212,11 +224,14 @@ def test_a_password_reset_is_mailed_by_the_worker_and_its_link_works(
         answers[address] = (answer.status_code, answer.headers["Location"])
 
     assert answers == dict.fromkeys(answers, (302, "/password-reset/sent/"))
-    [received] = inbox.wait_for(student)
+    [received] = inbox.wait_for(student, subject="Reset your E2E Academy password")
     assert inbox.to("nobody@e2e.test") == []
     message = received.message
     assert received.mail_from == "school@lectern.test"
-    assert message["Subject"] == "Reset your E2E Academy password"
+    assert message["From"].addresses[0].display_name == "E2E Academy"
+    assert message["From"].addresses[0].addr_spec == "school@lectern.test"
+    # An essential mail: no unsubscribe.
+    assert (message["List-Unsubscribe"], message["List-Unsubscribe-Post"]) == (None, None)
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     links = re.findall(r"https?://\S+/password-reset/\S+/", text)
@@ -224,6 +239,8 @@ def test_a_password_reset_is_mailed_by_the_worker_and_its_link_works(
     link = links[0]
     assert link.startswith(f"https://{host}:8443/password-reset/"), link
     assert f'href="{link}"' in html
+    assert f'bgcolor="{brand_color(e2e_school)}"' in html
+    assert "E2E Academy" in html and "E2E Academy" in text
 
     browser = requests.Session()
     browser.headers["Host"] = host
@@ -245,3 +262,56 @@ def test_a_password_reset_is_mailed_by_the_worker_and_its_link_works(
         timeout=30,
     )
     assert api.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_sign_up_is_welcomed_by_the_worker_with_a_one_click_unsubscribe(
+    mail_stack, e2e_school, smtp_server, django_db_blocker
+):
+    """A student signs up on the server: the worker mails a branded welcome in the school's
+    name, with text and HTML parts, links to the catalogue and the student's courses, and the
+    RFC 8058 headers whose token names the school, the account and the kind ``news``."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.mail import unsubscribe_token_verify
+
+    inbox, _ = smtp_server
+    server = mail_stack
+    host = f"{e2e_school.subdomain}.localhost"
+    student = f"welcome-{secrets.token_hex(4)}@e2e.test"
+    signed_up = requests.post(
+        server.base_url + "/api/v1/auth/register",
+        json={
+            "email": student,
+            "password": f"Welcome-{secrets.token_urlsafe(12)}",
+            "name": "Ada <b>Lovelace</b>",
+        },
+        headers={"Host": host},
+        timeout=30,
+    )
+    assert signed_up.status_code == 201, signed_up.text
+
+    [received] = inbox.wait_for(student, subject="Welcome to E2E Academy")
+    message = received.message
+    assert received.mail_from == "school@lectern.test"
+    assert str(message["From"]) == "E2E Academy <school@lectern.test>"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content()
+    base = f"https://{host}:8443"
+    assert "Welcome to E2E Academy, Ada <b>Lovelace</b>!" in text
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in html and "<b>Lovelace" not in html
+    assert f"{base}/\n" in text and f"{base}/my/courses/\n" in text
+    assert f'href="{base}/"' in html and f'href="{base}/my/courses/"' in html
+    assert f'bgcolor="{brand_color(e2e_school)}"' in html
+
+    # Folded onto its own line (the URL is long): unfolding leaves a leading space.
+    header = str(message["List-Unsubscribe"]).strip()
+    assert header.startswith(f"<{base}/unsubscribe/") and header.endswith("/>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = header[1:-1]
+    assert f"Unsubscribe:\n{url}\n" in text
+    assert f'href="{url}"' in html
+    token = url.removeprefix(f"{base}/unsubscribe/").removesuffix("/")
+    with django_db_blocker.unblock(), tenant_context(e2e_school):
+        claim = unsubscribe_token_verify(token=token)
+    assert (claim.user_id, claim.kind) == (signed_up.json()["id"], "news")

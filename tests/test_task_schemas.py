@@ -53,6 +53,7 @@ TASK_CASES = {
     "enrollment.tasks.email_changed_notice_send": (
         "test_email_change_mails_interleaved_in_one_worker"
     ),
+    "enrollment.tasks.welcome_email_send": "test_welcome_email_send_interleaved_in_one_worker",
     "teams.tasks.invitation_emails_send": "test_invitation_emails_send_interleaved_in_one_worker",
     "trust.tasks.image_check": "test_trust_checks_interleaved_in_one_worker",
     "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
@@ -529,6 +530,47 @@ def test_email_change_mails_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     get_user_model().objects.filter(pk__in=[p, q]).delete()
+            connection.set_schema_to_public()
+
+
+def test_welcome_email_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account ids P and Q exist in both schools: in A, P is a student and Q an instructor; in
+    B the other way round. The worker's runs A(P), B(Q), A(Q), B(P) welcome exactly the
+    student of the school each run names: True, True, False, False (a run in the other
+    school's schema would answer the opposite)."""
+    from django.contrib.auth import get_user_model
+
+    from enrollment.tasks import welcome_email_send
+
+    alpha, beta, _, _ = two_schools
+    first = 700_000 + secrets.randbelow(49_999) * 2
+    student = {alpha.pk: first, beta.pk: first + 1}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    get_user_model().objects.create_user(
+                        email=f"welcome-{pk}@{tenant.schema_name}.test",
+                        password="Welcome-task-pass-1",
+                        id=pk,
+                        role="student" if pk == student[tenant.pk] else "instructor",
+                    )
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                welcome_email_send.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "user_id": pk}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [True, True, False, False]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()
 
 

@@ -8,7 +8,7 @@ from rest_framework import permissions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from enrollment.services import email_change_request, password_reset_request
+from enrollment.services import email_change_request, password_reset_request, student_signup
 from enrollment.throttles import (
     LOGIN_THROTTLES,
     PASSWORD_CHECK_THROTTLES,
@@ -36,8 +36,9 @@ class TokenOutput(serializers.Serializer):
 
 
 class UserRegisterApi(TenantApiView):
-    """POST /api/v1/auth/register: a new student account in this school; sign-ups are rate
-    limited per client IP (``enrollment.throttles.REGISTER_THROTTLES``)."""
+    """POST /api/v1/auth/register: a new student account in this school, welcomed by e-mail
+    (``enrollment.services.student_signup``); sign-ups are rate limited per client IP
+    (``enrollment.throttles.REGISTER_THROTTLES``)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
@@ -52,7 +53,7 @@ class UserRegisterApi(TenantApiView):
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_create(**data.validated_data)
+        user = student_signup(**data.validated_data)
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 

@@ -342,9 +342,13 @@ def test_password_reset_mail_writes_black_on_a_light_school_colour(tenant, stude
 
     (message,) = mail.outbox
     html = message.alternatives[0][0]
-    assert html.count("background:#ffd60a;") == 2  # the header and the button
-    assert html.count("color:#000000;") == 2
-    assert "color:#ffffff" not in html
+    assert html.count('bgcolor="#ffd60a"') == 2  # the header and the button
+    # Text colours (not background colours): the school's name, its link and the button label.
+    assert len(re.findall(r"(?<!-)color:#000000;", html)) == 3
+    # No white text but MJML's hidden preview line.
+    hidden_preview = "display:none;font-size:1px;color:#ffffff"
+    assert html.count(hidden_preview) == 1
+    assert re.findall(r"(?<!-)color:#ffffff", html.replace(hidden_preview, "")) == []
 
 
 def test_password_reset_of_an_unknown_or_other_school_email_sends_nothing(tenant, other_tenant):

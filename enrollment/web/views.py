@@ -41,8 +41,6 @@ from enrollment.throttles import (
 from enrollment.web.forms import EmailAuthenticationForm, RedeemForm, SignupForm
 from enrollment.web.throttling import throttle_wait
 from media_pipeline.delivery import document_access_issue
-from tenants.accounts.models import User
-from tenants.accounts.services import user_create
 from tenants.api import json_404
 from tenants.errors import ApplicationError
 from tenants.markdown import markdown_render
@@ -133,11 +131,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             return _rate_limited(render(request, "web/signup.html", context, status=429), wait)
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_create(
+            user = services.student_signup(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 name=form.cleaned_data["name"],
-                role=User.Role.STUDENT,
             )
         except ApplicationError as exc:
             if exc.code == "EMAIL_TAKEN":
