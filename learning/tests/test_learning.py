@@ -284,3 +284,36 @@ def test_user_text_is_inert_on_my_page_and_verification_page(tenant):
         verify = browser(tenant).get(f"/certificates/{certificate.id.hex}/")
         assert verify.status_code == 200
         assert_inert(verify.content.decode().split('id="certificate"', 1)[1].split("</main>")[0])
+
+
+def test_seed_demo_learning_step_is_idempotent(tenant):
+    """``seed_demo``'s learning step: the demo course's lectures completed (here an article
+    course), the reading course certified, a 5-day streak; a second run changes nothing."""
+    from analytics.management.commands.seed_demo import _demo_learning
+
+    owner = make_user(tenant, "seed-owner@alpha.test", role="instructor")
+    student = make_user(tenant, "seed-student@alpha.test")
+
+    def state():
+        return (
+            list(StudentDay.objects.filter(student=student).values_list("day", "seconds")),
+            list(Certificate.objects.filter(student=student).values_list("id", "status")),
+            list(Achievement.objects.filter(student=student).values_list("id", flat=True)),
+        )
+
+    with in_tenant(tenant):
+        course = course_create(title="Demo", published=True, created_by=owner)
+        section = section_create(course=course, title="S")
+        lecture_create(section=section, title="Read me", kind="article", body="Text")
+        Enrollment.objects.create(student=student, course=course)
+        with tasks_run_on_commit():
+            _demo_learning(student=student, course=course, owner=owner)
+        first = state()
+        with tasks_run_on_commit():
+            _demo_learning(student=student, course=course, owner=owner)
+        assert state() == first
+        summary = selectors.student_summary(
+            student=student, today=selectors.student_today(student=student)
+        )
+    assert (summary["current_streak"], summary["courses_completed"]) == (5, 2)
+    assert [status for _, status in first[1]] == ["ready", "ready"]
