@@ -32,6 +32,7 @@ api_v1 = [
     path("", include("teams.api.urls")),
     path("", include("engagement.api.urls")),
     path("", include("community.api.urls")),
+    path("", include("learning.api.urls")),
 ]
 
 urlpatterns = [
@@ -49,6 +50,8 @@ urlpatterns = [
     path("", include("teams.urls")),
     # The student's notes and saved lists.
     path("", include("engagement.web.urls")),
+    # The student dashboard /my/ and the certificates' verification and download pages.
+    path("", include("learning.web.urls")),
     # The Q&A inbox, threads and moderation queue of the dashboard.
     path("dashboard/", include("community.dashboard.urls")),
     path("api/v1/", include(api_v1)),

@@ -65,3 +65,20 @@ under ``static/``, loaded with ``defer``). ``kind`` is the lecture's kind (``vid
 ``new CustomEvent("lectern:seek", {detail: {seconds}})`` on ``document`` (static/src/player.js);
 the player announces its position with ``lectern:time`` events (``detail.seconds``) at most
 once per whole second of playback, and after every seek and pause (the exact position)."""
+
+enrollment_revoked = Hook(
+    "enrollment_revoked",
+    payload=("schema_name", "course_id", "enrollment_id", "student_id"),
+)
+"""Fired once an enrollment went from active to revoked has committed
+(``enrollment.services.enrollment_revoke``, and ``access_code_batch_revoke`` with its
+redeemed codes' enrollments, once per enrollment). Payload: ``schema_name`` (str),
+``course_id`` (UUID), ``enrollment_id`` (int), ``student_id`` (int). Not fired for an
+enrollment that was already revoked."""
+
+enrollment_reinstated = Hook(
+    "enrollment_reinstated",
+    payload=("schema_name", "course_id", "enrollment_id", "student_id"),
+)
+"""Fired once a revoked enrollment given its access back has committed
+(``enrollment.services.enrollment_reinstate``). Payload as ``enrollment_revoked``'s."""

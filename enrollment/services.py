@@ -22,7 +22,13 @@ from kombu.exceptions import OperationalError
 
 from courses.models import Course, Lecture
 from enrollment import codes
-from enrollment.hooks import access_code_redeemed, enrollment_created, progress_recorded
+from enrollment.hooks import (
+    access_code_redeemed,
+    enrollment_created,
+    enrollment_reinstated,
+    enrollment_revoked,
+    progress_recorded,
+)
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.delivery import MediaAccess, media_access_issue
@@ -260,7 +266,9 @@ def access_code_revoke(*, course: Course, code_id: int) -> AccessCode:
         if code.revoked_at is None:
             code.revoked_at = now
             code.save(update_fields=["revoked_at"])
-        Enrollment.objects.filter(access_code=code, revoked_at__isnull=True).update(revoked_at=now)
+        _enrollments_revoke(
+            Enrollment.objects.filter(access_code=code, revoked_at__isnull=True), now=now
+        )
     return code
 
 
@@ -296,10 +304,13 @@ def access_code_batch_revoke(
             targets = targets.filter(redeemed_at__isnull=True)
         enrollments = 0
         if include_redeemed:
-            enrollments = Enrollment.objects.filter(
-                access_code__in=batch.filter(redeemed_at__isnull=False),
-                revoked_at__isnull=True,
-            ).update(revoked_at=now)
+            enrollments = _enrollments_revoke(
+                Enrollment.objects.filter(
+                    access_code__in=batch.filter(redeemed_at__isnull=False),
+                    revoked_at__isnull=True,
+                ),
+                now=now,
+            )
         revoked = targets.update(revoked_at=now)
     return BatchRevocation(batch_id=batch_id, codes=revoked, enrollments=enrollments)
 
@@ -313,9 +324,11 @@ def enrollment_revoke(*, course: Course, enrollment_id: int) -> Enrollment:
     valid until they expire. Raises ``NotFound`` for an id that is not an enrollment of
     ``course``.
     """
-    Enrollment.objects.filter(id=enrollment_id, course=course, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    with transaction.atomic():
+        _enrollments_revoke(
+            Enrollment.objects.filter(id=enrollment_id, course=course, revoked_at__isnull=True),
+            now=timezone.now(),
+        )
     return _course_enrollment(course=course, enrollment_id=enrollment_id)
 
 
@@ -323,10 +336,37 @@ def enrollment_reinstate(*, course: Course, enrollment_id: int) -> Enrollment:
     """Give a revoked enrollment of ``course`` back its access; idempotent. The access code it
     came from, if revoked, stays revoked. Raises ``NotFound`` for an id that is not an
     enrollment of ``course``."""
-    Enrollment.objects.filter(id=enrollment_id, course=course).exclude(
-        revoked_at__isnull=True
-    ).update(revoked_at=None)
+    with transaction.atomic():
+        rows = list(
+            Enrollment.objects.select_for_update()
+            .filter(id=enrollment_id, course=course, revoked_at__isnull=False)
+            .values_list("id", "student_id", "course_id")
+        )
+        Enrollment.objects.filter(id__in=[row[0] for row in rows]).update(revoked_at=None)
+        _enrollment_hooks_on_commit(enrollment_reinstated, rows)
     return _course_enrollment(course=course, enrollment_id=enrollment_id)
+
+
+def _enrollments_revoke(enrollments, *, now: datetime) -> int:
+    """Revoke the active enrollments of the queryset ``enrollments`` (inside the caller's
+    transaction) and fire ``enrollment.hooks.enrollment_revoked`` on commit for each one;
+    returns how many were revoked."""
+    rows = list(enrollments.select_for_update().values_list("id", "student_id", "course_id"))
+    Enrollment.objects.filter(id__in=[row[0] for row in rows]).update(revoked_at=now)
+    _enrollment_hooks_on_commit(enrollment_revoked, rows)
+    return len(rows)
+
+
+def _enrollment_hooks_on_commit(hook, rows: list[tuple[int, int, UUID]]) -> None:
+    schema_name = connection.schema_name
+    for enrollment_id, student_id, course_id in rows:
+        payload = {
+            "schema_name": schema_name,
+            "course_id": course_id,
+            "enrollment_id": enrollment_id,
+            "student_id": student_id,
+        }
+        transaction.on_commit(partial(hook.send, **payload), robust=True)
 
 
 def _course_enrollment(*, course: Course, enrollment_id: int) -> Enrollment:

@@ -135,6 +135,16 @@ OWNERSHIP: dict[str, Case | Exempt] = {
             "lists/",
         )
     },
+    **{
+        route: Exempt("the account's own summary and certificates (learning/tests)")
+        for route in ("my/", "api/v1/students/me/summary", "api/v1/certificates")
+    },
+    "certificates/<str:certificate_id>/": Exempt(
+        "public verification page of a certificate (learning/tests)"
+    ),
+    "certificates/<str:certificate_id>/pdf": Exempt(
+        "a certificate's PDF, for a link signed for its owner (learning/tests)"
+    ),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Exempt(
         "school-wide, owner only (teams/tests)"
     ),

@@ -57,6 +57,7 @@ TASK_CASES = {
     "teams.tasks.invitation_emails_send": "test_invitation_emails_send_interleaved_in_one_worker",
     "trust.tasks.image_check": "test_trust_checks_interleaved_in_one_worker",
     "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
+    "learning.tasks.certificate_render": "test_certificate_render_interleaved_in_one_worker",
 }
 
 
@@ -686,3 +687,59 @@ def test_trust_checks_interleaved_in_one_worker(
         ] == [checked, checked, None, None]
         assert not Flag.objects.filter(object_id__in=[a[0], a[2], b[0], b[2]]).exists()
         connection.set_schema_to_public()
+
+
+def test_certificate_render_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Certificate id P exists in both schools (named after each school's holder), Q only in
+    B. The worker's runs A(P), B(P), A(Q), B(Q) store each PDF under its own school's prefix
+    with its own school's name in it, and find nothing for Q in A (None)."""
+    import io
+
+    from django.core.files.storage import default_storage
+    from pypdf import PdfReader
+
+    from learning.models import Certificate
+    from learning.tasks import certificate_render
+
+    alpha, beta, owner_a, owner_b = two_schools
+    p, q = uuid.uuid4(), uuid.uuid4()
+    with django_db_blocker.unblock():
+        for tenant, owner, ids in ((alpha, owner_a, (p,)), (beta, owner_b, (p, q))):
+            with tenant_context(tenant):
+                for pk in ids:
+                    Certificate.objects.create(
+                        id=pk,
+                        student=owner,
+                        course_id=uuid.uuid4(),
+                        student_name=f"Holder of {tenant.schema_name}",
+                        course_title="Schemas",
+                    )
+        connection.set_schema_to_public()
+        keys: list = []
+        try:
+            runs = [(alpha, p), (beta, p), (alpha, q), (beta, q)]
+            keys = [
+                certificate_render.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "certificate_id": str(pk)}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert keys == [
+                f"tenants/{alpha.schema_name}/certificates/{p.hex}.pdf",
+                f"tenants/{beta.schema_name}/certificates/{p.hex}.pdf",
+                None,
+                f"tenants/{beta.schema_name}/certificates/{q.hex}.pdf",
+            ]
+            for key, tenant in ((keys[0], alpha), (keys[1], beta)):
+                with default_storage.open(key, "rb") as handle:
+                    text = PdfReader(io.BytesIO(handle.read())).pages[0].extract_text()
+                assert f"Holder of {tenant.schema_name}" in text
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    Certificate.objects.filter(pk__in=[p, q]).delete()
+            for key in [k for k in keys if k]:
+                default_storage.delete(key)
+            connection.set_schema_to_public()

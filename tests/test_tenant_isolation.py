@@ -44,6 +44,8 @@ from engagement.models import Note, SavedItem
 from engagement.services import note_create, saved_item_add, saved_list_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create, email_change_token, playback_grant
+from learning.downloads import certificate_download_url
+from learning.models import Certificate
 from media_pipeline import uploads
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
@@ -105,6 +107,12 @@ def world(tenant, other_tenant):
         note = note_create(student=student_a, lecture_id=lecture.id, body="Alpha note", timestamp=1)
         saved = saved_list_create(student=student_a, name="Alpha list")
         item = saved_item_add(student=student_a, saved_list=saved, lecture_id=lecture.id)
+        certificate = Certificate.objects.create(
+            student=student_a,
+            course_id=course.id,
+            student_name="Alpha student",
+            course_title="Alpha secret course",
+        )
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -130,6 +138,7 @@ def world(tenant, other_tenant):
         "note": note,
         "saved_list": saved,
         "item": item,
+        "certificate": certificate,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -646,6 +655,42 @@ def case_web_my_courses(w):
     assert _to_login(_b_page(w, w["student"]).get("/my/courses/"), "/my/courses/")
 
 
+def case_web_my(w):
+    assert _to_login(_b_page(w, w["student"]).get("/my/"), "/my/")
+    response = _b_student_page(w).get("/my/")
+    assert (response.status_code, b"Alpha" in response.content) == (200, False)
+
+
+def case_student_summary(w):
+    assert w["jwt_s"].get("/api/v1/students/me/summary").status_code == 401
+    response = w["b_s"].get("/api/v1/students/me/summary")
+    assert (response.status_code, response.json()["watch_seconds"]) == (200, 0.0)
+    assert response.json()["continue_watching"] == []
+
+
+def case_certificates(w):
+    assert w["jwt_s"].get("/api/v1/certificates").status_code == 401
+    response = w["b_s"].get("/api/v1/certificates")
+    assert (response.status_code, response.json()["count"]) == (200, 0)
+
+
+def case_certificate_pages(w):
+    certificate = w["certificate"]
+    path = f"/certificates/{certificate.id.hex}/"
+    with in_tenant(w["tenant"]):
+        download = certificate_download_url(
+            certificate_id=certificate.id, student_id=w["student"].pk
+        )
+    connection.set_schema_to_public()
+    clients = (_b_page(w), _b_page(w, w["student"]), _b_student_page(w))
+    for url in (path, download, f"/certificates/{certificate.display_id}/"):
+        for client in clients:
+            response = client.get(url)
+            assert (response.status_code, b"Alpha" in response.content) == (404, False)
+    # On A's own host the page is public.
+    assert Client(HTTP_HOST=host_of(w["tenant"])).get(path).status_code == 200
+
+
 def case_web_course(w):
     url = f"/courses/{w['course'].id}/"
     assert _to_login(_b_page(w, w["student"]).get(url), url)
@@ -1082,6 +1127,11 @@ CASES = {
     "password-reset/<uidb64>/<token>/": case_password_reset_confirm,
     "redeem/": case_web_redeem,
     "my/courses/": case_web_my_courses,
+    "my/": case_web_my,
+    "api/v1/students/me/summary": case_student_summary,
+    "api/v1/certificates": case_certificates,
+    "certificates/<str:certificate_id>/": case_certificate_pages,
+    "certificates/<str:certificate_id>/pdf": case_certificate_pages,
     "courses/<uuid:course_id>/": case_web_course,
     "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": case_web_lecture,
     "api/v1/courses/<uuid:course_id>/access-codes/<int:code_id>/revoke": case_code_revoke,
@@ -1311,6 +1361,13 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/lists/<int:list_id>/items/<int:item_id>": Entry(),
     "notes/": Entry(),
     "lists/": Entry(),
+    # The student's own summary and certificates (learning): B's account's own rows; A's
+    # certificate id is unknown on B's host.
+    "my/": Entry(),
+    "api/v1/students/me/summary": Entry(),
+    "api/v1/certificates": Entry(),
+    "certificates/<str:certificate_id>/": Entry(),
+    "certificates/<str:certificate_id>/pdf": Entry(),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
     "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),
@@ -1406,6 +1463,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "item_id": lambda a: [str(a.item_id)],
     "question_id": lambda a: [str(a.question_id)],
     "answer_id": lambda a: [str(a.answer_id)],
+    "certificate_id": lambda a: [a.certificate_id],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1434,6 +1492,7 @@ class ASide:
     item_id: int = 0
     question_id: int = 0
     answer_id: int = 0
+    certificate_id: str = ""
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1490,6 +1549,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         item_id=world["item"].pk,
         question_id=_a_question(world).pk,
         answer_id=world["answer"].pk,
+        certificate_id=world["certificate"].id.hex,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(

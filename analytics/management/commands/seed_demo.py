@@ -113,6 +113,7 @@ class Command(BaseCommand):
                 student=student,
                 instructor=User.objects.get(email=INSTRUCTOR[0]),
             )
+            _demo_learning(student=student, course=course, owner=owner)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -203,6 +204,95 @@ _FODP = """<?xml version="1.0" encoding="UTF-8"?>
 </office:document>"""
 _FODP_PAGE = """<draw:page draw:name="p{n}"><draw:frame svg:x="2cm" svg:y="3cm" svg:width="24cm"
  svg:height="6cm"><draw:text-box><text:p>{text}</text:p></draw:text-box></draw:frame></draw:page>"""
+
+
+LEARNING_COURSE = "Learning how to learn"
+LEARNING_STREAK_DAYS = 5  # the demo student's current streak: today and the 4 days before
+
+
+def _demo_learning(*, student, course, owner) -> None:
+    """The demo student's learning record: the demo course's video, article and presentation
+    completed through the real services (``progress_record``; its "Your own first lecture"
+    has no video yet, so that course stays in "Continue watching"), a short reading course
+    "Learning how to learn" completed with its certificate made, and watch time on each of
+    the 4 days before today, so /my/ shows a 5-day streak. Idempotent: lectures already
+    completed are left alone, a past day is written only when it has no row, and the
+    certificate's PDF is made only while it is pending."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from enrollment.models import LectureProgress
+    from enrollment.services import progress_record
+    from learning.models import Certificate, StudentDay
+    from learning.selectors import local_day
+    from learning.services import activity_record, certificate_render
+
+    done = set(
+        LectureProgress.objects.filter(student=student, completed=True).values_list(
+            "lecture_id", flat=True
+        )
+    )
+    for lecture in Lecture.objects.select_related("video", "document").filter(
+        section__course=course
+    ):
+        if lecture.id in done:
+            continue
+        if lecture.kind == Lecture.Kind.ARTICLE:
+            progress_record(
+                student=student, lecture_id=lecture.id, position=1.0, watched=[], finished=True
+            )
+        elif lecture.kind == Lecture.Kind.PRESENTATION and lecture.document.page_count:
+            pages = list(range(1, lecture.document.page_count + 1))
+            progress_record(
+                student=student, lecture_id=lecture.id, position=1.0, watched=[], pages=pages
+            )
+        elif lecture.kind == Lecture.Kind.VIDEO and lecture.video.duration:
+            duration = lecture.video.duration
+            progress_record(
+                student=student, lecture_id=lecture.id, position=duration, watched=[[0, duration]]
+            )
+    reading = Course.objects.filter(title=LEARNING_COURSE).first()
+    if reading is None:
+        reading = course_create(
+            title=LEARNING_COURSE,
+            subtitle="Two short readings on studying well",
+            description="Spaced practice and active recall, in two five-minute readings.",
+            published=True,
+            created_by=owner,
+        )
+        section = section_create(course=reading, title="Readings")
+        for title, body in DEMO_READINGS:
+            lecture_create(section=section, title=title, kind="article", body=body)
+    Enrollment.objects.get_or_create(student=student, course=reading)
+    for lecture in Lecture.objects.filter(section__course=reading).exclude(id__in=done):
+        progress_record(
+            student=student, lecture_id=lecture.id, position=1.0, watched=[], finished=True
+        )
+    for certificate in Certificate.objects.filter(student=student, status="pending"):
+        certificate_render(certificate_id=certificate.id)
+    now = timezone.now()
+    for back, minutes in zip(range(1, LEARNING_STREAK_DAYS), (12, 25, 8, 17), strict=True):
+        at = now - timedelta(days=back)
+        if not StudentDay.objects.filter(
+            student=student, day=local_day(student=student, at=at)
+        ).exists():
+            activity_record(student=student, seconds=minutes * 60.0, lectures=0, at=at)
+
+
+DEMO_READINGS = (
+    (
+        "Spaced practice",
+        "Reviewing a topic a little on **several days** beats one long session: each return "
+        "to it, just as it starts to fade, makes it last longer.\n\n"
+        "- Day 1: learn it\n- Day 2: recall it\n- Day 5: recall it again",
+    ),
+    (
+        "Active recall",
+        "Close the book and **write down what you remember** before checking. The effort "
+        "of retrieving is what strengthens the memory; re-reading feels easier but sticks less.",
+    ),
+)
 
 
 def _demo_lecture_kinds(command, *, course, owner) -> None:
