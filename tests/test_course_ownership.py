@@ -135,6 +135,20 @@ OWNERSHIP: dict[str, Case | Exempt] = {
             "lists/",
         )
     },
+    **{
+        route: Exempt("the account's own notifications and preferences (notifications/tests)")
+        for route in (
+            "api/v1/notifications",
+            "api/v1/notifications/read-all",
+            "api/v1/notifications/unread-count",
+            "api/v1/notifications/preferences",
+            "api/v1/notifications/<int:notification_id>/read",
+            "notifications/",
+            "notifications/read-all/",
+            "notifications/preferences/",
+            "notifications/<int:notification_id>/read/",
+        )
+    },
     "api/v1/school/invitations/<int:invitation_id>/revoke": Exempt(
         "school-wide, owner only (teams/tests)"
     ),
