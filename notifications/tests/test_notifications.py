@@ -272,3 +272,28 @@ def test_pages_mark_read_and_go_to_the_target(world):
     assert (went.status_code, went["Location"]) == (302, "/my/courses/")
     assert page.post("/notifications/read-all/").status_code == 302
     assert browser(tenant).get("/notifications/").status_code == 302
+
+
+def test_seed_demo_notifications_are_made_once(world):
+    from analytics.management.commands.seed_demo import _demo_community, _demo_notifications
+
+    args = {
+        "course": world["course"],
+        "lecture": world["lecture"],
+        "student": world["student"],
+        "instructor": world["teacher"],
+    }
+    with in_tenant(world["tenant"]):
+        _demo_community(**args)
+        _demo_notifications(**args)
+        first = sorted(Notification.objects.values_list("user_id", "kind", "read_at"))
+        _demo_notifications(**args)
+        assert sorted(Notification.objects.values_list("user_id", "kind", "read_at")) == first
+    student, teacher = world["student"].pk, world["teacher"].pk
+    assert [(user, kind, read is None) for user, kind, read in first] == sorted(
+        [
+            (student, "lecture_published", False),
+            (student, "qa_answer", True),
+            (teacher, "qa_question", True),
+        ]
+    )
