@@ -7,6 +7,7 @@ from analytics import receivers
 from courses.hooks import course_delete_guards
 from enrollment import hooks as enrollment_hooks
 from enrollment.services import course_delete_guard
+from notifications import receivers as notification_receivers
 from tenants.hooks import Hook
 
 
@@ -53,5 +54,8 @@ def test_a_payload_with_other_names_is_refused_before_any_receiver_runs():
 def test_the_apps_above_connect_their_receivers_at_start_up():
     assert course_delete_guards.receivers == (course_delete_guard,)
     assert enrollment_hooks.access_code_redeemed.receivers == (receivers.enrollment_announce,)
-    assert enrollment_hooks.progress_recorded.receivers == (receivers.watch_record,)
+    assert enrollment_hooks.progress_recorded.receivers == (
+        notification_receivers.progress_recorded,
+        receivers.watch_record,
+    )
     assert enrollment_hooks.course_viewed.receivers == (receivers.view_record,)
