@@ -55,7 +55,7 @@ def test_the_apps_above_connect_their_receivers_at_start_up():
     assert course_delete_guards.receivers == (course_delete_guard,)
     assert enrollment_hooks.access_code_redeemed.receivers == (receivers.enrollment_announce,)
     assert enrollment_hooks.progress_recorded.receivers == (
-        notification_receivers.progress_recorded,
         receivers.watch_record,
+        notification_receivers.progress_recorded,
     )
     assert enrollment_hooks.course_viewed.receivers == (receivers.view_record,)
