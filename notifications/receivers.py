@@ -16,17 +16,17 @@ from notifications import realtime, tasks
 logger = logging.getLogger(__name__)
 
 
-def _send(schema_name: str, event: str, payload: dict) -> None:
+def _send(task, **kwargs) -> None:
     try:
-        tasks.event_notify.apply_async(
-            kwargs={"schema_name": schema_name, "event": event, "payload": payload}
-        )
+        task.apply_async(kwargs=kwargs)
     except Exception:
-        logger.exception("Could not queue notifications of %s %s", event, payload)
+        logger.exception("Could not queue %s with %s", task.name, kwargs)
 
 
 def _enqueue(schema_name: str, event: str, **payload) -> None:
-    transaction.on_commit(partial(_send, schema_name, event, payload))
+    transaction.on_commit(
+        partial(_send, tasks.event_notify, schema_name=schema_name, event=event, payload=payload)
+    )
 
 
 def answer_published(*, schema_name: str, question_id: int, answer_id: int, **payload) -> None:
