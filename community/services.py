@@ -20,13 +20,14 @@ sent once it commits and only ever carry published posts. Rules and their source
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from community import realtime, selectors
+from community import hooks, realtime, selectors
 from community.models import (
     Answer,
     CommunitySettings,
@@ -131,6 +132,38 @@ def _publish(question: Question, event: str, **extra) -> None:
     realtime.qa_publish(schema_name=_schema(), lecture_id=question.lecture_id, message=message)
 
 
+def _announce_question(question: Question) -> None:
+    """Tell the apps above, once committed, that ``question`` was published
+    (``community.hooks.question_published``)."""
+    transaction.on_commit(
+        partial(
+            hooks.question_published.send,
+            schema_name=_schema(),
+            course_id=question.course_id,
+            lecture_id=question.lecture_id,
+            question_id=question.pk,
+            author_id=question.author_id,
+        )
+    )
+
+
+def _announce_answer(question: Question, answer: Answer) -> None:
+    """Tell the apps above, once committed, that ``answer`` to ``question`` was published
+    (``community.hooks.answer_published``)."""
+    transaction.on_commit(
+        partial(
+            hooks.answer_published.send,
+            schema_name=_schema(),
+            course_id=question.course_id,
+            lecture_id=question.lecture_id,
+            question_id=question.pk,
+            answer_id=answer.pk,
+            author_id=answer.author_id,
+            question_author_id=question.author_id,
+        )
+    )
+
+
 def _answer_data(answer: Answer) -> dict:
     return dict(AnswerOutput(answer, context={"user": None}).data)
 
@@ -180,6 +213,7 @@ def question_create(
             _hold(post=question, course_id=access.course.pk, score=score)
         else:
             _publish(question, "question.created")
+            _announce_question(question)
     return question
 
 
@@ -283,6 +317,7 @@ def answer_create(*, question: Question, author, body: str) -> Answer:
             _recount(question)
             _publish(question, "answer.created", answer=_answer_data(answer))
             _publish(question, "question.updated")
+            _announce_answer(question, answer)
     return answer
 
 
@@ -454,12 +489,16 @@ def _post_action(*, actor, action: str, question_id, answer_id, reason: str) -> 
         if question.status == PostStatus.PUBLISHED and was != post.status:
             if post.status == PostStatus.PUBLISHED:
                 _publish(question, "answer.created", answer=_answer_data(post))
+                if was == PostStatus.PENDING:
+                    _announce_answer(question, post)
             elif was == PostStatus.PUBLISHED:
                 _publish(question, "answer.removed", answer_id=post.pk)
             _publish(question, "question.updated")
     elif was != post.status:
         if post.status == PostStatus.PUBLISHED:
             _publish(question, "question.created")
+            if was == PostStatus.PENDING:
+                _announce_question(question)
         elif was == PostStatus.PUBLISHED:
             _publish(question, "question.removed")
     return entry

@@ -21,12 +21,15 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from analytics.routing import websocket_urlpatterns as dashboard_routes  # noqa: E402
 from community.routing import websocket_urlpatterns as qa_routes  # noqa: E402
+from notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
 from tenants.asgi import TenantWebsocketStack, WebsocketRoutes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # tus bodies reach the view as a stream, not spooled first (media_pipeline/asgi.py).
         "http": upload_body_streaming(django_asgi_app),
-        "websocket": TenantWebsocketStack(WebsocketRoutes(dashboard_routes + qa_routes)),
+        "websocket": TenantWebsocketStack(
+            WebsocketRoutes(dashboard_routes + qa_routes + notification_routes)
+        ),
     }
 )

@@ -33,6 +33,7 @@ api_v1 = [
     path("", include("engagement.api.urls")),
     path("", include("community.api.urls")),
     path("", include("learning.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [
@@ -54,6 +55,8 @@ urlpatterns = [
     path("", include("learning.web.urls")),
     # The Q&A inbox, threads and moderation queue of the dashboard.
     path("dashboard/", include("community.dashboard.urls")),
+    # The notifications page and the notification preferences.
+    path("", include("notifications.web.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

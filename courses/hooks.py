@@ -56,3 +56,9 @@ what the apps above have to tell the lecture's instructors. Payload: ``lecture``
 ``Lecture`` of the current schema). Each receiver returns a list of notices, dicts
 ``{"text": str, "url": str | None}`` (plain text, escaped by the page; ``url`` a link of
 this school's dashboard or None). Connected by ``trust`` ("Same audio as lecture X")."""
+
+course_published = Hook("course_published", payload=("schema_name", "course_id"))
+"""Sent by ``courses.services.course_create`` (a course created published) and
+``course_update`` (its ``status`` changed to ``published`` from ``draft`` or ``archived``)
+once the change has committed. Payload: ``schema_name`` (str) and ``course_id`` (UUID).
+``notifications`` tells the followers of the course's instructors."""

@@ -7,6 +7,7 @@ removed only once the transaction has committed, so a rollback never loses media
 """
 
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from courses.hooks import (
     course_cover_stored,
     course_delete_guards,
     course_deleted,
+    course_published,
     lectures_deleted,
 )
 from courses.images import image_delete, image_store
@@ -124,6 +126,8 @@ def course_create(
             if created_by is not None:
                 course.instructors.add(created_by)
             _cover_stored(course, key)
+            if course.status == Course.Status.PUBLISHED:
+                _published(course)
             return course
     except Exception:
         image_delete(key)
@@ -183,6 +187,7 @@ def course_update(
     instructors = None if instructor_ids is None else course_instructors_check(instructor_ids)
     key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
     old_key = course.thumbnail
+    was_published = course.status == Course.Status.PUBLISHED
     try:
         with transaction.atomic():
             for name in fields:
@@ -197,12 +202,22 @@ def course_update(
             if key:
                 _media_delete(images=[old_key])
                 _cover_stored(course, key)
+            if not was_published and course.status == Course.Status.PUBLISHED:
+                _published(course)
     except Exception:
         image_delete(key)
         if key:
             course.thumbnail = old_key
         raise
     return course
+
+
+def _published(course: Course) -> None:
+    """Tell the apps above, once committed, that ``course`` was published
+    (``courses.hooks.course_published``)."""
+    transaction.on_commit(
+        partial(course_published.send, schema_name=connection.schema_name, course_id=course.pk)
+    )
 
 
 def _cover_stored(course: Course, key: str) -> None:

@@ -7,3 +7,17 @@ class NotificationsConfig(AppConfig):
 
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        from community.hooks import answer_published, question_published
+        from courses.hooks import course_published
+        from enrollment.hooks import enrollment_created, progress_recorded
+        from media_pipeline.hooks import asset_changed
+        from notifications import receivers
+
+        answer_published.connect(receivers.answer_published)
+        question_published.connect(receivers.question_published)
+        asset_changed.connect(receivers.lecture_ready)
+        course_published.connect(receivers.course_published)
+        enrollment_created.connect(receivers.enrollment_created)
+        progress_recorded.connect(receivers.progress_recorded)

@@ -48,6 +48,8 @@ from courses.services import attachment_create, course_create, lecture_create, s
 from engagement.services import note_create, saved_item_add, saved_list_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
+from notifications.models import Notification
+from notifications.services import notify
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
@@ -155,6 +157,15 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
                 status="published",
                 is_instructor_answer=True,
             )
+            notify(
+                users=[student.pk],
+                kind="qa_answer",
+                title="Schema notification",
+                body="",
+                url="/",
+                data={},
+            )
+            notification = Notification.objects.get(user=student)
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -171,6 +182,7 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "instructor_id": instructor.pk,
             "question_id": question.pk,
             "answer_id": answer.pk,
+            "notification_id": notification.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]

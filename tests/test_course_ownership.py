@@ -145,6 +145,20 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "certificates/<str:certificate_id>/pdf": Exempt(
         "a certificate's PDF, for a link signed for its owner (learning/tests)"
     ),
+    **{
+        route: Exempt("the account's own notifications and preferences (notifications/tests)")
+        for route in (
+            "api/v1/notifications",
+            "api/v1/notifications/read-all",
+            "api/v1/notifications/unread-count",
+            "api/v1/notifications/preferences",
+            "api/v1/notifications/<int:notification_id>/read",
+            "notifications/",
+            "notifications/read-all/",
+            "notifications/preferences/",
+            "notifications/<int:notification_id>/read/",
+        )
+    },
     "api/v1/school/invitations/<int:invitation_id>/revoke": Exempt(
         "school-wide, owner only (teams/tests)"
     ),

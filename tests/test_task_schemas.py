@@ -58,6 +58,7 @@ TASK_CASES = {
     "trust.tasks.image_check": "test_trust_checks_interleaved_in_one_worker",
     "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
     "learning.tasks.certificate_render": "test_certificate_render_interleaved_in_one_worker",
+    "notifications.tasks.event_notify": "test_event_notify_interleaved_in_one_worker",
 }
 
 
@@ -615,6 +616,60 @@ def test_invitation_emails_send_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     Invitation.objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_event_notify_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """Enrollment ids P and Q: P exists in A only, Q in B only (each with its own student and
+    course). The worker's runs A(P), B(Q), A(Q), B(P) of the ``enrollment_created`` fan-out
+    notify 1, 1, 0, 0: each run finds its enrollment only in the school it names, and the
+    notification is stored there, for that school's student."""
+    from courses.models import Course
+    from courses.services import course_create
+    from enrollment.models import Enrollment
+    from notifications.models import Notification
+    from notifications.tasks import event_notify
+
+    alpha, beta, a_teacher, b_teacher = two_schools
+    first = 900_000 + secrets.randbelow(99_999) * 2
+    ids = {alpha.pk: first, beta.pk: first + 1}
+    made = {}
+    with django_db_blocker.unblock():
+        for tenant, teacher in ((alpha, a_teacher), (beta, b_teacher)):
+            student = make_user(tenant, f"notify-{first}@{tenant.schema_name}.test")
+            with tenant_context(tenant):
+                course = course_create(
+                    title=f"Notify {tenant.schema_name}", published=True, created_by=teacher
+                )
+                Enrollment.objects.create(id=ids[tenant.pk], student=student, course=course)
+            made[tenant.pk] = (student, course)
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            counts = [
+                event_notify.apply_async(
+                    kwargs={
+                        "schema_name": tenant.schema_name,
+                        "event": "enrollment_created",
+                        "payload": {"enrollment_id": pk},
+                    }
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert counts == [1, 1, 0, 0]
+            for tenant in (alpha, beta):
+                student, course = made[tenant.pk]
+                with tenant_context(tenant):
+                    rows = list(Notification.objects.values_list("user_id", "title"))
+                assert rows == [(student.pk, f"You were enrolled in “{course.title}”")]
+        finally:
+            for tenant in (alpha, beta):
+                student, course = made[tenant.pk]
+                with tenant_context(tenant):
+                    Notification.objects.filter(user=student).delete()
+                    Enrollment.objects.filter(course=course).delete()
+                    Course.objects.filter(pk=course.pk).delete()
+                    student.delete()
             connection.set_schema_to_public()
 
 

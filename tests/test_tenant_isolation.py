@@ -47,6 +47,9 @@ from enrollment.services import access_codes_create, email_change_token, playbac
 from learning.downloads import certificate_download_url
 from learning.models import Certificate
 from media_pipeline import uploads
+from notifications.models import Notification
+from notifications.selectors import wants as notification_wants
+from notifications.services import notify
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
 from tenants.testing import (
@@ -113,6 +116,15 @@ def world(tenant, other_tenant):
             student_name="Alpha student",
             course_title="Alpha secret course",
         )
+        notify(
+            users=[student_a.pk],
+            kind="announcement",
+            title="Alpha notification",
+            body="Alpha notification body",
+            url="/my/courses/",
+            data={},
+        )
+        notification = Notification.objects.get(user=student_a)
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -139,6 +151,7 @@ def world(tenant, other_tenant):
         "saved_list": saved,
         "item": item,
         "certificate": certificate,
+        "notification": notification,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -752,6 +765,42 @@ def case_list_detail(w):
         assert SavedItem.objects.filter(pk=w["item"].pk).exists()
 
 
+def case_notifications(w):
+    for path in ("/api/v1/notifications", "/api/v1/notifications/unread-count"):
+        assert w["jwt_s"].get(path).status_code == 401
+    assert w["b_s"].get("/api/v1/notifications").json()["count"] == 0
+    assert w["b_s"].get("/api/v1/notifications/unread-count").json() == {"unread_count": 0}
+    assert w["jwt_s"].post("/api/v1/notifications/read-all").status_code == 401
+    assert w["b_s"].post("/api/v1/notifications/read-all").json()["updated"] == 0
+    url = "/api/v1/notifications/preferences"
+    patch = {"qa_answer": {"in_app": False}}
+    assert w["jwt_s"].patch(url, patch, format="json").status_code == 401
+    assert w["b_s"].get(url).json()["qa_answer"] == {"in_app": True, "email": True}
+    with in_tenant(w["tenant"]):
+        assert Notification.objects.get(pk=w["notification"].pk).read_at is None
+        assert notification_wants(w["student"], "qa_answer", "in_app") is True
+
+
+def case_notification_read(w):
+    url = f"/api/v1/notifications/{w['notification'].pk}/read"
+    assert [w["jwt_s"].post(url).status_code, w["b_s"].post(url).status_code] == [401, 404]
+    page = f"/notifications/{w['notification'].pk}/read/"
+    assert _b_student_page(w).post(page).status_code == 404
+    with in_tenant(w["tenant"]):
+        assert Notification.objects.get(pk=w["notification"].pk).read_at is None
+
+
+def case_web_notifications(w):
+    b_student = _b_student_page(w)
+    for path in ("/notifications/", "/notifications/preferences/"):
+        assert _to_login(_b_page(w, w["student"]).get(path), path)
+        response = b_student.get(path)
+        assert (response.status_code, b"Alpha" in response.content) == (200, False)
+    assert b_student.post("/notifications/read-all/").status_code == 302
+    with in_tenant(w["tenant"]):
+        assert Notification.objects.get(pk=w["notification"].pk).read_at is None
+
+
 def case_web_notes(w):
     b_student = _b_student_page(w)
     for path in ("/notes/", "/lists/"):
@@ -1153,6 +1202,15 @@ CASES = {
     "api/v1/lists/<int:list_id>/items/<int:item_id>": case_list_detail,
     "notes/": case_web_notes,
     "lists/": case_web_notes,
+    "api/v1/notifications": case_notifications,
+    "api/v1/notifications/read-all": case_notifications,
+    "api/v1/notifications/unread-count": case_notifications,
+    "api/v1/notifications/preferences": case_notifications,
+    "api/v1/notifications/<int:notification_id>/read": case_notification_read,
+    "notifications/": case_web_notifications,
+    "notifications/read-all/": case_web_notifications,
+    "notifications/preferences/": case_web_notifications,
+    "notifications/<int:notification_id>/read/": case_notification_read,
     "api/v1/school/invitations/<int:invitation_id>/revoke": case_invitation_revoke,
     "invitations/<str:token>/": case_invitation_accept,
     "api/v1/analytics/overview": case_analytics_overview,
@@ -1368,6 +1426,16 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/certificates": Entry(),
     "certificates/<str:certificate_id>/": Entry(),
     "certificates/<str:certificate_id>/pdf": Entry(),
+    # The account's own notifications and preferences: B's account's own rows.
+    "api/v1/notifications": Entry(),
+    "api/v1/notifications/read-all": Entry(),
+    "api/v1/notifications/unread-count": Entry(),
+    "api/v1/notifications/preferences": Entry(),
+    "api/v1/notifications/<int:notification_id>/read": Entry(),
+    "notifications/": Entry(),
+    "notifications/read-all/": Entry(),
+    "notifications/preferences/": Entry(),
+    "notifications/<int:notification_id>/read/": Entry(),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
     "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),
@@ -1464,6 +1532,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "question_id": lambda a: [str(a.question_id)],
     "answer_id": lambda a: [str(a.answer_id)],
     "certificate_id": lambda a: [a.certificate_id],
+    "notification_id": lambda a: [str(a.notification_id)],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1493,6 +1562,7 @@ class ASide:
     question_id: int = 0
     answer_id: int = 0
     certificate_id: str = ""
+    notification_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1550,6 +1620,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         question_id=_a_question(world).pk,
         answer_id=world["answer"].pk,
         certificate_id=world["certificate"].id.hex,
+        notification_id=world["notification"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(

@@ -31,6 +31,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from analytics.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, DashboardConsumer
 from community.consumers import CLOSE_NOT_FOUND, LectureQuestionsConsumer
+from notifications.consumers import NotificationsConsumer
 from tenants.accounts.tokens import tokens_for_user
 from tenants.asgi import TenantWebsocketStack
 from tenants.testing import PASSWORD
@@ -42,6 +43,9 @@ from .test_dashboard_socket import event, publish
 CONSUMER_CASES = {
     DashboardConsumer: "test_dashboard_sockets_of_both_schools_at_once_use_their_own_schema",
     LectureQuestionsConsumer: "test_qa_sockets_of_both_schools_at_once_use_their_own_schema",
+    NotificationsConsumer: (
+        "test_notification_sockets_of_both_schools_at_once_use_their_own_schema"
+    ),
 }
 
 
@@ -238,6 +242,55 @@ def test_qa_sockets_of_both_schools_at_once_use_their_own_schema(schools, twin, 
     not_found = ("closed", CLOSE_NOT_FOUND)
     assert outcomes == [("open", None), ("open", None), not_found, not_found]
     assert (got["type"], got["question"]["title"]) == ("question.created", "Twin question")
+    assert quiet == [True] * 4
+    assert sorted((schema, pk, role) for _, schema, pk, role in recorder.seen) == sorted(
+        [("alpha", user_id, "owner"), ("beta", user_id, "student")] * 2
+    )
+    assert connection.schema_name == "public"
+
+
+def test_notification_sockets_of_both_schools_at_once_use_their_own_schema(schools, twin, run):
+    """N's notification sockets: A's owner N and B's student N both open theirs (JWT and
+    session, handshakes concurrent); a notification of A's N reaches A's two sockets only,
+    never B's account with the same id (the group is named by school and account)."""
+    from notifications.models import Notification
+    from notifications.services import notify
+
+    user_id, access, sessions = twin
+    recorder = Recorder()
+    a, b = schools.alpha_host, schools.beta_host
+    url = "/ws/notifications/"
+
+    def notify_in_a():
+        with tenant_context(schools.alpha):
+            notify(users=[user_id], kind="announcement", title="Twin", body="", url="/", data={})
+        connection.set_schema_to_public()
+
+    async def body():
+        sockets = [
+            recorder.socket(a, token=access["alpha"], url=url),
+            recorder.socket(b, token=access["beta"], url=url),
+            recorder.socket(a, session=sessions["alpha"], url=url),
+            recorder.socket(b, session=sessions["beta"], url=url),
+        ]
+        try:
+            outcomes = await asyncio.gather(*(handshake(s) for s in sockets))
+            await sync_to_async(notify_in_a, thread_sensitive=False)()
+            got = [await sockets[i].receive_json_from(timeout=EVENT_TIMEOUT) for i in (0, 2)]
+            quiet = await asyncio.gather(*(s.receive_nothing(timeout=SILENCE) for s in sockets))
+            return outcomes, got, quiet
+        finally:
+            for s in sockets:
+                await hang_up(s)
+
+    try:
+        outcomes, got, quiet = run(body)
+    finally:
+        with tenant_context(schools.alpha):
+            Notification.objects.filter(user_id=user_id).delete()
+        connection.set_schema_to_public()
+    assert outcomes == [("open", None)] * 4
+    assert [(event["type"], event["title"]) for event in got] == [("notification", "Twin")] * 2
     assert quiet == [True] * 4
     assert sorted((schema, pk, role) for _, schema, pk, role in recorder.seen) == sorted(
         [("alpha", user_id, "owner"), ("beta", user_id, "student")] * 2

@@ -8,6 +8,7 @@ from courses.hooks import course_delete_guards
 from enrollment import hooks as enrollment_hooks
 from enrollment.services import course_delete_guard
 from learning import services as learning_services
+from notifications import receivers as notification_receivers
 from tenants.hooks import Hook
 
 
@@ -57,6 +58,7 @@ def test_the_apps_above_connect_their_receivers_at_start_up():
     assert enrollment_hooks.progress_recorded.receivers == (
         receivers.watch_record,
         learning_services.progress_recorded_receiver,
+        notification_receivers.progress_recorded,
     )
     assert enrollment_hooks.enrollment_revoked.receivers == (
         learning_services.enrollment_revoked_receiver,

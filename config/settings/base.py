@@ -144,6 +144,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "enrollment.web.context.school",
+                "notifications.context.bell",
             ],
         },
     },

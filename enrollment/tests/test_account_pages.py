@@ -27,7 +27,9 @@ def test_name_and_bio_are_inert_on_the_page_and_in_the_header(tenant, student, p
     assert_inert(_fragment(html, r'<a class="site-nav__user".*?</a>'))
     assert_inert(_fragment(html, r'<div class="card profile-card">.*?</div>\s*</div>'))
     # The only forms, scripts and styles of the page are the page's own.
-    assert html.count("<script") == 0
+    # One script: the header bell's (notifications), loaded from the page's own static files.
+    assert html.count("<script") == 1
+    assert html.count('<script src="/static/build/notifications.js" defer></script>') == 1
     assert html.count("<form") == 5  # log-out + the four account forms
 
 

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.django_db
 # session and the user in the school's schema, each statement preceded by django-tenants'
 # ``SET search_path``.
 REQUEST_QUERIES = ["tenants_domain", "django_session", "accounts_user"]
+# The header bell's unread count, counted when the page's header is rendered (last).
+BELL = "notifications_notification"
 
 
 class WebClient(Client):
@@ -107,7 +109,7 @@ def test_my_courses_queries_only_the_students_rows_when_warm(
         )
     client = WebClient(tenant, student)
     cold = client.get("/my/courses/")
-    expected = [*REQUEST_QUERIES, "enrollment_enrollment", "enrollment_lectureprogress"]
+    expected = [*REQUEST_QUERIES, "enrollment_enrollment", "enrollment_lectureprogress", BELL]
 
     with django_assert_num_queries(statement_count(expected)) as captured:
         warm = client.get("/my/courses/")
@@ -137,6 +139,7 @@ def test_course_page_queries_only_the_students_rows_when_warm(
         "enrollment_enrollment",
         "enrollment_lectureprogress",
         "analytics_courseview",
+        BELL,
     ]
 
     with django_assert_num_queries(statement_count(expected)) as captured:
@@ -179,6 +182,7 @@ def test_lecture_page_outline_queries_no_course_table_but_the_playback_lecture(
         "engagement_lecturelike",
         "enrollment_enrollment",
         "courses_lecture",
+        BELL,
     ]
 
     with django_assert_num_queries(statement_count(expected)) as captured:

@@ -144,6 +144,16 @@ function start() {
     const playing = video.play();
     if (playing && playing.catch) playing.catch(() => {});
   });
+  // The student's progress recorded from another open page (static/src/notifications.js):
+  // a paused player of the same lecture moves to the new resume position.
+  document.addEventListener("lectern:resume", (event) => {
+    const detail = event.detail || {};
+    const seconds = Number(detail.position);
+    if (detail.lecture_id !== config.lecture_id || !Number.isFinite(seconds)) return;
+    config.position = seconds;
+    state.resumedAt = seconds;
+    if (video.paused && Math.abs((video.currentTime || 0) - seconds) > 1) video.currentTime = seconds;
+  });
   let lastAnnounced = -Infinity;
   const announce = (force) => {
     const seconds = video.currentTime || 0;

@@ -114,6 +114,12 @@ class Command(BaseCommand):
                 instructor=User.objects.get(email=INSTRUCTOR[0]),
             )
             _demo_learning(student=student, course=course, owner=owner)
+            _demo_notifications(
+                course=course,
+                lecture=lecture,
+                student=student,
+                instructor=User.objects.get(email=INSTRUCTOR[0]),
+            )
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -548,3 +554,50 @@ def _demo_community(*, course, lecture, student, instructor) -> None:
         "Stupid bunny video",
         "Total waste of my time, whoever picked it is an idiot.",
     )
+
+
+def _demo_notifications(*, course, lecture, student, instructor) -> None:
+    """The bell of the demo accounts (inside the demo school), through
+    ``notifications.services.notify``: the student is told of the instructor's answer to
+    their question (unread) and of the sample lecture (read); the instructor of the question
+    waiting in their inbox. Made once: nothing is added when the student has notifications."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from community.models import Question
+    from notifications.models import Notification
+    from notifications.services import notify
+
+    if Notification.objects.filter(user=student).exists():
+        return
+    lecture_url = reverse("web-lecture", kwargs={"course_id": course.id, "lecture_id": lecture.id})
+    ids = {"course_id": str(course.id), "lecture_id": str(lecture.id)}
+    notify(
+        users=[student.pk],
+        kind="lecture_published",
+        title=f"New lecture in “{course.title}”: {lecture.title}",
+        body="",
+        url=lecture_url,
+        data=ids,
+    )
+    Notification.objects.filter(user=student).update(read_at=timezone.now())
+    sharper = Question.objects.filter(lecture=lecture, author=student).order_by("pk").first()
+    if sharper is not None:
+        notify(
+            users=[student.pk],
+            kind="qa_answer",
+            title=f"An instructor answered “{sharper.title}”",
+            body="The player starts on a small rung of the HLS ladder and climbs to a sharper one.",
+            url=f"{lecture_url}#question-{sharper.pk}",
+            data={**ids, "question_id": sharper.pk},
+        )
+    waiting = Question.objects.filter(lecture=lecture, answer_count=0, status="published").first()
+    if waiting is not None:
+        notify(
+            users=[instructor.pk],
+            kind="qa_question",
+            title=f"New question in “{course.title}”: {waiting.title}",
+            body=f"{waiting.author.name or 'A student'} asked on “{lecture.title}”.",
+            url=reverse("dashboard-question", kwargs={"question_id": waiting.pk}),
+            data={**ids, "question_id": waiting.pk},
+        )

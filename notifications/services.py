@@ -1,0 +1,263 @@
+"""Writes of notifications and preferences (API.md "Notifications"), and who is told what
+(docs/ARCHITECTURE.md "Notifications": the kinds and their sources).
+
+``notify`` stores notifications for many accounts in one ``bulk_create`` and publishes each to
+its account's sockets on commit. The ``*_notify`` functions turn one source event (a hook's
+payload) into its recipients and text; they run in ``notifications.tasks.event_notify``, never
+in the request that fired the hook.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from community.models import Answer, PostStatus, Question
+from courses.models import Course, Lecture
+from engagement.models import Follow
+from enrollment.models import Enrollment
+from notifications import realtime, selectors
+from notifications.models import Channel, Kind, Notification, Preference
+from notifications.serializers import NotificationOutput
+from tenants.errors import ApplicationError
+
+TITLE_MAX = 300
+BODY_MAX = 300  # characters of a source text (an answer) quoted in a notification
+
+
+def _notification_event(notification: Notification) -> dict:
+    return {"type": "notification", **NotificationOutput(notification).data}
+
+
+def notify(*, users: list[int], kind: str, title: str, body: str, url: str, data: dict) -> int:
+    """Store one notification of ``kind`` for each account id in ``users`` (duplicates and ids
+    unknown in the current school dropped) that has not turned ``in_app`` off for ``kind``, in
+    one ``bulk_create``; each is sent to its account's sockets (``{"type": "notification",
+    ...notification object}``) once committed. ``title`` (plain text, cut to 300 characters)
+    and ``body`` (plain text) are escaped wherever shown; ``url`` is a path on the school's
+    host; ``data`` the source's ids (JSON). Returns how many rows were made. Raises
+    ``ValueError`` for an unknown ``kind``."""
+    if kind not in Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}")
+    wanted = set(users) - set(
+        Preference.objects.filter(user_id__in=users, kind=kind, in_app=False).values_list(
+            "user_id", flat=True
+        )
+    )
+    if not wanted:
+        return 0
+    recipients = get_user_model().objects.filter(pk__in=wanted, is_active=True)
+    title = Truncator(title).chars(TITLE_MAX)
+    body = Truncator(body).chars(2000)
+    with transaction.atomic():
+        rows = Notification.objects.bulk_create(
+            [
+                Notification(user_id=user_id, kind=kind, title=title, body=body, url=url, data=data)
+                for user_id in recipients.order_by("pk").values_list("pk", flat=True)
+            ]
+        )
+        realtime.user_publish(
+            schema_name=connection.schema_name,
+            messages=[(row.user_id, _notification_event(row)) for row in rows],
+        )
+    return len(rows)
+
+
+def _unread_publish(user) -> None:
+    realtime.user_publish(
+        schema_name=connection.schema_name,
+        messages=[(user.pk, {"type": "unread", "unread_count": selectors.unread_count(user=user)})],
+    )
+
+
+def notification_read(*, user, notification_id: int) -> Notification:
+    """Mark ``user``'s notification ``notification_id`` read (idempotent: the first
+    ``read_at`` stays). Raises ``NotFound`` (404) for an unknown id or another account's. The
+    account's sockets get ``{"type": "unread", "unread_count"}`` on commit."""
+    with transaction.atomic():
+        notification = selectors.notification_get(user=user, notification_id=notification_id)
+        if notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+            _unread_publish(user)
+    return notification
+
+
+def notifications_read_all(*, user) -> int:
+    """Mark every unread notification of ``user`` read; returns how many changed. The
+    account's sockets get ``{"type": "unread", "unread_count": 0}`` on commit."""
+    with transaction.atomic():
+        changed = Notification.objects.filter(user=user, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        if changed:
+            _unread_publish(user)
+    return changed
+
+
+def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
+    """Apply ``changes`` (``{kind: {"in_app"?: bool, "email"?: bool}}``; kinds and channels
+    left out keep their value) to ``user``'s preferences; returns them all
+    (``selectors.preferences``). Raises 400 ``VALIDATION_ERROR`` for an unknown kind or
+    channel, or a value that is not a boolean (nothing is changed then)."""
+    errors = {}
+    for kind, channels in changes.items():
+        if kind not in Kind.values:
+            errors[kind] = ["Unknown notification kind."]
+        elif not isinstance(channels, dict) or not channels:
+            errors[kind] = ["Expected an object of channels (in_app, email)."]
+        elif set(channels) - set(Channel.values):
+            errors[kind] = ["Unknown channel: use in_app and email."]
+        elif not all(isinstance(value, bool) for value in channels.values()):
+            errors[kind] = ["Channel values must be true or false."]
+    if errors:
+        raise ApplicationError(
+            "Invalid preferences.", code="VALIDATION_ERROR", details=errors, status=400
+        )
+    current = selectors.preferences(user=user)
+    with transaction.atomic():
+        for kind, channels in changes.items():
+            values = {**current[kind], **channels}
+            Preference.objects.update_or_create(user=user, kind=kind, defaults=values)
+    return selectors.preferences(user=user)
+
+
+# --- Sources: one hook payload -> recipients and text -----------------------------------------
+
+
+def _lecture_url(course_id, lecture_id) -> str:
+    return reverse("web-lecture", kwargs={"course_id": course_id, "lecture_id": lecture_id})
+
+
+def answer_notify(*, question_id: int, answer_id: int) -> int:
+    """``qa_answer``: tell the asker of ``question_id`` that ``answer_id`` (published, not
+    their own) answers it. Returns rows made (0 when either is gone or unpublished)."""
+    answer = (
+        Answer.objects.select_related("question", "author")
+        .filter(
+            pk=answer_id,
+            question_id=question_id,
+            status=PostStatus.PUBLISHED,
+            question__status=PostStatus.PUBLISHED,
+        )
+        .first()
+    )
+    if answer is None or answer.author_id == answer.question.author_id:
+        return 0
+    question = answer.question
+    who = "An instructor" if answer.is_instructor_answer else (answer.author.name or "Someone")
+    return notify(
+        users=[question.author_id],
+        kind=Kind.QA_ANSWER,
+        title=f"{who} answered “{question.title}”",
+        body=Truncator(answer.body).chars(BODY_MAX),
+        url=f"{_lecture_url(question.course_id, question.lecture_id)}#question-{question.pk}",
+        data={
+            "course_id": str(question.course_id),
+            "lecture_id": str(question.lecture_id),
+            "question_id": question.pk,
+            "answer_id": answer.pk,
+        },
+    )
+
+
+def question_notify(*, question_id: int) -> int:
+    """``qa_question``: tell the course's instructors (not the asker) of the published
+    question ``question_id``. Returns rows made."""
+    question = (
+        Question.objects.select_related("course", "lecture", "author")
+        .filter(pk=question_id, status=PostStatus.PUBLISHED)
+        .first()
+    )
+    if question is None:
+        return 0
+    instructors = set(question.course.instructors.values_list("pk", flat=True))
+    instructors.discard(question.author_id)
+    return notify(
+        users=sorted(instructors),
+        kind=Kind.QA_QUESTION,
+        title=f"New question in “{question.course.title}”: {question.title}",
+        body=f"{question.author.name or 'A student'} asked on “{question.lecture.title}”.",
+        url=reverse("dashboard-question", kwargs={"question_id": question.pk}),
+        data={
+            "course_id": str(question.course_id),
+            "lecture_id": str(question.lecture_id),
+            "question_id": question.pk,
+        },
+    )
+
+
+def lecture_ready_notify(*, lecture_id: UUID) -> int:
+    """``lecture_published``: the lecture ``lecture_id`` became watchable (its media's first
+    version is ready) in a published course: tell the course's enrolled students. Nothing for
+    a draft or archived course or a lecture hidden by the platform. Returns rows made."""
+    lecture = Lecture.objects.select_related("section__course").filter(pk=lecture_id).first()
+    if lecture is None or lecture.hidden_by_platform:
+        return 0
+    course = lecture.section.course
+    if course.status != Course.Status.PUBLISHED:
+        return 0
+    students = list(Enrollment.objects.filter(course=course).values_list("student_id", flat=True))
+    return notify(
+        users=students,
+        kind=Kind.LECTURE_PUBLISHED,
+        title=f"New lecture in “{course.title}”: {lecture.title}",
+        body="",
+        url=_lecture_url(course.pk, lecture.pk),
+        data={"course_id": str(course.pk), "lecture_id": str(lecture.pk)},
+    )
+
+
+def course_published_notify(*, course_id: UUID) -> int:
+    """``followed_course``: the course ``course_id`` was published: tell the followers of its
+    instructors (``engagement.models.Follow``), not the instructors themselves. Returns rows
+    made (0 when the course is gone or no longer published)."""
+    course = Course.objects.filter(pk=course_id, status=Course.Status.PUBLISHED).first()
+    if course is None:
+        return 0
+    instructors = list(course.instructors.order_by("pk"))
+    ids = [instructor.pk for instructor in instructors]
+    followers = set(
+        Follow.objects.filter(instructor_id__in=ids).values_list("follower_id", flat=True)
+    ) - set(ids)
+    names = ", ".join(instructor.name for instructor in instructors if instructor.name)
+    return notify(
+        users=sorted(followers),
+        kind=Kind.FOLLOWED_COURSE,
+        title=f"{names or 'An instructor you follow'} published “{course.title}”",
+        body=course.subtitle,
+        url=reverse("catalog-course", kwargs={"slug": course.slug}),
+        data={"course_id": str(course.pk)},
+    )
+
+
+def roster_enrollment_notify(*, enrollment_id: int) -> int:
+    """``roster_enrollment``: the student of ``enrollment_id`` was enrolled without a code (a
+    class roster, an accepted invitation). Returns rows made."""
+    enrollment = Enrollment.objects.select_related("course").filter(pk=enrollment_id).first()
+    if enrollment is None:
+        return 0
+    course = enrollment.course
+    return notify(
+        users=[enrollment.student_id],
+        kind=Kind.ROSTER_ENROLLMENT,
+        title=f"You were enrolled in “{course.title}”",
+        body="",
+        url=reverse("web-course", kwargs={"course_id": course.pk}),
+        data={"course_id": str(course.pk), "enrollment_id": enrollment.pk},
+    )
+
+
+SOURCES = {
+    "answer_published": answer_notify,
+    "question_published": question_notify,
+    "lecture_ready": lecture_ready_notify,
+    "course_published": course_published_notify,
+    "enrollment_created": roster_enrollment_notify,
+}
+"""Source event name -> the function that notifies for it (``tasks.event_notify``)."""

@@ -1,0 +1,78 @@
+"""The account's notification pages: ``/notifications/`` (newest first, mark read, mark all
+read, links to each target) and ``/notifications/preferences/`` (on/off per kind and channel,
+linked from the account page)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from notifications import selectors, services
+from notifications.models import Channel, Kind
+from tenants.errors import NotFound
+
+PER_PAGE = 20
+
+
+@login_required
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    """``/notifications/``: the account's notifications, 20 a page, newest first
+    (``?unread=1`` for the unread ones only). Titles and bodies are escaped."""
+    unread = request.GET.get("unread") == "1"
+    rows = selectors.notification_list(user=request.user, unread=unread)
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "unread": unread, "kinds": dict(Kind.choices)}
+    return render(request, "notifications/list.html", context)
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """POST ``/notifications/<id>/read/``: mark it read, then go to its target (``go=1``) or
+    back to the list. 404 for another account's id or an unknown one."""
+    try:
+        notification = services.notification_read(
+            user=request.user, notification_id=notification_id
+        )
+    except NotFound:
+        raise Http404("Notification not found.") from None
+    target = notification.url
+    if request.POST.get("go") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return redirect(target)
+    return redirect("web-notifications")
+
+
+@login_required
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    """POST ``/notifications/read-all/``: mark every notification read, back to the list."""
+    changed = services.notifications_read_all(user=request.user)
+    messages.success(request, f"{changed} notification{'s' if changed != 1 else ''} marked read.")
+    return redirect("web-notifications")
+
+
+@login_required
+def preferences_page(request: HttpRequest) -> HttpResponse:
+    """``/notifications/preferences/``: one row per kind with an ``In the app`` and a ``By
+    e-mail`` checkbox (all on by default). POST saves every box (an unchecked box is off)."""
+    if request.method == "POST":
+        changes = {
+            kind: {
+                channel: request.POST.get(f"{kind}.{channel}") == "on" for channel in Channel.values
+            }
+            for kind in Kind.values
+        }
+        services.preferences_update(user=request.user, changes=changes)
+        messages.success(request, "Notification preferences saved.")
+        return redirect("web-notification-preferences")
+    current = selectors.preferences(user=request.user)
+    rows = [
+        {"kind": kind, "label": label, **current[kind]}
+        for kind, label in selectors.preference_labels()
+    ]
+    return render(request, "notifications/preferences.html", {"rows": rows})
