@@ -34,7 +34,7 @@ from media_pipeline.transcoding import lecture_transcode_fail
 from tenants.accounts.tokens import TENANT_CLAIM
 from tenants.asgi import CLOSE_ORIGIN_MISMATCH, CLOSE_UNKNOWN_HOST, CLOSE_UNKNOWN_PATH
 from tenants.models import Domain, Tenant
-from tenants.testing import in_tenant
+from tenants.testing import in_tenant, tasks_run_on_commit
 
 from .conftest import (
     CONNECT_TIMEOUT,
@@ -455,10 +455,71 @@ def case_lecture_questions(schools, run):
         connection.set_schema_to_public()
 
 
+def case_notifications(schools, run):
+    """The notifications socket of school A's owner on school B's host: A's JWT is no token of
+    B (4403), A's session nobody there (4401), A's Origin is refused; a notification made for A's
+    owner in A reaches A's socket and no socket of B's, B's owner's included
+    (notifications/tests/test_notifications_socket.py covers users within a school)."""
+    from notifications.consumers import CLOSE_BAD_TOKEN
+    from notifications.models import Notification
+    from notifications.services import notify
+
+    cookie_of_a = schools.login(schools.a_owner)
+    path = "/ws/notifications/"
+
+    def notify_in_a():
+        with tenant_context(schools.alpha), tasks_run_on_commit():
+            notify(
+                users=[schools.a_owner.user.pk],
+                kind="announcement",
+                title="Alpha notice",
+                body="For A's owner only",
+                url="/",
+                data={},
+            )
+        connection.set_schema_to_public()
+
+    async def body():
+        beta = schools.beta_host
+        sockets = [
+            dashboard_socket(beta, token=schools.a_owner.access, path=path),
+            dashboard_socket(beta, session=cookie_of_a, path=path),
+            dashboard_socket(
+                beta, token=schools.b_owner.access, origin=f"http://{schools.alpha_host}", path=path
+            ),
+            dashboard_socket(beta, token=schools.b_owner.access, path=path),
+            dashboard_socket(schools.alpha_host, token=schools.a_owner.access, path=path),
+        ]
+        results = [await handshake(s) for s in sockets]
+        await sync_to_async(notify_in_a, thread_sensitive=False)()
+        received = await sockets[4].receive_json_from(timeout=EVENT_TIMEOUT)
+        results.append((received["type"], received["title"]))
+        results.append(await sockets[3].receive_nothing(timeout=SILENCE))
+        for s in sockets:
+            await hang_up(s)
+        return results
+
+    try:
+        assert run(body) == [
+            ("closed", CLOSE_BAD_TOKEN),
+            ("closed", CLOSE_NOT_AUTHENTICATED),
+            ("refused", CLOSE_ORIGIN_MISMATCH),
+            ("open", None),
+            ("open", None),
+            ("notification", "Alpha notice"),
+            True,
+        ]
+    finally:
+        with tenant_context(schools.alpha):
+            Notification.objects.filter(title="Alpha notice").delete()
+        connection.set_schema_to_public()
+
+
 # Like tests/test_tenant_isolation.py CASES for the HTTP routes (which it cannot see).
 WEBSOCKET_CASES = {
     "ws/dashboard/": case_dashboard,
     "ws/lectures/<uuid:lecture_id>/questions/": case_lecture_questions,
+    "ws/notifications/": case_notifications,
 }
 
 

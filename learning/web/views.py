@@ -15,7 +15,8 @@ from learning.downloads import certificate_download_check, certificate_download_
 
 @login_required
 def my_dashboard(request: HttpRequest) -> HttpResponse:
-    """``/my/``: the signed-in account's figures, streaks, 30-day activity bars, continue
+    """``/my/``: the signed-in account's figures, streaks, 30-day activity chart (Chart.js,
+    static/src/my.js; server-drawn bars without scripts), continue
     watching, recent activity, achievements and certificates (with download links)."""
     student = request.user
     today = selectors.student_today(student=student)
@@ -37,6 +38,11 @@ def my_dashboard(request: HttpRequest) -> HttpResponse:
     ]
     context = {
         "summary": summary,
+        # For the chart (static/src/my.js): one {date, minutes, lectures} per day, oldest first.
+        "activity": [
+            {"date": day["date"], "minutes": day["minutes"], "lectures": day["lectures"]}
+            for day in summary["days"]
+        ],
         "watch_minutes": round(summary["watch_seconds"] / 60),
         "achievements": list(selectors.achievement_list(student=student)),
         "certificates": certificates,
