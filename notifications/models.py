@@ -16,6 +16,7 @@ class Kind(models.TextChoices):
     ACHIEVEMENT = "achievement", "Achievements"
     FOLLOWED_COURSE = "followed_course", "New courses of instructors I follow"
     ROSTER_ENROLLMENT = "roster_enrollment", "Enrolled in a course by an instructor"
+    NEWS = "news", "News from the school (the welcome e-mail)"
 
 
 class Channel(models.TextChoices):

@@ -9,9 +9,13 @@ in the request that fired the hook.
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -25,40 +29,66 @@ from notifications import realtime, selectors
 from notifications.models import Channel, Kind, Notification, Preference
 from notifications.serializers import NotificationOutput
 from tenants.errors import ApplicationError
+from tenants.links import tenant_url
+from tenants.mail import (
+    Unsubscribe,
+    UnsubscribeTokenInvalid,
+    mail_build,
+    unsubscribe_token_verify,
+)
+
+logger = logging.getLogger(__name__)
 
 TITLE_MAX = 300
 BODY_MAX = 300  # characters of a source text (an answer) quoted in a notification
+MAIL_TEMPLATE = "notifications/email/notification"
 
 
 def _notification_event(notification: Notification) -> dict:
     return {"type": "notification", **NotificationOutput(notification).data}
 
 
-def notify(*, users: list[int], kind: str, title: str, body: str, url: str, data: dict) -> int:
+def notify(
+    *,
+    users: list[int],
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    data: dict,
+    mails_per_minute: int | None = None,
+) -> int:
     """Store one notification of ``kind`` for each account id in ``users`` (duplicates and ids
     unknown in the current school dropped) that has not turned ``in_app`` off for ``kind``, in
     one ``bulk_create``; each is sent to its account's sockets (``{"type": "notification",
     ...notification object}``) once committed. ``title`` (plain text, cut to 300 characters)
     and ``body`` (plain text) are escaped wherever shown; ``url`` is a path on the school's
-    host; ``data`` the source's ids (JSON). Returns how many rows were made. Raises
+    host; ``data`` the source's ids (JSON).
+
+    The accounts that have not turned ``email`` off for ``kind`` are also mailed, once the
+    change commits (``mails_enqueue``: batches of NOTIFICATION_MAIL_BATCH, at most
+    ``mails_per_minute`` mails a minute when given). Returns how many rows were made. Raises
     ``ValueError`` for an unknown ``kind``."""
     if kind not in Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}")
-    wanted = set(users) - set(
-        Preference.objects.filter(user_id__in=users, kind=kind, in_app=False).values_list(
-            "user_id", flat=True
-        )
-    )
-    if not wanted:
-        return 0
-    recipients = get_user_model().objects.filter(pk__in=wanted, is_active=True)
     title = Truncator(title).chars(TITLE_MAX)
     body = Truncator(body).chars(2000)
+    active = get_user_model().objects.filter(pk__in=set(users), is_active=True)
     with transaction.atomic():
+        mails_enqueue(
+            user_ids=list(active.values_list("pk", flat=True)),
+            kind=kind,
+            title=title,
+            body=body,
+            url=url,
+            per_minute=mails_per_minute,
+        )
+        off = Preference.objects.filter(user_id__in=users, kind=kind, in_app=False)
+        recipients = active.exclude(pk__in=off.values("user_id")).order_by("pk")
         rows = Notification.objects.bulk_create(
             [
                 Notification(user_id=user_id, kind=kind, title=title, body=body, url=url, data=data)
-                for user_id in recipients.order_by("pk").values_list("pk", flat=True)
+                for user_id in recipients.values_list("pk", flat=True)
             ]
         )
         realtime.user_publish(
@@ -66,6 +96,119 @@ def notify(*, users: list[int], kind: str, title: str, body: str, url: str, data
             messages=[(row.user_id, _notification_event(row)) for row in rows],
         )
     return len(rows)
+
+
+# --- E-mail of notifications ------------------------------------------------------------------
+
+
+def _mail_recipients(*, user_ids: list[int], kind: str) -> list[int]:
+    """Of ``user_ids``, the active accounts with an address that have not turned ``email``
+    off for ``kind``, in id order."""
+    off = Preference.objects.filter(user_id__in=user_ids, kind=kind, email=False)
+    return list(
+        get_user_model()
+        .objects.filter(pk__in=set(user_ids), is_active=True)
+        .exclude(email="")
+        .exclude(pk__in=off.values("user_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _mail_task_send(task, **kwargs) -> None:
+    try:
+        task.apply_async(**kwargs)
+    except Exception:
+        logger.exception("Notification e-mails not queued: %s", kwargs["kwargs"]["user_ids"])
+
+
+def mails_enqueue(
+    *,
+    user_ids: list[int],
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    per_minute: int | None = None,
+) -> list[list[int]]:
+    """Queue ``notifications.tasks.notification_mails_send`` for the accounts of ``user_ids``
+    that want ``kind`` by e-mail (``_mail_recipients``), once the current transaction commits:
+    one task per batch of NOTIFICATION_MAIL_BATCH accounts (one SMTP connection each). With
+    ``per_minute`` (mails a minute, >= 1) batch ``i`` is given a countdown of ``i *
+    batch / per_minute`` minutes, so the school sends at most that rate. Returns the batches
+    (lists of account ids). A broker that cannot take a task is logged, not raised."""
+    from notifications.tasks import notification_mails_send
+
+    recipients = _mail_recipients(user_ids=user_ids, kind=kind)
+    size = max(1, int(settings.NOTIFICATION_MAIL_BATCH))
+    if per_minute:
+        size = min(size, int(per_minute))
+    batches = [recipients[start : start + size] for start in range(0, len(recipients), size)]
+    for index, batch in enumerate(batches):
+        countdown = round(index * size * 60 / per_minute) if per_minute else 0
+        kwargs = {
+            "schema_name": connection.schema_name,
+            "user_ids": batch,
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "url": url,
+        }
+        transaction.on_commit(
+            partial(_mail_task_send, notification_mails_send, kwargs=kwargs, countdown=countdown)
+        )
+    return batches
+
+
+class MailBatchInterrupted(Exception):
+    """Sending a batch of notification mails failed at one recipient: ``remaining`` are the
+    account ids not mailed yet (that one first), ``sent`` how many were mailed before; the
+    backend's exception is the ``__cause__``."""
+
+    def __init__(self, *, remaining: list[int], sent: int) -> None:
+        super().__init__(f"{len(remaining)} notification e-mail(s) not sent")
+        self.remaining = remaining
+        self.sent = sent
+
+
+def notification_mails_send(
+    *, user_ids: list[int], kind: str, title: str, body: str, url: str
+) -> int:
+    """Mail the notification (``title``, ``body`` plain text, ``url`` a path on the school's
+    host, made absolute on its primary domain) to each account of ``user_ids`` of the current
+    school that still wants ``kind`` by e-mail and is active, over one SMTP connection: the
+    branded ``notifications/email/notification`` mail with the RFC 8058 one-click unsubscribe of
+    ``kind`` (``tenants.mail.Unsubscribe``; every notification mail is non-essential). Returns
+    how many were sent. Raises ``MailBatchInterrupted`` (cause: what the e-mail backend raised)
+    with the ids still to mail, so a retry sends none twice."""
+    tenant = connection.tenant
+    users = get_user_model().objects.in_bulk(_mail_recipients(user_ids=user_ids, kind=kind))
+    order = [pk for pk in user_ids if pk in users]
+    context = {
+        "title": title,
+        "body": body,
+        "link": tenant_url(tenant, url) if url.startswith("/") else "",
+        "preferences_url": tenant_url(tenant, reverse("web-notification-preferences")),
+        "kind_label": Kind(kind).label,
+    }
+    sent = 0
+    with get_connection() as smtp:
+        for index, pk in enumerate(order):
+            user = users[pk]
+            message = mail_build(
+                to=user.email,
+                template=MAIL_TEMPLATE,
+                context={**context, "user": user},
+                unsubscribe=Unsubscribe(user_id=user.pk, kind=kind),
+                tenant=tenant,
+            )
+            message.connection = smtp
+            try:
+                message.send()
+            except Exception as exc:
+                raise MailBatchInterrupted(remaining=order[index:], sent=sent) from exc
+            sent += 1
+    return sent
 
 
 def _unread_publish(user) -> None:
@@ -261,3 +404,28 @@ SOURCES = {
     "enrollment_created": roster_enrollment_notify,
 }
 """Source event name -> the function that notifies for it (``tasks.event_notify``)."""
+
+
+def email_unsubscribe(*, token: str) -> tuple[object, str]:
+    """The one-click unsubscribe of ``token`` (``tenants.mail.unsubscribe_token``): turn the
+    ``email`` preference of the token's kind off for its account (idempotent; ``in_app`` keeps
+    its value). Returns ``(account, kind)``. Raises ``tenants.mail.UnsubscribeTokenInvalid``
+    (400 ``INVALID_TOKEN``) for a tampered token, another school's, one of a kind that is not a
+    notification kind or of an account the school no longer has; nothing is changed then."""
+    claim = email_unsubscribe_claim(token=token)
+    user = get_user_model().objects.get(pk=claim.user_id)
+    with transaction.atomic():
+        Preference.objects.update_or_create(user=user, kind=claim.kind, defaults={"email": False})
+    return user, claim.kind
+
+
+def email_unsubscribe_claim(*, token: str):
+    """The ``tenants.mail.UnsubscribeClaim`` of ``token`` when it is valid in the current
+    school for a notification kind and an existing account; else raises
+    ``UnsubscribeTokenInvalid``. Changes nothing (the page's GET)."""
+    claim = unsubscribe_token_verify(token=token)
+    if claim.kind not in Kind.values:
+        raise UnsubscribeTokenInvalid()
+    if not get_user_model().objects.filter(pk=claim.user_id).exists():
+        raise UnsubscribeTokenInvalid()
+    return claim

@@ -84,6 +84,9 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "courses/<uuid:course_id>/": STUDENT_SITE,
     "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": STUDENT_SITE,
     "invitations/<str:token>/": Exempt("invitation acceptance (teams/tests)"),
+    "unsubscribe/<str:token>/": Exempt(
+        "one-click unsubscribe of an account's mails (notifications/tests): no course in it"
+    ),
     "api/v1/auth/register": STUDENT_SITE,
     "api/v1/auth/token": STUDENT_SITE,
     "api/v1/auth/token/refresh": STUDENT_SITE,

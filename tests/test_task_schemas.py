@@ -59,6 +59,9 @@ TASK_CASES = {
     "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
     "learning.tasks.certificate_render": "test_certificate_render_interleaved_in_one_worker",
     "notifications.tasks.event_notify": "test_event_notify_interleaved_in_one_worker",
+    "notifications.tasks.notification_mails_send": (
+        "test_notification_mails_send_interleaved_in_one_worker"
+    ),
 }
 
 
@@ -569,6 +572,53 @@ def test_welcome_email_send_interleaved_in_one_worker(
                 for tenant, pk in runs
             ]
             assert sent == [True, True, False, False]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_notification_mails_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account ids P and Q exist in both schools: in A, Q turned announcement e-mails off; in
+    B, P did. The worker's runs A([P]), B([Q]), A([Q]), B([P]) mail exactly the account of the
+    school each run names that wants them: 1, 1, 0, 0 (a run in the other school's schema
+    would answer the opposite)."""
+    from django.contrib.auth import get_user_model
+
+    from notifications.models import Preference
+    from notifications.tasks import notification_mails_send
+
+    alpha, beta, _, _ = two_schools
+    first = 800_000 + secrets.randbelow(49_999) * 2
+    off = {alpha.pk: first + 1, beta.pk: first}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    get_user_model().objects.create_user(
+                        email=f"mails-{pk}@{tenant.schema_name}.test", password=None, id=pk
+                    )
+                Preference.objects.create(user_id=off[tenant.pk], kind="announcement", email=False)
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                notification_mails_send.apply_async(
+                    kwargs={
+                        "schema_name": tenant.schema_name,
+                        "user_ids": [pk],
+                        "kind": "announcement",
+                        "title": "Schemas",
+                        "body": "",
+                        "url": "/my/",
+                    }
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [1, 1, 0, 0]
         finally:
             for tenant in (alpha, beta):
                 with tenant_context(tenant):

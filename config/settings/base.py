@@ -437,6 +437,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# notifications.services: notification e-mails per Celery task (one SMTP connection each).
+NOTIFICATION_MAIL_BATCH = env.int("NOTIFICATION_MAIL_BATCH", default=50)
+
 # --- Logging ---
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
