@@ -396,12 +396,48 @@ def roster_enrollment_notify(*, enrollment_id: int) -> int:
     )
 
 
+STREAK_TITLES = {"streak_7": "7-day streak!", "streak_30": "30-day streak!"}
+"""Titles of the streak achievements (``learning.models``: 7 and 30 days in a row)."""
+
+
+def achievement_notify(
+    *, student_id: int, kind: str, course_id: str | None, certificate_id: str | None
+) -> int:
+    """``achievement``: tell student ``student_id`` of their new achievement ``kind``
+    (``course_completed``: "Course completed: <title>", linking to the certificate when there
+    is one, else to ``/my/``; ``streak_7``, ``streak_30``: "7-day streak!", "30-day streak!",
+    linking to ``/my/``). Returns rows made (0 for an unknown kind or a course that is gone)."""
+    data = {"achievement": kind}
+    url = reverse("web-my")
+    if kind == "course_completed":
+        course = Course.objects.filter(pk=course_id).first() if course_id else None
+        if course is None:
+            return 0
+        title = f"Course completed: {course.title}"
+        body = "Congratulations! You finished every lecture of this course."
+        data["course_id"] = str(course.pk)
+        if certificate_id:
+            url = reverse("certificate-verify", kwargs={"certificate_id": UUID(certificate_id).hex})
+            body += " Your certificate is ready to share."
+            data["certificate_id"] = str(certificate_id)
+    elif kind in STREAK_TITLES:
+        title = STREAK_TITLES[kind]
+        days = kind.removeprefix("streak_")
+        body = f"You learned on {days} days in a row. Keep it going!"
+    else:
+        return 0
+    return notify(
+        users=[student_id], kind=Kind.ACHIEVEMENT, title=title, body=body, url=url, data=data
+    )
+
+
 SOURCES = {
     "answer_published": answer_notify,
     "question_published": question_notify,
     "lecture_ready": lecture_ready_notify,
     "course_published": course_published_notify,
     "enrollment_created": roster_enrollment_notify,
+    "achievement_earned": achievement_notify,
 }
 """Source event name -> the function that notifies for it (``tasks.event_notify``)."""
 

@@ -16,9 +16,10 @@ from tenants.tasks import TenantTask
 def event_notify(*, schema_name: str, event: str, payload: dict) -> int:
     """Notify the recipients of the source ``event`` (a key of ``services.SOURCES``:
     ``answer_published``, ``question_published``, ``lecture_ready``, ``course_published``,
-    ``enrollment_created``) of school ``schema_name``; ``payload`` is the keyword arguments of
-    its function (JSON: ids, UUIDs as strings). Returns the notifications made, ``None`` when
-    the school is gone. Raises ``KeyError`` for an unknown event."""
+    ``enrollment_created``, ``achievement_earned``) of school ``schema_name``; ``payload`` is
+    the keyword arguments of its function (JSON: ids, UUIDs as strings). Returns the
+    notifications made, ``None`` when the school is gone. Raises ``KeyError`` for an unknown
+    event."""
     return services.SOURCES[event](**payload)
 
 

@@ -216,3 +216,52 @@ def test_unsubscribe_tokens_not_valid_here_change_nothing(tenant, other_tenant):
             assert answer.status_code == 400, token
             assert "This link is not valid" in answer.content.decode()
     assert _prefs(tenant, user) == [] and _prefs(other_tenant, other) == []
+
+
+def test_achievements_notify_the_student_in_the_app_and_by_mail(tenant, mailoutbox):
+    from uuid import uuid4
+
+    from courses.services import course_create
+    from learning.services import achievement_award
+    from notifications.models import Notification
+
+    student = make_user(tenant, "achiever@alpha.test")
+    teacher = make_user(tenant, "achiever-teacher@alpha.test", role="instructor")
+    certificate_id = uuid4()
+    with in_tenant(tenant):
+        course = course_create(title="Optics <i>", published=True, created_by=teacher)
+        with tasks_run_on_commit():
+            achievement_award(student=student, kind="streak_7")
+            achievement_award(
+                student=student,
+                kind="course_completed",
+                course_id=course.pk,
+                certificate_id=certificate_id,
+            )
+            achievement_award(student=student, kind="streak_7")  # not again
+        rows = list(
+            Notification.objects.filter(user=student)
+            .order_by("id")
+            .values_list("kind", "title", "url", "data")
+        )
+    connection.set_schema_to_public()
+
+    assert rows == [
+        ("achievement", "7-day streak!", "/my/", {"achievement": "streak_7"}),
+        (
+            "achievement",
+            "Course completed: Optics <i>",
+            f"/certificates/{certificate_id.hex}/",
+            {
+                "achievement": "course_completed",
+                "course_id": str(course.pk),
+                "certificate_id": str(certificate_id),
+            },
+        ),
+    ]
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        ([student.email], "7-day streak!"),
+        ([student.email], "Course completed: Optics <i>"),
+    ]
+    assert f"/certificates/{certificate_id.hex}/\n" in mailoutbox[1].body
+    assert mailoutbox[1].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
