@@ -10,6 +10,7 @@ in the request that fired the hook.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
@@ -26,7 +27,7 @@ from courses.models import Course, Lecture
 from engagement.models import Follow
 from enrollment.models import Enrollment
 from notifications import realtime, selectors
-from notifications.models import Channel, Kind, Notification, Preference
+from notifications.models import Announcement, Channel, Kind, Notification, Preference
 from notifications.serializers import NotificationOutput
 from tenants.errors import ApplicationError
 from tenants.links import tenant_url
@@ -57,6 +58,8 @@ def notify(
     url: str,
     data: dict,
     mails_per_minute: int | None = None,
+    mails_delay: float = 0,
+    email: bool = True,
 ) -> int:
     """Store one notification of ``kind`` for each account id in ``users`` (duplicates and ids
     unknown in the current school dropped) that has not turned ``in_app`` off for ``kind``, in
@@ -67,7 +70,9 @@ def notify(
 
     The accounts that have not turned ``email`` off for ``kind`` are also mailed, once the
     change commits (``mails_enqueue``: batches of NOTIFICATION_MAIL_BATCH, at most
-    ``mails_per_minute`` mails a minute when given). Returns how many rows were made. Raises
+    ``mails_per_minute`` mails a minute when given, the first ``mails_delay`` seconds after the
+    commit); with ``email=False`` nobody is mailed (stored demo data). Returns how many rows
+    were made. Raises
     ``ValueError`` for an unknown ``kind``."""
     if kind not in Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}")
@@ -75,14 +80,16 @@ def notify(
     body = Truncator(body).chars(2000)
     active = get_user_model().objects.filter(pk__in=set(users), is_active=True)
     with transaction.atomic():
-        mails_enqueue(
-            user_ids=list(active.values_list("pk", flat=True)),
-            kind=kind,
-            title=title,
-            body=body,
-            url=url,
-            per_minute=mails_per_minute,
-        )
+        if email:
+            mails_enqueue(
+                user_ids=list(active.values_list("pk", flat=True)),
+                kind=kind,
+                title=title,
+                body=body,
+                url=url,
+                per_minute=mails_per_minute,
+                delay=mails_delay,
+            )
         off = Preference.objects.filter(user_id__in=users, kind=kind, in_app=False)
         recipients = active.exclude(pk__in=off.values("user_id")).order_by("pk")
         rows = Notification.objects.bulk_create(
@@ -130,12 +137,14 @@ def mails_enqueue(
     body: str,
     url: str,
     per_minute: int | None = None,
+    delay: float = 0,
 ) -> list[list[int]]:
     """Queue ``notifications.tasks.notification_mails_send`` for the accounts of ``user_ids``
     that want ``kind`` by e-mail (``_mail_recipients``), once the current transaction commits:
     one task per batch of NOTIFICATION_MAIL_BATCH accounts (one SMTP connection each). With
     ``per_minute`` (mails a minute, >= 1) batch ``i`` is given a countdown of ``i *
-    batch / per_minute`` minutes, so the school sends at most that rate. Returns the batches
+    batch / per_minute`` minutes, so the school sends at most that rate; every countdown is
+    ``delay`` seconds later (a school's earlier announcement still sending). Returns the batches
     (lists of account ids). A broker that cannot take a task is logged, not raised."""
     from notifications.tasks import notification_mails_send
 
@@ -145,7 +154,7 @@ def mails_enqueue(
         size = min(size, int(per_minute))
     batches = [recipients[start : start + size] for start in range(0, len(recipients), size)]
     for index, batch in enumerate(batches):
-        countdown = round(index * size * 60 / per_minute) if per_minute else 0
+        countdown = round(delay + (index * size * 60 / per_minute if per_minute else 0))
         kwargs = {
             "schema_name": connection.schema_name,
             "user_ids": batch,
@@ -465,3 +474,72 @@ def email_unsubscribe_claim(*, token: str):
     if not get_user_model().objects.filter(pk=claim.user_id).exists():
         raise UnsubscribeTokenInvalid()
     return claim
+
+
+# --- Course announcements ---------------------------------------------------------------------
+
+ANNOUNCEMENT_SUBJECT_MAX = 200
+ANNOUNCEMENT_BODY_MAX = 10000
+
+
+def announcement_create(*, course: Course, author, subject: str, body: str) -> Announcement:
+    """Store an announcement of ``course`` (one the ``author`` manages: the caller checks with
+    ``courses.selectors.course_get``) and notify its actively enrolled students (not revoked,
+    active accounts) with kind ``announcement``: "<course title>: <subject>", the body's
+    Markdown source as plain text, a link to the course page. Their e-mails (those who want
+    them) go out at most ANNOUNCEMENT_MAILS_PER_MINUTE a minute for the whole school: the
+    batches start when the school's previous announcement's last batch is due
+    (``mails_until``) and are spaced by countdowns. ``subject`` (1-200 characters, one line)
+    and ``body`` (1-10,000 characters, Markdown) are stripped. Raises 400 ``VALIDATION_ERROR``
+    (nothing stored) for an empty or too long field. All in one transaction."""
+    subject = " ".join(str(subject).split())
+    body = str(body).strip()
+    errors = {}
+    if not subject:
+        errors["subject"] = ["This field may not be blank."]
+    elif len(subject) > ANNOUNCEMENT_SUBJECT_MAX:
+        errors["subject"] = [f"At most {ANNOUNCEMENT_SUBJECT_MAX} characters."]
+    if not body:
+        errors["body"] = ["This field may not be blank."]
+    elif len(body) > ANNOUNCEMENT_BODY_MAX:
+        errors["body"] = [f"At most {ANNOUNCEMENT_BODY_MAX} characters."]
+    if errors:
+        raise ApplicationError(
+            "Invalid announcement.", code="VALIDATION_ERROR", details=errors, status=400
+        )
+    per_minute = max(1, int(settings.ANNOUNCEMENT_MAILS_PER_MINUTE))
+    students = list(
+        Enrollment.objects.filter(
+            course=course, revoked_at__isnull=True, student__is_active=True
+        ).values_list("student_id", flat=True)
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # one announcement of a school at a time
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"{connection.schema_name}:announcement-mails"],
+            )
+        now = timezone.now()
+        previous = Announcement.objects.order_by("-mails_until").values_list(
+            "mails_until", flat=True
+        )
+        start = max(now, next(iter(previous), now))
+        announcement = Announcement.objects.create(
+            course=course,
+            author=author,
+            subject=subject,
+            body=body,
+            recipients=len(students),
+            mails_until=start + timedelta(minutes=len(students) / per_minute),
+        )
+        notify(
+            users=students,
+            kind=Kind.ANNOUNCEMENT,
+            title=f"{course.title}: {subject}",
+            body=body,
+            url=reverse("web-course", kwargs={"course_id": course.pk}),
+            data={"course_id": str(course.pk), "announcement_id": announcement.pk},
+            mails_per_minute=per_minute,
+            mails_delay=(start - now).total_seconds(),
+        )
+    return announcement

@@ -213,6 +213,9 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "POST", lambda w: _api(f"/enrollments/{w['enrollment'].pk}/reinstate")(w), 200
     ),
     "api/v1/courses/<uuid:course_id>/analytics": Case("GET", _api("/analytics"), 200),
+    "api/v1/courses/<uuid:course_id>/announcements": Case(
+        "POST", _api("/announcements"), 201, data=lambda w: {"subject": "S", "body": "B"}
+    ),
     "api/v1/lectures/<uuid:lecture_id>/analytics": Case(
         "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/analytics", 200
     ),
@@ -271,6 +274,7 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "POST", lambda w: _dash(f"codes/{w['code'].pk}/revoke/")(w), 302
     ),
     "dashboard/courses/<uuid:course_id>/students/": Case("GET", _dash("students/"), 200),
+    "dashboard/courses/<uuid:course_id>/announcements/": Case("GET", _dash("announcements/"), 200),
     "dashboard/courses/<uuid:course_id>/students/import/": Case(
         "POST",
         _dash("students/import/"),

@@ -47,7 +47,7 @@ from enrollment.services import access_codes_create, email_change_token, playbac
 from learning.downloads import certificate_download_url
 from learning.models import Certificate
 from media_pipeline import uploads
-from notifications.models import Notification
+from notifications.models import Announcement, Notification
 from notifications.selectors import wants as notification_wants
 from notifications.services import notify
 from teams.models import Invitation
@@ -496,6 +496,17 @@ def case_course_enrollments(w):
     assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
 
 
+def case_announcements(w):
+    url = f"/api/v1/courses/{w['course'].id}/announcements"
+    data = {"subject": "Hijack", "body": "Hijack"}
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+    assert w["jwt_i"].post(url, data, format="json").status_code == 401
+    assert w["b_i"].post(url, data, format="json").status_code == 404
+    with in_tenant(w["tenant"]):
+        assert not Announcement.objects.exists()
+        assert not Notification.objects.filter(kind="announcement", title__contains="Hijack")
+
+
 def case_analytics_overview(w):
     url = "/api/v1/analytics/overview"
     assert w["jwt_i"].get(url).status_code == 401
@@ -916,6 +927,10 @@ DASHBOARD_ROUTES = {
         "GET",
         lambda w: f"/dashboard/courses/{w['course'].id}/students/",
     ),
+    "dashboard/courses/<uuid:course_id>/announcements/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/announcements/",
+    ),
     "dashboard/courses/<uuid:course_id>/students/export.csv": (
         "GET",
         lambda w: f"/dashboard/courses/{w['course'].id}/students/export.csv",
@@ -1223,6 +1238,7 @@ CASES = {
     "notifications/preferences/": case_web_notifications,
     "notifications/<int:notification_id>/read/": case_notification_read,
     "unsubscribe/<str:token>/": case_unsubscribe,
+    "api/v1/courses/<uuid:course_id>/announcements": case_announcements,
     "api/v1/school/invitations/<int:invitation_id>/revoke": case_invitation_revoke,
     "invitations/<str:token>/": case_invitation_accept,
     "api/v1/analytics/overview": case_analytics_overview,
@@ -1450,6 +1466,7 @@ TENANT_SWEEP: dict[str, Entry] = {
     "notifications/<int:notification_id>/read/": Entry(),
     # A's one-click unsubscribe token is not valid on B's host (400, nothing changed).
     "unsubscribe/<str:token>/": Entry(),
+    "api/v1/courses/<uuid:course_id>/announcements": Entry(),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
     "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),

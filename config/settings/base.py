@@ -439,6 +439,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # notifications.services: notification e-mails per Celery task (one SMTP connection each).
 NOTIFICATION_MAIL_BATCH = env.int("NOTIFICATION_MAIL_BATCH", default=50)
+# Course announcement e-mails a school sends per minute at most (batches spaced by countdowns).
+ANNOUNCEMENT_MAILS_PER_MINUTE = env.int("ANNOUNCEMENT_MAILS_PER_MINUTE", default=300)
 
 # --- Logging ---
 
