@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     FOLLOWED_COURSE = "followed_course", "New courses of instructors I follow"
     ROSTER_ENROLLMENT = "roster_enrollment", "Enrolled in a course by an instructor"
     NEWS = "news", "News from the school (the welcome e-mail)"
+    REMINDER = "reminder", "Weekly reminder of unfinished courses"
 
 
 class Channel(models.TextChoices):
@@ -108,3 +109,16 @@ class Announcement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.course_id}: {self.subject}"
+
+
+class ReminderSent(models.Model):
+    """When ``user`` was last sent the weekly progress reminder (``services.
+    weekly_reminders_send``): one row per account, updated at each reminder."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"reminder of {self.user_id} at {self.sent_at}"

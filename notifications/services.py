@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
+from types import SimpleNamespace
 from uuid import UUID
 
 from django.conf import settings
@@ -27,7 +28,14 @@ from courses.models import Course, Lecture
 from engagement.models import Follow
 from enrollment.models import Enrollment
 from notifications import realtime, selectors
-from notifications.models import Announcement, Channel, Kind, Notification, Preference
+from notifications.models import (
+    Announcement,
+    Channel,
+    Kind,
+    Notification,
+    Preference,
+    ReminderSent,
+)
 from notifications.serializers import NotificationOutput
 from tenants.errors import ApplicationError
 from tenants.links import tenant_url
@@ -543,3 +551,105 @@ def announcement_create(*, course: Course, author, subject: str, body: str) -> A
             mails_delay=(start - now).total_seconds(),
         )
     return announcement
+
+
+# --- Weekly progress reminder -----------------------------------------------------------------
+
+REMINDER_INACTIVE = timedelta(days=7)
+"""A student is reminded after this long without a progress update (or enrolment)."""
+REMINDER_EVERY = timedelta(days=6, hours=12)
+"""At most one reminder in this long: one a week at the same local hour, even when the hourly
+beat runs a few minutes earlier than the week before."""
+REMINDER_LOCAL_HOUR = 8
+"""The hour of the student's own day (``User.time_zone``) in which reminders go out."""
+
+
+def _zones_at_hour(zones: set[str], *, now, hour: int) -> list[str]:
+    """Of the time zone names ``zones`` (as stored in ``User.time_zone``), those whose local
+    time at ``now`` is within ``hour`` (an unknown name counts as UTC, like
+    ``learning.selectors.student_zone``)."""
+    from learning.selectors import student_zone
+
+    return sorted(
+        zone
+        for zone in zones
+        if now.astimezone(student_zone(SimpleNamespace(time_zone=zone))).hour == hour
+    )
+
+
+def reminder_candidates(*, now) -> list[tuple[int, list[Course]]]:
+    """``[(student id, [unfinished courses])]`` due a weekly reminder at the instant ``now``
+    (aware): active students of the current school whose local time is 08:00-08:59, with at
+    least one active (not revoked) enrollment in a published course they have not completed
+    (no ``course_completed`` achievement), no progress update and no enrolment in the last 7
+    days, and no reminder in the last 6½ days. Courses in title order."""
+    from enrollment.models import LectureProgress
+    from learning.models import Achievement
+
+    users = get_user_model().objects.filter(is_active=True, role="student")
+    zones = _zones_at_hour(
+        set(users.values_list("time_zone", flat=True).distinct()),
+        now=now,
+        hour=REMINDER_LOCAL_HOUR,
+    )
+    quiet_since = now - REMINDER_INACTIVE
+    candidates = (
+        users.filter(time_zone__in=zones)
+        .exclude(
+            pk__in=LectureProgress.objects.filter(updated_at__gt=quiet_since).values("student_id")
+        )
+        .exclude(pk__in=Enrollment.objects.filter(enrolled_at__gt=quiet_since).values("student_id"))
+        .exclude(
+            pk__in=ReminderSent.objects.filter(sent_at__gt=now - REMINDER_EVERY).values("user_id")
+        )
+        .values_list("pk", flat=True)
+    )
+    enrollments = (
+        Enrollment.objects.filter(
+            student_id__in=list(candidates),
+            revoked_at__isnull=True,
+            course__status=Course.Status.PUBLISHED,
+        )
+        .select_related("course")
+        .order_by("student_id", "course__title", "course_id")
+    )
+    completed = set(
+        Achievement.objects.filter(
+            kind=Achievement.Kind.COURSE_COMPLETED,
+            student_id__in=enrollments.values("student_id"),
+        ).values_list("student_id", "course_id")
+    )
+    due: dict[int, list[Course]] = {}
+    for enrollment in enrollments:
+        if (enrollment.student_id, enrollment.course_id) not in completed:
+            due.setdefault(enrollment.student_id, []).append(enrollment.course)
+    return sorted(due.items())
+
+
+def weekly_reminders_send(*, now=None) -> int:
+    """Remind each student of ``reminder_candidates(now=now)`` (default: the current time) of
+    their unfinished courses: a ``reminder`` notification "Pick up where you left off in <first
+    course>" (and "and N more" when there are several) linking to ``/my/``, in the app and by
+    e-mail through ``notify`` (each as their preferences say), and record the time in
+    ``ReminderSent`` so the next is at least 6½ days later. Returns how many were reminded."""
+    now = now or timezone.now()
+    reminded = 0
+    for student_id, courses in reminder_candidates(now=now):
+        first = courses[0].title
+        more = len(courses) - 1
+        title = f"Pick up where you left off in “{first}”" + (
+            f" and {more} more course{'s' if more != 1 else ''}" if more else ""
+        )
+        with transaction.atomic():
+            ReminderSent.objects.update_or_create(user_id=student_id, defaults={"sent_at": now})
+            notify(
+                users=[student_id],
+                kind=Kind.REMINDER,
+                title=title,
+                body="You have not watched a lecture for a week. A few minutes today keep "
+                "your progress going.",
+                url=reverse("web-my"),
+                data={"course_ids": [str(course.pk) for course in courses]},
+            )
+        reminded += 1
+    return reminded

@@ -4,9 +4,11 @@ notification to a batch of accounts, inside their school
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
+from django_tenants.utils import tenant_context
 
 from enrollment.tasks import RETRYABLE_SMTP_ERRORS
 from notifications import services
+from tenants.selectors import schools_active
 from tenants.tasks import TenantTask
 
 
@@ -67,3 +69,18 @@ def notification_mails_send(
         factor=10, retries=self.request.retries, maximum=600, full_jitter=True
     )
     raise self.retry(kwargs=kwargs, exc=error, countdown=countdown)
+
+
+@shared_task(name="notifications.tasks.weekly_reminders", time_limit=600, soft_time_limit=570)
+def weekly_reminders() -> dict[str, int]:
+    """Hourly beat task (CELERY_BEAT_SCHEDULE ``weekly-reminders``): in every active school
+    (``tenants.selectors.schools_active``, one ``tenant_context`` each) remind the students
+    whose local time is 08:00-08:59 and who are due (``services.weekly_reminders_send``).
+    Returns ``{schema_name: students reminded}`` for the schools that reminded any."""
+    sent: dict[str, int] = {}
+    for tenant in schools_active():
+        with tenant_context(tenant):
+            count = services.weekly_reminders_send()
+        if count:
+            sent[tenant.schema_name] = count
+    return sent

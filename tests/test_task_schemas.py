@@ -62,6 +62,7 @@ TASK_CASES = {
     "notifications.tasks.notification_mails_send": (
         "test_notification_mails_send_interleaved_in_one_worker"
     ),
+    "notifications.tasks.weekly_reminders": "test_weekly_reminders_in_each_school",
 }
 
 
@@ -622,6 +623,65 @@ def test_notification_mails_send_interleaved_in_one_worker(
         finally:
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_weekly_reminders_in_each_school(two_schools, celery_worker, django_db_blocker):
+    """Account ids P and Q exist in both schools, in a time zone where it is 08:xx now, quiet
+    for a month in a published course: in A, P is a student and Q an instructor; in B the other
+    way round. One run of the beat task reminds P in A and Q in B, each recorded in its own
+    school only."""
+    from django.contrib.auth import get_user_model
+
+    from courses.models import Course
+    from courses.services import course_create
+    from enrollment.models import Enrollment
+    from notifications.models import Notification, ReminderSent
+    from notifications.tasks import weekly_reminders
+
+    alpha, beta, a_teacher, b_teacher = two_schools
+    offset = (8 - timezone.now().hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    zone = f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-9 is UTC+9
+    first = 600_000 + secrets.randbelow(49_999) * 2
+    student = {alpha.pk: first, beta.pk: first + 1}
+    long_ago = timezone.now() - timedelta(days=30)
+    with django_db_blocker.unblock():
+        for tenant, teacher in ((alpha, a_teacher), (beta, b_teacher)):
+            with tenant_context(tenant):
+                course = course_create(
+                    title=f"Schema reminders {tenant.schema_name}",
+                    published=True,
+                    created_by=teacher,
+                )
+                for pk in (first, first + 1):
+                    user = get_user_model().objects.create_user(
+                        email=f"remind-{pk}@{tenant.schema_name}.test",
+                        password=None,
+                        id=pk,
+                        time_zone=zone,
+                        role="student" if pk == student[tenant.pk] else "instructor",
+                    )
+                    Enrollment.objects.create(student=user, course=course)
+                Enrollment.objects.filter(course=course).update(enrolled_at=long_ago)
+        connection.set_schema_to_public()
+        try:
+            weekly_reminders.apply_async().get(timeout=RESULT_TIMEOUT)
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    ids = set(
+                        ReminderSent.objects.filter(user_id__in=[first, first + 1]).values_list(
+                            "user_id", flat=True
+                        )
+                    )
+                assert ids == {student[tenant.pk]}
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    Notification.objects.filter(user_id__in=[first, first + 1]).delete()
+                    Enrollment.objects.filter(student_id__in=[first, first + 1]).delete()
+                    Course.objects.filter(title__startswith="Schema reminders").delete()
                     get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from tenants.logs import logging_config, sentry_init
 
@@ -428,6 +429,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.watch_events_flush",
         "schedule": 10,
         "options": {"queue": "default", "expires": 10},
+    },
+    # notifications.services: the weekly reminder, in each student's 08:00-08:59.
+    "weekly-reminders": {
+        "task": "notifications.tasks.weekly_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"queue": "default", "expires": 50 * 60},
     },
     # analytics.rollups: watch events and page views -> the dashboard's rollup tables.
     "analytics-rollup": {
