@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import partial
+from functools import lru_cache, partial
 from types import SimpleNamespace
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -40,9 +40,13 @@ from notifications.serializers import NotificationOutput
 from tenants.errors import ApplicationError
 from tenants.links import tenant_url
 from tenants.mail import (
-    Unsubscribe,
+    UNSUBSCRIBE_PATH,
+    RenderedMail,
     UnsubscribeTokenInvalid,
-    mail_build,
+    mail_render,
+    mail_sender,
+    unsubscribe_headers,
+    unsubscribe_token,
     unsubscribe_token_verify,
 )
 
@@ -188,37 +192,81 @@ class MailBatchInterrupted(Exception):
         self.sent = sent
 
 
-def notification_mails_send(
-    *, user_ids: list[int], kind: str, title: str, body: str, url: str
-) -> int:
-    """Mail the notification (``title``, ``body`` plain text, ``url`` a path on the school's
-    host, made absolute on its primary domain) to each account of ``user_ids`` of the current
-    school that still wants ``kind`` by e-mail and is active, over one SMTP connection: the
-    branded ``notifications/email/notification`` mail with the RFC 8058 one-click unsubscribe of
-    ``kind`` (``tenants.mail.Unsubscribe``; every notification mail is non-essential). Returns
-    how many were sent. Raises ``MailBatchInterrupted`` (cause: what the e-mail backend raised)
-    with the ids still to mail, so a retry sends none twice."""
-    tenant = connection.tenant
-    users = get_user_model().objects.in_bulk(_mail_recipients(user_ids=user_ids, kind=kind))
-    order = [pk for pk in user_ids if pk in users]
+# The unsubscribe link in a rendered notification mail until each recipient's own replaces it
+# (a ``.invalid`` host, RFC 2606: never a real address).
+_UNSUBSCRIBE_MARK = "https://unsubscribe.invalid/notification/"
+
+
+@lru_cache(maxsize=64)
+def _mail_rendered(school: tuple, content: tuple) -> RenderedMail:
+    """The notification mail of ``content`` (``(title, body, link, preferences_url,
+    kind_label)``) rendered for the current school with ``_UNSUBSCRIBE_MARK`` as unsubscribe
+    link. ``school`` (schema, name, colour, logo and site address) keys the cache with
+    ``content``: every recipient of the same notification gets the same mail, so its MJML is
+    compiled once, and a change of the school's branding renders it anew."""
+    title, body, link, preferences_url, kind_label = content
     context = {
         "title": title,
         "body": body,
-        "link": tenant_url(tenant, url) if url.startswith("/") else "",
-        "preferences_url": tenant_url(tenant, reverse("web-notification-preferences")),
-        "kind_label": Kind(kind).label,
+        "link": link,
+        "preferences_url": preferences_url,
+        "kind_label": kind_label,
     }
+    return mail_render(template=MAIL_TEMPLATE, context=context, unsubscribe_link=_UNSUBSCRIBE_MARK)
+
+
+def notification_mail(*, user, kind: str, title: str, body: str, url: str):
+    """The ``EmailMultiAlternatives`` of a notification to ``user`` of the current school:
+    the branded ``notifications/email/notification`` mail (``title`` as subject, ``body``
+    plain text, a button to ``url``, a path made absolute on the school's primary domain, and
+    a link to the preferences), from ``tenants.mail.mail_sender``, with the RFC 8058 one-click
+    unsubscribe of ``kind`` for ``user`` (``tenants.mail.UNSUBSCRIBE_PATH``: headers and footer
+    link; every notification mail is non-essential). The rendering is shared by the recipients
+    of the same notification (``_mail_rendered``); one query (the primary domain)."""
+    tenant = connection.tenant
+    site = tenant_url(tenant, "/").removesuffix("/")
+    school = (tenant.schema_name, tenant.name, tenant.primary_color, str(tenant.logo), site)
+    content = (
+        title,
+        body,
+        site + url if url.startswith("/") else "",
+        site + reverse("web-notification-preferences"),
+        Kind(kind).label,
+    )
+    rendered = _mail_rendered(school, content)
+    token = unsubscribe_token(user_id=user.pk, kind=kind, schema_name=tenant.schema_name)
+    link = site + UNSUBSCRIBE_PATH.format(token=token)
+    message = EmailMultiAlternatives(
+        rendered.subject,
+        rendered.text.replace(_UNSUBSCRIBE_MARK, link),
+        from_email=mail_sender(tenant),
+        to=[user.email],
+        headers=unsubscribe_headers(url=link),
+    )
+    message.attach_alternative(rendered.html.replace(_UNSUBSCRIBE_MARK, link), "text/html")
+    return message
+
+
+def notification_mails_send(
+    *, user_ids: list[int], kind: str, title: str, body: str, url: str
+) -> int:
+    """Mail the notification (``notification_mail``) to each account of ``user_ids`` of the
+    current school that still wants ``kind`` by e-mail and is active, in the order given, over
+    one SMTP connection. Returns how many were sent. Raises ``MailBatchInterrupted`` (cause:
+    what the e-mail backend raised) with the ids still to mail, so a retry sends none twice."""
+    off = Preference.objects.filter(user_id__in=user_ids, kind=kind, email=False)
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(email="")
+        .exclude(pk__in=off.values("user_id"))
+        .in_bulk(user_ids)
+    )
+    order = [pk for pk in dict.fromkeys(user_ids) if pk in users]
     sent = 0
     with get_connection() as smtp:
         for index, pk in enumerate(order):
-            user = users[pk]
-            message = mail_build(
-                to=user.email,
-                template=MAIL_TEMPLATE,
-                context={**context, "user": user},
-                unsubscribe=Unsubscribe(user_id=user.pk, kind=kind),
-                tenant=tenant,
-            )
+            message = notification_mail(user=users[pk], kind=kind, title=title, body=body, url=url)
             message.connection = smtp
             try:
                 message.send()
