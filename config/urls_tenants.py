@@ -57,6 +57,8 @@ urlpatterns = [
     path("dashboard/", include("community.dashboard.urls")),
     # The notifications page and the notification preferences.
     path("", include("notifications.web.urls")),
+    # The course announcements page of the dashboard.
+    path("dashboard/", include("notifications.dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

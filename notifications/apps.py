@@ -12,6 +12,7 @@ class NotificationsConfig(AppConfig):
         from community.hooks import answer_published, question_published
         from courses.hooks import course_published
         from enrollment.hooks import enrollment_created, progress_recorded
+        from learning.hooks import achievement_earned
         from media_pipeline.hooks import asset_changed
         from notifications import receivers
 
@@ -21,3 +22,4 @@ class NotificationsConfig(AppConfig):
         course_published.connect(receivers.course_published)
         enrollment_created.connect(receivers.enrollment_created)
         progress_recorded.connect(receivers.progress_recorded)
+        achievement_earned.connect(receivers.achievement_earned)

@@ -16,6 +16,8 @@ class Kind(models.TextChoices):
     ACHIEVEMENT = "achievement", "Achievements"
     FOLLOWED_COURSE = "followed_course", "New courses of instructors I follow"
     ROSTER_ENROLLMENT = "roster_enrollment", "Enrolled in a course by an instructor"
+    NEWS = "news", "News from the school (the welcome e-mail)"
+    REMINDER = "reminder", "Weekly reminder of unfinished courses"
 
 
 class Channel(models.TextChoices):
@@ -74,3 +76,49 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.user_id}: in_app={self.in_app} email={self.email}"
+
+
+class Announcement(models.Model):
+    """A message of a course's instructor to its students: ``subject`` (plain text) and
+    ``body`` (Markdown, rendered sanitised by ``tenants.markdown.markdown_render``). Sending it
+    notified ``recipients`` actively enrolled students (kind ``announcement``) and mailed those
+    who want it, in batches, the last batch due at ``mails_until`` (the school's rate limit,
+    ANNOUNCEMENT_MAILS_PER_MINUTE)."""
+
+    id = models.BigAutoField(primary_key=True)
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.CASCADE, related_name="announcements"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField(max_length=10000)
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    mails_until = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["course", "-created_at", "-id"], name="announcement_course_newest"
+            ),
+            models.Index(fields=["-mails_until"], name="announcement_mails_until"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course_id}: {self.subject}"
+
+
+class ReminderSent(models.Model):
+    """When ``user`` was last sent the weekly progress reminder (``services.
+    weekly_reminders_send``): one row per account, updated at each reminder."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"reminder of {self.user_id} at {self.sent_at}"

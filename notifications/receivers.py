@@ -85,3 +85,23 @@ def progress_recorded(
         "completed": completed,
     }
     realtime.user_publish(schema_name=schema_name, messages=[(student_id, message)])
+
+
+def achievement_earned(
+    *,
+    schema_name: str,
+    student_id: int,
+    kind: str,
+    course_id: str | None,
+    certificate_id: str | None,
+) -> None:
+    """``learning.hooks.achievement_earned`` (already on commit) -> ``achievement`` for the
+    student."""
+    _enqueue(
+        schema_name,
+        "achievement_earned",
+        student_id=student_id,
+        kind=kind,
+        course_id=course_id,
+        certificate_id=certificate_id,
+    )

@@ -4,7 +4,7 @@ is ``NotFound`` exactly like an unknown id."""
 
 from django.db.models import QuerySet
 
-from notifications.models import Channel, Kind, Notification, Preference
+from notifications.models import Announcement, Channel, Kind, Notification, Preference
 from tenants.errors import NotFound
 
 
@@ -60,3 +60,9 @@ def wants(user, kind: str, channel: str) -> bool:
 def preference_labels() -> list[tuple[str, str]]:
     """``[(kind, label)]`` of every kind, for the preferences form."""
     return list(Kind.choices)
+
+
+def announcement_list(*, course) -> QuerySet[Announcement]:
+    """The announcements of ``course`` (a ``courses.models.Course`` the caller may manage),
+    newest first, with their authors."""
+    return Announcement.objects.filter(course=course).select_related("author")

@@ -84,6 +84,9 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "courses/<uuid:course_id>/": STUDENT_SITE,
     "courses/<uuid:course_id>/lectures/<uuid:lecture_id>/": STUDENT_SITE,
     "invitations/<str:token>/": Exempt("invitation acceptance (teams/tests)"),
+    "unsubscribe/<str:token>/": Exempt(
+        "one-click unsubscribe of an account's mails (notifications/tests): no course in it"
+    ),
     "api/v1/auth/register": STUDENT_SITE,
     "api/v1/auth/token": STUDENT_SITE,
     "api/v1/auth/token/refresh": STUDENT_SITE,
@@ -210,6 +213,9 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "POST", lambda w: _api(f"/enrollments/{w['enrollment'].pk}/reinstate")(w), 200
     ),
     "api/v1/courses/<uuid:course_id>/analytics": Case("GET", _api("/analytics"), 200),
+    "api/v1/courses/<uuid:course_id>/announcements": Case(
+        "POST", _api("/announcements"), 201, data=lambda w: {"subject": "S", "body": "B"}
+    ),
     "api/v1/lectures/<uuid:lecture_id>/analytics": Case(
         "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/analytics", 200
     ),
@@ -268,6 +274,7 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "POST", lambda w: _dash(f"codes/{w['code'].pk}/revoke/")(w), 302
     ),
     "dashboard/courses/<uuid:course_id>/students/": Case("GET", _dash("students/"), 200),
+    "dashboard/courses/<uuid:course_id>/announcements/": Case("GET", _dash("announcements/"), 200),
     "dashboard/courses/<uuid:course_id>/students/import/": Case(
         "POST",
         _dash("students/import/"),

@@ -59,6 +59,10 @@ TASK_CASES = {
     "trust.tasks.lecture_check": "test_trust_checks_interleaved_in_one_worker",
     "learning.tasks.certificate_render": "test_certificate_render_interleaved_in_one_worker",
     "notifications.tasks.event_notify": "test_event_notify_interleaved_in_one_worker",
+    "notifications.tasks.notification_mails_send": (
+        "test_notification_mails_send_interleaved_in_one_worker"
+    ),
+    "notifications.tasks.weekly_reminders": "test_weekly_reminders_in_each_school",
 }
 
 
@@ -572,6 +576,112 @@ def test_welcome_email_send_interleaved_in_one_worker(
         finally:
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_notification_mails_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account ids P and Q exist in both schools: in A, Q turned announcement e-mails off; in
+    B, P did. The worker's runs A([P]), B([Q]), A([Q]), B([P]) mail exactly the account of the
+    school each run names that wants them: 1, 1, 0, 0 (a run in the other school's schema
+    would answer the opposite)."""
+    from django.contrib.auth import get_user_model
+
+    from notifications.models import Preference
+    from notifications.tasks import notification_mails_send
+
+    alpha, beta, _, _ = two_schools
+    first = 800_000 + secrets.randbelow(49_999) * 2
+    off = {alpha.pk: first + 1, beta.pk: first}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    get_user_model().objects.create_user(
+                        email=f"mails-{pk}@{tenant.schema_name}.test", password=None, id=pk
+                    )
+                Preference.objects.create(user_id=off[tenant.pk], kind="announcement", email=False)
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                notification_mails_send.apply_async(
+                    kwargs={
+                        "schema_name": tenant.schema_name,
+                        "user_ids": [pk],
+                        "kind": "announcement",
+                        "title": "Schemas",
+                        "body": "",
+                        "url": "/my/",
+                    }
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [1, 1, 0, 0]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_weekly_reminders_in_each_school(two_schools, celery_worker, django_db_blocker):
+    """Account ids P and Q exist in both schools, in a time zone where it is 08:xx now, quiet
+    for a month in a published course: in A, P is a student and Q an instructor; in B the other
+    way round. One run of the beat task reminds P in A and Q in B, each recorded in its own
+    school only."""
+    from django.contrib.auth import get_user_model
+
+    from courses.models import Course
+    from courses.services import course_create
+    from enrollment.models import Enrollment
+    from notifications.models import Notification, ReminderSent
+    from notifications.tasks import weekly_reminders
+
+    alpha, beta, a_teacher, b_teacher = two_schools
+    offset = (8 - timezone.now().hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    zone = f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-9 is UTC+9
+    first = 600_000 + secrets.randbelow(49_999) * 2
+    student = {alpha.pk: first, beta.pk: first + 1}
+    long_ago = timezone.now() - timedelta(days=30)
+    with django_db_blocker.unblock():
+        for tenant, teacher in ((alpha, a_teacher), (beta, b_teacher)):
+            with tenant_context(tenant):
+                course = course_create(
+                    title=f"Schema reminders {tenant.schema_name}",
+                    published=True,
+                    created_by=teacher,
+                )
+                for pk in (first, first + 1):
+                    user = get_user_model().objects.create_user(
+                        email=f"remind-{pk}@{tenant.schema_name}.test",
+                        password=None,
+                        id=pk,
+                        time_zone=zone,
+                        role="student" if pk == student[tenant.pk] else "instructor",
+                    )
+                    Enrollment.objects.create(student=user, course=course)
+                Enrollment.objects.filter(course=course).update(enrolled_at=long_ago)
+        connection.set_schema_to_public()
+        try:
+            weekly_reminders.apply_async().get(timeout=RESULT_TIMEOUT)
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    ids = set(
+                        ReminderSent.objects.filter(user_id__in=[first, first + 1]).values_list(
+                            "user_id", flat=True
+                        )
+                    )
+                assert ids == {student[tenant.pk]}
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    Notification.objects.filter(user_id__in=[first, first + 1]).delete()
+                    Enrollment.objects.filter(student_id__in=[first, first + 1]).delete()
+                    Course.objects.filter(title__startswith="Schema reminders").delete()
                     get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()
 

@@ -47,11 +47,12 @@ from enrollment.services import access_codes_create, email_change_token, playbac
 from learning.downloads import certificate_download_url
 from learning.models import Certificate
 from media_pipeline import uploads
-from notifications.models import Notification
+from notifications.models import Announcement, Notification
 from notifications.selectors import wants as notification_wants
 from notifications.services import notify
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
+from tenants.mail import unsubscribe_token
 from tenants.testing import (
     PASSWORD,
     TenantClient,
@@ -125,6 +126,7 @@ def world(tenant, other_tenant):
             data={},
         )
         notification = Notification.objects.get(user=student_a)
+        unsubscribe_link = unsubscribe_token(user_id=student_a.pk, kind="announcement")
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -152,6 +154,7 @@ def world(tenant, other_tenant):
         "item": item,
         "certificate": certificate,
         "notification": notification,
+        "unsubscribe_token": unsubscribe_link,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -493,6 +496,17 @@ def case_course_enrollments(w):
     assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
 
 
+def case_announcements(w):
+    url = f"/api/v1/courses/{w['course'].id}/announcements"
+    data = {"subject": "Hijack", "body": "Hijack"}
+    assert [w["jwt_i"].get(url).status_code, w["b_i"].get(url).status_code] == [401, 404]
+    assert w["jwt_i"].post(url, data, format="json").status_code == 401
+    assert w["b_i"].post(url, data, format="json").status_code == 404
+    with in_tenant(w["tenant"]):
+        assert not Announcement.objects.exists()
+        assert not Notification.objects.filter(kind="announcement", title__contains="Hijack")
+
+
 def case_analytics_overview(w):
     url = "/api/v1/analytics/overview"
     assert w["jwt_i"].get(url).status_code == 401
@@ -790,6 +804,14 @@ def case_notification_read(w):
         assert Notification.objects.get(pk=w["notification"].pk).read_at is None
 
 
+def case_unsubscribe(w):
+    url = f"/unsubscribe/{w['unsubscribe_token']}/"
+    for client in (_b_page(w), _b_student_page(w)):
+        assert [client.get(url).status_code, client.post(url).status_code] == [400, 400]
+    with in_tenant(w["tenant"]):
+        assert notification_wants(w["student"], "announcement", "email") is True
+
+
 def case_web_notifications(w):
     b_student = _b_student_page(w)
     for path in ("/notifications/", "/notifications/preferences/"):
@@ -904,6 +926,10 @@ DASHBOARD_ROUTES = {
     "dashboard/courses/<uuid:course_id>/students/": (
         "GET",
         lambda w: f"/dashboard/courses/{w['course'].id}/students/",
+    ),
+    "dashboard/courses/<uuid:course_id>/announcements/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/announcements/",
     ),
     "dashboard/courses/<uuid:course_id>/students/export.csv": (
         "GET",
@@ -1211,6 +1237,8 @@ CASES = {
     "notifications/read-all/": case_web_notifications,
     "notifications/preferences/": case_web_notifications,
     "notifications/<int:notification_id>/read/": case_notification_read,
+    "unsubscribe/<str:token>/": case_unsubscribe,
+    "api/v1/courses/<uuid:course_id>/announcements": case_announcements,
     "api/v1/school/invitations/<int:invitation_id>/revoke": case_invitation_revoke,
     "invitations/<str:token>/": case_invitation_accept,
     "api/v1/analytics/overview": case_analytics_overview,
@@ -1436,6 +1464,9 @@ TENANT_SWEEP: dict[str, Entry] = {
     "notifications/read-all/": Entry(),
     "notifications/preferences/": Entry(),
     "notifications/<int:notification_id>/read/": Entry(),
+    # A's one-click unsubscribe token is not valid on B's host (400, nothing changed).
+    "unsubscribe/<str:token>/": Entry(),
+    "api/v1/courses/<uuid:course_id>/announcements": Entry(),
     "api/v1/school/invitations/<int:invitation_id>/revoke": Entry(),
     "invitations/<str:token>/": Entry(),
     "api/v1/analytics/overview": Entry(),
@@ -1520,7 +1551,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "student_id": lambda a: [str(a.student.pk)],
     "user_id": lambda a: [str(a.student.pk)],
     "uidb64": lambda a: [a.reset_link[0]],
-    "token": lambda a: [a.reset_link[1], a.invitation_token],
+    "token": lambda a: [a.reset_link[1], a.invitation_token, a.unsubscribe_token],
     "confirmation": lambda a: [a.email_confirmation],
     "invitation_id": lambda a: [str(a.invitation_id)],
     "action": lambda a: ["revoke", "reinstate"],
@@ -1563,6 +1594,7 @@ class ASide:
     answer_id: int = 0
     certificate_id: str = ""
     notification_id: int = 0
+    unsubscribe_token: str = ""
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1621,6 +1653,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         answer_id=world["answer"].pk,
         certificate_id=world["certificate"].id.hex,
         notification_id=world["notification"].pk,
+        unsubscribe_token=world["unsubscribe_token"],
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -1684,6 +1717,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             world["s_tokens"]["access"],
             reset_link[1],
             world["invitation_token"],
+            world["unsubscribe_token"],
             "invitee-x@alpha.test",
             "Alpha question",
             "Alpha answer",

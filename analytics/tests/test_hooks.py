@@ -7,6 +7,7 @@ from analytics import receivers
 from courses.hooks import course_delete_guards
 from enrollment import hooks as enrollment_hooks
 from enrollment.services import course_delete_guard
+from learning import hooks as learning_hooks
 from learning import services as learning_services
 from notifications import receivers as notification_receivers
 from tenants.hooks import Hook
@@ -67,3 +68,6 @@ def test_the_apps_above_connect_their_receivers_at_start_up():
         learning_services.enrollment_reinstated_receiver,
     )
     assert enrollment_hooks.course_viewed.receivers == (receivers.view_record,)
+    assert learning_hooks.achievement_earned.receivers == (
+        notification_receivers.achievement_earned,
+    )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from tenants.logs import logging_config, sentry_init
 
@@ -429,6 +430,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10,
         "options": {"queue": "default", "expires": 10},
     },
+    # notifications.services: the weekly reminder, in each student's 08:00-08:59.
+    "weekly-reminders": {
+        "task": "notifications.tasks.weekly_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"queue": "default", "expires": 50 * 60},
+    },
     # analytics.rollups: watch events and page views -> the dashboard's rollup tables.
     "analytics-rollup": {
         "task": "analytics.tasks.analytics_rollup",
@@ -436,6 +443,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default", "expires": 60},
     },
 }
+
+# notifications.services: notification e-mails per Celery task (one SMTP connection each).
+NOTIFICATION_MAIL_BATCH = env.int("NOTIFICATION_MAIL_BATCH", default=50)
+# Course announcement e-mails a school sends per minute at most (batches spaced by countdowns).
+ANNOUNCEMENT_MAILS_PER_MINUTE = env.int("ANNOUNCEMENT_MAILS_PER_MINUTE", default=300)
 
 # --- Logging ---
 

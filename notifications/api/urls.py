@@ -24,4 +24,9 @@ urlpatterns = [
         views.NotificationReadApi.as_view(),
         name="notification-read",
     ),
+    path(
+        "courses/<uuid:course_id>/announcements",
+        views.AnnouncementApi.as_view(),
+        name="course-announcements",
+    ),
 ]

@@ -3,14 +3,16 @@ the signed-in account's own notifications and preferences only."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
 from courses.pagination import Pagination
+from courses.selectors import course_get
 from notifications import selectors, services
 from notifications.models import Kind
 from notifications.serializers import NotificationOutput
-from tenants.api import TenantApiView
+from tenants.api import InstructorApiView, TenantApiView
+from tenants.markdown import markdown_render
 
 
 class MemberApiView(TenantApiView):
@@ -113,3 +115,57 @@ class PreferencesApi(MemberApiView):
         if changes is None:
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         return Response(services.preferences_update(user=request.user, changes=dict(changes)))
+
+
+class AnnouncementAuthorOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AnnouncementOutput(serializers.Serializer):
+    """``{id, course_id, subject, body, body_html, author, recipients, created_at}``:
+    ``subject`` plain text, ``body`` the Markdown source, ``body_html`` it rendered and
+    sanitised, ``author`` ``{id, name}`` or null (account deleted), ``recipients`` the students
+    notified."""
+
+    id = serializers.IntegerField()
+    course_id = serializers.UUIDField()
+    subject = serializers.CharField()
+    body = serializers.CharField()
+    body_html = serializers.SerializerMethodField()
+    author = AnnouncementAuthorOutput(allow_null=True)
+    recipients = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+    def get_body_html(self, announcement) -> str:
+        return str(markdown_render(announcement.body))
+
+
+class AnnouncementApi(InstructorApiView):
+    """POST (announce) and GET (paginated list, newest first)
+    /api/v1/courses/{course_id}/announcements, for the course's instructors and the owner."""
+
+    pagination_class = Pagination
+
+    class AnnouncementInput(serializers.Serializer):
+        subject = serializers.CharField(max_length=services.ANNOUNCEMENT_SUBJECT_MAX)
+        body = serializers.CharField(max_length=services.ANNOUNCEMENT_BODY_MAX)
+
+    @extend_schema(request=AnnouncementInput, responses={201: AnnouncementOutput})
+    def post(self, request, course_id):
+        course = course_get(course_id=course_id, user=request.user, outline=False)
+        data = self.AnnouncementInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        announcement = services.announcement_create(
+            course=course, author=request.user, **data.validated_data
+        )
+        return Response(AnnouncementOutput(announcement).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: AnnouncementOutput(many=True)})
+    def get(self, request, course_id):
+        course = course_get(course_id=course_id, user=request.user, outline=False)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.announcement_list(course=course), request, self
+        )
+        return paginator.get_paginated_response(AnnouncementOutput(page, many=True).data)

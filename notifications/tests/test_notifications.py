@@ -113,7 +113,7 @@ def test_preferences_default_on_patch_and_in_app_off_stops_notify(world):
     api = TenantClient(tenant, user=student)
     api.default_format = "json"
     defaults = api.get("/api/v1/notifications/preferences").json()
-    assert len(defaults) == 7
+    assert len(defaults) == 9
     assert all(value == {"in_app": True, "email": True} for value in defaults.values())
     changed = api.patch("/api/v1/notifications/preferences", {"qa_answer": {"in_app": False}})
     assert changed.status_code == 200

@@ -21,4 +21,5 @@ urlpatterns = [
         views.preferences_page,
         name="web-notification-preferences",
     ),
+    path("unsubscribe/<str:token>/", views.unsubscribe_page, name="web-unsubscribe"),
 ]

@@ -1,18 +1,21 @@
 """The account's notification pages: ``/notifications/`` (newest first, mark read, mark all
 read, links to each target) and ``/notifications/preferences/`` (on/off per kind and channel,
-linked from the account page)."""
+linked from the account page) and ``/unsubscribe/<token>/`` (the one-click unsubscribe of the
+mails, no sign-in)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from notifications import selectors, services
 from notifications.models import Channel, Kind
 from tenants.errors import NotFound
+from tenants.mail import UnsubscribeTokenInvalid
 
 PER_PAGE = 20
 
@@ -76,3 +79,28 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         for kind, label in selectors.preference_labels()
     ]
     return render(request, "notifications/preferences.html", {"rows": rows})
+
+
+@csrf_exempt
+def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
+    """``/unsubscribe/<token>/`` (no sign-in; the link of every non-essential mail, RFC 8058).
+    GET shows what the link stops and a confirm button, and changes nothing (mail scanners open
+    links). POST, the page's form or a mail system's one-click ``List-Unsubscribe=One-Click``
+    (no CSRF token: RFC 8058 section 3.2), turns that kind's ``email`` preference off and shows
+    the confirmation. A token that is not valid here (tampered, another school's, an unknown
+    kind or account) gets the 400 page and changes nothing. Other methods: 405."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+    try:
+        if request.method == "POST":
+            _, kind = services.email_unsubscribe(token=token)
+        else:
+            kind = services.email_unsubscribe_claim(token=token).kind
+    except UnsubscribeTokenInvalid:
+        return render(request, "notifications/unsubscribe_invalid.html", status=400)
+    context = {
+        "label": Kind(kind).label,
+        "done": request.method == "POST",
+        "signed_in": request.user.is_authenticated,
+    }
+    return render(request, "notifications/unsubscribe.html", context)

@@ -64,6 +64,14 @@ MAIL_CONTEXTS = {
         "accept_url": "https://alpha.localhost/invitations/abc/",
         "expires_at": datetime(2030, 1, 2, 3, 4, tzinfo=UTC),
     },
+    "notifications/email/notification": lambda text: {
+        "user": _user(name=text),
+        "title": f"Announcement: {text}",
+        "body": text,
+        "link": "https://alpha.localhost/my/",
+        "preferences_url": "https://alpha.localhost/notifications/preferences/",
+        "kind_label": "Course announcements",
+    },
 }
 
 
@@ -136,7 +144,11 @@ def test_user_values_stay_text_in_every_part(tenant):
     part has exactly the elements and attributes of the same mail with plain words, and holds
     each value escaped; the text part holds it as it is."""
     with tenant_context(tenant):
-        for template in ("web/email/welcome", "teams/email/invitation"):
+        for template in (
+            "web/email/welcome",
+            "teams/email/invitation",
+            "notifications/email/notification",
+        ):
             tenant.name = "Alpha Academy"
             plain = mail_render(template=template, context=MAIL_CONTEXTS[template]("Plain"))
             for payload in XSS_CORPUS:

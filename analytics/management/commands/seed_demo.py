@@ -120,6 +120,7 @@ class Command(BaseCommand):
                 student=student,
                 instructor=User.objects.get(email=INSTRUCTOR[0]),
             )
+            _demo_announcements(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -590,6 +591,7 @@ def _demo_notifications(*, course, lecture, student, instructor) -> None:
             body="The player starts on a small rung of the HLS ladder and climbs to a sharper one.",
             url=f"{lecture_url}#question-{sharper.pk}",
             data={**ids, "question_id": sharper.pk},
+            email=False,
         )
     waiting = Question.objects.filter(lecture=lecture, answer_count=0, status="published").first()
     if waiting is not None:
@@ -600,4 +602,50 @@ def _demo_notifications(*, course, lecture, student, instructor) -> None:
             body=f"{waiting.author.name or 'A student'} asked on “{lecture.title}”.",
             url=reverse("dashboard-question", kwargs={"question_id": waiting.pk}),
             data={**ids, "question_id": waiting.pk},
+            email=False,
         )
+
+
+def _demo_announcements(*, course, instructor) -> None:
+    """An announcement of the demo course by its instructor, with the in-app notification of
+    its enrolled students (not mailed: demo data). Made once: nothing is added when the course
+    has announcements."""
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from notifications.models import Announcement
+    from notifications.services import notify
+
+    if Announcement.objects.filter(course=course).exists():
+        return
+    students = list(
+        Enrollment.objects.filter(course=course, revoked_at__isnull=True).values_list(
+            "student_id", flat=True
+        )
+    )
+    subject = "Live Q&A on Thursday at 18:00"
+    body = (
+        "Hello everyone,\n\nI will answer your questions about **adaptive streaming** live on "
+        "Thursday at 18:00 (school time). Post them under the lectures beforehand and I will "
+        "start with the most voted ones.\n\n- Bring the lecture on HLS ladders\n"
+        "- The recording goes up the next day"
+    )
+    announcement = Announcement.objects.create(
+        course=course,
+        author=instructor,
+        subject=subject,
+        body=body,
+        recipients=len(students),
+        mails_until=timezone.now() + timedelta(minutes=1),
+    )
+    notify(
+        users=students,
+        kind="announcement",
+        title=f"{course.title}: {subject}",
+        body=body,
+        url=reverse("web-course", kwargs={"course_id": course.pk}),
+        data={"course_id": str(course.pk), "announcement_id": announcement.pk},
+        email=False,
+    )
