@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from community.models import Answer, PostStatus, Question
+from community.models import Answer, PostStatus, Question, Vote
 from courses.models import Course, Lecture
 from engagement.models import Follow
 from enrollment.models import Enrollment
@@ -342,9 +342,42 @@ def _lecture_url(course_id, lecture_id) -> str:
     return reverse("web-lecture", kwargs={"course_id": course_id, "lecture_id": lecture_id})
 
 
+def thread_followers(*, question: Question) -> set[int]:
+    """The accounts following a question's thread: its asker, everyone with a published
+    answer in it and everyone who voted it up (a vote is "me too"), kept to those who may still
+    open the lecture's Q&A (actively enrolled students, the course's instructors and the
+    school's owners). User ids."""
+    followers = {question.author_id}
+    followers |= set(
+        Answer.objects.filter(question=question, status=PostStatus.PUBLISHED).values_list(
+            "author_id", flat=True
+        )
+    )
+    followers |= set(Vote.objects.filter(question=question).values_list("user_id", flat=True))
+    enrolled = set(
+        Enrollment.objects.filter(
+            course_id=question.course_id, student_id__in=followers, revoked_at__isnull=True
+        ).values_list("student_id", flat=True)
+    )
+    course = Course.objects.filter(pk=question.course_id).first()
+    managers = (
+        set(course.instructors.filter(pk__in=followers).values_list("pk", flat=True))
+        if course
+        else set()
+    )
+    owners = set(
+        get_user_model()
+        .objects.filter(pk__in=followers, role="owner", is_active=True)
+        .values_list("pk", flat=True)
+    )
+    return enrolled | managers | owners
+
+
 def answer_notify(*, question_id: int, answer_id: int) -> int:
-    """``qa_answer``: tell the asker of ``question_id`` that ``answer_id`` (published, not
-    their own) answers it. Returns rows made (0 when either is gone or unpublished)."""
+    """``qa_answer``: tell the thread's followers (``thread_followers``: the asker, those who
+    answered or voted it up) that ``answer_id`` (published) answers ``question_id``; its author
+    is never told of their own answer. Returns rows made (0 when either is gone or
+    unpublished)."""
     answer = (
         Answer.objects.select_related("question", "author")
         .filter(
@@ -355,12 +388,15 @@ def answer_notify(*, question_id: int, answer_id: int) -> int:
         )
         .first()
     )
-    if answer is None or answer.author_id == answer.question.author_id:
+    if answer is None:
         return 0
     question = answer.question
+    users = sorted(thread_followers(question=question) - {answer.author_id})
+    if not users:
+        return 0
     who = "An instructor" if answer.is_instructor_answer else (answer.author.name or "Someone")
     return notify(
-        users=[question.author_id],
+        users=users,
         kind=Kind.QA_ANSWER,
         title=f"{who} answered “{question.title}”",
         body=Truncator(answer.body).chars(BODY_MAX),

@@ -3,9 +3,10 @@
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from community.selectors import lecture_access, question_get
-from community.services import answer_create, question_create
+from community.services import answer_create, question_create, vote_set
 from courses.services import course_create, course_update, lecture_create, section_create
 from engagement.models import Follow
 from enrollment.models import Enrollment
@@ -173,7 +174,8 @@ def test_questions_and_answers_notify_instructors_and_the_asker(world):
             author=teacher,
             body="Because of the offset.",
         )
-        # The asker's own answer in their thread tells nobody.
+        # The asker's own answer tells the thread's other followers (the teacher answered),
+        # never the asker.
         answer_create(
             question=question_get(user=student, question_id=question.pk),
             author=student,
@@ -193,7 +195,56 @@ def test_questions_and_answers_notify_instructors_and_the_asker(world):
             },
         )
     ]
-    assert len(_mine(tenant, teacher)) == 1
+    assert [row[:2] for row in _mine(tenant, teacher)] == [  # newest first
+        ("qa_answer", "n-student answered “Why <b>phase</b>?”"),
+        ("qa_question", "New question in “Waves”: Why <b>phase</b>?"),
+    ]
+
+
+def test_an_answer_tells_the_threads_followers_who_may_still_read_it(world):
+    """Followers of a thread: the asker, those who answered it and those who voted it up;
+    the answer's author is never told, nor a follower whose enrollment was revoked."""
+    tenant, student, teacher, lecture = (
+        world["tenant"], world["student"], world["teacher"], world["lecture"]
+    )  # fmt: skip
+    voter = make_user(tenant, "n-voter@alpha.test")
+    helper = make_user(tenant, "n-helper@alpha.test")
+    gone = make_user(tenant, "n-gone@alpha.test")
+    bystander = make_user(tenant, "n-bystander@alpha.test")
+    with in_tenant(tenant):
+        for user in (voter, helper, gone, bystander):
+            Enrollment.objects.create(student=user, course=world["course"])
+        access = lecture_access(user=student, lecture_id=lecture.pk)
+        question = question_create(access=access, author=student, title="Nodes?")
+        vote_set(question=question_get(user=voter, question_id=question.pk), user=voter, voted=True)
+        vote_set(question=question_get(user=gone, question_id=question.pk), user=gone, voted=True)
+        answer_create(
+            question=question_get(user=helper, question_id=question.pk),
+            author=helper,
+            body="Where the amplitude is zero.",
+        )
+        Enrollment.objects.filter(student=gone).update(revoked_at=timezone.now())
+        Notification.objects.all().delete()
+        with tasks_run_on_commit():
+            answer_create(
+                question=question_get(user=teacher, question_id=question.pk),
+                author=teacher,
+                body="Exactly.",
+            )
+    connection.set_schema_to_public()
+    told = {
+        user.email: [row[:2] for row in _mine(tenant, user)]
+        for user in (student, voter, helper, gone, bystander, teacher)
+    }
+    answered = ("qa_answer", "An instructor answered “Nodes?”")
+    assert told == {
+        "n-student@alpha.test": [answered],
+        "n-voter@alpha.test": [answered],
+        "n-helper@alpha.test": [answered],
+        "n-gone@alpha.test": [],
+        "n-bystander@alpha.test": [],
+        "n-teacher@alpha.test": [],
+    }
 
 
 def test_lecture_ready_course_published_and_roster_enrollment(world):
