@@ -37,6 +37,7 @@ DEMO_SUBDOMAIN = "demo"
 OWNER = ("owner@demo.test", "demo-owner-pass")
 INSTRUCTOR = ("instructor@demo.test", "demo-instructor-pass")
 STUDENT = ("student@demo.test", "demo-student-pass")
+SAMPLE_LECTURE_TITLE = "Big Buck Bunny (sample lecture)"
 COURSE_TITLE = "Welcome to Lectern"
 SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
@@ -78,11 +79,15 @@ class Command(BaseCommand):
                     created_by=owner,
                 )
                 section = section_create(course=course, title="Getting started")
-                lecture_create(section=section, title="Big Buck Bunny (sample lecture)")
+                lecture_create(section=section, title=SAMPLE_LECTURE_TITLE)
+            # The sample lecture by its title: the course has other video lectures (the
+            # authoring step adds one without media), and ids are random UUIDs.
+            videos = Lecture.objects.select_related("video").filter(
+                section__course=course, kind=Lecture.Kind.VIDEO
+            )
             lecture = (
-                Lecture.objects.select_related("video")
-                .filter(section__course=course, kind=Lecture.Kind.VIDEO)
-                .first()
+                videos.filter(title=SAMPLE_LECTURE_TITLE).first()
+                or videos.order_by("section__order", "order").first()
             )
             asset = lecture.video
             if asset.version == 0:
