@@ -82,3 +82,10 @@ enrollment_reinstated = Hook(
 )
 """Fired once a revoked enrollment given its access back has committed
 (``enrollment.services.enrollment_reinstate``). Payload as ``enrollment_revoked``'s."""
+
+account_sections = Hook("account_sections", payload=("request",))
+"""Collected by the account page (``enrollment.web.account``, ``/account/``) for the signed-in
+account, in the school's schema: each receiver returns ``None`` or a section
+``{"id": str, "title": str, "template": str, "context": dict}`` shown as a card of the page
+(``template`` is rendered with ``section`` = ``context``; its forms post to the app's own
+URLs)."""

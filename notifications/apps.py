@@ -11,10 +11,11 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from community.hooks import answer_published, question_published
         from courses.hooks import course_published
-        from enrollment.hooks import enrollment_created, progress_recorded
+        from enrollment.hooks import account_sections, enrollment_created, progress_recorded
         from learning.hooks import achievement_earned
         from media_pipeline.hooks import asset_changed
         from notifications import receivers
+        from notifications.web.views import account_section
 
         answer_published.connect(receivers.answer_published)
         question_published.connect(receivers.question_published)
@@ -23,3 +24,4 @@ class NotificationsConfig(AppConfig):
         enrollment_created.connect(receivers.enrollment_created)
         progress_recorded.connect(receivers.progress_recorded)
         achievement_earned.connect(receivers.achievement_earned)
+        account_sections.connect(account_section)

@@ -30,7 +30,9 @@ def test_name_and_bio_are_inert_on_the_page_and_in_the_header(tenant, student, p
     # One script: the header bell's (notifications), loaded from the page's own static files.
     assert html.count("<script") == 1
     assert html.count('<script src="/static/build/notifications.js" defer></script>') == 1
-    assert html.count("<form") == 5  # log-out + the four account forms
+    # log-out + the four account forms + the notification preferences (a section of the page)
+    assert html.count("<form") == 6
+    assert html.count('<form method="post" action="/notifications/preferences/"') == 1
 
 
 def test_profile_form_saves_and_shows_in_the_header(tenant, student):

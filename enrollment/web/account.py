@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from courses.pages import error_page
+from enrollment.hooks import account_sections
 from enrollment.services import email_change_confirm, email_change_request
 from enrollment.throttles import PASSWORD_CHECK_THROTTLES
 from enrollment.web.forms import (
@@ -62,6 +63,7 @@ def _page(request: HttpRequest, *, status: int = 200, **context) -> HttpResponse
         "bio_html": markdown_render(user.bio),
         "avatar_url": avatar_path(user) if user.avatar else "",
         "deletable": user.role == user.Role.STUDENT,
+        "sections": [item for item in account_sections.collect(request=request) if item],
         **context,
     }
     return render(request, TEMPLATE, context, status=status)

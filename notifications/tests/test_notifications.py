@@ -145,7 +145,35 @@ def test_preferences_default_on_patch_and_in_app_off_stops_notify(world):
     now = api.get("/api/v1/notifications/preferences").json()
     assert now["achievement"] == {"in_app": True, "email": False}
     assert now["qa_answer"] == {"in_app": False, "email": False}
-    assert 'href="/notifications/preferences/"' in page.get("/account/").content.decode()
+
+
+def test_the_account_page_holds_the_preferences_and_returns_there(world):
+    tenant, student = world["tenant"], world["student"]
+    page = browser(tenant, student)
+    html = page.get("/account/").content.decode()
+    card = html.split('id="notifications"', 1)[1].split("</form>", 1)[0]
+    assert '<form method="post" action="/notifications/preferences/"' in card
+    assert '<input type="hidden" name="next" value="/account/#notifications">' in card
+    assert card.count('type="checkbox"') == 18  # 9 kinds x 2 channels, all on
+    assert card.count(" checked>") == 18
+    saved = page.post(
+        "/notifications/preferences/",
+        {"qa_answer.in_app": "on", "next": "/account/#notifications"},
+    )
+    assert (saved.status_code, saved["Location"]) == (302, "/account/#notifications")
+    # Only this site's pages: an address elsewhere returns to the preferences page.
+    elsewhere = page.post(
+        "/notifications/preferences/", {"qa_answer.in_app": "on", "next": "https://evil.test/"}
+    )
+    assert (elsewhere.status_code, elsewhere["Location"]) == (
+        302,
+        "/notifications/preferences/",
+    )
+    with in_tenant(tenant):
+        assert selectors.wants(student, "qa_answer", "in_app") is True
+        assert selectors.wants(student, "qa_answer", "email") is False
+        assert selectors.wants(student, "achievement", "in_app") is False
+    connection.set_schema_to_public()
 
 
 def test_questions_and_answers_notify_instructors_and_the_asker(world):

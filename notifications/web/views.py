@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -72,13 +73,41 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         }
         services.preferences_update(user=request.user, changes=changes)
         messages.success(request, "Notification preferences saved.")
+        back = request.POST.get("next", "")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
         return redirect("web-notification-preferences")
-    current = selectors.preferences(user=request.user)
+    return render(
+        request,
+        "notifications/preferences.html",
+        {"form_context": preferences_form_context(user=request.user)},
+    )
+
+
+def preferences_form_context(*, user, back: str = "") -> dict:
+    """The context of ``notifications/_preferences_form.html``: ``{"rows": [{kind, label,
+    in_app, email}], "next": back}`` (``back``: the page to return to after saving)."""
+    current = selectors.preferences(user=user)
     rows = [
         {"kind": kind, "label": label, **current[kind]}
         for kind, label in selectors.preference_labels()
     ]
-    return render(request, "notifications/preferences.html", {"rows": rows})
+    return {"rows": rows, "next": back}
+
+
+def account_section(*, request: HttpRequest) -> dict:
+    """``enrollment.hooks.account_sections`` receiver: the preferences table as a card of the
+    account page, returning there (``/account/#notifications``) after saving."""
+    return {
+        "id": "notifications",
+        "title": "Notifications",
+        "template": "notifications/_preferences_form.html",
+        "context": preferences_form_context(
+            user=request.user, back=reverse("web-account") + "#notifications"
+        ),
+    }
 
 
 @csrf_exempt
