@@ -4,9 +4,8 @@
 // lecture done in an open course outline (templates/web/_outline.html) and, on the lecture's
 // own page, tells the player its new resume position (`lectern:resume`, static/src/player.js).
 // Titles and bodies are shown with textContent only (never as HTML).
+import { liveSocket } from "./lib/socket.js";
 
-const WS_RETRY_MIN_MS = 1000;
-const WS_RETRY_MAX_MS = 30000;
 const TOAST_MS = 8000;
 
 const bell = document.getElementById("notif-bell");
@@ -73,27 +72,8 @@ function apply(event) {
   }
 }
 
-function connect(delay = WS_RETRY_MIN_MS) {
-  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/notifications/`);
-  let opened = false;
-  socket.addEventListener("open", () => {
-    opened = true;
-    state.live = true;
-  });
-  socket.addEventListener("message", (message) => {
-    try {
-      apply(JSON.parse(message.data));
-    } catch (error) {
-      console.error("Notification event not applied", error);
-    }
-  });
-  socket.addEventListener("close", (closed) => {
-    state.live = false;
-    if (closed.code === 4401 || closed.code === 4403) return;
-    const next = opened ? WS_RETRY_MIN_MS : Math.min(delay * 2, WS_RETRY_MAX_MS);
-    window.setTimeout(() => connect(next), opened ? WS_RETRY_MIN_MS : delay);
-  });
+function connect() {
+  liveSocket({ path: "/ws/notifications/", onEvent: apply, state, finalCodes: [4401, 4403], label: "Notification" });
 }
 
 if (bell) {

@@ -8,14 +8,13 @@
 // - Live: the lecture's socket /ws/lectures/{id}/questions/ (API.md "Lecture Q&A") adds new
 //   questions and answers and applies edits and removals without a reload.
 // User-written text is only ever set with textContent; bodies are the server's sanitised HTML.
+import { liveSocket } from "./lib/socket.js";
 
 const config = JSON.parse(document.getElementById("qa-config").textContent);
 const list = document.getElementById("qa-list");
 const empty = document.getElementById("qa-empty");
 const thread = document.getElementById("qa-thread");
 const answersList = document.getElementById("qa-answers");
-const WS_RETRY_MIN_MS = 1000;
-const WS_RETRY_MAX_MS = 30000;
 
 const state = {
   sort: "votes",
@@ -231,27 +230,8 @@ function apply(event) {
   else renderList();
 }
 
-function connect(delay = WS_RETRY_MIN_MS) {
-  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${window.location.host}${config.socket_path}`);
-  let opened = false;
-  socket.addEventListener("open", () => {
-    opened = true;
-    state.live = true;
-  });
-  socket.addEventListener("message", (message) => {
-    try {
-      apply(JSON.parse(message.data));
-    } catch (error) {
-      console.error("Q&A event not applied", error);
-    }
-  });
-  socket.addEventListener("close", (closed) => {
-    state.live = false;
-    if (closed.code === 4401 || closed.code === 4404) return;
-    const next = opened ? WS_RETRY_MIN_MS : Math.min(delay * 2, WS_RETRY_MAX_MS);
-    window.setTimeout(() => connect(next), opened ? WS_RETRY_MIN_MS : delay);
-  });
+function connect() {
+  liveSocket({ path: config.socket_path, onEvent: apply, state, finalCodes: [4401, 4404], label: "Q&A" });
 }
 
 function showError(node, error) {
