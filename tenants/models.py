@@ -34,6 +34,10 @@ class Tenant(TenantMixin):
     primary_color = models.CharField(max_length=7, default="#2f5bea")
     # Storage key (default_storage, under tenants/<schema>/) of the re-encoded school logo.
     logo = models.CharField(max_length=500, blank=True)
+    # BCP 47 tag of the school's main language: it picks the PostgreSQL text search
+    # configuration of the school's search (``public.lectern_<language>``, made by migration
+    # 0003 with ``unaccent`` before the language's Snowball stemmer; ``simple`` for others).
+    language = models.CharField(max_length=35, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

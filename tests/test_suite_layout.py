@@ -29,6 +29,8 @@ def test_every_project_app_is_in_testpaths():
         "trust",
         "learning",
         "notifications",
+        "search",
         "analytics",
+        "recommendations",
     }
     assert project_apps | {"tests"} == testpaths

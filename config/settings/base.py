@@ -67,6 +67,8 @@ TENANT_APPS = [
     "engagement",
     "learning",
     "notifications",
+    "search",
+    "recommendations",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -1,0 +1,1 @@
+"""Recommendations's own rows in each school's schema."""

@@ -1,0 +1,1 @@
+"""Search's own rows in each school's schema."""
