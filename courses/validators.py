@@ -8,14 +8,16 @@ to store.
 import re
 import uuid
 
-import langcodes
 import pycountry
 from django.core.exceptions import ValidationError
+
+# The language rule is the kernel's (schools have a language too); re-exported for courses.
+from tenants.languages import LANGUAGE_MAX_LENGTH as LANGUAGE_MAX_LENGTH
+from tenants.languages import language_validate as language_validate
 
 SLUG_MAX_LENGTH = 80
 OUTCOMES_MAX = 20
 OUTCOME_MAX_LENGTH = 200
-LANGUAGE_MAX_LENGTH = 35
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -34,21 +36,6 @@ def slug_validate(value: str) -> str:
     except ValueError:
         return value
     raise ValidationError("A slug cannot look like a course id (a UUID).")
-
-
-def language_validate(value: str) -> str:
-    """A BCP 47 (RFC 5646) language tag whose subtags are registered in the IANA Language
-    Subtag Registry (``langcodes.tag_is_valid``); hyphens only. Returns its canonical form
-    (``langcodes.standardize_tag``: ``PT-br`` -> ``pt-BR``, ``iw`` -> ``he``)."""
-    message = "Enter a BCP 47 language tag such as en, pt-BR or zh-Hant."
-    if not value or "_" in value or len(value) > LANGUAGE_MAX_LENGTH:
-        raise ValidationError(message)
-    try:
-        if not langcodes.tag_is_valid(value):
-            raise ValidationError(message)
-        return langcodes.standardize_tag(value)
-    except (ValueError, LookupError):
-        raise ValidationError(message) from None
 
 
 def currency_validate(value: str) -> str:

@@ -208,6 +208,7 @@ class TenantAdmin(PublicSchemaOnlyAdmin):
         "kind",
         "status",
         "primary_color",
+        "language",
         "created_at",
         "students",
         "lecture_hours",

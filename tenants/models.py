@@ -8,6 +8,8 @@ from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
+from tenants.languages import LANGUAGE_MAX_LENGTH, language_validate
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +39,9 @@ class Tenant(TenantMixin):
     # BCP 47 tag of the school's main language: it picks the PostgreSQL text search
     # configuration of the school's search (``public.lectern_<language>``, made by migration
     # 0003 with ``unaccent`` before the language's Snowball stemmer; ``simple`` for others).
-    language = models.CharField(max_length=35, default="en")
+    language = models.CharField(
+        max_length=LANGUAGE_MAX_LENGTH, default="en", validators=[language_validate]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

@@ -10,6 +10,8 @@ generated columns and expression indexes.
 
 from django.db import migrations, models
 
+import tenants.languages
+
 #: PostgreSQL 15's Snowball stemmers (``\\dFd *_stem``), plus ``simple``.
 LANGUAGES = [
     "arabic",
@@ -75,6 +77,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="tenant",
             name="language",
-            field=models.CharField(default="en", max_length=35),
+            field=models.CharField(
+                default="en", max_length=35, validators=[tenants.languages.language_validate]
+            ),
         ),
     ]
