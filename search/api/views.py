@@ -6,7 +6,7 @@ another school answers 401), so a caller never silently searches as someone else
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -75,6 +75,7 @@ SEARCH_PARAMETERS = [
         str,
         required=True,
         description='1-200 characters: words, "quoted phrases", or, -word (websearch syntax).',
+        examples=[OpenApiExample("Words of a title", value="schema course")],
     ),
     OpenApiParameter("type", str, enum=list(selectors.SEARCH_TYPES), description="One type only."),
     OpenApiParameter("course", OpenApiTypes.UUID, description="In this course only."),
@@ -151,7 +152,15 @@ class AutocompleteApi(TenantApiView):
         suggestions = SuggestionOutput(many=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, required=True, description="1-200 characters.")],
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                required=True,
+                description="1-200 characters.",
+                examples=[OpenApiExample("The start of a title", value="sche")],
+            )
+        ],
         responses={200: AutocompleteOutput},
     )
     def get(self, request):

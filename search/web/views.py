@@ -8,6 +8,7 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
 
 from search import selectors, services
 from tenants.errors import NotFound
@@ -39,12 +40,13 @@ def _page_number(value: str) -> int:
     return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
 
 
+@require_safe
 def search_page(request: HttpRequest) -> HttpResponse:
     """``/search/?q=&type=&course=&page=``: the results of ``search.services.search_run`` for
     whoever asks (anonymous visitors find published courses), 20 a page. Lenient with its
     parameters, as a page is: the query is cleaned (``search.selectors.query_clean``), an unknown
     type or course is ignored, a bad page number is page 1; a page past the last answers 404
-    with the form and a link to the first."""
+    with the form and a link to the first. GET and HEAD only."""
     q = selectors.query_clean(request.GET.get("q", ""))
     kind = request.GET.get("type", "")
     kind = kind if kind in selectors.SEARCH_TYPES else ""
