@@ -140,7 +140,8 @@ def _reset() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE search_searchdocument, search_transcriptpassage, search_searchlog,"
+            "TRUNCATE search_searchdocument, search_searchtitle, search_transcriptpassage,"
+            " search_searchlog,"
             " community_question, media_pipeline_captioncue CASCADE"
         )
         cursor.execute(
