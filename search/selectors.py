@@ -283,8 +283,9 @@ def search(
 
     ``count`` counts at most MAX_MATCHES matches per type. A query of stop words only (or
     punctuation) matches nothing. ``q`` is 1..QUERY_MAX_LENGTH characters once trimmed (the
-    API checks it). Two statements: the ranking (with the counts) and the page's details
-    (``search_results``); three when the page does not show every count."""
+    API checks it). Statements: the account's scope (unless given), one that ranks and counts
+    every type, then one per type on the page for its details (``search_results``); a page
+    past the end counts once more."""
     scope = scope or search_scope(user)
     kinds = _types_for(scope, types)
     if not kinds:

@@ -1,6 +1,6 @@
-"""Search writes: the search log, its pruning, a lecture's transcript index and the
-reconciliation of a school's whole index (its language changed, rows written before search
-existed)."""
+"""Search writes: a search run with its log entry, the log's pruning, a lecture's transcript
+index and the reconciliation of a school's whole index (its language changed, rows written
+before search existed)."""
 
 from __future__ import annotations
 

@@ -146,13 +146,18 @@ def test_snippets_are_escaped_text_with_marks_only_around_matches(tenant, world)
     assert "&lt;img src=x onerror=alert(1)&gt;" in result["snippet_html"]
     assert "\x02" not in result["snippet"] + result["title"]
     assert result["course"]["id"] == str(course.id)
-    # The corpus as queries: answered, never a 500, and logged as written (normalised).
+    # The corpus as queries: answered (never a 500), with inert HTML; suggestions are JSON
+    # text (the header's script sets them with textContent).
     for q in XSS_CORPUS:
         response = _get(client, q=q)
         assert response.status_code == 200, q
         for item in response.json()["results"]:
             assert_inert(item["title_html"])
             assert_inert(item["snippet_html"])
+        suggested = _get(client, "/api/v1/search/autocomplete", q=q)
+        assert (suggested.status_code, suggested["Content-Type"]) == (200, "application/json")
+    suggestions = _get(client, "/api/v1/search/autocomplete", q="hornbeam").json()["suggestions"]
+    assert [s["text"] for s in suggestions] == ["Hornbeam <b>bold</b> \x02fake\x03"]
 
 
 @pytest.mark.parametrize(
