@@ -23,6 +23,7 @@ from courses.models import Course, Lecture
 from courses.selectors import courses_managed_by
 from engagement.selectors import follower_count, lecture_like_counts, note_timestamp_bins
 from enrollment.models import Enrollment
+from search.selectors import search_terms
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -90,10 +91,12 @@ def _totals(courses: list[UUID] | None, now: datetime) -> dict:
 
 def analytics_overview(*, user, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
     """The analytics of the courses ``user`` manages (``courses.selectors.courses_managed_by``:
-    the whole school for the owner): ``{days, totals, daily, courses, followers}``; ``daily``
-    has one item per day of the last ``days`` (1..MAX_DAYS), ``courses`` one ``{course_id,
-    title, enrollments, views, watch_seconds}`` per course, most watched first; ``followers``
-    the accounts following ``user`` (``engagement``)."""
+    the whole school for the owner): ``{days, totals, daily, courses, followers, search}``;
+    ``daily`` has one item per day of the last ``days`` (1..MAX_DAYS), ``courses`` one
+    ``{course_id, title, enrollments, views, watch_seconds}`` per course, most watched first;
+    ``followers`` the accounts following ``user`` (``engagement``); ``search`` what the
+    school searched over the last 30 days, its top queries and those without results
+    (``search.selectors.search_terms``: the school's, whatever the courses)."""
     now = now or timezone.now()
     managed = courses_managed_by(user)
     # The owner's overview is the school's (no course filter); an instructor's is over theirs.
@@ -126,6 +129,7 @@ def analytics_overview(*, user, days: int = DEFAULT_DAYS, now: datetime | None =
         "daily": _series(_days(days, now), scope),
         "courses": courses,
         "followers": follower_count(instructor_id=user.pk),
+        "search": search_terms(now=now),
     }
 
 

@@ -32,3 +32,10 @@ answer_published = Hook(
 on commit. Payload: ``schema_name`` (str), ``course_id`` and ``lecture_id`` (UUID),
 ``question_id`` and ``answer_id`` (int), ``author_id`` (int, who answered) and
 ``question_author_id`` (int, who asked)."""
+
+question_saved = Hook("question_saved", payload=("schema_name", "question_id"))
+"""Sent by ``community.services`` (``question_create``, ``question_update``) inside the
+transaction that wrote the question's title or body, whatever its status. Payload:
+``schema_name`` (str) and ``question_id`` (int). Unlike the two above, a receiver's error
+fails the write. Connected by ``search`` (the question's search document, written in the same
+transaction; who may see it is decided when searching)."""

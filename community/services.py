@@ -208,6 +208,7 @@ def question_create(
             status=status,
             toxicity=score,
         )
+        hooks.question_saved.send(schema_name=_schema(), question_id=question.pk)
         question.moderator = access.moderator
         if status == PostStatus.PENDING:
             _hold(post=question, course_id=access.course.pk, score=score)
@@ -260,6 +261,8 @@ def question_update(*, question: Question, user, changes: dict) -> Question:
         if "resolved" in changes:
             question.resolved = bool(changes["resolved"])
         question.save()
+        if text_fields:
+            hooks.question_saved.send(schema_name=_schema(), question_id=question.pk)
         if question.status == PostStatus.PUBLISHED:
             _publish(question, "question.updated")
         elif was_published:

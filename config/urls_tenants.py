@@ -34,6 +34,7 @@ api_v1 = [
     path("", include("community.api.urls")),
     path("", include("learning.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("search.api.urls")),
 ]
 
 urlpatterns = [
@@ -59,6 +60,8 @@ urlpatterns = [
     path("", include("notifications.web.urls")),
     # The course announcements page of the dashboard.
     path("dashboard/", include("notifications.dashboard.urls")),
+    # The search results page (the header's search box submits to it).
+    path("", include("search.web.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>",

@@ -46,6 +46,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import schema_context
 
+from courses.hooks import course_saved, lecture_saved
 from courses.models import Attachment, Course, Lecture, Section
 from tenants.errors import NotFound
 
@@ -330,6 +331,18 @@ def _section_changed(sender, instance: Section, **kwargs) -> None:
 def _lecture_changed(sender, instance: Lecture, **kwargs) -> None:
     # A lecture deleted with its section: the section's own signal covers the course.
     catalogue_invalidate(course_id=_lecture_course_id(instance))
+
+
+@receiver(post_save, sender=Course, dispatch_uid="courses.cache.course_saved")
+def _course_saved(sender, instance: Course, **kwargs) -> None:
+    # Every save of a course passes here, whatever the path: the apps above that keep
+    # something of its text (``search``) hear of it in the save's transaction.
+    course_saved.send(schema_name=connection.schema_name, course_id=instance.pk)
+
+
+@receiver(post_save, sender=Lecture, dispatch_uid="courses.cache.lecture_saved")
+def _lecture_saved(sender, instance: Lecture, **kwargs) -> None:
+    lecture_saved.send(schema_name=connection.schema_name, lecture_id=instance.pk)
 
 
 @receiver([post_save, post_delete], sender=Attachment, dispatch_uid="courses.cache.attachment")

@@ -62,3 +62,14 @@ course_published = Hook("course_published", payload=("schema_name", "course_id")
 ``course_update`` (its ``status`` changed to ``published`` from ``draft`` or ``archived``)
 once the change has committed. Payload: ``schema_name`` (str) and ``course_id`` (UUID).
 ``notifications`` tells the followers of the course's instructors."""
+
+course_saved = Hook("course_saved", payload=("schema_name", "course_id"))
+"""Sent inside the transaction of every save of a ``Course`` (services, dashboard, API, the
+school admin: ``courses.cache``'s save receivers, which every path goes through). Payload:
+``schema_name`` (str) and ``course_id`` (UUID). A receiver's error fails the save. Connected
+by ``search`` (the course's search document, written in the same transaction)."""
+
+lecture_saved = Hook("lecture_saved", payload=("schema_name", "lecture_id"))
+"""Sent inside the transaction of every save of a ``Lecture``, as ``course_saved``. Payload:
+``schema_name`` (str) and ``lecture_id`` (UUID). Connected by ``search`` (the lecture's search
+document)."""

@@ -63,6 +63,8 @@ TASK_CASES = {
         "test_notification_mails_send_interleaved_in_one_worker"
     ),
     "notifications.tasks.weekly_reminders": "test_weekly_reminders_in_each_school",
+    "search.tasks.transcript_index": "test_transcript_index_interleaved_in_one_worker",
+    "search.tasks.search_maintain": "test_search_maintain_in_each_school",
 }
 
 
@@ -914,4 +916,113 @@ def test_certificate_render_interleaved_in_one_worker(
                     Certificate.objects.filter(pk__in=[p, q]).delete()
             for key in [k for k in keys if k]:
                 default_storage.delete(key)
+            connection.set_schema_to_public()
+
+
+def test_transcript_index_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """Lecture id P exists in both schools, with cues that name each school; Q only in B.
+    The worker's runs A(P), B(P), A(Q), B(Q) index each school's own cues in its own schema:
+    2, 1, 0 (no such lecture in A) and 1 passages."""
+    from django.db import connection as db
+
+    from courses.models import Course, Lecture, Section
+    from courses.services import course_create
+    from media_pipeline.models import CaptionCue
+    from search.models import TranscriptPassage
+    from search.tasks import transcript_index
+
+    alpha, beta, owner_a, owner_b = two_schools
+    p, q = uuid.uuid4(), uuid.uuid4()
+    cues = {
+        alpha.pk: [(0.0, 3.0, "alpha words"), (40.0, 43.0, "alpha again")],
+        beta.pk: [(0.0, 3.0, "beta words")],
+    }
+    with django_db_blocker.unblock():
+        for tenant, owner, ids in ((alpha, owner_a, (p,)), (beta, owner_b, (p, q))):
+            with tenant_context(tenant):
+                course = course_create(
+                    title=f"Schema search {tenant.schema_name}", created_by=owner
+                )
+                section = Section.objects.create(course=course, title="S", order=1)
+                for pk in ids:
+                    Lecture.objects.create(id=pk, section=section, title="Spoken", order=1)
+                    asset = MediaAsset.objects.create(owner_id=pk, kind="captions", status="ready")
+                    CaptionCue.objects.bulk_create(
+                        CaptionCue(asset=asset, owner_id=pk, position=n, start=a, end=b, text=t)
+                        for n, (a, b, t) in enumerate(cues[tenant.pk])
+                    )
+        db.set_schema_to_public()
+        try:
+            runs = [(alpha, p), (beta, p), (alpha, q), (beta, q)]
+            counts = [
+                transcript_index.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "lecture_id": str(pk)}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert counts == [2, 1, 0, 1]
+            for tenant, word in ((alpha, "alpha"), (beta, "beta")):
+                with tenant_context(tenant):
+                    vectors = {
+                        str(v)
+                        for v in TranscriptPassage.objects.filter(lecture_id=p).values_list(
+                            "vector", flat=True
+                        )
+                    }
+                    assert all(word in v for v in vectors) and vectors, (tenant, vectors)
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    MediaAsset.objects.filter(owner_id__in=[p, q], kind="captions").delete()
+                    Course.objects.filter(title__startswith="Schema search").delete()
+            db.set_schema_to_public()
+
+
+def test_search_maintain_in_each_school(two_schools, celery_worker, django_db_blocker):
+    """The beat task prunes each school's old searches and writes each school's missing
+    documents in its own schema: a search of 100 days ago and one of today, and a course
+    whose document was removed, in A and in B; after one run each school has only its
+    recent search and the course's document again."""
+    from courses.models import Course
+    from courses.services import course_create
+    from search.models import SearchDocument, SearchLog
+    from search.tasks import search_maintain
+
+    alpha, beta, owner_a, owner_b = two_schools
+    now = timezone.now()
+    courses = {}
+    with django_db_blocker.unblock():
+        for tenant, owner in ((alpha, owner_a), (beta, owner_b)):
+            with tenant_context(tenant):
+                SearchLog.objects.create(
+                    query=f"old {tenant.schema_name}",
+                    results=0,
+                    created_at=now - timedelta(days=100),
+                )
+                SearchLog.objects.create(
+                    query=f"new {tenant.schema_name}", results=1, created_at=now
+                )
+                course = course_create(
+                    title=f"Schema maintain {tenant.schema_name}", created_by=owner
+                )
+                SearchDocument.objects.filter(course=course).delete()
+                courses[tenant.pk] = course.pk
+        connection.set_schema_to_public()
+        try:
+            result = _in_worker(search_maintain, celery_worker)
+            for tenant in (alpha, beta):
+                assert result[tenant.schema_name]["pruned"] == 1, result
+                assert result[tenant.schema_name]["courses"] >= 1, result
+                with tenant_context(tenant):
+                    assert list(SearchLog.objects.values_list("query", flat=True)) == [
+                        f"new {tenant.schema_name}"
+                    ]
+                    assert SearchDocument.objects.filter(
+                        kind="course", course_id=courses[tenant.pk]
+                    ).exists()
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    SearchLog.objects.all().delete()
+                    Course.objects.filter(title__startswith="Schema maintain").delete()
             connection.set_schema_to_public()

@@ -831,6 +831,31 @@ def case_web_notes(w):
         assert (response.status_code, b"Alpha" in response.content) == (200, False)
 
 
+def case_search(w):
+    # A's JWTs on B: 401. B's accounts and B's visitors search B's school: nothing of A's
+    # (A's own visitor, the control, finds A's published course).
+    for path in ("/api/v1/search", "/api/v1/search/autocomplete"):
+        for client in (w["jwt_s"], w["jwt_i"]):
+            assert client.get(path, {"q": "alpha secret"}).status_code == 401
+        for client in (w["b_s"], w["b_i"], TenantClient(w["other_tenant"])):
+            response = client.get(path, {"q": "alpha secret"})
+            assert response.status_code == 200
+            _not_leaking(response, w)
+    assert w["b_s"].get("/api/v1/search", {"q": "alpha secret"}).json()["count"] == 0
+    autocomplete = w["b_i"].get("/api/v1/search/autocomplete", {"q": "alpha"}).json()
+    assert autocomplete == {"suggestions": []}
+    own = TenantClient(w["tenant"]).get("/api/v1/search", {"q": "alpha secret"}).json()
+    assert [r["title"] for r in own["results"]] == ["Alpha secret course"]
+
+
+def case_web_search(w):
+    for client in (_b_page(w, w["student"]), _b_student_page(w)):
+        response = client.get("/search/", {"q": "secret course"})
+        assert response.status_code == 200
+        _not_leaking(response, w)
+        assert b"Nothing found" in response.content
+
+
 # The instructor dashboard (courses/dashboard/urls.py): (route, method, URL from A's objects).
 DASHBOARD_ROUTES = {
     "dashboard/": ("GET", lambda w: "/dashboard/"),
@@ -1300,6 +1325,9 @@ CASES = {
     "api/v1/catalog/courses": case_catalog_list,
     "api/v1/catalog/courses/<slug:slug>": case_catalog_detail,
     "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": case_catalog_preview,
+    "api/v1/search": case_search,
+    "api/v1/search/autocomplete": case_search,
+    "search/": case_web_search,
 }
 
 
@@ -1484,6 +1512,15 @@ TENANT_SWEEP: dict[str, Entry] = {
         frozenset({"OPTIONS"}), "tus discovery (OPTIONS) is public"
     ),
     "media/hls/<uuid:lecture_id>/v<int:version>/<path:path>": Entry(),
+    # Search (search/): anyone may search; A's session is anonymous on B and finds B's
+    # published courses, A's JWTs answer 401; without a query the API answers 400.
+    "api/v1/search": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
+    ),
+    "api/v1/search/autocomplete": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
+    ),
+    "search/": Entry(PAGE, "the search page of B's school: its form, B's results only"),
     "api/schema/": Entry(PAGE, "the OpenAPI document is the same on every host, no data"),
     "api/docs/": Entry(PAGE, "Swagger UI page, the same on every host, no data"),
     **{route: Entry() for route in DASHBOARD_ROUTES},

@@ -38,12 +38,31 @@ class CourseRowOutput(serializers.Serializer):
     watch_seconds = serializers.FloatField()
 
 
+class SearchQueryOutput(serializers.Serializer):
+    query = serializers.CharField()
+    searches = serializers.IntegerField()
+    results = serializers.IntegerField()
+
+
+class SearchMissOutput(serializers.Serializer):
+    query = serializers.CharField()
+    searches = serializers.IntegerField()
+
+
+class SearchTermsOutput(serializers.Serializer):
+    days = serializers.IntegerField()
+    searches = serializers.IntegerField()
+    top = SearchQueryOutput(many=True)
+    no_results = SearchMissOutput(many=True)
+
+
 class OverviewOutput(serializers.Serializer):
     days = serializers.IntegerField()
     totals = TotalsOutput()
     daily = DayOutput(many=True)
     courses = CourseRowOutput(many=True)
     followers = serializers.IntegerField()
+    search = SearchTermsOutput()
 
 
 class LectureRowOutput(serializers.Serializer):

@@ -444,7 +444,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"queue": "default", "expires": 60},
     },
+    # search.services: old searches pruned, the index reconciled (a school's new language).
+    "search-maintenance": {
+        "task": "search.tasks.search_maintain",
+        "schedule": crontab(minute=35),
+        "options": {"queue": "default", "expires": 50 * 60},
+    },
 }
+
+# search: days a search stays in the log (the analytics show the last 30).
+SEARCH_LOG_DAYS = env.int("SEARCH_LOG_DAYS", default=90)
 
 # notifications.services: notification e-mails per Celery task (one SMTP connection each).
 NOTIFICATION_MAIL_BATCH = env.int("NOTIFICATION_MAIL_BATCH", default=50)

@@ -27,11 +27,14 @@ def test_name_and_bio_are_inert_on_the_page_and_in_the_header(tenant, student, p
     assert_inert(_fragment(html, r'<a class="site-nav__user".*?</a>'))
     assert_inert(_fragment(html, r'<div class="card profile-card">.*?</div>\s*</div>'))
     # The only forms, scripts and styles of the page are the page's own.
-    # One script: the header bell's (notifications), loaded from the page's own static files.
-    assert html.count("<script") == 1
+    # Two scripts: the header bell's (notifications) and search box's, from the page's own
+    # static files.
+    assert html.count("<script") == 2
     assert html.count('<script src="/static/build/notifications.js" defer></script>') == 1
-    # log-out + the four account forms + the notification preferences (a section of the page)
-    assert html.count("<form") == 6
+    assert html.count('<script src="/static/build/search.js" defer></script>') == 1
+    # The header's search box, log-out, the four account forms and the notification
+    # preferences (a section of the page)
+    assert html.count("<form") == 7
     assert html.count('<form method="post" action="/notifications/preferences/"') == 1
 
 

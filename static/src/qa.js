@@ -285,3 +285,12 @@ document.addEventListener("lectern:time", (event) => {
 
 renderList();
 connect();
+
+// A search result of a question links to `#question-<id>` on the lecture page: its thread
+// opens and the panel scrolls into view.
+const linked = /^#question-(\d+)$/.exec(window.location.hash);
+if (linked) {
+  openThread(Number(linked[1]))
+    .then(() => document.getElementById("qa").scrollIntoView({ block: "start" }))
+    .catch(() => {});
+}

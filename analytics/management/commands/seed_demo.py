@@ -126,6 +126,7 @@ class Command(BaseCommand):
                 instructor=User.objects.get(email=INSTRUCTOR[0]),
             )
             _demo_announcements(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
+            _demo_search(student=student)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -146,6 +147,7 @@ class Command(BaseCommand):
             f"  Classmate:     {CLASSMATE[0]} / {CLASSMATE[1]}   (asks on the sample lecture)",
             f"  Q&A:           http://{host}/dashboard/questions/ and /dashboard/moderation/",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
+            f"  Search:        http://{host}/search/?q=streaming   (top queries: Analytics)",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -654,3 +656,39 @@ def _demo_announcements(*, course, instructor) -> None:
         data={"course_id": str(course.pk), "announcement_id": announcement.pk},
         email=False,
     )
+
+
+#: Searches the demo's analytics show: (query, times searched) over the last days.
+DEMO_SEARCHES = (
+    ("streaming", 6),
+    ("bunny", 4),
+    ("sketching", 3),
+    ("adaptive streaming", 2),
+    ("kubernetes", 3),
+    ("quantum physics", 1),
+)
+
+
+def _demo_search(*, student) -> None:
+    """The demo school's search index brought in step (``search.services.index_reconcile``:
+    content made before this step existed, the sample lecture's transcript once it has
+    captions) and a few searches of the student, run for real (their result counts are what
+    the search finds) and logged over the last days, for the analytics' top queries and
+    queries without results. The searches are logged once: nothing is added when the demo's
+    queries are in the log already."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from search.models import SearchLog
+    from search.selectors import search
+    from search.services import index_reconcile, search_log
+
+    index_reconcile()
+    if SearchLog.objects.filter(query__in=[query for query, _ in DEMO_SEARCHES]).exists():
+        return
+    now = timezone.now()
+    for query, times in DEMO_SEARCHES:
+        found = search(user=student, q=query, limit=1).count
+        for n in range(times):
+            search_log(query=query, type="", results=found, at=now - timedelta(days=n, hours=n))
