@@ -212,7 +212,8 @@ def track_publish(*, asset: MediaAsset, video: MediaAsset) -> None:
     """Publish the locked captions ``asset`` into the playing version of the locked ``video``
     (its cues, or none: then the track is withdrawn): ``hls/captions/`` is replaced and the
     master playlist rewritten; ``asset.version`` is set to the video's version (0 when
-    withdrawn). A video without a playing version publishes nothing."""
+    withdrawn). A video without a playing version, or whose files are gone, publishes
+    nothing."""
     if not video.version:
         asset.version = 0
         return
@@ -240,7 +241,13 @@ def track_publish(*, asset: MediaAsset, video: MediaAsset) -> None:
             text = subtitles.master_subtitles_remove(master.read_text(encoding="utf-8"))
         write(master, text)
 
-    _publish_files(hls_key, change)
+    try:
+        _publish_files(hls_key, change)
+    except FileNotFoundError:
+        # The version's files are gone (deleted under it): nothing plays there to caption.
+        logger.warning("Version %s of lecture %s has no playlist", video.version, video.owner_id)
+        asset.version = 0
+        return
     asset.version = video.version if cues else 0
 
 
