@@ -9,9 +9,10 @@ UI page has a ``<style>`` element too. The player reads media from this host's
 ``/media/hls/`` and, with S3 storage, from the bucket it is redirected to
 (``CSP_MEDIA_ORIGINS``); hls.js feeds the video through Media Source Extensions (``blob:``
 media), gives the subtitle tracks it adds an empty ``data:,WEBVTT`` source (``data:`` media:
-its cues come from the WebVTT it loads itself) and runs its transmuxer in a ``blob:`` worker; the dashboards open WebSockets to the same
-host. Other headers (HSTS, ``X-Content-Type-Options``, ``Referrer-Policy``,
-``X-Frame-Options: DENY``) come from Django's security and clickjacking middleware.
+its cues come from the WebVTT it loads itself) and runs its transmuxer in a ``blob:``
+worker; the dashboards open WebSockets to the same host. Other headers (HSTS,
+``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options: DENY``) come from Django's
+security and clickjacking middleware.
 """
 
 from django.conf import settings
