@@ -186,6 +186,7 @@ bench: system-deps install
 	$(VENV_PY) -m bench.api
 	$(VENV_PY) -m bench.roster
 	$(VENV_PY) -m bench.analytics
+	$(VENV_PY) -m bench.captions
 
 lint: install
 	$(VENV)/bin/ruff check .
