@@ -3,8 +3,9 @@ and the word error rate of the transcript against the script the lecture was spo
 
     python -m bench.captions [--repeat 1]
 
-The lecture is SCRIPT (about two and a half minutes of English) read by Debian's ``espeak-ng`` at 150
-words a minute (``media_pipeline.samples.speech_synthesize``), ``--repeat`` times in a row.
+The lecture is SCRIPT (about two and a half minutes of English) read by Debian's
+``espeak-ng`` at 150 words a minute (``media_pipeline.samples.speech_synthesize``),
+``--repeat`` times in a row.
 The process is pinned to CPU 0 (as ``taskset -c 0`` would) and the model runs with
 ``cpu_threads=1`` (WHISPER_CPU_THREADS), as one captions worker process does.
 
