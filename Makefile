@@ -187,6 +187,7 @@ bench: system-deps install
 	$(VENV_PY) -m bench.roster
 	$(VENV_PY) -m bench.analytics
 	$(VENV_PY) -m bench.search
+	$(VENV_PY) -m bench.captions
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.conf import settings
 
 from courses.models import Course, Lecture
+from media_pipeline.captions import PublishedTrack, captions_published
 from media_pipeline.delivery import ANONYMOUS_VIEWER, MediaAccess, media_access_issue
 from tenants.errors import Conflict, NotFound
 
@@ -22,11 +23,13 @@ class PreviewGrant:
         access: Media URLs signed for viewer ``ANONYMOUS_VIEWER`` (0), that lecture and its
             current media version only.
         duration: Seconds of the video.
+        captions: The caption track published beside that version, or None.
     """
 
     lecture: Lecture
     access: MediaAccess
     duration: float | None
+    captions: PublishedTrack | None = None
 
     @property
     def expires_at(self) -> datetime:
@@ -67,4 +70,9 @@ def preview_grant(*, slug: str, lecture_id: UUID) -> PreviewGrant:
         viewer_id=ANONYMOUS_VIEWER,
         lifetime=settings.PREVIEW_TOKEN_LIFETIME.total_seconds(),
     )
-    return PreviewGrant(lecture=lecture, access=access, duration=lecture.video.duration)
+    return PreviewGrant(
+        lecture=lecture,
+        access=access,
+        duration=lecture.video.duration,
+        captions=captions_published(owner_id=lecture.pk, version=lecture.video.version),
+    )

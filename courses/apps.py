@@ -14,3 +14,5 @@ class CoursesConfig(AppConfig):
 
         hooks.asset_changed.connect(cache.asset_changed_receiver)
         hooks.upload_guards.connect(selectors.lecture_upload_guard)
+        # Captions are made in the lecture's language, the course's (media_pipeline.captions).
+        hooks.lecture_language.connect(selectors.lecture_language)

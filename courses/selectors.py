@@ -246,6 +246,15 @@ def lecture_upload_guard(*, user, owner_id: UUID) -> None:
         raise NotFound("Lecture not found.")
 
 
+def lecture_language(*, owner_id: UUID) -> str | None:
+    """The ``media_pipeline.hooks.lecture_language`` receiver of this app: the BCP 47
+    ``language`` of lecture ``owner_id``'s course, or ``None`` when it is no lecture of this
+    school. One query."""
+    return (
+        Lecture.objects.filter(pk=owner_id).values_list("section__course__language", flat=True)
+    ).first()
+
+
 def lecture_managed(*, lecture_id: UUID, user) -> bool:
     """Whether ``user`` manages the course of lecture ``lecture_id`` (``courses_managed_by``);
     one query."""

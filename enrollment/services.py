@@ -31,6 +31,7 @@ from enrollment.hooks import (
 )
 from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch_id
 from enrollment.selectors import course_has_enrollments, enrollment_get
+from media_pipeline.captions import PublishedTrack, captions_published
 from media_pipeline.delivery import MediaAccess, media_access_issue
 from tenants.accounts.services import user_create, user_password_check
 from tenants.errors import ApplicationError, Conflict, NotFound
@@ -381,12 +382,14 @@ def _course_enrollment(*, course: Course, enrollment_id: int) -> Enrollment:
 @dataclass(frozen=True)
 class Playback:
     """A playback grant: the lecture, the viewer's signed media access, the resume position and
-    the duration of the version that plays, in seconds (duration ``None`` when unknown)."""
+    the duration of the version that plays, in seconds (duration ``None`` when unknown), and
+    the caption track published beside that version (``None`` without one)."""
 
     lecture: Lecture
     access: MediaAccess
     position: float
     duration: float | None
+    captions: PublishedTrack | None = None
 
     @property
     def expires_at(self) -> datetime:
@@ -426,6 +429,7 @@ def playback_grant(*, student, course_id: UUID, lecture_id: UUID) -> Playback:
         access=media_access_issue(asset=lecture.video, viewer_id=student.pk),
         position=progress.position if progress else 0.0,
         duration=lecture.video.duration,
+        captions=captions_published(owner_id=lecture.pk, version=lecture.video.version),
     )
 
 

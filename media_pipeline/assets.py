@@ -9,7 +9,8 @@ from uuid import UUID
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from media_pipeline.models import MediaAsset, Upload
+from media_pipeline import hooks
+from media_pipeline.models import CaptionCue, MediaAsset, Upload
 from media_pipeline.uploads import staging_path
 from tenants.services import storage_used
 from tenants.storage import lecture_prefix, storage_delete_prefix
@@ -28,6 +29,7 @@ def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
     """Delete every asset of the given owners (lectures that are being or were deleted), their
     unfinished uploads and, after commit, the staging files and everything stored under each
     owner's prefix (``tenants/<schema>/lectures/<owner>/``: sources and every version).
+    ``hooks.captions_changed`` is sent on commit for each owner whose caption cues went.
 
     Call after the owners' rows are deleted in the same transaction (a lecture protects its
     video from deletion). A transcode still running for a deleted asset finds no row when it
@@ -41,7 +43,20 @@ def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
     uploads = list(
         Upload.objects.filter(asset__owner_id__in=owner_ids).values_list("id", flat=True)
     )
+    transcribed = set(
+        CaptionCue.objects.filter(owner_id__in=owner_ids).values_list("owner_id", flat=True)
+    )
     _, deleted = MediaAsset.objects.filter(owner_id__in=owner_ids).delete()
+    for owner_id in transcribed:
+        # The cues went with their track (CASCADE): the transcript index hears of it.
+        transaction.on_commit(
+            partial(
+                hooks.captions_changed.send,
+                schema_name=schema,
+                owner_id=owner_id,
+                asset_id=None,
+            )
+        )
     for upload_id in uploads:
         path = staging_path(upload_id, schema)
         transaction.on_commit(partial(path.unlink, missing_ok=True))

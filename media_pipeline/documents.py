@@ -43,7 +43,7 @@ from pypdf.errors import PdfReadError, PyPdfError
 
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected
-from media_pipeline.transcoding import asset_changed, asset_claim
+from media_pipeline.transcoding import asset_changed, pending_claim
 from tenants.storage import (
     lecture_version_prefix,
     storage_delete_prefix,
@@ -185,34 +185,19 @@ def document_convert_begin(
     claim = claim or uuid.uuid4().hex
     now = timezone.now()
     with transaction.atomic():
-        asset = (
-            MediaAsset.objects.select_for_update()
-            .filter(
-                pk=asset_id,
-                kind=MediaAsset.Kind.DOCUMENT,
-                pending_version=version,
-                status__in=[Status.QUEUED, Status.PROCESSING],
-            )
-            .first()
-        )
-        if asset is None:
-            return None
-        if (
-            asset.status == Status.PROCESSING
-            and asset.lease_claim != claim
-            and _document_lease_alive(asset.lease_renewed_at, now=now)
-        ):
-            return None
-        if asset.attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
-            document_convert_fail(
+        return pending_claim(
+            MediaAsset.objects.filter(pk=asset_id, kind=MediaAsset.Kind.DOCUMENT),
+            version=version,
+            claim=claim,
+            now=now,
+            alive=lambda asset: _document_lease_alive(asset.lease_renewed_at, now=now),
+            exhausted=lambda asset: document_convert_fail(
                 asset_id=asset_id,
                 version=version,
                 message="The document could not be processed after "
                 f"{settings.TRANSCODE_MAX_ATTEMPTS} attempts.",
-            )
-            return None
-        asset_claim(asset, claim=claim, now=now, version=version)
-    return asset
+            ),
+        )
 
 
 def _document_lease_alive(renewed_at, *, now=None) -> bool:

@@ -44,3 +44,10 @@ upload_guards = Hook("upload_guards", payload=("user", "owner_id"))
 #: lecture), ``asset_id`` (UUID of the ``captions`` asset, or None when the track is gone).
 #: Receivers: ``search`` (the lecture's transcript index).
 captions_changed = Hook("captions_changed", payload=("schema_name", "owner_id", "asset_id"))
+
+#: Collected by ``media_pipeline.captions.lecture_language`` (captions runs, edits and uploads):
+#: the language of the lecture ``owner_id`` (UUID), asked of the app that owns lectures. Each
+#: receiver returns a BCP 47 tag (``"en"``, ``"pt-BR"``) or ``None`` when ``owner_id`` is not
+#: its lecture; the first tag wins. Receivers: ``courses`` (the lecture's course's
+#: ``language``).
+lecture_language = Hook("lecture_language", payload=("owner_id",))

@@ -9,8 +9,10 @@ this run still hold the version" is ``leased`` below, so the rule is written onc
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -42,3 +44,16 @@ def lease_alive(renewed_at: datetime | None, *, now: datetime | None = None) -> 
     if renewed_at is None:
         return False
     return renewed_at > (now or timezone.now()) - settings.TRANSCODE_LEASE_TIMEOUT
+
+
+def run_message(
+    task_name: str, *, kwargs: dict, time_limit: int, task_id: str | None = None
+) -> partial:
+    """The sending of the task ``task_name`` (registered in this process; sent by name, so no
+    service imports the tasks module) with ``kwargs``, a hard ``time_limit`` in seconds (the
+    soft one 30 s earlier) and, when given, ``task_id``: the claim the run will present
+    (``pending_claim``). A callable for ``transaction.on_commit``."""
+    options = {"kwargs": kwargs, "time_limit": time_limit, "soft_time_limit": time_limit - 30}
+    if task_id is not None:
+        options["task_id"] = task_id
+    return partial(current_app.tasks[task_name].apply_async, **options)

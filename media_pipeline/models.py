@@ -23,7 +23,19 @@ class MediaAsset(models.Model):
     The lease (``lease_claim``, ``lease_renewed_at``) is held by the run processing the pending
     version: its Celery task id and its last sign of life (``media_pipeline.transcoding``,
     ``media_pipeline.recovery``).
+
+    A ``captions`` asset (``media_pipeline.captions``) is the lecture's caption track: its
+    ``version`` is the video version whose folder it is published into (0: not published),
+    ``pending_version`` the video version being transcribed, ``language`` the BCP 47 tag of its
+    cues, ``origin`` how they were made and ``model`` the speech model of an automatic track.
+    ``error`` says why a lecture has no track (no speech, a language the model cannot
+    transcribe, a failed run).
     """
+
+    class Origin(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        EDITED = "edited", "Edited"
+        UPLOADED = "uploaded", "Uploaded"
 
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
@@ -60,6 +72,10 @@ class MediaAsset(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_claim = models.CharField(max_length=64, blank=True)
     lease_renewed_at = models.DateTimeField(null=True, blank=True)
+    # Captions only: the cues' language (BCP 47), who made them, the speech model's name.
+    language = models.CharField(max_length=35, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices, blank=True)
+    model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,6 +7,7 @@ The layout is the one :mod:`media_pipeline.ladder` and :mod:`media_pipeline.prev
     poster.jpg poster.webp storyboard.jpg storyboard.vtt preview.mp4
     <rendition>/index.m3u8
     <rendition>/seg_<digits>.ts
+    captions/<language>.vtt captions/<language>.m3u8   (media_pipeline.subtitles)
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from media_pipeline.previews import (
     STORYBOARD_IMAGE,
     STORYBOARD_INDEX,
 )
+from media_pipeline.subtitles import CAPTIONS_DIR
 
 __all__ = [
+    "CAPTION_FILENAME",
     "MASTER_PLAYLIST",
     "ROOT_FILES",
     "SAFE_FILENAME",
     "SAFE_NAME",
+    "lowest_variant",
     "rewrite_playlist",
     "rewrite_storyboard",
     "validate_media_path",
@@ -49,6 +53,10 @@ non-ASCII digits such as ``"٣"``.
 SAFE_FILENAME = re.compile(r"index\.m3u8|seg_[0-9]{1,10}\.ts", re.ASCII)
 """File names inside a rendition directory: its playlist or a segment. Use with
 ``fullmatch``; ffmpeg numbers segments ``seg_00000.ts``, ``seg_00001.ts``, ..."""
+
+CAPTION_FILENAME = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,5}\.(?:vtt|m3u8)", re.ASCII)
+"""File names inside ``captions/``: a language tag (letters, digits, hyphens) and ``.vtt`` or
+``.m3u8``. Use with ``fullmatch``."""
 
 # An attribute named exactly URI in a tag's attribute list (RFC 8216 4.2): it follows
 # the tag's colon or a comma, so names that merely end in URI are left alone.
@@ -111,8 +119,9 @@ def rewrite_storyboard(text: str, add_query: Callable[[str], str]) -> str:
 def validate_media_path(rendition: str | None, filename: str) -> bool:
     """Whether ``rendition``/``filename`` names a file of a lecture's HLS output.
 
-    Accepted: ``("", name)`` for a name in ROOT_FILES (``rendition`` empty or None), and
-    ``("<digits>p", "index.m3u8")`` or ``("<digits>p", "seg_<digits>.ts")``.
+    Accepted: ``("", name)`` for a name in ROOT_FILES (``rendition`` empty or None),
+    ``("<digits>p", "index.m3u8")`` or ``("<digits>p", "seg_<digits>.ts")``, and
+    ``("captions", "<language>.vtt")`` or ``("captions", "<language>.m3u8")``.
     Everything is matched in full against fixed ASCII patterns, so separators,
     ``..``, encoded characters, NUL bytes and trailing newlines are all refused and
     the pair can be joined to the lecture's directory without path traversal.
@@ -130,4 +139,18 @@ def validate_media_path(rendition: str | None, filename: str) -> bool:
         return filename in ROOT_FILES
     if not isinstance(rendition, str):
         return False
+    if rendition == CAPTIONS_DIR:
+        return bool(CAPTION_FILENAME.fullmatch(filename))
     return bool(SAFE_NAME.fullmatch(rendition) and SAFE_FILENAME.fullmatch(filename))
+
+
+def lowest_variant(master: str) -> tuple[str, bool] | None:
+    """``(variant playlist URI, has audio)`` of the first ``EXT-X-STREAM-INF`` of a master
+    playlist (``ladder.write_master_playlist`` lists renditions smallest first; audio when its
+    CODECS name ``mp4a``), or ``None`` when it lists no variant."""
+    lines = master.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:") and index + 1 < len(lines):
+            codecs = re.search(r'CODECS="([^"]*)"', line)
+            return lines[index + 1].strip(), bool(codecs and "mp4a" in codecs.group(1))
+    return None

@@ -43,3 +43,51 @@ def synthetic_clip(
         timeout=120,
     )  # fmt: skip
     return path
+
+
+def speech_synthesize(text: str, path: Path, *, voice: str = "en-us", words_per_minute=150) -> Path:
+    """Speak ``text`` with Debian's ``espeak-ng`` (APT_PACKAGES in the Makefile) into the WAV
+    file ``path`` (22.05 kHz mono): test and demo speech with a known script. Returns ``path``.
+
+    Raises ``FileNotFoundError`` without espeak-ng, ``subprocess.CalledProcessError`` when it
+    fails, ``subprocess.TimeoutExpired`` after 300 s.
+    """
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return path
+
+
+def narrated_clip(
+    path: Path, *, speech: Path, picture: Path | None = None, width: int = 320, height: int = 240
+) -> Path:
+    """Write an H.264 + AAC MP4 to ``path`` whose sound is the WAV ``speech`` and whose picture
+    is the video of ``picture`` looped for as long as the speech lasts (FFmpeg's lavfi
+    ``testsrc2`` at ``width`` x ``height`` when ``picture`` is None). Encoded with x264
+    ``ultrafast``. Returns ``path``.
+
+    Raises ``subprocess.CalledProcessError`` when FFmpeg fails, ``subprocess.TimeoutExpired``
+    after 300 s.
+    """
+    from media_pipeline.probe import ffmpeg_binary
+
+    if picture is None:
+        video = ["-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r=25"]
+    else:
+        video = ["-stream_loop", "-1", "-i", str(picture)]
+    subprocess.run(
+        [
+            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            *video, "-i", str(speech),
+            "-map", "0:v:0", "-map", "1:a:0", "-shortest",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-ar", "48000", str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )  # fmt: skip
+    return path

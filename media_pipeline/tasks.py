@@ -10,34 +10,44 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django_tenants.utils import tenant_context
 
-from media_pipeline import documents, recovery, transcoding, uploads
+from media_pipeline import captions, documents, recovery, tracks, transcoding, uploads
 from tenants.selectors import schools_active
 from tenants.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
 
 
-class TranscodeTask(TenantTask):
-    """Marks the video failed when the task dies of an unexpected error, so a lecture never
-    stays ``processing`` after its task is gone.
-
-    Only while this run holds the video's lease (``recovery.lecture_transcode_abandon``). A
-    run that never gets to raise (SIGKILL, the hard time limit) is recovered by lease instead
-    (``recovery.lecture_transcodes_recover``).
-    """
+class LectureRunTask(TenantTask):
+    """Base of the tasks that hold a lease on a lecture's asset (kwargs ``schema_name``,
+    ``lecture_id``, ``version``): when the task dies of an unexpected error, ``abandon``
+    (``lecture_id=, version=, claim=, message=``) ends the run with ``abandon_message`` while it
+    holds the lease, so nothing stays ``processing`` after its task is gone. A run that never
+    gets to raise (SIGKILL, the hard time limit) is recovered by lease instead."""
 
     abstract = True
+    abandon = None
+    abandon_message = ""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         with self.school(kwargs["schema_name"]) as tenant:
             if tenant is None:
                 return
-            recovery.lecture_transcode_abandon(
+            type(self).abandon(
                 lecture_id=kwargs["lecture_id"],
                 version=kwargs["version"],
                 claim=task_id,
-                message="Processing stopped unexpectedly; please upload the video again.",
+                message=self.abandon_message,
             )
+
+
+class TranscodeTask(LectureRunTask):
+    """Marks the video failed when the task dies of an unexpected error
+    (``recovery.lecture_transcode_abandon``); lost runs: ``recovery.lecture_transcodes_recover``.
+    """
+
+    abstract = True
+    abandon = staticmethod(recovery.lecture_transcode_abandon)
+    abandon_message = "Processing stopped unexpectedly; please upload the video again."
 
 
 @shared_task(
@@ -105,6 +115,47 @@ def documents_recover() -> dict[str, int]:
     for tenant in schools_active():
         with tenant_context(tenant):
             recovered = documents.documents_recover()
+            totals["requeued"] += len(recovered["requeued"])
+            totals["failed"] += len(recovered["failed"])
+    return totals
+
+
+class CaptionsTask(LectureRunTask):
+    """Marks the track failed when its run dies of an unexpected error
+    (``captions.captions_abandon``); the lecture plays on. Lost runs:
+    ``captions.captions_recover``."""
+
+    abstract = True
+    abandon = staticmethod(captions.captions_abandon)
+    abandon_message = (
+        "Making the captions stopped unexpectedly; transcribe again or upload a caption file."
+    )
+
+
+@shared_task(
+    base=CaptionsTask,
+    bind=True,
+    name=tracks.CAPTIONS_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def lecture_captions(self, *, schema_name: str, lecture_id: str, version: int) -> str:
+    """Make the captions of video ``version`` of a lecture in school ``schema_name`` (queue
+    ``captions``): transcribe it, or republish an edited track (``captions.lecture_captions``).
+    Idempotent by the track's state; the task id is the run's claim; time limits are set per
+    call from the lecture's duration (``tracks.captions_time_limit``). Returns the outcome."""
+    claim = self.request.id or str(uuid.uuid4())
+    return captions.lecture_captions(lecture_id=lecture_id, version=version, claim=claim)
+
+
+@shared_task(name="media_pipeline.tasks.captions_recover", time_limit=300, soft_time_limit=270)
+def captions_recover() -> dict[str, int]:
+    """Beat task (every minute): in every active school, queue again the captions runs whose
+    worker was lost (``captions.captions_recover``). Returns ``{"requeued": n, "failed": n}``."""
+    totals = {"requeued": 0, "failed": 0}
+    for tenant in schools_active():
+        with tenant_context(tenant):
+            recovered = captions.captions_recover()
             totals["requeued"] += len(recovered["requeued"])
             totals["failed"] += len(recovered["failed"])
     return totals

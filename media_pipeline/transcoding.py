@@ -15,19 +15,19 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from uuid import UUID
 
-from celery import current_app
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from media_pipeline import hooks, ladder, previews
-from media_pipeline.leases import lease_alive, lease_held, leased, video_of
+from media_pipeline import hooks, ladder, previews, tracks
+from media_pipeline.leases import lease_alive, lease_held, leased, run_message, video_of
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
 from tenants.metrics import transcode_observe
@@ -79,15 +79,12 @@ def transcode_message(
     ``transaction.on_commit``: ``apply_async`` with the task's keyword arguments, time limits
     scaled to the source's ``duration`` in seconds (``transcode_time_limit``) and, when given,
     ``task_id`` (the claim the run will present)."""
-    limit = transcode_time_limit(duration)
-    options = {
-        "kwargs": {"schema_name": schema_name, "lecture_id": str(lecture_id), "version": version},
-        "time_limit": limit,
-        "soft_time_limit": limit - 30,
-    }
-    if task_id is not None:
-        options["task_id"] = task_id
-    return partial(current_app.tasks[TRANSCODE_TASK].apply_async, **options)
+    return run_message(
+        TRANSCODE_TASK,
+        kwargs={"schema_name": schema_name, "lecture_id": str(lecture_id), "version": version},
+        time_limit=transcode_time_limit(duration),
+        task_id=task_id,
+    )
 
 
 def transcode_work_dir(*, schema: str, lecture_id: UUID | str, version: int) -> Path:
@@ -184,24 +181,45 @@ def lecture_transcode_begin(
     schema = connection.schema_name
     now = timezone.now()
     with transaction.atomic():
-        asset = (
-            video_of(lecture_id)
-            .select_for_update()
-            .filter(pending_version=version, status__in=[Status.QUEUED, Status.PROCESSING])
-            .first()
+        return pending_claim(
+            video_of(lecture_id),
+            version=version,
+            claim=claim,
+            now=now,
+            alive=lambda asset: lease_alive(asset.lease_renewed_at, now=now),
+            exhausted=lambda asset: transcode_attempts_exhausted(
+                schema=schema, lecture_id=lecture_id, version=version
+            ),
         )
-        if asset is None:
-            return None
-        if (
-            asset.status == Status.PROCESSING
-            and asset.lease_claim != claim
-            and lease_alive(asset.lease_renewed_at, now=now)
-        ):
-            return None
-        if asset.attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
-            transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
-            return None
-        asset_claim(asset, claim=claim, now=now, version=version)
+
+
+def pending_claim(
+    rows: QuerySet[MediaAsset],
+    *,
+    version: int,
+    claim: str,
+    now,
+    alive: Callable[[MediaAsset], bool],
+    exhausted: Callable[[MediaAsset], None],
+) -> MediaAsset | None:
+    """Claim the pending ``version`` of the asset in ``rows`` (0 or 1 row) for the run
+    ``claim``, the one rule of transcodes, document conversions and captions runs: a ``queued``
+    asset, or a ``processing`` one held by ``claim`` itself or whose lease is not ``alive``;
+    after TRANSCODE_MAX_ATTEMPTS claims ``exhausted(asset)`` ends it instead. Returns the
+    claimed asset (``asset_claim``), or ``None``. Call inside a transaction."""
+    asset = (
+        rows.select_for_update()
+        .filter(pending_version=version, status__in=[Status.QUEUED, Status.PROCESSING])
+        .first()
+    )
+    if asset is None:
+        return None
+    if asset.status == Status.PROCESSING and asset.lease_claim != claim and alive(asset):
+        return None
+    if asset.attempts >= settings.TRANSCODE_MAX_ATTEMPTS:
+        exhausted(asset)
+        return None
+    asset_claim(asset, claim=claim, now=now, version=version)
     return asset
 
 
@@ -324,6 +342,7 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
             # the storage prefix belongs to that run now, so leave it alone.
             logger.warning("Transcode of lecture %s v%s lost its lease", lecture_id, version)
             return False
+        prewritten = _captions_prewrite(lecture_id=lecture_id, out_dir=out_dir, info=info)
         prefix = lecture_version_prefix(schema, lecture_id, version)
         storage_delete_prefix(prefix)  # a partial copy from a killed attempt
         storage_upload_tree(out_dir, f"{prefix}/hls")
@@ -336,6 +355,7 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
             claim=claim,
             renditions=renditions,
             duration=info.duration,
+            captions_prewritten=prewritten,
         )
     except TranscodeFailed as exc:
         logger.warning("Transcode of lecture %s v%s failed: %s", lecture_id, version, exc.message)
@@ -346,6 +366,22 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
         return False
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _captions_prewrite(*, lecture_id: UUID, out_dir: Path, info: ProbeResult) -> bool:
+    """The lecture's edited or uploaded caption track written into the new version's files
+    (``tracks.captions_prewrite``), so it plays with its captions from the switch on. A track
+    that cannot be written is logged and left to the captions task the switch sends: it never
+    fails the transcode."""
+    try:
+        return tracks.captions_prewrite(
+            lecture_id=lecture_id, hls_dir=out_dir, duration=info.duration
+        )
+    except (OSError, ValueError) as exc:
+        logger.warning(
+            "Captions of lecture %s not written into the new version: %s", lecture_id, exc
+        )
+        return False
 
 
 class _local_source:
@@ -396,9 +432,17 @@ def _run_ffmpeg(command: list[str], *, duration: float, asset: MediaAsset, versi
 
 
 def _lecture_switch(
-    *, lecture_id: UUID, version: int, claim: str, renditions: list[dict], duration: float
+    *,
+    lecture_id: UUID,
+    version: int,
+    claim: str,
+    renditions: list[dict],
+    duration: float,
+    captions_prewritten: bool = False,
 ) -> bool:
-    """Point the video at ``version`` in one UPDATE; delete the old version after commit.
+    """Point the video at ``version`` in one UPDATE; delete the old version after commit; send
+    the captions task for the new version on commit (``tracks.captions_switched``), recording a
+    track written into it beforehand (``captions_prewritten``).
 
     Only the run holding the lease (``claim``) switches. If the version was superseded
     meanwhile (a newer upload), its outputs are discarded, but never when ``version`` is the
@@ -425,4 +469,11 @@ def _lecture_switch(
         if previous and previous != version:
             old = lecture_version_prefix(schema, lecture_id, previous)
             transaction.on_commit(partial(storage_delete_prefix, old))
+        tracks.captions_switched(
+            schema_name=schema,
+            lecture_id=lecture_id,
+            version=version,
+            duration=asset.duration,
+            prewritten=captions_prewritten,
+        )
     return True

@@ -21,12 +21,14 @@ from django.http import (
 from django.views.decorators.http import require_safe
 
 from media_pipeline.playlists import rewrite_playlist, rewrite_storyboard, validate_media_path
+from media_pipeline.subtitles import CAPTIONS_DIR
 from media_pipeline.tokens import InvalidMediaToken, media_token_verify
 from tenants.middleware import error_response
 from tenants.storage import lecture_version_prefix
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 STORYBOARD_TYPE = "text/vtt; charset=utf-8"
+CAPTIONS_TYPE = "text/vtt; charset=utf-8"
 # Binary files by extension; the names themselves are whitelisted by validate_media_path.
 FILE_TYPES = {
     ".ts": "video/mp2t",
@@ -54,7 +56,8 @@ def _private(response: HttpResponse) -> HttpResponse:
 def hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -> HttpResponse:
     """Serve one file of a lecture's media version to a token holder: a playlist or the
     storyboard index (rewritten so the URIs inside carry the token), a segment, the poster, the
-    storyboard sprite or the preview clip (streamed with Range support, or a presigned redirect).
+    storyboard sprite, the preview clip or a caption track's WebVTT (``text/vtt``, ``nosniff``)
+    (streamed with Range support, or a presigned redirect).
 
     403 ``INVALID_MEDIA_TOKEN`` without a token valid for this tenant, lecture and media version
     (another student's lecture, another tenant, another version, expired); 404 for a name
@@ -94,6 +97,12 @@ def _hls_file(request: HttpRequest, lecture_id: UUID, version: int, path: str) -
     key = f"{lecture_version_prefix(connection.schema_name, lecture_id, version)}/hls/{path}"
     if filename.endswith(".m3u8"):
         return _rewritten(request, key, token, rewrite_playlist, PLAYLIST_TYPE)
+    if rendition == CAPTIONS_DIR:
+        # Cue text is the instructors' and the speech model's: served as it was written
+        # (escaped by media_pipeline.subtitles), never rewritten, never sniffed as HTML.
+        response = _file(request, key, CAPTIONS_TYPE)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
     if filename.endswith(".vtt"):
         return _rewritten(request, key, token, rewrite_storyboard, STORYBOARD_TYPE)
     return _file(request, key, FILE_TYPES[Path(filename).suffix])

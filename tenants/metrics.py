@@ -85,7 +85,7 @@ CACHE_REQUESTS = Counter(
 )
 
 # Queues the workers consume (Procfile, ARCHITECTURE.md "Processes").
-QUEUES = ("transcode", "default")
+QUEUES = ("transcode", "captions", "default")
 # kombu's Redis transport keeps one list per priority step: the queue name itself for step 0,
 # ``<queue>\x06\x16<step>`` for the others (kombu.transport.redis.Channel._q_for_pri).
 _PRIORITY_STEPS = (0, 3, 6, 9)

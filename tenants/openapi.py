@@ -54,7 +54,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "NOT_FOUND (unknown id or one of another school), UNKNOWN_HOST, INVALID_CODE.",
     405: "METHOD_NOT_ALLOWED.",
     409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
-    "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ALREADY_SAVED, ...).",
+    "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ALREADY_SAVED, NOT_A_VIDEO, CAPTIONS_EDITED, "
+    "...).",
     410: "CODE_USED or CODE_EXPIRED.",
     413: "FILE_TOO_LARGE (an attachment over ATTACHMENT_MAX_BYTES).",
     415: "UNSUPPORTED_MEDIA_TYPE (send application/json; attachments: multipart/form-data).",
@@ -90,6 +91,13 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("delete", "/api/v1/instructors/{instructor_id}/follow"): {400},
     ("delete", "/api/v1/lists/{list_id}"): {400},
     ("post", "/api/v1/lists/{list_id}/items"): {409},
+    # Captions: 409 NOT_A_VIDEO (an article or presentation), NOT_READY, CAPTIONS_EDITED.
+    ("get", "/api/v1/lectures/{lecture_id}/captions"): {409},
+    ("put", "/api/v1/lectures/{lecture_id}/captions"): {409},
+    ("delete", "/api/v1/lectures/{lecture_id}/captions"): {409},
+    ("post", "/api/v1/lectures/{lecture_id}/captions/upload"): {409},
+    ("post", "/api/v1/lectures/{lecture_id}/captions/transcribe"): {409},
+    ("get", "/api/v1/lectures/{lecture_id}/captions/vtt"): {409},
 }
 
 

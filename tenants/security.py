@@ -8,9 +8,11 @@ in a ``<style>`` element and progress bars use ``style`` attributes; drf-spectac
 UI page has a ``<style>`` element too. The player reads media from this host's
 ``/media/hls/`` and, with S3 storage, from the bucket it is redirected to
 (``CSP_MEDIA_ORIGINS``); hls.js feeds the video through Media Source Extensions (``blob:``
-media) and runs its transmuxer in a ``blob:`` worker; the dashboards open WebSockets to the same
-host. Other headers (HSTS, ``X-Content-Type-Options``, ``Referrer-Policy``,
-``X-Frame-Options: DENY``) come from Django's security and clickjacking middleware.
+media), gives the subtitle tracks it adds an empty ``data:,WEBVTT`` source (``data:`` media:
+its cues come from the WebVTT it loads itself) and runs its transmuxer in a ``blob:``
+worker; the dashboards open WebSockets to the same host. Other headers (HSTS,
+``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options: DENY``) come from Django's
+security and clickjacking middleware.
 """
 
 from django.conf import settings
@@ -29,7 +31,7 @@ def content_security_policy(*, host: str | None, secure: bool, media_origins: li
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
         f"img-src 'self' data: blob: {media}",
-        f"media-src 'self' blob: {media}",
+        f"media-src 'self' data: blob: {media}",
         f"connect-src 'self' {sockets} {media}",
         "worker-src 'self' blob:",
         "font-src 'self'",

@@ -21,6 +21,7 @@ from courses.models import Attachment, Course, Lecture
 from courses.services import attachment_create, course_create, lecture_create, section_create
 from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
+from media_pipeline.models import CaptionCue
 from tenants.testing import TenantClient, browser, in_tenant, make_user
 from tests.test_tenant_isolation import routes
 
@@ -342,6 +343,30 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         lambda w: _dash(f"lectures/{w['lecture'].id}/attachments/{w['attachment'].id}/delete/")(w),
         302,
     ),
+    # Captions of a video lecture.
+    "api/v1/lectures/<uuid:lecture_id>/captions": Case(
+        "PUT",
+        lambda w: f"/api/v1/lectures/{w['lecture'].id}/captions",
+        200,
+        data=lambda w: {"cues": [{"start": 0, "end": 1, "text": "Hijack"}]},
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/upload": Case(
+        "POST",
+        lambda w: f"/api/v1/lectures/{w['lecture'].id}/captions/upload",
+        200,
+        data=lambda w: {"file": _vtt()},
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/transcribe": Case(
+        "POST",
+        lambda w: f"/api/v1/lectures/{w['lecture'].id}/captions/transcribe",
+        409,  # NOT_READY: the lecture has no video yet; another instructor gets 404 first
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/vtt": Case(
+        "GET", lambda w: f"/api/v1/lectures/{w['lecture'].id}/captions/vtt", 404
+    ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/captions/": Case(
+        "GET", lambda w: _dash(f"lectures/{w['lecture'].id}/captions/")(w), 200
+    ),
     "media/attachments/<uuid:attachment_id>": Exempt(
         "signed per viewer and attachment (courses/tests/test_attachments.py)"
     ),
@@ -449,6 +474,12 @@ def _answer(w):
     return w["answer"]
 
 
+def _vtt():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("a.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nHijack\n")
+
+
 def _csv(text: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -526,6 +557,7 @@ def _a_state(w) -> tuple:
             Attachment.objects.filter(lecture__section__course=course).count(),
             AccessCode.objects.filter(course=course, revoked_at__isnull=True).count(),
             Enrollment.objects.filter(course=course, revoked_at__isnull=True).count(),
+            list(CaptionCue.objects.filter(owner_id=w["lecture"].pk).values_list("text")),
         )
 
 

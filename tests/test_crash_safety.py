@@ -218,9 +218,9 @@ class Transitions:
         try:
             with schema_context(self.schema):
                 while not self._stop.is_set():
-                    rows = MediaAsset.objects.filter(owner_id__in=list(self.history)).values_list(
-                        "owner_id", "status", "version", "pending_version", "attempts"
-                    )
+                    rows = MediaAsset.objects.filter(
+                        owner_id__in=list(self.history), kind=MediaAsset.Kind.VIDEO
+                    ).values_list("owner_id", "status", "version", "pending_version", "attempts")
                     for pk, *state in rows:
                         states = self.history[str(pk)]
                         if not states or states[-1] != tuple(state):
@@ -234,7 +234,7 @@ class Transitions:
 
 
 def _row(lecture_id):
-    return MediaAsset.objects.get(owner_id=lecture_id)
+    return MediaAsset.objects.get(owner_id=lecture_id, kind=MediaAsset.Kind.VIDEO)
 
 
 def _wait_for(predicate, what: str, timeout: float = WAIT_TIMEOUT, interval: float = 0.02):

@@ -45,6 +45,8 @@ TASK_CASES = {
         "test_lecture_transcodes_recover_interleaved_in_one_worker"
     ),
     "media_pipeline.tasks.document_convert": "test_document_convert_interleaved_in_one_worker",
+    "media_pipeline.tasks.lecture_captions": "test_lecture_captions_interleaved_in_one_worker",
+    "media_pipeline.tasks.captions_recover": "test_captions_recover_interleaved_in_one_worker",
     "media_pipeline.tasks.documents_recover": "test_documents_recover_interleaved_in_one_worker",
     "enrollment.tasks.password_reset_email_send": (
         "test_password_reset_email_send_interleaved_in_one_worker"
@@ -117,7 +119,9 @@ def _lecture_row(tenant, lecture_id):
     """``(status, version)`` of the lecture's video in ``tenant``'s schema, or None."""
     with tenant_context(tenant):
         return (
-            MediaAsset.objects.filter(owner_id=lecture_id).values_list("status", "version").first()
+            MediaAsset.objects.filter(owner_id=lecture_id, kind=MediaAsset.Kind.VIDEO)
+            .values_list("status", "version")
+            .first()
         )
 
 
@@ -180,6 +184,86 @@ def test_lecture_transcode_interleaved_in_one_worker(
             media = Path(settings.MEDIA_ROOT) / "tenants"
             assert list((media / tenant.schema_name).rglob(f"*{lecture_id}*"))
             assert not list((media / other.schema_name).rglob(f"*{lecture_id}*"))
+        connection.set_schema_to_public()
+
+
+def test_lecture_captions_interleaved_in_one_worker(
+    two_schools, celery_worker, speech_media, django_db_blocker
+):
+    """A lecture with speech in each school, its captions run A, B, then each lecture's id
+    sent with the other school's schema name: each run transcribes its own school's lecture
+    (its cues stored there only), and the crossed runs find no video there ("skipped")."""
+    from media_pipeline.models import CaptionCue
+    from media_pipeline.tasks import lecture_captions
+    from tests.plugins.media import ready_lecture_write
+
+    alpha, beta, owner_a, owner_b = two_schools
+    with django_db_blocker.unblock():
+        ids = {}
+        for tenant, owner in ((alpha, owner_a), (beta, owner_b)):
+            lecture = _lecture(tenant, owner, "captions")
+            with tenant_context(tenant):
+                ready_lecture_write(lecture=lecture, media=speech_media)
+            ids[tenant.pk] = str(lecture.pk)
+        connection.set_schema_to_public()
+
+        def run(tenant, lecture_id):
+            return lecture_captions.apply_async(
+                kwargs={"schema_name": tenant.schema_name, "lecture_id": lecture_id, "version": 1}
+            ).get(timeout=RESULT_TIMEOUT)
+
+        a, b = ids[alpha.pk], ids[beta.pk]
+        outcomes = [run(alpha, a), run(beta, b), run(alpha, b), run(beta, a)]
+        assert outcomes == ["transcribed", "transcribed", "skipped", "skipped"]
+        for tenant, own, other in ((alpha, a, b), (beta, b, a)):
+            with tenant_context(tenant):
+                text = " ".join(
+                    CaptionCue.objects.filter(owner_id=own).values_list("text", flat=True)
+                ).lower()
+                assert "photosynthesis" in text
+                assert not CaptionCue.objects.filter(owner_id=other).exists()
+        connection.set_schema_to_public()
+
+
+def test_captions_recover_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """A lost captions run (``processing``, lease far older than its time limit, attempts used
+    up) in A and a live one in B: the sweep fails A's track in A's schema only; then B's
+    lapses and the next sweep fails B's."""
+    from media_pipeline.tasks import captions_recover
+
+    alpha, beta, owner_a, owner_b = two_schools
+
+    def running(tenant, owner, *, lapsed: bool):
+        lecture = _lecture(tenant, owner, "recover captions")
+        with tenant_context(tenant):
+            MediaAsset.objects.create(
+                owner_id=lecture.pk,
+                kind=MediaAsset.Kind.CAPTIONS,
+                status=MediaAsset.Status.PROCESSING,
+                pending_version=1,
+                source_duration=10.0,
+                attempts=settings.TRANSCODE_MAX_ATTEMPTS,
+                lease_claim=str(uuid.uuid4()),
+                lease_renewed_at=timezone.now() - timedelta(days=1 if lapsed else 0),
+            )
+        return lecture.id
+
+    def status(tenant, lecture_id):
+        with tenant_context(tenant):
+            return MediaAsset.objects.get(owner_id=lecture_id, kind="captions").status
+
+    with django_db_blocker.unblock():
+        a_lost = running(alpha, owner_a, lapsed=True)
+        b_live = running(beta, owner_b, lapsed=False)
+        assert _in_worker(captions_recover, celery_worker)["failed"] >= 1
+        assert status(alpha, a_lost) == MediaAsset.Status.FAILED
+        assert status(beta, b_live) == MediaAsset.Status.PROCESSING
+        with tenant_context(beta):
+            MediaAsset.objects.filter(owner_id=b_live, kind="captions").update(
+                lease_renewed_at=timezone.now() - timedelta(days=1)
+            )
+        assert _in_worker(captions_recover, celery_worker)["failed"] >= 1
+        assert status(beta, b_live) == MediaAsset.Status.FAILED
         connection.set_schema_to_public()
 
 

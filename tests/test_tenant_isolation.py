@@ -47,6 +47,7 @@ from enrollment.services import access_codes_create, email_change_token, playbac
 from learning.downloads import certificate_download_url
 from learning.models import Certificate
 from media_pipeline import uploads
+from media_pipeline.models import CaptionCue
 from notifications.models import Announcement, Notification
 from notifications.selectors import wants as notification_wants
 from notifications.services import notify
@@ -348,6 +349,39 @@ def case_attachment_delete(w):
     assert [w["jwt_i"].delete(url).status_code, w["b_i"].delete(url).status_code] == [401, 404]
 
 
+def _a_captions(w) -> list:
+    """A's lecture with an uploaded track (made once): A's cue text must never leave A."""
+    from media_pipeline.captions import captions_upload
+    from media_pipeline.models import CaptionCue
+
+    with in_tenant(w["tenant"]):
+        if not CaptionCue.objects.filter(owner_id=w["lecture"].id).exists():
+            captions_upload(
+                lecture_id=w["lecture"].id,
+                data=b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nAlpha caption\n",
+            )
+        cues = list(CaptionCue.objects.filter(owner_id=w["lecture"].id).values_list("text"))
+    connection.set_schema_to_public()
+    return cues
+
+
+def _captions_case(method: str, suffix: str, body=None, multipart: bool = False):
+    """A's JWT on B: 401; B's instructor: 404 for A's lecture id; A's cues unchanged."""
+
+    def case(w):
+        before = _a_captions(w)
+        url = f"/api/v1/lectures/{w['lecture'].id}/captions{suffix}"
+        data = body() if body else None
+        kind = {"format": "multipart"} if multipart else {"format": "json"}
+        for client, refused in ((w["jwt_i"], 401), (w["b_i"], 404)):
+            response = getattr(client, method.lower())(url, data, **kind)
+            assert response.status_code == refused
+            _not_leaking(response, w)
+        assert _a_captions(w) == before == [("Alpha caption",)]
+
+    return case
+
+
 def case_document_file(w):
     # A's media token (for A's lecture and version) on B's host.
     token = w["grant"].access.token
@@ -425,10 +459,12 @@ def case_hls(w):
             "storyboard.vtt",
             "storyboard.jpg",
             "preview.mp4",
+            "captions/en.m3u8",
+            "captions/en.vtt",
         )
     ]
     client = TenantClient(w["other_tenant"])
-    assert [client.get(u).status_code for u in [url, *others]] == [403] * 6
+    assert [client.get(u).status_code for u in [url, *others]] == [403] * 8
 
 
 def case_home(w):
@@ -920,6 +956,10 @@ DASHBOARD_ROUTES = {
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/edit/",
     ),
+    "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/captions/": (
+        "POST",
+        lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/captions/",
+    ),
     "dashboard/courses/<uuid:course_id>/lectures/<uuid:lecture_id>/delete/": (
         "POST",
         lambda w: f"/dashboard/courses/{w['course'].id}/lectures/{w['lecture'].id}/delete/",
@@ -1215,8 +1255,26 @@ QA_CASES = {
 }
 
 
+CAPTIONS_CASES = {
+    "api/v1/lectures/<uuid:lecture_id>/captions": _captions_case(
+        "PUT", "", lambda: {"cues": [{"start": 0, "end": 1, "text": "Hijack"}]}
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/upload": _captions_case(
+        "POST",
+        "/upload",
+        lambda: {"file": SimpleUploadedFile("x.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nX\n")},
+        multipart=True,
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/transcribe": _captions_case(
+        "POST", "/transcribe", lambda: {"discard_edits": True}
+    ),
+    "api/v1/lectures/<uuid:lecture_id>/captions/vtt": _captions_case("GET", "/vtt"),
+}
+
+
 CASES = {
     **QA_CASES,
+    **CAPTIONS_CASES,
     "": case_home,
     "login/": case_web_login,
     "logout/": case_web_logout,
@@ -1452,6 +1510,7 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/lectures/<uuid:lecture_id>": Entry(),
     "api/v1/lectures/<uuid:lecture_id>/attachments": Entry(),
     "api/v1/lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>": Entry(),
+    **{route: Entry() for route in CAPTIONS_CASES},
     "media/doc/<uuid:lecture_id>/v<int:version>/<path:path>": Entry(),
     "media/attachments/<uuid:attachment_id>": Entry(),
     "api/v1/courses/<uuid:course_id>/access-codes": Entry(),
@@ -1579,6 +1638,8 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
         "preview.mp4",
         "document.pdf",
         "pages/001.jpg",
+        "captions/en.m3u8",
+        "captions/en.vtt",
     ],
     "attachment_id": lambda a: [str(a.attachment.id)],
     "code_id": lambda a: [str(a.code_row.pk)],
@@ -1758,6 +1819,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             "invitee-x@alpha.test",
             "Alpha question",
             "Alpha answer",
+            "Alpha caption",
         )
     ]
     side.baseline = {
@@ -1766,6 +1828,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         "code": (None, None),
         "enrollment": None,
         "qa": ("Alpha question", "published", False, 0, 0, 1),
+        "captions": _a_captions(world),
     }
     with in_tenant(tenant):
         side.baseline.update(
@@ -1925,6 +1988,9 @@ def _a_changes(side: ASide, tenant) -> list[str]:
             "password": student.check_password(PASSWORD),
             "email": student.email,
             "qa": _qa_state(side),
+            "captions": list(
+                CaptionCue.objects.filter(owner_id=side.lecture.pk).values_list("text")
+            ),
         }
     connection.set_schema_to_public()
     return [

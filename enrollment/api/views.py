@@ -298,6 +298,7 @@ class StudentPlaybackApi(TenantApiView):
             expires_at=grant.expires_at,
             duration=grant.duration,
             position=grant.position,
+            captions=grant.captions,
         )
         return Response(body)
 

@@ -122,7 +122,9 @@ def test_playback_object_and_tokenised_playlists(tenant, student, course, ready_
         "thumbnail_url",
         "storyboard_url",
         "preview_url",
+        "captions",
     }
+    assert body["captions"] == []
     assert body["playback_url"].startswith(
         f"http://alpha.localhost/media/hls/{ready_lecture.id}/v1/master.m3u8?token=v2."
     )

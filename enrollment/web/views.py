@@ -7,6 +7,8 @@ sessions and enrollments are the school's own, so a session of one school is ano
 another. Draft (unpublished) courses answer 404 even to enrolled students.
 """
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -283,11 +285,24 @@ def course_detail(request: HttpRequest, course_id) -> HttpResponse:
     return render(request, "web/course_detail.html", {"course": course, "outline": outline})
 
 
+def _start_second(request: HttpRequest, duration: float | None) -> float | None:
+    """The second ``?t=`` asks the player to start at (search results link to a cue's start),
+    or ``None``: absent, not a finite number, negative, or not before the video's end."""
+    try:
+        second = float(request.GET.get("t", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(second) or second < 0 or (duration and second >= duration):
+        return None
+    return round(second, 3)
+
+
 @login_required
 @ensure_csrf_cookie
 def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
     """``/courses/<id>/lectures/<id>/``: the player. The playback object is made here as the API
-    makes it (``StudentPlaybackApi``); the page's script resumes at ``position``, posts watch
+    makes it (``StudentPlaybackApi``); the page's script starts at ``?t=`` seconds when given
+    (``_start_second``, a search result's cue) and resumes at ``position`` otherwise, posts watch
     heartbeats to ``/api/v1/students/progress`` with this session's CSRF token, previews the
     storyboard while scrubbing and moves on to the next ready lecture at the end. 409 with a
     message while the lecture has no playable media. The outline beside the player comes from
@@ -359,6 +374,16 @@ def lecture_detail(request: HttpRequest, course_id, lecture_id) -> HttpResponse:
         "expires": int(grant.expires_at.timestamp()),
         "duration": grant.duration,
         "position": grant.position,
+        "start": _start_second(request, grant.duration),
+        "captions": [
+            {
+                "language": grant.captions.language,
+                "label": grant.captions.label,
+                "url": request.build_absolute_uri(access.path(grant.captions.vtt)),
+            }
+        ]
+        if grant.captions
+        else [],
         "progress_url": reverse("student-progress"),
         "csrf_token": get_token(request),
         "next_url": next_url,

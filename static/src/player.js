@@ -4,8 +4,10 @@
 // The page renders the playback object server-side into <script id="player-config">:
 //   lecture_id, playback_url (HLS master, token in the query), storyboard_url (WebVTT with
 //   `sprite#xywh=x,y,w,h` cues; the page makes it the video's thumbnails track),
-//   thumbnail_url, expires (Unix s), duration and position (s), progress_url
-//   (POST /api/v1/students/progress), csrf_token, next_url, next_title.
+//   thumbnail_url, expires (Unix s), duration and position (s), start (s, from the page's
+//   `?t=`, or null), captions ([{language, label, url}]: the track the master playlist lists
+//   as its SUBTITLES rendition), progress_url (POST /api/v1/students/progress), csrf_token,
+//   next_url, next_title.
 //
 // The controls are media-chrome's web components (one seek bar, play, +/-10 s, volume, time,
 // captions, speed, picture-in-picture, fullscreen, keyboard shortcuts); the <video> itself has
@@ -15,7 +17,13 @@
 // <video> over Media Source Extensions, or the browser's own HLS (Safari, iOS) does when MSE
 // is missing.
 //
-// Behaviour: resumes at `position`; posts a heartbeat {lecture_id, position, watched} every
+// Captions: hls.js (or the browser's own HLS) turns the master playlist's SUBTITLES rendition
+// into a "subtitles" text track of the video, off until chosen; media-chrome's captions button
+// shows it by setting the track's mode, and hls.js then loads the WebVTT (its X-TIMESTAMP-MAP
+// maps the cues onto the MPEG-TS timeline).
+//
+// Behaviour: starts at `start` when the page was opened with `?t=` (a search result),
+// otherwise resumes at `position`; posts a heartbeat {lecture_id, position, watched} every
 // HEARTBEAT_MS while playing and on pause, ended and pagehide (fetch with keepalive, so it
 // survives the page going away, and with the session's CSRF token, which sendBeacon cannot
 // send); `watched` holds the ranges played since the previous heartbeat; at the end counts
@@ -194,10 +202,15 @@ function start() {
   });
 
   // --- Playback engine ------------------------------------------------------------------
-  const startAt = config.position > 1 && (!config.duration || config.position < config.duration - 2) ? config.position : 0;
+  const resumeAt = config.position > 1 && (!config.duration || config.position < config.duration - 2) ? config.position : 0;
+  const startAt = config.start !== null && config.start !== undefined ? config.start : resumeAt;
+  state.startAt = startAt;
   if (Hls.isSupported()) {
     state.engine = "hls.js";
     const hls = new Hls({ startPosition: startAt > 0 ? startAt : -1, capLevelToPlayerSize: true });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_event, data) => {
+      state.subtitleTracks = data.subtitleTracks.map((track) => track.lang);
+    });
     state.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;

@@ -18,7 +18,7 @@ SIDECAR = "/static/drf_spectacular_sidecar/swagger-ui-dist/"
 def _policy(host: str) -> str:
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; media-src 'self' blob:; "
+        "img-src 'self' data: blob:; media-src 'self' data: blob:; "
         f"connect-src 'self' ws://{host}; worker-src 'self' blob:; "
         "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"

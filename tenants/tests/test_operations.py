@@ -255,6 +255,7 @@ def test_queue_length_is_read_from_the_broker_at_scrape_time():
             samples = scrape()
         assert value(samples, "lectern_celery_queue_length", queue="transcode") == 2
         assert value(samples, "lectern_celery_queue_length", queue="default") == 1
+        assert value(samples, "lectern_celery_queue_length", queue="captions") == 0
     finally:
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
@@ -465,7 +466,7 @@ def test_html_pages_carry_the_security_headers(tenant):
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Content-Security-Policy"] == (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; media-src 'self' blob:; "
+        "img-src 'self' data: blob:; media-src 'self' data: blob:; "
         f"connect-src 'self' ws://{host_of(tenant)}; worker-src 'self' blob:; "
         "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"
@@ -478,7 +479,7 @@ def test_csp_lists_the_media_origins_and_skips_json(tenant):
         api = TenantClient(tenant).get("/api/v1/courses")
 
     policy = page["Content-Security-Policy"]
-    assert "media-src 'self' blob: https://media.example.com;" in policy
+    assert "media-src 'self' data: blob: https://media.example.com;" in policy
     assert f"connect-src 'self' wss://{host_of(tenant)} https://media.example.com;" in policy
     assert "Content-Security-Policy" not in api
 

@@ -363,13 +363,10 @@ PIPELINE_FIELDS = (
 )
 
 
-@pytest.fixture(scope="session")
-def ready_media(django_db_setup, django_db_blocker, clip, tmp_path_factory) -> ReadyMedia:
-    """The one real transcode of the session: the TINY clip (2 s 320x240, one 240p rung)
-    ingested and transcoded in school A by the pipeline's own services, inside a transaction
-    that is rolled back (nothing is queued, published or left in the database). Its stored
-    files are moved to a session folder and its row's media fields kept (:class:`ReadyMedia`).
-    """
+def _transcode_once(django_db_blocker, source: Path, folder: Path, title: str) -> ReadyMedia:
+    """``source`` ingested and transcoded in school A by the pipeline's own services inside a
+    transaction that is rolled back (nothing is queued, published or left in the database); its
+    stored files are moved to ``folder`` and its row's media fields kept."""
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -381,17 +378,16 @@ def ready_media(django_db_setup, django_db_blocker, clip, tmp_path_factory) -> R
     from tenants.storage import lecture_prefix, storage_delete_prefix
     from tenants.testing import TEST_TENANTS, in_tenant, make_user
 
-    folder = tmp_path_factory.mktemp("ready-media")
     with django_db_blocker.unblock(), transaction.atomic():
         tenant = Tenant.objects.get(subdomain=TEST_TENANTS["tenant"][0])
         owner = make_user(tenant, "ready-media@alpha.test", role="instructor")
         with in_tenant(tenant):
-            course = course_create(title="Ready media", published=True, created_by=owner)
+            course = course_create(title=title, published=True, created_by=owner)
             lecture = lecture_create(section=section_create(course=course, title="S"), title="L")
             staged = set(Path(settings.UPLOAD_STAGING_DIR).rglob("*"))
-            upload_from_path(user=owner, lecture_id=lecture.id, path=clip(TINY))
+            upload_from_path(user=owner, lecture_id=lecture.id, path=source)
             assert lecture_transcode(lecture_id=lecture.id, version=1) is True
-            video = MediaAsset.objects.get(owner_id=lecture.pk)
+            video = MediaAsset.objects.get(owner_id=lecture.pk, kind=MediaAsset.Kind.VIDEO)
             prefix = lecture_prefix(tenant.schema_name, lecture.id)
             stored = Path(settings.MEDIA_ROOT) / prefix
             shutil.copytree(stored, folder, dirs_exist_ok=True)
@@ -406,6 +402,42 @@ def ready_media(django_db_setup, django_db_blocker, clip, tmp_path_factory) -> R
     connection.set_schema_to_public()
     assert fields["status"] == MediaAsset.Status.READY, fields
     return ReadyMedia(files=folder, fields=fields)
+
+
+@pytest.fixture(scope="session")
+def ready_media(django_db_setup, django_db_blocker, clip, tmp_path_factory) -> ReadyMedia:
+    """The one real transcode of the session: the TINY clip (2 s 320x240, one 240p rung)
+    ingested and transcoded in school A (:func:`_transcode_once`, :class:`ReadyMedia`)."""
+    folder = tmp_path_factory.mktemp("ready-media")
+    return _transcode_once(django_db_blocker, clip(TINY), folder, "Ready media")
+
+
+# The speech of the captions tests: espeak-ng reads it (media_pipeline.samples). A synthetic
+# voice, so tests assert on its distinctive words, not on the whole sentence.
+SPEECH_SCRIPT = (
+    "Welcome to the lecture about photosynthesis. Chlorophyll absorbs sunlight inside green leaves."
+)
+SPEECH_WORDS = ("photosynthesis", "chlorophyll", "sunlight", "leaves")
+
+
+@pytest.fixture(scope="session")
+def speech_clip(media_dir) -> Path:
+    """About 6 s of 320x240 ``testsrc2`` with SPEECH_SCRIPT spoken by espeak-ng (H.264 + AAC)."""
+    from media_pipeline.samples import narrated_clip, speech_synthesize
+
+    path = media_dir / "speech.mp4"
+    if not path.exists():
+        wav = speech_synthesize(SPEECH_SCRIPT, media_dir / "speech.wav")
+        narrated_clip(path, speech=wav)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_media(django_db_setup, django_db_blocker, speech_clip, tmp_path_factory) -> ReadyMedia:
+    """The speech clip transcoded once in this session (:func:`_transcode_once`): what a video
+    lecture with speech holds before its captions are made."""
+    folder = tmp_path_factory.mktemp("speech-media")
+    return _transcode_once(django_db_blocker, speech_clip, folder, "Speech media")
 
 
 def ready_lecture_write(*, lecture, media: ReadyMedia):
@@ -427,7 +459,7 @@ def ready_lecture_write(*, lecture, media: ReadyMedia):
 
     prefix = lecture_prefix(connection.schema_name, lecture.pk)
     storage_upload_tree(media.files, prefix)
-    video = MediaAsset.objects.get(owner_id=lecture.pk)
+    video = MediaAsset.objects.get(owner_id=lecture.pk, kind=MediaAsset.Kind.VIDEO)
     for name, value in media.fields.items():
         setattr(video, name, value)
     video.source_key = f"{prefix}/{media.fields['source_key']}"

