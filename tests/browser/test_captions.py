@@ -1,7 +1,8 @@
 """Captions in the real player: the session's espeak-ng lecture (tests/plugins/media.py
 ``speech_clip``) uploaded to the e2e school, transcoded and then transcribed by the session's
-Celery worker (queues ``transcode`` and ``captions``), opened by an enrolled student in
-Chromium at ``?t=`` (a search result's link). hls.js lists the master playlist's SUBTITLES
+Celery worker (queues ``transcode`` and ``captions``), and indexed for search. An enrolled
+student searches two spoken words from the header in Chromium; the transcript hit opens the
+lecture at its cue's second (``?t=``). hls.js lists the master playlist's SUBTITLES
 rendition as a text track that is off; media-chrome's captions button turns it on, hls.js
 loads the WebVTT, and the cue active at the playing time holds the words spoken then, at the
 times the database has (the WebVTT's X-TIMESTAMP-MAP puts them on the MPEG-TS timeline: without
@@ -9,6 +10,7 @@ it every cue would show about 1.5 s early). The button turns them off again.
 """
 
 import json
+import math
 import secrets
 import time
 
@@ -49,6 +51,7 @@ def captions_course(e2e_school, web_server, celery_worker, django_db_blocker, sp
     from enrollment.models import Enrollment
     from media_pipeline.models import CaptionCue, MediaAsset
     from media_pipeline.uploads import upload_from_path
+    from search.models import TranscriptPassage
     from tenants.models import Tenant
 
     email = f"listener-{secrets.token_hex(3)}@captions.test"
@@ -77,6 +80,10 @@ def captions_course(e2e_school, web_server, celery_worker, django_db_blocker, sp
                 .order_by("position")
                 .values_list("start", "end", "text")
             )
+            # The worker indexes the new transcript for search (captions_changed).
+            while not TranscriptPassage.objects.filter(lecture_id=lecture.id).exists():
+                assert time.monotonic() - started < READY_TIMEOUT, "transcript not indexed"
+                time.sleep(0.25)
         connection.set_schema_to_public()
     return {
         "base": f"http://{web_server.host(e2e_school.subdomain)}",
@@ -108,7 +115,29 @@ def test_the_captions_button_shows_the_spoken_words_at_their_time(
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/my/courses/")
 
-    # A search result's link: the player starts at ?t= (not at the resume position, 0).
+    # Words spoken in the lecture, searched from the header: the transcript hit names the
+    # second its cue starts, and opening it starts the player there.
+    page.fill("#site-search-q", "chlorophyll sunlight")
+    page.press("#site-search-q", "Enter")
+    page.wait_for_url(f"{base}/search/?q=chlorophyll+sunlight", timeout=10_000)
+    hit = page.locator("#search-results li.search-result[data-type=transcript]")
+    assert hit.count() == 1
+    second_at = math.floor(second[0])
+    assert hit.locator(".search-result__time").inner_text() == f"0:{second_at:02d}"
+    assert [m.lower() for m in hit.locator(".search-result__snippet mark").all_inner_texts()] == [
+        "chlorophyll",
+        "sunlight",
+    ]
+    hit.locator("h2 a").click()
+    page.wait_for_url(f"{base}/courses/{course}/lectures/{lecture}/?t={second_at}")
+    player_ready(page)
+    assert page.evaluate("() => window.lecternPlayer.startAt") == second_at
+    page.wait_for_function(
+        f"() => Math.abs(window.lecternPlayer.video.currentTime - {second_at}) < 0.3",
+        timeout=15_000,
+    )
+
+    # A fractional ?t= (not the resume position, 0) is honoured too.
     page.goto(f"{base}/courses/{course}/lectures/{lecture}/?t={start_at}")
     player_ready(page)
     assert page.evaluate("() => window.lecternPlayer.startAt") == start_at

@@ -10,6 +10,7 @@ lecture finds its transcript at the cue's time, and the result opens the lecture
 """
 
 import secrets
+import time
 
 import pytest
 
@@ -19,6 +20,7 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.django_db]
 
 PASSWORD = "search-pass-phrase-7"
 SPOKEN = "Marzipan"
+CAPTIONS_TIMEOUT = 120.0  # seconds for the worker's captions run of the lecture
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,18 @@ def searcher(browser_course, e2e_school, django_db_blocker):
                 email=email, password=PASSWORD, role="student"
             )
             Enrollment.objects.create(student=student, course_id=browser_course.course_id)
-            asset, _ = MediaAsset.objects.get_or_create(
-                owner_id=lecture_id, kind="captions", defaults={"status": "ready"}
+            # The worker transcribes the lecture after its transcode (a tone: no speech, no
+            # cues). Once that run is over, the track becomes an uploaded one, which no later
+            # run replaces.
+            deadline = time.monotonic() + CAPTIONS_TIMEOUT
+            while True:
+                asset = MediaAsset.objects.filter(owner_id=lecture_id, kind="captions").first()
+                if asset is not None and asset.status in ("ready", "failed", "awaiting_media"):
+                    break
+                assert time.monotonic() < deadline, "the lecture's captions run did not end"
+                time.sleep(0.25)
+            MediaAsset.objects.filter(id=asset.id).update(
+                status="ready", origin="uploaded", language="en", error=None
             )
             CaptionCue.objects.filter(asset=asset).delete()
             CaptionCue.objects.bulk_create(
