@@ -30,12 +30,20 @@ def search_log(*, query: str, type: str, results: int, at: datetime | None = Non
 
 
 def search_run(
-    *, user, q: str, type: str = "", course_id: UUID | None = None, page: int = 1, size: int = 20
+    *,
+    user,
+    q: str,
+    type: str = "",
+    course_id: UUID | None = None,
+    page: int = 1,
+    size: int = 20,
+    log: bool = True,
 ) -> SearchPage:
     """Page ``page`` (1-based, ``size`` results) of the search ``q`` by ``user``
     (``search.selectors.search``; ``type`` one of ``SEARCH_TYPES`` or "" for all), the search
-    logged when it is the first page (``search_log``: the analytics count searches, not pages).
-    Raises ``NotFound`` for a page past the last (the first page always exists)."""
+    logged when it is the first page and ``log`` (``search_log``: the analytics count searches,
+    not pages; callers pass ``log=False`` for HEAD requests, which no person reads). Raises
+    ``NotFound`` for a page past the last (the first page always exists)."""
     found = selectors.search(
         user=user,
         q=q,
@@ -46,7 +54,7 @@ def search_run(
     )
     if page > 1 and (page - 1) * size >= found.count:
         raise NotFound("Invalid page.")
-    if page == 1:
+    if page == 1 and log:
         search_log(query=q, type=type, results=found.count)
     return found
 

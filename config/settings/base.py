@@ -269,6 +269,10 @@ REST_FRAMEWORK = {
         "preview_ip": env("THROTTLE_PREVIEW_IP", default="60/hour"),
         # community.throttles: questions and answers posted per account.
         "qa_post": env("THROTTLE_QA_POST", default="5/min"),
+        # search.throttles: searches (API and page) and autocomplete requests per account, or
+        # per client IP for visitors.
+        "search": env("THROTTLE_SEARCH", default="60/min"),
+        "search_autocomplete": env("THROTTLE_SEARCH_AUTOCOMPLETE", default="300/min"),
     },
     # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
     # that many hops from the end); unset means REMOTE_ADDR is the client.

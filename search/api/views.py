@@ -14,6 +14,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from courses.pagination import Pagination
 from search import selectors, services
+from search.throttles import AutocompleteThrottle, SearchThrottle
 from tenants.api import TenantApiView
 
 
@@ -87,9 +88,11 @@ SEARCH_PARAMETERS = [
 class SearchApi(TenantApiView):
     """GET /api/v1/search: ranked results of every type the caller may see, one page of the
     page envelope plus ``counts`` per type. The first page of each search is logged (query,
-    type, result count: the instructors' search analytics)."""
+    type, result count: the instructors' search analytics). Rate-limited per account or
+    client IP (``search.throttles.SearchThrottle``)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [SearchThrottle]
 
     @extend_schema(parameters=SEARCH_PARAMETERS, responses={200: SearchPageOutput})
     def get(self, request):
@@ -112,6 +115,7 @@ def search_page(request, data: dict) -> dict:
         course_id=data.get("course"),
         page=number,
         size=size,
+        log=request.method == "GET",
     )
     url = request.build_absolute_uri()
     previous = None
@@ -144,9 +148,11 @@ class SuggestionOutput(serializers.Serializer):
 
 class AutocompleteApi(TenantApiView):
     """GET /api/v1/search/autocomplete: up to 8 course and lecture titles the caller may see
-    that complete or resemble ``q`` (typos included)."""
+    that complete or resemble ``q`` (typos included). Rate-limited per account or client IP
+    (``search.throttles.AutocompleteThrottle``)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [AutocompleteThrottle]
 
     class AutocompleteOutput(serializers.Serializer):
         suggestions = SuggestionOutput(many=True)

@@ -10,7 +10,7 @@ from django.db import connection
 from courses.services import course_create, lecture_create, section_create
 from search.models import SearchLog
 from search.tests.conftest import captions_store
-from tenants.testing import TenantClient, in_tenant, tasks_run_on_commit
+from tenants.testing import TenantClient, browser, in_tenant, tasks_run_on_commit
 from tests.xss import XSS_CORPUS, assert_inert
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +234,47 @@ def test_autocomplete_completes_prefixes_and_forgives_typos(tenant, world):
     }
     status, code, details = _error(_get(anonymous, "/api/v1/search/autocomplete", q=""))
     assert (status, code, list(details)) == (400, "VALIDATION_ERROR", ["q"])
+
+
+def test_searches_are_rate_limited_per_account_and_share_the_pages_budget(world, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "search", "3/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "search_autocomplete", "2/min")
+    cache.clear()
+    student = TenantClient(world.tenant, user=world.student)
+    pages = browser(world.tenant, world.student)
+    assert [_get(student, q="rhubarb").status_code for _ in range(2)] == [200, 200]
+    assert pages.get("/search/", {"q": "rhubarb"}).status_code == 200
+    limited = _get(student, q="rhubarb")
+    assert _error(limited)[:2] == (429, "RATE_LIMITED")
+    assert 1 <= int(limited["Retry-After"]) <= 61
+    page = pages.get("/search/", {"q": "rhubarb"})
+    assert page.status_code == 429 and 1 <= int(page["Retry-After"]) <= 61
+    assert b"Too many searches" in page.content
+    # The empty form is no search; autocomplete and other accounts have their own budgets.
+    assert pages.get("/search/").status_code == 200
+    assert [
+        _get(student, "/api/v1/search/autocomplete", q="rhu").status_code for _ in range(3)
+    ] == [200, 200, 429]
+    assert _get(TenantClient(world.tenant, user=world.classmate), q="rhubarb").status_code == 200
+    # Visitors are counted by client IP.
+    visitor = TenantClient(world.tenant, REMOTE_ADDR="203.0.113.7")
+    assert [_get(visitor, q="rhubarb").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert _get(TenantClient(world.tenant, REMOTE_ADDR="203.0.113.8"), q="x y").status_code == 200
+
+
+def test_a_head_request_is_answered_but_not_logged(world):
+    client = TenantClient(world.tenant, user=world.student)
+    with in_tenant(world.tenant):
+        before = SearchLog.objects.count()
+    assert client.head("/api/v1/search", {"q": "rhubarb"}).status_code == 200
+    assert (
+        browser(world.tenant, world.student).head("/search/", {"q": "rhubarb"}).status_code == 200
+    )
+    with in_tenant(world.tenant):
+        assert SearchLog.objects.count() == before
+    assert _get(client, q="rhubarb").status_code == 200
+    with in_tenant(world.tenant):
+        assert SearchLog.objects.count() == before + 1

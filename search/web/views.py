@@ -3,6 +3,7 @@ the type filters and pages; the header's search box submits to it."""
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from django.http import HttpRequest, HttpResponse
@@ -10,7 +11,9 @@ from django.shortcuts import render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
+from courses.pages import error_page
 from search import selectors, services
+from search.throttles import SearchThrottle
 from tenants.errors import NotFound
 
 RESULTS_PER_PAGE = 20
@@ -46,7 +49,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
     whoever asks (anonymous visitors find published courses), 20 a page. Lenient with its
     parameters, as a page is: the query is cleaned (``search.selectors.query_clean``), an unknown
     type or course is ignored, a bad page number is page 1; a page past the last answers 404
-    with the form and a link to the first. GET and HEAD only."""
+    with the form and a link to the first; over the search rate (``SearchThrottle``, shared with
+    the API) a 429 page with ``Retry-After``. GET and HEAD only."""
     q = selectors.query_clean(request.GET.get("q", ""))
     kind = request.GET.get("type", "")
     kind = kind if kind in selectors.SEARCH_TYPES else ""
@@ -55,6 +59,16 @@ def search_page(request: HttpRequest) -> HttpResponse:
     except ValueError:
         course_id = None
     number = _page_number(request.GET.get("page", ""))
+    throttle = SearchThrottle()
+    if q and not throttle.allow_request(request, None):
+        response = error_page(
+            request,
+            status=429,
+            title="Too many searches",
+            message="You have searched very often in a short time. Please wait a moment.",
+        )
+        response["Retry-After"] = str(math.ceil(throttle.wait() or 1))
+        return response
     context = {"q": q, "type": kind, "labels": TYPE_LABELS, "results": [], "searched": bool(q)}
     status = 200
     if q:
@@ -66,6 +80,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 course_id=course_id,
                 page=number,
                 size=RESULTS_PER_PAGE,
+                log=request.method == "GET",
             )
         except NotFound:
             found, status = None, 404
