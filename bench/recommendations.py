@@ -237,7 +237,9 @@ def main() -> int:
             batch_size=1000,
         )
         people = list(
-            User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").order_by("id").only("id")
+            User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}")
+            .order_by("id")
+            .only("id", "role")
         )
         plans = _plan(len(topics), args.per_topic, args.students, rng)
         hidden: dict[int, uuid.UUID] = {}

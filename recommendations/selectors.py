@@ -33,7 +33,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from courses.cache import catalogue_get, catalogue_version, course_outlines_get
-from courses.models import Lecture, Section
+from courses.models import Course, Lecture, Section
 from enrollment.models import Enrollment, LectureProgress
 from recommendations import embeddings, scoring
 from recommendations.models import CourseEmbedding, CourseNeighbour, CourseScore
@@ -337,16 +337,24 @@ def for_you(*, user, limit: int = DEFAULT_LIMIT) -> list[Recommendation]:
     first (``scoring.for_you_rank``): from the courses of their active enrollments, weighted
     by the video they watched in each (``watch_seconds``), through co-enrolment and content
     similarity; the school's most popular courses for an account without any. Never a course
-    the account is or was enrolled in (a revoked enrollment included)."""
+    the account is or was enrolled in (a revoked enrollment included) or teaches (one more
+    query for an instructor or owner)."""
     state = school_state()
     rows = list(
         Enrollment.objects.filter(student_id=user.pk).values_list("course_id", "revoked_at")
     )
+    owned = {course_id for course_id, _ in rows}
+    if user.is_instructor:
+        owned |= set(
+            Course.instructors.through.objects.filter(user_id=user.pk).values_list(
+                "course_id", flat=True
+            )
+        )
     active = [course_id for course_id, revoked_at in rows if revoked_at is None]
     watched = watch_seconds(student_id=user.pk, course_ids=active)
     ranked = scoring.for_you_rank(
         history={cid: scoring.history_weight(watched.get(cid, 0.0)) for cid in active},
-        exclude={course_id for course_id, _ in rows},
+        exclude=owned,
         candidates=state.candidates,
         neighbours=neighbours_get(active, state.tokens[1]),
         limit=limit,

@@ -168,14 +168,10 @@ def _decayed_activity(now: datetime, published: set[UUID]) -> dict[UUID, dict[st
     since = now - timedelta(days=TRENDING_DAYS)
     activity: dict[UUID, dict[str, float]] = {}
 
+    keys = ("enrollments", "views", "watch_seconds", "d_enrollments", "d_views", "d_watch_hours")
+
     def row(course_id: UUID) -> dict[str, float]:
-        return activity.setdefault(
-            course_id,
-            dict.fromkeys(
-                ("enrollments", "views", "watch_seconds", "d_enrollments", "d_views"), 0.0
-            )
-            | {"d_watch_hours": 0.0},
-        )
+        return activity.setdefault(course_id, dict.fromkeys(keys, 0.0))
 
     for course_id, enrolled_at in Enrollment.objects.filter(
         revoked_at__isnull=True, enrolled_at__gte=since, course_id__in=published

@@ -147,6 +147,23 @@ def test_a_new_account_gets_the_popular_courses_then_the_new_ones(
     ]
 
 
+def test_an_instructor_is_not_recommended_the_courses_they_teach(paired, tenant):
+    # The campus teacher teaches every course: nothing is left for them.
+    teacher = TenantClient(tenant, user=paired.teacher)
+    assert teacher.get("/api/v1/recommendations/for-you").json() == {"results": []}
+    other = make_user(tenant, "other-teacher-r@alpha.test", role="instructor")
+    with in_tenant(tenant):
+        paired.courses["python"].instructors.add(other)
+    body = TenantClient(tenant, user=other).get("/api/v1/recommendations/for-you").json()
+    # No enrollment: the popular courses but the one they teach (ties: newest first).
+    assert [item["title"] for item in body["results"]] == [
+        "Data analysis with Python",
+        "Drawing portraits in pencil",
+        "Watercolour painting",
+        "Statistics essentials",
+    ]
+
+
 def test_for_you_needs_an_account_of_this_school(paired, other_tenant):
     anonymous = TenantClient(paired.tenant).get("/api/v1/recommendations/for-you")
     assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "NOT_AUTHENTICATED")

@@ -816,10 +816,10 @@ def _demo_recommendations(command, *, owner) -> None:
     art), three days of views and watch time on two of them (``analytics.CourseDay``), then
     ``manage.py recommendations_refresh`` for the school (by name: analytics cannot import
     recommendations), which embeds every course and computes trending and co-enrolment. The
-    demo student, enrolled in the welcome course and "Learning how to learn", gets "Memory
-    techniques" and "Streaming video on the web" first. Idempotent: courses, learners,
-    enrollments and past days are made only when missing, and embeddings only for changed
-    texts."""
+    demo student, enrolled in the welcome course and "Learning how to learn", is recommended
+    the study-skills and video courses first ("Because you took ..."), then the art courses
+    (popular). Idempotent: courses, learners, enrollments and past days are made only when
+    missing, and embeddings only for changed texts."""
     from datetime import timedelta
 
     from django.core.management import call_command
