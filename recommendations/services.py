@@ -164,7 +164,7 @@ def _decayed_activity(now: datetime, published: set[UUID]) -> dict[UUID, dict[st
     ``watch_seconds``) and their decayed sums (``d_enrollments``, ``d_views``,
     ``d_watch_hours``). Enrollments are aged from their exact time; views and watch time
     come from the daily rollups (``analytics.CourseDay``, UTC days) and are aged from the
-    middle of their day (today's from now: its activity is recent)."""
+    middle of their day (a middle still ahead, today's before noon, counts as now)."""
     since = now - timedelta(days=TRENDING_DAYS)
     activity: dict[UUID, dict[str, float]] = {}
 
@@ -174,15 +174,17 @@ def _decayed_activity(now: datetime, published: set[UUID]) -> dict[UUID, dict[st
         return activity.setdefault(course_id, dict.fromkeys(keys, 0.0))
 
     for course_id, enrolled_at in Enrollment.objects.filter(
-        revoked_at__isnull=True, enrolled_at__gte=since, course_id__in=published
+        revoked_at__isnull=True, enrolled_at__gte=since, course__status=Course.Status.PUBLISHED
     ).values_list("course_id", "enrolled_at"):
         item = row(course_id)
         item["enrollments"] += 1
         item["d_enrollments"] += scoring.decay((now - enrolled_at).total_seconds())
     first_day = (now - timedelta(days=TRENDING_DAYS - 1)).date()
-    for course_id, day, views, seconds in CourseDay.objects.filter(
-        day__gte=first_day, course_id__in=published
-    ).values_list("course_id", "day", "views", "watch_seconds"):
+    for course_id, day, views, seconds in CourseDay.objects.filter(day__gte=first_day).values_list(
+        "course_id", "day", "views", "watch_seconds"
+    ):
+        if course_id not in published:  # a draft's, an archived or deleted course's
+            continue
         middle = datetime(day.year, day.month, day.day, 12, tzinfo=now.tzinfo)
         weight = scoring.decay((now - middle).total_seconds())
         item = row(course_id)
@@ -245,7 +247,9 @@ def scores_refresh(*, now: datetime | None = None) -> RefreshResult:
         )
         activity = _decayed_activity(now, published)
         students = dict(
-            Enrollment.objects.filter(revoked_at__isnull=True, course_id__in=published)
+            Enrollment.objects.filter(
+                revoked_at__isnull=True, course__status=Course.Status.PUBLISHED
+            )
             .values("course_id")
             .annotate(n=Count("id"))
             .values_list("course_id", "n")

@@ -52,3 +52,11 @@ def test_an_unknown_school_is_an_error():
         run(schema="nowhere")
     with pytest.raises(CommandError, match="No school with schema 'public'"):
         run(schema="public")
+
+
+def test_the_beat_refreshes_every_school_every_ten_minutes(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["recommendations-refresh"] == {
+        "task": "recommendations.tasks.recommendations_refresh",
+        "schedule": 600,
+        "options": {"queue": "default", "expires": 600},
+    }
