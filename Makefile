@@ -188,6 +188,7 @@ bench: system-deps install
 	$(VENV_PY) -m bench.analytics
 	$(VENV_PY) -m bench.search
 	$(VENV_PY) -m bench.captions
+	$(VENV_PY) -m bench.recommendations
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -35,6 +35,7 @@ api_v1 = [
     path("", include("learning.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("search.api.urls")),
+    path("", include("recommendations.api.urls")),
 ]
 
 urlpatterns = [

@@ -73,3 +73,13 @@ lecture_saved = Hook("lecture_saved", payload=("schema_name", "lecture_id"))
 """Sent inside the transaction of every save of a ``Lecture``, as ``course_saved``. Payload:
 ``schema_name`` (str) and ``lecture_id`` (UUID). Connected by ``search`` (the lecture's search
 document)."""
+
+course_changed = Hook("course_changed", payload=("schema_name", "course_id"))
+"""Sent once a change to what a course says has committed: ``courses.services.course_update``
+(any of its fields or instructors), ``section_create``, ``section_rename``, ``section_update``,
+``section_delete``, ``lecture_create``, ``lecture_rename``, ``lecture_update`` and
+``lecture_delete``. Payload: ``schema_name`` (str) and ``course_id`` (UUID). Not sent for a new
+course (``course_published`` covers a course created published) nor for a deleted one
+(``course_deleted``). Unlike ``course_saved`` (every row save, inside its transaction), it
+covers sections and deletes, once per operation and after the commit, so a receiver may queue
+a task. ``recommendations`` embeds the course's text again when it changed."""

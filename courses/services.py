@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from courses.attachments import attachment_filename_clean, attachment_key
 from courses.hooks import (
+    course_changed,
     course_cover_stored,
     course_delete_guards,
     course_deleted,
@@ -204,6 +205,7 @@ def course_update(
                 _cover_stored(course, key)
             if not was_published and course.status == Course.Status.PUBLISHED:
                 _published(course)
+            _changed(course.pk)
     except Exception:
         image_delete(key)
         if key:
@@ -217,6 +219,14 @@ def _published(course: Course) -> None:
     (``courses.hooks.course_published``)."""
     transaction.on_commit(
         partial(course_published.send, schema_name=connection.schema_name, course_id=course.pk)
+    )
+
+
+def _changed(course_id: UUID) -> None:
+    """Tell the apps above, once committed, that course ``course_id``'s content changed
+    (``courses.hooks.course_changed``)."""
+    transaction.on_commit(
+        partial(course_changed.send, schema_name=connection.schema_name, course_id=course_id)
     )
 
 
@@ -303,13 +313,16 @@ def section_create(*, course: Course, title: str, order: int | None = None) -> S
     """Append a section to ``course`` (``order`` defaults to after the last one)."""
     if order is None:
         order = (course.sections.aggregate(m=Max("order"))["m"] or 0) + 1
-    return Section.objects.create(course=course, title=title, order=order)
+    section = Section.objects.create(course=course, title=title, order=order)
+    _changed(course.pk)
+    return section
 
 
 def section_rename(*, section: Section, title: str) -> Section:
     """Give ``section`` a new ``title`` (1-200 characters, validated by the caller's form)."""
     section.title = title
     section.save(update_fields=["title"])
+    _changed(section.course_id)
     return section
 
 
@@ -332,6 +345,7 @@ def section_update(*, section: Section, data: dict[str, Any]) -> Section:
             )
             _place(rows, section.pk, data["order"])
             section.order = next(row.order for row in rows if row.pk == section.pk)
+        _changed(section.course_id)
     return section
 
 
@@ -345,6 +359,7 @@ def section_delete(*, section: Section) -> None:
         section.delete()
         _media_delete(lecture_ids=lecture_ids)
         _renumber(list(Section.objects.select_for_update().filter(course_id=course_id)))
+        _changed(course_id)
 
 
 #: Longest article ``body`` in characters (API.md: Courses).
@@ -378,6 +393,7 @@ def lecture_create(
     lecture = Lecture(section=section, title=title, order=order, kind=kind, body=body)
     lecture_assets_attach(lecture=lecture)
     lecture.save(force_insert=True)
+    _changed(section.course_id)
     return lecture
 
 
@@ -430,6 +446,7 @@ def lecture_rename(*, lecture: Lecture, title: str) -> Lecture:
     """Give ``lecture`` a new ``title`` (1-200 characters, validated by the caller's form)."""
     lecture.title = title
     lecture.save(update_fields=["title", "updated_at"])
+    _changed(lecture.section.course_id)
     return lecture
 
 
@@ -480,6 +497,7 @@ def lecture_update(*, lecture: Lecture, data: dict[str, Any]) -> Lecture:
             position = data.get("order")
             _place(rows, lecture.pk, len(rows) if position is None else position)
             lecture.order = next(row.order for row in rows if row.pk == lecture.pk)
+        _changed(lecture.section.course_id)
     return lecture
 
 
@@ -503,9 +521,11 @@ def lecture_delete(*, lecture: Lecture) -> None:
     source and attachment); the section's remaining lectures are numbered 1..n again."""
     with transaction.atomic():
         lecture_id, section_id = lecture.pk, lecture.section_id
+        course_id = lecture.section.course_id
         lecture.delete()
         _media_delete(lecture_ids=[lecture_id])
         _renumber(list(Lecture.objects.select_for_update().filter(section_id=section_id)))
+        _changed(course_id)
 
 
 # --- Attachments -------------------------------------------------------------------------------

@@ -89,3 +89,10 @@ account, in the school's schema: each receiver returns ``None`` or a section
 ``{"id": str, "title": str, "template": str, "context": dict}`` shown as a card of the page
 (``template`` is rendered with ``section`` = ``context``; its forms post to the app's own
 URLs)."""
+
+my_courses_sections = Hook("my_courses_sections", payload=("request",))
+"""Collected by the student's "my courses" page (``enrollment.web.views.my_courses``) for the
+signed-in account, in the school's schema: each receiver returns ``None`` or a row of course
+cards ``{"id": str, "title": str, "courses": [card]}`` shown under the student's courses, a card
+as ``catalog.hooks`` describes it (rendered by ``templates/courses/_course_row.html``).
+Connected by ``recommendations`` ("Recommended for you")."""

@@ -122,6 +122,11 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "is the guarded step"
     ),
     "api/v1/school/invitations": Exempt("school-wide, owner only (teams/tests)"),
+    "api/v1/recommendations/for-you": Exempt(
+        "the account's own recommendations (recommendations/tests): no course in it to manage"
+    ),
+    "api/v1/recommendations/similar/<uuid:course_id>": PUBLIC,
+    "api/v1/recommendations/trending": PUBLIC,
     **{
         route: Exempt("the account's own notes, likes, lists and follows (engagement/tests)")
         for route in (

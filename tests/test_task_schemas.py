@@ -67,6 +67,10 @@ TASK_CASES = {
     "notifications.tasks.weekly_reminders": "test_weekly_reminders_in_each_school",
     "search.tasks.transcript_index": "test_transcript_index_interleaved_in_one_worker",
     "search.tasks.search_maintain": "test_search_maintain_in_each_school",
+    "recommendations.tasks.course_embed": "test_recommendations_interleaved_in_one_worker",
+    "recommendations.tasks.recommendations_refresh": (
+        "test_recommendations_interleaved_in_one_worker"
+    ),
 }
 
 
@@ -1109,4 +1113,83 @@ def test_search_maintain_in_each_school(two_schools, celery_worker, django_db_bl
                 with tenant_context(tenant):
                     SearchLog.objects.all().delete()
                     Course.objects.filter(title__startswith="Schema maintain").delete()
+
+
+def test_recommendations_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """Course id P exists in both schools under another title in each, Q in B only. The
+    worker's embeddings A(P), B(P), A(Q), B(Q) store each school's own text (and nothing for
+    Q in A). Then two beat refreshes: P has one student in A and none in B, then B's P gets
+    two: each school's score of P counts its own enrollments only."""
+    from courses.models import Course
+    from enrollment.models import Enrollment
+    from recommendations.content import text_hash
+    from recommendations.models import CourseEmbedding, CourseScore
+    from recommendations.tasks import course_embed, recommendations_refresh
+
+    alpha, beta, a_teacher, b_teacher = two_schools
+    p, q = uuid.uuid4(), uuid.uuid4()
+    tag = p.hex[:8]
+    titles = {alpha.pk: f"Schema embed {tag} in alpha", beta.pk: f"Schema embed {tag} in beta"}
+    students = {}
+    with django_db_blocker.unblock():
+        for tenant, teacher, ids in ((alpha, a_teacher, (p,)), (beta, b_teacher, (p, q))):
+            with tenant_context(tenant):
+                for pk in ids:
+                    Course.objects.create(
+                        id=pk,
+                        slug=f"schema-embed-{tag}-{pk.hex[:6]}",
+                        title=titles[tenant.pk] if pk == p else f"Schema embed {tag} Q",
+                        status=Course.Status.PUBLISHED,
+                        created_by=teacher,
+                    )
+            students[tenant.pk] = [
+                make_user(tenant, f"schema-recs-{tag}-{n}@{tenant.schema_name}.test")
+                for n in range(2)
+            ]
+        with tenant_context(alpha):
+            Enrollment.objects.create(student=students[alpha.pk][0], course_id=p)
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, p), (beta, p), (alpha, q), (beta, q)]
+            results = [
+                course_embed.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "course_id": str(pk)}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert results == ["stored", "stored", "skipped", "stored"]
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    hashes = dict(
+                        CourseEmbedding.objects.filter(course_id__in=[p, q]).values_list(
+                            "course_id", "text_hash"
+                        )
+                    )
+                expected = {p: text_hash(titles[tenant.pk])}
+                if tenant == beta:
+                    expected[q] = text_hash(f"Schema embed {tag} Q")
+                assert hashes == expected
+
+            def students_of_p() -> list[int]:
+                counts = []
+                for tenant in (alpha, beta):
+                    with tenant_context(tenant):
+                        counts.append(CourseScore.objects.get(course_id=p).students)
+                return counts
+
+            done = recommendations_refresh.apply_async().get(timeout=RESULT_TIMEOUT)
+            assert {alpha.schema_name, beta.schema_name} <= set(done)
+            assert students_of_p() == [1, 0]
+            with tenant_context(beta):
+                for student in students[beta.pk]:
+                    Enrollment.objects.create(student=student, course_id=p)
+            recommendations_refresh.apply_async().get(timeout=RESULT_TIMEOUT)
+            assert students_of_p() == [1, 2]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    Enrollment.objects.filter(course_id__in=[p, q]).delete()
+                    Course.objects.filter(pk__in=[p, q]).delete()
+                    for student in students.get(tenant.pk, []):
+                        student.delete()
             connection.set_schema_to_public()

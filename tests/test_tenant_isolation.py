@@ -32,7 +32,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -51,6 +51,7 @@ from media_pipeline.models import CaptionCue
 from notifications.models import Announcement, Notification
 from notifications.selectors import wants as notification_wants
 from notifications.services import notify
+from recommendations import services as recommendation_services
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
 from tenants.mail import unsubscribe_token
@@ -892,6 +893,25 @@ def case_web_search(w):
         assert b"Nothing found" in response.content
 
 
+def case_recommendations(w):
+    # A's course trends in A (its student enrolled this week) and is similar to nothing on B.
+    with in_tenant(w["tenant"]), TestCase.captureOnCommitCallbacks(execute=True):
+        recommendation_services.scores_refresh()
+    own = TenantClient(w["tenant"]).get("/api/v1/recommendations/trending").json()
+    assert [item["title"] for item in own["results"]] == ["Alpha secret course"]
+    similar = f"/api/v1/recommendations/similar/{w['course'].id}"
+    assert TenantClient(w["tenant"]).get(similar).json() == {"results": []}
+    for client in (w["jwt_s"], w["b_s"], TenantClient(w["other_tenant"])):
+        for path in ("/api/v1/recommendations/trending", similar):
+            response = client.get(path)
+            _not_leaking(response, w)
+        assert client.get(similar).status_code == 404
+        assert client.get("/api/v1/recommendations/trending").json() == {"results": []}
+    assert w["jwt_s"].get("/api/v1/recommendations/for-you").status_code == 401
+    response = w["b_s"].get("/api/v1/recommendations/for-you")
+    assert (response.status_code, response.json()) == (200, {"results": []})
+
+
 # The instructor dashboard (courses/dashboard/urls.py): (route, method, URL from A's objects).
 DASHBOARD_ROUTES = {
     "dashboard/": ("GET", lambda w: "/dashboard/"),
@@ -1386,6 +1406,9 @@ CASES = {
     "api/v1/search": case_search,
     "api/v1/search/autocomplete": case_search,
     "search/": case_web_search,
+    "api/v1/recommendations/for-you": case_recommendations,
+    "api/v1/recommendations/similar/<uuid:course_id>": case_recommendations,
+    "api/v1/recommendations/trending": case_recommendations,
 }
 
 
@@ -1480,6 +1503,13 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/catalog/courses/<slug:slug>/lectures/<uuid:lecture_id>/preview": Entry(
         frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
     ),
+    # Recommendations: for-you is the account's own (A's credentials are unknown on B); similar
+    # and trending are public like the catalogue, B's courses only.
+    "api/v1/recommendations/for-you": Entry(),
+    "api/v1/recommendations/similar/<uuid:course_id>": Entry(
+        frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
+    ),
+    "api/v1/recommendations/trending": Entry(READS, "B's public trending courses (never A's)"),
     "api/v1/auth/register": Entry(
         READS | {"POST"},
         "sign-up creates a B account (201; A's e-mail is free on B); OPTIONS describes the input",

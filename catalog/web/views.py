@@ -30,6 +30,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_safe
 
 from catalog import links, selectors
+from catalog.hooks import course_page_sections, home_sections
 from catalog.web.forms import CatalogueForm
 from courses.cache import catalogue_page_get, catalogue_page_set, catalogue_version
 from enrollment.selectors import enrollment_list_for_student
@@ -44,7 +45,12 @@ CATALOGUE_TEMPLATE = "courses/catalogue.html"
 CATALOGUE_PAGE_SIZE = 12
 # What the anonymous home page is rendered from besides the catalogue and the school's
 # branding: a deploy that changes any of these changes every stored page's fingerprint.
-_PAGE_TEMPLATES = (CATALOGUE_TEMPLATE, "base.html", "courses/_catalogue_grid.html")
+_PAGE_TEMPLATES = (
+    CATALOGUE_TEMPLATE,
+    "base.html",
+    "courses/_catalogue_grid.html",
+    "courses/_course_row.html",
+)
 
 
 @cache
@@ -94,6 +100,11 @@ def _catalogue_context(request: HttpRequest, enrolled: set) -> dict:
         "filtered": bool(request.GET),
         "categories": selectors.catalogue_categories(),
         "enrolled": enrolled,
+        # Rows of the apps above (catalog.hooks.home_sections: recommended for you, trending),
+        # on the unfiltered first page only.
+        "rows": (
+            [] if request.GET else [row for row in home_sections.collect(request=request) if row]
+        ),
     }
 
 
@@ -113,6 +124,10 @@ def home(request: HttpRequest) -> HttpResponse:
     (newest, popular, title) and pages of ``CATALOGUE_PAGE_SIZE``; page links keep the query.
     A signed-in student's enrolled courses link to the course itself. Unknown filter values
     are ignored (the form shows them as errors).
+
+    On the unfiltered first page, above the catalogue, the rows the apps above add
+    (``catalog.hooks.home_sections``: "Recommended for you" for a signed-in account,
+    "Trending").
 
     A visitor without a session or messages cookie asking for the unfiltered first page (no
     query string) gets the whole page from the cache: one Redis round trip reads the catalogue
@@ -219,7 +234,8 @@ def course_page(request: HttpRequest, slug: str) -> HttpResponse:
     kinds and "Preview" marks, total duration, difficulty, language, instructors, price,
     the free-preview player (video previews play through
     ``/api/v1/catalog/courses/<slug>/lectures/<id>/preview``; article previews show their
-    body), "Redeem a code" (or "Continue" for an enrolled student), and in ``<head>`` the
+    body), "Redeem a code" (or "Continue" for an enrolled student), the rows the apps above
+    add (``catalog.hooks.course_page_sections``: "Students also took"), and in ``<head>`` the
     meta description, canonical URL, OpenGraph tags and schema.org ``Course`` JSON-LD.
     """
     try:
@@ -268,6 +284,12 @@ def course_page(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "json_ld": json_ld(_course_json_ld(request, page, url, root, cover)),
         "draft": course["status"] == "draft",
+        # Rows of the apps above (catalog.hooks.course_page_sections): students also took.
+        "rows": [
+            row
+            for row in course_page_sections.collect(request=request, course_id=course["id"])
+            if row
+        ],
     }
     return render(request, "catalog/course.html", context)
 

@@ -411,6 +411,15 @@ CAPTIONS_TIME_LIMIT_FACTOR = env.float("CAPTIONS_TIME_LIMIT_FACTOR", default=1.0
 CAPTIONS_UPLOAD_MAX_BYTES = env.int("CAPTIONS_UPLOAD_MAX_BYTES", default=2 * 1024**2)
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
 
+# Recommendations (recommendations.embeddings): course texts are embedded with the packaged
+# all-MiniLM-L6-v2 int8 ONNX model unless EMBEDDING_MODEL_DIR names a folder with another
+# model.onnx and tokenizer.json; EMBEDDING_MODEL_ID overrides the id stored with each vector
+# (by default the model's name and file hash: a new model re-embeds every course).
+# EMBEDDING_THREADS: onnxruntime intra-op threads of a process.
+EMBEDDING_MODEL_DIR = env("EMBEDDING_MODEL_DIR", default="")
+EMBEDDING_MODEL_ID = env("EMBEDDING_MODEL_ID", default="")
+EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+
 # --- Celery ---
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -475,6 +484,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.search_maintain",
         "schedule": crontab(minute=35),
         "options": {"queue": "default", "expires": 50 * 60},
+    },
+    # recommendations.services: embeddings, trending, popularity and co-enrolment, every school.
+    "recommendations-refresh": {
+        "task": "recommendations.tasks.recommendations_refresh",
+        "schedule": 10 * 60,
+        "options": {"queue": "default", "expires": 10 * 60},
     },
 }
 

@@ -109,7 +109,16 @@ def test_my_courses_queries_only_the_students_rows_when_warm(
         )
     client = WebClient(tenant, student)
     cold = client.get("/my/courses/")
-    expected = [*REQUEST_QUERIES, "enrollment_enrollment", "enrollment_lectureprogress", BELL]
+    # The student's courses and completed lectures, then the "Recommended for you" row
+    # (recommendations.selectors.for_you: their enrollments and watch time; the rest cached).
+    expected = [
+        *REQUEST_QUERIES,
+        "enrollment_enrollment",
+        "enrollment_lectureprogress",
+        "enrollment_enrollment",
+        "enrollment_lectureprogress",
+        BELL,
+    ]
 
     with django_assert_num_queries(statement_count(expected)) as captured:
         warm = client.get("/my/courses/")

@@ -27,7 +27,7 @@ from courses.models import Lecture
 from courses.pages import error_page
 from courses.selectors import lecture_hidden
 from enrollment import services
-from enrollment.hooks import course_viewed, lecture_panels
+from enrollment.hooks import course_viewed, lecture_panels, my_courses_sections
 from enrollment.selectors import (
     is_enrolled,
     published_course_outline,
@@ -242,9 +242,12 @@ def redeem(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_courses(request: HttpRequest) -> HttpResponse:
     """``/my/courses/``: the student's published courses with progress bars (course data from
-    the school's cached outlines, enrollments and completed lectures from the database)."""
+    the school's cached outlines, enrollments and completed lectures from the database), then
+    the rows the apps above add (``enrollment.hooks.my_courses_sections``: "Recommended for
+    you")."""
     rows = student_courses(student=request.user)
-    return render(request, "web/my_courses.html", {"rows": rows})
+    sections = [item for item in my_courses_sections.collect(request=request) if item]
+    return render(request, "web/my_courses.html", {"rows": rows, "sections": sections})
 
 
 def _enrolled_outline(request: HttpRequest, course_id) -> dict | HttpResponse:

@@ -124,6 +124,7 @@ class Command(BaseCommand):
                 instructor=User.objects.get(email=INSTRUCTOR[0]),
             )
             _demo_announcements(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
+            _demo_recommendations(self, owner=owner)
             _demo_search(student=student)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
@@ -145,6 +146,8 @@ class Command(BaseCommand):
             f"  Classmate:     {CLASSMATE[0]} / {CLASSMATE[1]}   (asks on the sample lecture)",
             f"  Q&A:           http://{host}/dashboard/questions/ and /dashboard/moderation/",
             "  Captions:      the sample lecture's (player: CC button; dashboard: Captions…)",
+            f"  Recommended:   http://{host}/ (Trending; 'Recommended for you' once signed in), "
+            f"/my/courses/ and 'Students also took' on each course page",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
             f"  Search:        http://{host}/search/?q=streaming   (top queries: Analytics)",
             "",
@@ -734,3 +737,134 @@ def _demo_search(*, student) -> None:
         found = search(user=student, q=query, limit=1).count
         for n in range(times):
             search_log(query=query, type="", results=found, at=now - timedelta(days=n, hours=n))
+
+
+# Published courses of the demo school besides the welcome course, for the recommendations:
+# (title, subtitle, category, description, [(section, [lecture titles])]).
+DEMO_CATALOGUE = (
+    (
+        "Streaming video on the web",
+        "HLS, adaptive bitrates and players",
+        "Video",
+        "How video reaches a browser: encoding a **ladder of renditions**, HLS playlists and "
+        "segments, and how a player switches quality as the connection changes.",
+        [
+            ("Encoding", ["Codecs and containers", "Building a bitrate ladder"]),
+            ("Delivery", ["Playlists and segments", "Players and adaptive switching"]),
+        ],
+    ),
+    (
+        "Video editing basics",
+        "Cut, trim and export your first video",
+        "Video",
+        "Import your footage, cut it on a timeline, add titles and transitions, then export "
+        "a video ready for the web.",
+        [("Editing", ["The timeline", "Cuts and transitions"]), ("Export", ["Web settings"])],
+    ),
+    (
+        "Memory techniques",
+        "Remember more of what you study",
+        "Study skills",
+        "Spaced repetition, active recall and memory palaces: practical techniques to "
+        "remember what you learn and to revise less.",
+        [("Techniques", ["Spaced repetition", "Flashcards and active recall", "Memory palaces"])],
+    ),
+    (
+        "Note-taking that works",
+        "From lectures to notes you reuse for revision",
+        "Study skills",
+        "Cornell notes, mind maps and summaries: take notes while you study and turn them "
+        "into revision material.",
+        [("Methods", ["Cornell notes", "Mind maps", "Summaries for revision"])],
+    ),
+    (
+        "Watercolour for beginners",
+        "Paint light and colour",
+        "Art",
+        "Brushes, paper and pigments; washes, wet-on-wet and layers; then a landscape "
+        "painted step by step.",
+        [("Basics", ["Materials", "Washes"]), ("A landscape", ["Sky and hills", "Details"])],
+    ),
+    (
+        "Drawing portraits",
+        "Faces in pencil",
+        "Art",
+        "The proportions of a face, shading with a pencil and portraits drawn from photos.",
+        [("Faces", ["Proportions", "Shading", "Drawing from a photo"])],
+    ),
+)
+# Demo learners (e-mail local part, name) and the courses they take: study skills go
+# together, video courses go together, art courses go together.
+DEMO_LEARNERS = (
+    ("learner1", "Ana", (LEARNING_COURSE, "Memory techniques", "Note-taking that works")),
+    ("learner2", "Ben", (LEARNING_COURSE, "Memory techniques", "Note-taking that works")),
+    ("learner3", "Cleo", (LEARNING_COURSE, "Memory techniques")),
+    ("learner4", "Dev", ("Memory techniques", "Note-taking that works")),
+    ("learner5", "Eva", (COURSE_TITLE, "Streaming video on the web", "Video editing basics")),
+    ("learner6", "Finn", (COURSE_TITLE, "Streaming video on the web")),
+    ("learner7", "Gus", ("Streaming video on the web", "Video editing basics")),
+    ("learner8", "Hana", ("Watercolour for beginners", "Drawing portraits")),
+    ("learner9", "Ivo", ("Watercolour for beginners", "Drawing portraits")),
+)
+# Page views and minutes watched on each of the last three days (UTC), for "Trending".
+DEMO_ACTIVITY = {"Streaming video on the web": (14, 95), "Memory techniques": (9, 60)}
+
+
+def _demo_recommendations(command, *, owner) -> None:
+    """Recommendations of the demo school: six more published courses with descriptions and
+    curricula (article lectures), learners whose enrollments pair them (study skills, video,
+    art), three days of views and watch time on two of them (``analytics.CourseDay``), then
+    ``manage.py recommendations_refresh`` for the school (by name: analytics cannot import
+    recommendations), which embeds every course and computes trending and co-enrolment. The
+    demo student, enrolled in the welcome course and "Learning how to learn", is recommended
+    the study-skills and video courses first ("Because you took ..."), then the art courses
+    (popular). Idempotent: courses, learners, enrollments and past days are made only when
+    missing, and embeddings only for changed texts."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from analytics.models import CourseDay
+
+    for title, subtitle, category, description, outline in DEMO_CATALOGUE:
+        if Course.objects.filter(title=title).exists():
+            continue
+        course = course_create(
+            title=title,
+            subtitle=subtitle,
+            category=category,
+            description=description,
+            published=True,
+            created_by=owner,
+        )
+        for section_title, lecture_titles in outline:
+            section = section_create(course=course, title=section_title)
+            for lecture_title in lecture_titles:
+                lecture_create(
+                    section=section,
+                    title=lecture_title,
+                    kind="article",
+                    body=f"## {lecture_title}\n\nA short reading of *{title}*.",
+                )
+    User = get_user_model()
+    by_title = dict(Course.objects.values_list("title", "pk"))
+    for local, name, titles in DEMO_LEARNERS:
+        email = f"{local}@demo.test"
+        learner = User.objects.filter(email=email).first()
+        if learner is None:
+            learner = User.objects.create_user(
+                email=email, password=None, role="student", name=name
+            )
+        for title in titles:
+            Enrollment.objects.get_or_create(student=learner, course_id=by_title[title])
+    today = timezone.now().date()
+    for title, (views, minutes) in DEMO_ACTIVITY.items():
+        for back in (1, 2, 3):
+            CourseDay.objects.get_or_create(
+                course_id=by_title[title],
+                day=today - timedelta(days=back),
+                defaults={"views": views, "watch_seconds": minutes * 60.0},
+            )
+    call_command("recommendations_refresh", schema=connection.schema_name, stdout=command.stdout)
