@@ -153,13 +153,20 @@ function start() {
     if (playing && playing.catch) playing.catch(() => {});
   });
   // The student's progress recorded from another open page (static/src/notifications.js):
-  // a paused player of the same lecture moves to the new resume position.
+  // a paused player of the same lecture moves to the new resume position. A page opened at
+  // an explicit second (`?t=`: a search hit, a shared link) stays there until it is played,
+  // even when the page left just before reports its own last position.
+  let startPinned = config.start !== null && config.start !== undefined;
+  video.addEventListener("playing", () => {
+    startPinned = false;
+  });
   document.addEventListener("lectern:resume", (event) => {
     const detail = event.detail || {};
     const seconds = Number(detail.position);
     if (detail.lecture_id !== config.lecture_id || !Number.isFinite(seconds)) return;
     config.position = seconds;
     state.resumedAt = seconds;
+    if (startPinned) return;
     if (video.paused && Math.abs((video.currentTime || 0) - seconds) > 1) video.currentTime = seconds;
   });
   let lastAnnounced = -Infinity;

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.plugins.media import ClipSpec
+from tests.plugins.stack import worker_idle
 
 CLIP_SECONDS = 20
 # A CLIP_SECONDS long 640x360 H.264 + stereo AAC clip with a moving test picture.
@@ -67,6 +68,9 @@ def browser_course(e2e_school, web_server, celery_worker, django_db_blocker, cli
                 assert time.monotonic() < deadline, f"lectures not ready: {states}"
                 assert not any(status == "failed" for status, _ in states), states
                 time.sleep(0.5)
+            # What the worker does next for the ready lectures (their captions runs, the
+            # "new lecture" fan-out) ends before any test enrols someone or counts rows.
+            worker_idle(celery_worker, timeout=READY_TIMEOUT)
         connection.set_schema_to_public()
     return BrowserCourse(
         base_url=f"http://{web_server.host(e2e_school.subdomain)}",

@@ -137,7 +137,9 @@ def test_the_captions_button_shows_the_spoken_words_at_their_time(
         timeout=15_000,
     )
 
-    # A fractional ?t= (not the resume position, 0) is honoured too.
+    # A fractional ?t= (not the resume position) is honoured too, and stays while the player
+    # is paused even when the page just left reports its last position (the account's socket
+    # sends it as `lectern:resume`).
     page.goto(f"{base}/courses/{course}/lectures/{lecture}/?t={start_at}")
     player_ready(page)
     assert page.evaluate("() => window.lecternPlayer.startAt") == start_at
@@ -145,6 +147,13 @@ def test_the_captions_button_shows_the_spoken_words_at_their_time(
         f"() => Math.abs(window.lecternPlayer.video.currentTime - {start_at}) < 0.3",
         timeout=15_000,
     )
+    page.evaluate(
+        "(lecture) => document.dispatchEvent(new CustomEvent('lectern:resume',"
+        " {detail: {lecture_id: lecture, position: 0.5}}))",
+        lecture,
+    )
+    page.wait_for_timeout(300)
+    assert abs(page.evaluate("() => window.lecternPlayer.video.currentTime") - start_at) < 0.3
 
     # The subtitle rendition is a text track, off until the button is pressed.
     page.wait_for_function(f"() => ({SUBTITLES})() !== null", timeout=15_000)

@@ -369,6 +369,40 @@ def web_server(e2e_env, e2e_school, e2e_logs):
         _stop_process_group(process)
 
 
+WORKER_QUEUES = ("transcode", "captions", "default")
+
+
+def worker_idle(node: str, *, timeout: float = 120.0) -> None:
+    """Wait until the session worker ``node`` runs and holds no task and the broker has none
+    waiting on its queues (``WORKER_QUEUES``), seen twice 0.2 s apart (a task sends the next on
+    its commit, before it ends). Fails the test after ``timeout`` seconds.
+
+    For fixtures whose rows the worker goes on changing after they look ready: a lecture's
+    captions run and the notification fan-out follow its transcode.
+    """
+    from kombu.exceptions import ChannelError
+
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while calm < 2:
+        assert time.monotonic() < deadline, f"the worker {node} did not become idle"
+        inspect = app.control.inspect(destination=[node], timeout=1.0)
+        busy = bool((inspect.active() or {}).get(node)) or bool(
+            (inspect.reserved() or {}).get(node)
+        )
+        waiting = 0
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            for queue in WORKER_QUEUES:
+                # No such list: nothing is waiting there.
+                with contextlib.suppress(ChannelError):
+                    waiting += channel.queue_declare(queue=queue, passive=True).message_count
+        calm = 0 if busy or waiting else calm + 1
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(e2e_env, e2e_school, e2e_logs):
     """A Celery worker on the ``transcode``, ``captions`` and ``default`` queues (broker: test
