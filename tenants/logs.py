@@ -110,7 +110,8 @@ JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(t
 def logging_config(*, json: bool, level: str) -> dict:
     """A ``LOGGING`` dict: stderr, ``RequestContextFilter`` on the handler, JSON lines
     (``json=True``: keys ``time``, ``level``, ``logger``, ``message``, ``request_id``,
-    ``tenant``, ``user_id`` plus any ``extra``) or readable text, root at ``level``."""
+    ``tenant``, ``user_id`` plus any ``extra``) or readable text, root at ``level``; SQL,
+    fontTools and faster-whisper at WARNING."""
     if json:
         formatter = {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -135,7 +136,12 @@ def logging_config(*, json: bool, level: str) -> dict:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        # Libraries that narrate their work at INFO: SQL statements, fontTools' subsetting of
+        # every certificate's font (learning.certificates), faster-whisper's progress.
+        "loggers": {
+            name: {"level": "WARNING"}
+            for name in ("django.db.backends", "fontTools", "faster_whisper")
+        },
     }
 
 
