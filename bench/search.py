@@ -9,7 +9,7 @@ Run it from the repository root (PostgreSQL and Redis up, ``make install`` done)
 Set-up, in the bench school (:mod:`bench.common`), built once with COPY and reused while its
 shape is there (``--rebuild`` starts again): COURSES courses (one in twenty a draft, one in
 fifty archived) of SECTIONS sections of LECTURES_PER_SECTION lectures (20,000 lectures), each
-lecture with a captions asset of 4 s cues for 2-10 minutes of speech (2,000 hours, about
+lecture with a captions asset of 4 s cues for 2-10 minutes of speech (2,000 hours,
 1.8 M cues), QUESTIONS questions, and a student enrolled in ENROLLED published courses. Every
 text is drawn from a vocabulary of VOCABULARY made-up words with Zipf frequencies (rank r
 drawn with weight 1/r, the ten most frequent being English stop words), with PHRASES planted
@@ -59,7 +59,8 @@ ENROLLED = 5
 VOCABULARY = 20_000
 CUE_SECONDS = 4.0
 WORDS_PER_CUE = 10
-# 2-10 minutes a lecture, 6 on average: 20,000 x 6 min = 2,000 hours.
+# 2-10 minutes a lecture in whole cues, drawn in pairs that add up to twice the mean of 6
+# minutes: 20,000 x 6 min = exactly 2,000 hours (1,800,000 cues).
 LECTURE_SECONDS = (120, 600)
 CATEGORY = "search-bench"
 # The school's made-up texts come from this seed (the vocabulary the queries draw from too).
@@ -224,7 +225,11 @@ def _build(rng: random.Random) -> dict[str, float]:
                 section_rows.append((section_id, course_id, f"Part {s + 1}", "", s + 1))
                 for o in range(LECTURES_PER_SECTION):
                     lecture_id, asset_id = uuid.uuid4(), uuid.uuid4()
-                    seconds = rng.uniform(*LECTURE_SECONDS)
+                    if len(lectures) % 2 == 0:
+                        low, high = (int(b // CUE_SECONDS) for b in LECTURE_SECONDS)
+                        seconds = CUE_SECONDS * rng.randint(low, high)
+                    else:
+                        seconds = sum(LECTURE_SECONDS) - lectures[-1][2]
                     lectures.append((lecture_id, asset_id, seconds, course_id))
                     lecture_rows.append(
                         (
@@ -256,6 +261,9 @@ def _build(rng: random.Random) -> dict[str, float]:
                             "",
                             now,
                             now,
+                            "en",
+                            "automatic",
+                            "tiny.en",
                         )
                     )
         _copy(
@@ -328,6 +336,9 @@ def _build(rng: random.Random) -> dict[str, float]:
                 "lease_claim",
                 "created_at",
                 "updated_at",
+                "language",
+                "origin",
+                "model",
             ],
             asset_rows,
         )
@@ -536,10 +547,12 @@ def main() -> int:
             cursor.execute(
                 "SELECT (SELECT count(*) FROM courses_course), (SELECT count(*) FROM"
                 " courses_lecture), (SELECT count(*) FROM media_pipeline_captioncue),"
-                ' (SELECT sum(last) / 3600 FROM (SELECT max("end") AS last'
+                # Each lecture's speech lasts until its last cue's slot ends.
+                " (SELECT sum(last) / 3600 FROM (SELECT max(start) + %s AS last"
                 " FROM media_pipeline_captioncue GROUP BY owner_id) AS lectures),"
                 " (SELECT count(*) FROM search_transcriptpassage),"
-                " (SELECT count(*) FROM community_question)"
+                " (SELECT count(*) FROM community_question)",
+                [CUE_SECONDS],
             )
             courses, lectures, cues, hours, passages, questions = cursor.fetchone()
         print(
