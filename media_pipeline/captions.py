@@ -45,7 +45,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from media_pipeline import hooks, speech, subtitles
-from media_pipeline.leases import video_of
+from media_pipeline.leases import lease_take_over, video_of
 from media_pipeline.models import CaptionCue, MediaAsset
 from media_pipeline.playlists import MASTER_PLAYLIST, lowest_variant
 from media_pipeline.tracks import (
@@ -657,9 +657,7 @@ def captions_recover() -> dict[str, list[UUID]]:
                 _exhausted(asset)
                 result["failed"].append(lecture_id)
                 continue
-            claim = str(uuid.uuid4())
-            asset.lease_claim, asset.lease_renewed_at = claim, timezone.now()
-            asset.save(update_fields=["lease_claim", "lease_renewed_at", "updated_at"])
+            claim = lease_take_over(asset)
             transaction.on_commit(
                 captions_message(
                     schema_name=schema,

@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pypdf.errors import PdfReadError, PyPdfError
 
+from media_pipeline.leases import lease_take_over
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected
 from media_pipeline.transcoding import asset_changed, pending_claim
@@ -457,9 +458,7 @@ def documents_recover() -> dict[str, list[UUID]]:
                 )
                 result["failed"].append(asset_id)
                 continue
-            claim = str(uuid.uuid4())
-            asset.lease_claim, asset.lease_renewed_at = claim, timezone.now()
-            asset.save(update_fields=["lease_claim", "lease_renewed_at", "updated_at"])
+            claim = lease_take_over(asset)
             transaction.on_commit(
                 convert_message(
                     schema_name=schema, asset_id=asset_id, version=version, task_id=claim

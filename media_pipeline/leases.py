@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from celery import current_app
 from django.conf import settings
@@ -44,6 +44,21 @@ def lease_alive(renewed_at: datetime | None, *, now: datetime | None = None) -> 
     if renewed_at is None:
         return False
     return renewed_at > (now or timezone.now()) - settings.TRANSCODE_LEASE_TIMEOUT
+
+
+def lease_take_over(asset: MediaAsset, *, reset_progress: bool = False) -> str:
+    """Give ``asset``'s lapsed lease to a new run: a fresh claim (a UUID string, also the Celery
+    task id of the run that is sent with it) renewed now, saved; ``reset_progress`` sets the
+    progress back to 0. Returns the claim. The caller holds the row locked and checked that the
+    lease lapsed (the recovery sweeps of transcodes, documents and captions)."""
+    claim = str(uuid4())
+    asset.lease_claim, asset.lease_renewed_at = claim, timezone.now()
+    fields = ["lease_claim", "lease_renewed_at", "updated_at"]
+    if reset_progress:
+        asset.progress = 0.0
+        fields.append("progress")
+    asset.save(update_fields=fields)
+    return claim
 
 
 def run_message(

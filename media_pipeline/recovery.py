@@ -19,7 +19,6 @@ import logging
 import re
 import shutil
 import threading
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -29,7 +28,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from media_pipeline.leases import leased, video_of
+from media_pipeline.leases import lease_take_over, leased, video_of
 from media_pipeline.models import MediaAsset
 from media_pipeline.transcoding import (
     asset_changed,
@@ -148,9 +147,7 @@ def lecture_transcodes_recover(*, stale_after: timedelta | None = None) -> dict[
                 transcode_attempts_exhausted(schema=schema, lecture_id=lecture_id, version=version)
                 result["failed"].append(lecture_id)
                 continue
-            claim = str(uuid.uuid4())
-            asset.lease_claim, asset.lease_renewed_at, asset.progress = claim, now, 0.0
-            asset.save(update_fields=["lease_claim", "lease_renewed_at", "progress", "updated_at"])
+            claim = lease_take_over(asset, reset_progress=True)
             transaction.on_commit(
                 transcode_message(
                     schema_name=schema,
