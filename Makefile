@@ -37,10 +37,13 @@ MANAGE := $(VENV_PY) manage.py
 # OS packages the project needs: chromium for the browser tests (tests/browser drive
 # /usr/bin/chromium with playwright; no browser download); LibreOffice Impress (headless,
 # slides -> PDF) and poppler-utils (pdftoppm: page images) for presentation lectures;
-# libchromaprint-tools (fpcalc) for the audio fingerprints of lectures. nodejs and npm are added when
+# libchromaprint-tools (fpcalc) for the audio fingerprints of lectures; nginx-light and its
+# brotli filter for bench/playback.py and the production stack tests (nginx is started by them with
+# a configuration of their own, never as a system service; see system-deps). nodejs and npm are added when
 # npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng
+APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng \
+	nginx-light libnginx-mod-http-brotli-filter
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif
@@ -103,7 +106,13 @@ system-deps:
 	fi; \
 	echo "Installing OS packages:$$missing"; \
 	$$sudo apt-get update; \
-	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
+	case " $$missing " in *" nginx-light "*) \
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then \
+			echo "Stopping the nginx service the package started (Lectern runs its own)"; \
+			$$sudo systemctl disable --now nginx; \
+		fi;; \
+	esac
 
 # ---------------------------------------------------------------------------
 # Python virtualenv

@@ -142,12 +142,18 @@ def web_server(
                 connection.close()
         yield process, base_url
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=15)
-                break
+        stop_process_group(process, signal.SIGTERM, grace=15)
+
+
+def stop_process_group(process: subprocess.Popen, first: int, *, grace: float) -> None:
+    """Send ``first`` to ``process``'s process group, then SIGKILL if it has not exited
+    within ``grace`` seconds."""
+    for sig in (first, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+            break
 
 
 def process_tree_memory(pid: int) -> dict[str, int]:
@@ -172,3 +178,60 @@ def process_tree_memory(pid: int) -> dict[str, int]:
             with suppress(FileNotFoundError):
                 pending.extend(int(child) for child in (task / "children").read_text().split())
     return totals
+
+
+NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+
+
+@contextmanager
+def nginx_server(
+    config: str, folder: Path, *, ports: tuple[int, ...], timeout: float = 15
+) -> Iterator[subprocess.Popen]:
+    """Run Debian's nginx (``NGINX``, default ``/usr/sbin/nginx``; package ``nginx-light``) in
+    the foreground with ``config`` (a whole ``nginx.conf`` with ``daemon off``), its
+    configuration, pid and temporary files in ``folder``, never as a system service. Yields
+    the process once every TCP port in ``ports`` on 127.0.0.1 accepts connections; it is
+    stopped (SIGQUIT, then SIGKILL of its process group) on exit.
+
+    Raises:
+        SystemExit: nginx is missing, refuses the configuration (``nginx -t``'s output is
+            given) or does not listen within ``timeout`` seconds.
+    """
+    if not Path(NGINX).exists():
+        raise SystemExit(f"{NGINX} is missing: `make install` installs Debian's nginx-light")
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "nginx.conf"
+    conf.write_text(config)
+    command = [NGINX, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
+    if os.geteuid() == 0:
+        # Workers would run as "nobody" and be refused the private temporary folders the
+        # tests and benches keep their media in.
+        command += ["-g", "user root;"]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise SystemExit(f"nginx refused its configuration:\n{checked.stderr}")
+    log = folder / "nginx.out"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        waiting = list(ports)
+        while waiting:
+            if process.poll() is not None or time.monotonic() > deadline:
+                errors = (folder / "error.log").read_text(errors="replace")[-4000:]
+                raise SystemExit(f"nginx did not start:\n{errors}")
+            with socket.socket() as probe, suppress(OSError):
+                probe.settimeout(0.5)
+                probe.connect(("127.0.0.1", waiting[0]))
+                waiting.pop(0)
+                continue
+            time.sleep(0.05)
+        yield process
+    finally:
+        stop_process_group(process, signal.SIGQUIT, grace=5)

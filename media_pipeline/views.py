@@ -156,7 +156,7 @@ def _file(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
     if not path.is_file():
         return error_response(request, status=404, code="NOT_FOUND", message="Not found.")
-    byte_range = _parse_range(request.headers.get("Range"), size)
+    byte_range = byte_range_parse(request.headers.get("Range"), size)
     if byte_range == "unsatisfiable":
         response = error_response(
             request, status=416, code="RANGE_NOT_SATISFIABLE", message="Range not satisfiable."
@@ -177,7 +177,7 @@ def _file(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
     return _private(response)
 
 
-def _parse_range(header: str | None, size: int):
+def byte_range_parse(header: str | None, size: int):
     """A single ``bytes=`` range (RFC 9110 14.1.2) as inclusive ``(start, end)``; ``None`` to
     send the whole file (no or multi-range header), ``"unsatisfiable"`` for 416."""
     if not header:

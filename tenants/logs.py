@@ -10,6 +10,7 @@ python-json-logger; ``json=False`` (development) as readable text.
 Imported by the settings modules, so nothing here imports Django models at import time.
 """
 
+import contextlib
 import contextvars
 import logging
 import time
@@ -75,33 +76,49 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        context = {"request_id": getattr(request, "request_id", ""), "tenant": "", "user_id": ""}
-        token = _context.set(context)
-        started = time.perf_counter()
-        try:
+        with request_context(request_id=getattr(request, "request_id", "")) as context:
+            started = time.perf_counter()
             response = self.get_response(request)
             tenant = getattr(request, "tenant", None)
             context["tenant"] = getattr(tenant, "schema_name", "") if tenant is not None else ""
             context["user_id"] = _user_id(request)
             match = getattr(request, "resolver_match", None)
             route = match.route if match is not None and match.route else "unmatched"
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            logging.getLogger(REQUEST_LOGGER).info(
-                "%s %s %s %sms",
-                request.method,
-                route,
-                response.status_code,
-                duration_ms,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "duration_ms": duration_ms,
-                },
+            request_log(
+                method=request.method,
+                route=route,
+                status=response.status_code,
+                seconds=time.perf_counter() - started,
             )
             return response
-        finally:
-            _context.reset(token)
+
+
+@contextlib.contextmanager
+def request_context(*, request_id: str, tenant: str = "", user_id: str = ""):
+    """Make ``request_id``, ``tenant`` (schema name) and ``user_id`` the context of the log
+    records written inside the block (``RequestContextFilter``). Yields the context dict, which
+    the block may update as it learns more (the tenant, the user)."""
+    context = {"request_id": request_id, "tenant": tenant, "user_id": user_id}
+    token = _context.set(context)
+    try:
+        yield context
+    finally:
+        _context.reset(token)
+
+
+def request_log(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Write the one ``lectern.request`` line of a request: ``method``, ``route`` (a URL
+    pattern, never the raw path), ``status`` and ``duration_ms`` (``seconds`` rounded to
+    0.1 ms), under the current ``request_context``."""
+    duration_ms = round(seconds * 1000, 1)
+    logging.getLogger(REQUEST_LOGGER).info(
+        "%s %s %s %sms",
+        method,
+        route,
+        status,
+        duration_ms,
+        extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms},
+    )
 
 
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s %(user_id)s"

@@ -15,7 +15,8 @@ from django_tenants.utils import get_tenant_domain_model
 
 from tenants.models import Domain, Tenant
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A request id accepted from a proxy (RequestIdMiddleware).
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 # Host -> (tenant, monotonic expiry) of this process. django-tenants queries the Domain table on
 # every request; a segment request must make no database query at all (ARCHITECTURE.md,
@@ -41,6 +42,31 @@ def tenant_host_cache_clear(**_signal_kwargs) -> None:
         _host_cache_generation += 1
 
 
+def tenant_cached(hostname: str) -> Tenant | None:
+    """The school or platform tenant cached for ``hostname`` (lower case, no port) by this
+    process's host cache, or None when it is not cached or its entry has expired. Never queries
+    the database: the ASGI fast paths (``media_pipeline.fastpath``) leave a host they do not
+    know to Django, whose lookup fills the cache. The tenant returned is shared: read it, never
+    change it."""
+    hit = _host_cache.get(hostname)
+    if hit is None or hit[1] <= time.monotonic():
+        return None
+    return hit[0]
+
+
+def tenant_lookup(hostname: str) -> Tenant | None:
+    """The tenant served at ``hostname`` (lower case, no port) through this process's host
+    cache, querying the public schema on a miss exactly as ``TenantMiddleware`` does (the
+    connection is switched to the public schema first); None for an unknown host or the clone
+    template. Synchronous: call it from a thread (``sync_to_async``) in async code."""
+    connection.set_schema_to_public()
+    domain_model = get_tenant_domain_model()
+    try:
+        return TenantMiddleware.cached_tenant(domain_model, hostname)
+    except domain_model.DoesNotExist:
+        return None
+
+
 class RequestIdMiddleware:
     """Gives every request an id (``request.request_id``), echoed as ``X-Request-ID``.
 
@@ -53,7 +79,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
@@ -86,13 +112,16 @@ class TenantMiddleware(TenantMainMiddleware):
         # decides which hosts exist.
         return request._get_raw_host().rsplit(":", 1)[0].lower().rstrip(".")
 
-    def get_tenant(self, domain_model, hostname: str) -> Tenant:
-        tenant = super().get_tenant(domain_model, hostname)
+    @staticmethod
+    def get_tenant(domain_model, hostname: str) -> Tenant:
+        # django-tenants' lookup (TenantMainMiddleware.get_tenant), as a static method.
+        tenant = domain_model.objects.select_related("tenant").get(domain=hostname).tenant
         if tenant.kind == Tenant.Kind.TEMPLATE:
             raise domain_model.DoesNotExist
         return tenant
 
-    def cached_tenant(self, domain_model, hostname: str) -> Tenant:
+    @staticmethod
+    def cached_tenant(domain_model, hostname: str) -> Tenant:
         """``get_tenant`` through this process's host cache (TENANT_HOST_CACHE_SECONDS, default
         5 s; 0 disables it). Returns a copy, so per-request attributes never leak between
         requests. Unknown hosts are not cached: each costs a query, as before.
@@ -101,13 +130,13 @@ class TenantMiddleware(TenantMainMiddleware):
         """
         ttl = settings.TENANT_HOST_CACHE_SECONDS
         if ttl <= 0:
-            return self.get_tenant(domain_model, hostname)
+            return TenantMiddleware.get_tenant(domain_model, hostname)
         now = time.monotonic()
         hit = _host_cache.get(hostname)
         if hit is not None and hit[1] > now:
             return copy.copy(hit[0])
         generation = _host_cache_generation
-        tenant = self.get_tenant(domain_model, hostname)
+        tenant = TenantMiddleware.get_tenant(domain_model, hostname)
         with _host_cache_lock:
             if generation == _host_cache_generation:
                 if len(_host_cache) >= _HOST_CACHE_MAX:

@@ -238,6 +238,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# --- Media delivery (media_pipeline.fastpath) ---------------------------------------------------
+
+# Authorised segment requests are answered by a raw ASGI path ahead of Django's middleware
+# (no database query, Range support); False sends them through the Django view instead.
+MEDIA_FAST_PATH = env.bool("MEDIA_FAST_PATH", default=True)
+# Bytes per ASGI body message when the fast path sends a file itself.
+MEDIA_FAST_PATH_CHUNK = env.int("MEDIA_FAST_PATH_CHUNK", default=1024 * 1024)
+# Behind nginx: the internal location prefix (e.g. "/_lectern_media/") that nginx serves media
+# from. Set, authorised media answers are an empty 200 with X-Accel-Redirect and nginx sends the
+# bytes (deploy/nginx/lectern.conf); empty, Lectern sends them itself.
+MEDIA_ACCEL_REDIRECT = env("MEDIA_ACCEL_REDIRECT", default="")
+# Seconds a presigned S3 URL is reused by the fast path (less than querystring_expire, 300 s, so
+# a reused URL has at least 180 s left), so caches and browsers see one URL per segment.
+MEDIA_PRESIGN_REUSE_SECONDS = env.int("MEDIA_PRESIGN_REUSE_SECONDS", default=120)
+
 # --- API ------------------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -37,6 +37,24 @@ FILES = {
     "storyboard.vtt": b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nstoryboard.jpg#xywh=0,0,160,90\n",
     "preview.mp4": b"\x00\x00\x00\x18ftypisom preview",
 }
+# S3 storage settings whose presigning needs no network (no request is ever sent).
+S3_STORAGES = {
+    "default": {
+        "BACKEND": "tenants.storage_s3.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": "lectern",
+            "endpoint_url": "http://127.0.0.1:9",
+            "access_key": "test-key",
+            "secret_key": "test-secret",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "signature_version": "s3v4",
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
 OLD_SECRET = "old-media-secret-0123456789"
 NEW_SECRET = "new-media-secret-9876543210"
 
@@ -393,25 +411,10 @@ def test_every_tokenised_answer_is_private_no_store(media):
 
 def test_s3_redirects_are_private_no_store(media):
     """With S3 storage segments answer 302 to a presigned URL; presigning needs no network."""
-    s3 = {
-        "default": {
-            "BACKEND": "tenants.storage_s3.MediaS3Storage",
-            "OPTIONS": {
-                "bucket_name": "lectern",
-                "endpoint_url": "http://127.0.0.1:9",
-                "access_key": "test-key",
-                "secret_key": "test-secret",
-                "querystring_auth": True,
-                "querystring_expire": 300,
-                "signature_version": "s3v4",
-            },
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     client = TenantClient(media.tenant)
     token = media.sign()
 
-    with override_settings(STORAGES=s3):
+    with override_settings(STORAGES=S3_STORAGES):
         answers = [
             client.get(media.url(name, token=token))
             for name in ("240p/seg_00000.ts", "poster.jpg", "preview.mp4")
