@@ -11,6 +11,10 @@ not received it 60 s later, with a visibility timeout of 8 h and of 5 s alike (c
 kombu#2558 describe the same). Only the death of a pool process alone is requeued at once
 (``reject_on_worker_lost``). So each run holds a lease on its video asset (``leases``), and the
 beat task ``lecture_transcodes_recover`` queues a run again once its lease lapses.
+
+With RabbitMQ (``CELERY_BROKER_URL=amqp://...``) the broker requeues a dead worker's
+unacknowledged task as soon as its connection closes, and the next worker resumes it under the
+same claim (``transcoding.lecture_transcode_begin``); the sweep stays as the safety net.
 """
 
 from __future__ import annotations

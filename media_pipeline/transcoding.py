@@ -166,8 +166,11 @@ def lecture_transcode_begin(
     Claimable are a ``queued`` video, and a ``processing`` one whose lease is held by ``claim``
     itself or has lapsed (``leases.lease_alive``). Held by itself: Celery's
     ``reject_on_worker_lost`` requeues a message as soon as its pool process dies (celery
-    ``worker/request.py``, ``Request.on_failure``), and Redis hands a message to one consumer at
-    a time, so a run that finds its own claim is the redelivery of a dead run. A video leased
+    ``worker/request.py``, ``Request.on_failure``), RabbitMQ requeues it as soon as the
+    connection of a dead worker closes (a worker that merely lost its connection ends its
+    late-acknowledged tasks first: ``worker_cancel_long_running_tasks_on_connection_loss``), and
+    either broker hands a message to one consumer at a time, so a run that finds its own claim
+    is the redelivery of a dead run. A video leased
     by another live run is left alone: a late redelivery of the original message (after the
     visibility timeout) while a recovered run works, or after it finished, changes nothing.
 

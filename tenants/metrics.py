@@ -14,7 +14,7 @@ Metric families (names are part of the operations contract, README "Operations")
 * ``lectern_cache_requests_total`` counter, label ``result`` (``hit`` / ``miss``): reads of the
   default Django cache (``tenants.cache.InstrumentedRedisCache``);
 * ``lectern_celery_queue_length`` gauge, label ``queue``: messages waiting in the broker, read
-  from Redis at scrape time.
+  from the broker (Redis or RabbitMQ) at scrape time.
 
 The ``tenant`` label is the schema name, bounded by the number of schools; it is never put on
 the request histogram, whose route x status x bucket series would multiply by it.
@@ -32,15 +32,19 @@ files of exited processes stay and keep counting in the totals, as prometheus_cl
 an exiting Celery pool process hands back its live-gauge files (``mark_process_dead``).
 """
 
+import contextlib
 import hmac
 import os
 import time
 from collections.abc import Iterable
 
+import amqp.exceptions
 import redis
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from kombu import Connection
+from kombu.exceptions import OperationalError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -92,6 +96,9 @@ _PRIORITY_STEPS = (0, 3, 6, 9)
 _PRIORITY_SEPARATOR = "\x06\x16"
 # Seconds a scrape waits for the broker before reporting the queue lengths as missing.
 _BROKER_TIMEOUT = 1.0
+# What an unreachable or failing broker raises: redis-py's errors; py-amqp's, kombu's and the
+# socket's (OSError covers refused connections and timeouts).
+BROKER_ERRORS = (redis.RedisError, amqp.exceptions.AMQPError, OperationalError, OSError)
 
 
 def request_observe(*, method: str, route: str, status: int, seconds: float) -> None:
@@ -121,11 +128,16 @@ def cache_read_count(*, hits: int, misses: int) -> None:
 
 
 def celery_queue_lengths(broker_url: str, prefix: str = "") -> dict[str, int]:
-    """Messages waiting per queue of ``QUEUES`` in the Redis broker at ``broker_url``.
+    """Messages waiting (not yet delivered to a worker) per queue of ``QUEUES`` in the broker
+    at ``broker_url``: Redis (``redis://``, ``rediss://``) or RabbitMQ (``amqp://``,
+    ``amqps://``, ``pyamqp://``).
 
-    ``prefix`` is kombu's ``global_keyprefix``. Raises ``redis.RedisError`` when the broker does
-    not answer within ``_BROKER_TIMEOUT`` seconds.
+    ``prefix`` is kombu's Redis ``global_keyprefix`` (unused on RabbitMQ, whose virtual host is
+    in the URL). A queue RabbitMQ does not have yet counts 0. Raises ``BROKER_ERRORS`` when the
+    broker does not answer within ``_BROKER_TIMEOUT`` seconds.
     """
+    if broker_url.partition("://")[0].lower() in ("amqp", "amqps", "pyamqp"):
+        return _amqp_queue_lengths(broker_url)
     client = redis.Redis.from_url(
         broker_url, socket_timeout=_BROKER_TIMEOUT, socket_connect_timeout=_BROKER_TIMEOUT
     )
@@ -140,6 +152,27 @@ def celery_queue_lengths(broker_url: str, prefix: str = "") -> dict[str, int]:
         client.close()
     steps = len(_PRIORITY_STEPS)
     return {queue: sum(sizes[i * steps : (i + 1) * steps]) for i, queue in enumerate(QUEUES)}
+
+
+def _amqp_queue_lengths(broker_url: str) -> dict[str, int]:
+    # A passive queue.declare answers the count of ready messages; for a missing queue the
+    # server closes the channel (404 NOT_FOUND), so each queue gets a channel of its own.
+    lengths = {}
+    timeouts = {"read_timeout": _BROKER_TIMEOUT, "write_timeout": _BROKER_TIMEOUT}
+    with Connection(
+        broker_url, connect_timeout=_BROKER_TIMEOUT, transport_options=timeouts
+    ) as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=_BROKER_TIMEOUT)
+        for queue in QUEUES:
+            channel = conn.channel()
+            try:
+                lengths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except amqp.exceptions.NotFound:
+                lengths[queue] = 0
+            finally:
+                with contextlib.suppress(*BROKER_ERRORS):
+                    channel.close()
+    return lengths
 
 
 class QueueLengthCollector(Collector):
@@ -158,7 +191,7 @@ class QueueLengthCollector(Collector):
         prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
         try:
             lengths = celery_queue_lengths(settings.CELERY_BROKER_URL, prefix)
-        except redis.RedisError:
+        except BROKER_ERRORS:
             lengths = {}
         for queue, length in lengths.items():
             family.add_metric([queue], length)

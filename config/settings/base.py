@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from tenants.logs import logging_config, sentry_init
 
@@ -450,11 +452,75 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
-# Redis re-delivers an unacknowledged task after this; it must exceed the longest hard limit
-# a transcode can get (transcoding.transcode_time_limit of a 6 h source: 36 h 10 min) or a task
-# would run twice. A task whose worker was SIGKILLed waits this long in kombu's `unacked` hash
-# (no new worker restores it sooner), so transcodes are recovered by lease instead (above).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 40 * 60 * 60}
+# The longest a worker may hold a task unacknowledged (acks_late) before the broker takes it
+# for lost: above the longest hard limit a transcode can get (transcoding.transcode_time_limit
+# of a 6 h source: 36 h 10 min) and the longest countdown a worker holds, or a live task would
+# run twice. Redis: kombu's visibility_timeout; RabbitMQ: the queues' x-consumer-timeout
+# (honoured from RabbitMQ 3.12; older servers need `consumer_timeout` in rabbitmq.conf, README).
+CELERY_UNACKED_TIMEOUT = timedelta(hours=40)
+# Queues every worker and sender knows; CELERY_TASK_ROUTES and the beat schedule name them.
+CELERY_QUEUE_NAMES = ("transcode", "captions", "default")
+# RabbitMQ: seconds between AMQP heartbeats (Celery's default is 120). A worker whose machine
+# vanishes without closing its connection is noticed about this long after, and its
+# unacknowledged tasks go back to their queue; a closed connection (kill -9) is noticed at once.
+CELERY_AMQP_HEARTBEAT = env.int("CELERY_AMQP_HEARTBEAT", default=60)
+
+
+def celery_broker_settings(url: str) -> dict:
+    """The CELERY_* settings that depend on the broker ``url``'s transport, as a dict of
+    setting names to values for ``globals().update``.
+
+    - ``redis://``, ``rediss://``: kombu's Redis transport with ``visibility_timeout`` =
+      CELERY_UNACKED_TIMEOUT (in seconds). Queues are created on demand, as Celery's default.
+      A task whose worker was SIGKILLed waits that long in kombu's ``unacked`` hash (no new
+      worker restores it sooner), so transcodes are recovered by lease (above).
+    - ``amqp://``, ``amqps://``, ``pyamqp://`` (RabbitMQ): publisher confirms (a ``delay``
+      returns once the broker has the message), heartbeats every CELERY_AMQP_HEARTBEAT seconds,
+      and the durable classic queues CELERY_QUEUE_NAMES, each on a direct exchange of its name,
+      declared with ``x-consumer-timeout`` = CELERY_UNACKED_TIMEOUT in milliseconds (RabbitMQ's
+      default ``consumer_timeout`` of 30 min would close the channel of a worker whose task
+      runs longer). RabbitMQ gives a worker's unacknowledged tasks back as soon as its
+      connection closes; so a worker that loses its connection terminates the late-acknowledged
+      tasks it runs (worker_cancel_long_running_tasks_on_connection_loss) instead of running
+      them beside their redelivery. Classic rather than quorum queues: one broker node has
+      nothing to replicate, and Celery runs countdowns (mail retries, announcement batches) on
+      quorum queues only through its native delayed delivery topology; README, "Broker".
+
+    Raises ``ImproperlyConfigured`` for any other scheme.
+    """
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("redis", "rediss"):
+        return {
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {
+                "visibility_timeout": int(CELERY_UNACKED_TIMEOUT.total_seconds())
+            },
+            "CELERY_TASK_QUEUES": None,
+            "CELERY_BROKER_HEARTBEAT": 120,  # Celery's default; the Redis transport sends none
+            "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": False,
+        }
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        timeout_ms = int(CELERY_UNACKED_TIMEOUT.total_seconds() * 1000)
+        return {
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {"confirm_publish": True},
+            "CELERY_TASK_QUEUES": [
+                Queue(
+                    name,
+                    Exchange(name, type="direct"),
+                    routing_key=name,
+                    queue_arguments={"x-consumer-timeout": timeout_ms},
+                )
+                for name in CELERY_QUEUE_NAMES
+            ],
+            "CELERY_BROKER_HEARTBEAT": CELERY_AMQP_HEARTBEAT,
+            "CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS": True,
+        }
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL must start with redis://, rediss://, amqp:// or amqps://, "
+        f"not {scheme}://"
+    )
+
+
+globals().update(celery_broker_settings(CELERY_BROKER_URL))
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-uploads": {
         "task": "media_pipeline.tasks.uploads_expire",

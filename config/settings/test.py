@@ -1,4 +1,4 @@
-"""Test settings: the real PostgreSQL and Redis, a throwaway media root, fast hashing."""
+"""Test settings: the real PostgreSQL, Redis (or RabbitMQ), a throwaway media root, fast hashing."""
 
 import hashlib
 import tempfile
@@ -8,11 +8,11 @@ from pathlib import Path
 from .base import *  # noqa: F403
 from .base import (
     CACHES,
-    CELERY_BROKER_TRANSPORT_OPTIONS,
     CHANNEL_LAYERS,
     REDIS_URL,
     REST_FRAMEWORK,
     STORAGE_BACKEND,
+    celery_broker_settings,
     email_settings,
     env,
 )
@@ -52,15 +52,25 @@ CACHES["default"]["KEY_PREFIX"] = _RUN_PREFIX
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = _RUN_PREFIX
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # A broker database of its own, so a worker of `make run` on the same machine never takes the
-# test suite's tasks (and the other way round).
-CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/15")
+# test suite's tasks (and the other way round). TEST_CELERY_BROKER_URL=amqp://... runs the
+# suite on RabbitMQ instead: each test process then works in a virtual host of its own, made
+# and deleted by tests/plugins/stack.py (pytest_configure), which rewrites this variable for
+# the processes it starts.
+TEST_REDIS_BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=TEST_REDIS_BROKER_URL)
+globals().update(celery_broker_settings(CELERY_BROKER_URL))
 # Processes started with another TEST_CELERY_KEY_PREFIX (kombu's Redis global_keyprefix) share
 # the broker database without taking each other's tasks, e.g. the S3-mode web server and worker
 # of tests/test_s3_mode.py beside the local-mode ones of tests/test_end_to_end.py.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    **CELERY_BROKER_TRANSPORT_OPTIONS,
-    "global_keyprefix": env("TEST_CELERY_KEY_PREFIX", default=""),
-}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405 (celery_broker_settings)
+        "global_keyprefix": env("TEST_CELERY_KEY_PREFIX", default=""),
+    }
+# The brokers of the tests that run on both (tests/test_crash_safety.py, the queue-length
+# metric): a Redis database, where they take key prefixes of their own, and a RabbitMQ server,
+# where they make virtual hosts of their own (tests/plugins/rabbitmq.py).
+TEST_RABBITMQ_URL = env("TEST_RABBITMQ_URL", default="amqp://guest:guest@127.0.0.1:5672//")
 
 # The suite logs in and redeems far more often than a person does; the throttle tests set
 # their own small rates (enrollment/tests/test_throttling.py).

@@ -28,6 +28,7 @@ from media_pipeline.uploads import upload_from_path
 from tenants.health import CHECKS, STORAGE_PROBE_PREFIX
 from tenants.logs import REQUEST_LOGGER, logging_config
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from tests.plugins import rabbitmq
 from tests.plugins.media import ClipSpec, clip_make
 
 pytestmark = pytest.mark.django_db
@@ -238,16 +239,17 @@ def test_cache_hits_and_misses_are_counted():
     assert (delta("hit"), delta("miss")) == (2, 2)
 
 
-def test_queue_length_is_read_from_the_broker_at_scrape_time():
+def test_queue_length_is_read_from_the_redis_broker_at_scrape_time():
     prefix = f"metrics-{uuid.uuid4().hex}:"
-    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    redis_url = settings.TEST_REDIS_BROKER_URL
+    options = {"visibility_timeout": 60, "global_keyprefix": prefix}
+    client = redis.Redis.from_url(redis_url)
     try:
-        with override_settings(CELERY_BROKER_TRANSPORT_OPTIONS=options):
+        with override_settings(
+            CELERY_BROKER_URL=redis_url, CELERY_BROKER_TRANSPORT_OPTIONS=options
+        ):
             assert value(scrape(), "lectern_celery_queue_length", queue="transcode") == 0
-            with celery_app.connection_for_write(
-                url=settings.CELERY_BROKER_URL, transport_options=options
-            ) as conn:
+            with celery_app.connection_for_write(url=redis_url, transport_options=options) as conn:
                 transcode = conn.SimpleQueue("transcode")
                 transcode.put({"n": 1})
                 transcode.put({"n": 2}, priority=5)  # kombu keeps it in another list
@@ -260,6 +262,32 @@ def test_queue_length_is_read_from_the_broker_at_scrape_time():
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_queue_length_is_read_from_the_rabbitmq_broker_at_scrape_time():
+    from kombu import Connection
+
+    vhost = rabbitmq.vhost_create(settings.TEST_RABBITMQ_URL, "-metrics")
+    try:
+        with override_settings(CELERY_BROKER_URL=vhost.url, CELERY_BROKER_TRANSPORT_OPTIONS={}):
+            # No queue declared yet: every one counts 0.
+            assert value(scrape(), "lectern_celery_queue_length", queue="transcode") == 0
+            with Connection(vhost.url) as conn:
+                transcode = conn.SimpleQueue("transcode")
+                transcode.put({"n": 1})
+                transcode.put({"n": 2})
+                conn.SimpleQueue("default").put({"n": 3})
+                # A delivered, unacknowledged message is no longer waiting.
+                delivered = conn.SimpleQueue("captions")
+                delivered.put({"n": 4})
+                message = delivered.get(timeout=5)
+                samples = scrape()
+                message.ack()
+        assert value(samples, "lectern_celery_queue_length", queue="transcode") == 2
+        assert value(samples, "lectern_celery_queue_length", queue="default") == 1
+        assert value(samples, "lectern_celery_queue_length", queue="captions") == 0
+    finally:
+        rabbitmq.vhost_delete(vhost)
 
 
 def test_queue_length_is_absent_when_the_broker_is_down():

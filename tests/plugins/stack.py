@@ -394,10 +394,10 @@ def worker_idle(node: str, *, timeout: float = 120.0) -> None:
         )
         waiting = 0
         with app.connection_for_read() as connection:
-            channel = connection.default_channel
             for queue in WORKER_QUEUES:
-                # No such list: nothing is waiting there.
-                with contextlib.suppress(ChannelError):
+                # No such list (Redis) or queue (RabbitMQ): nothing is waiting there. RabbitMQ
+                # closes the channel of a failed passive declare, so each queue gets its own.
+                with contextlib.suppress(ChannelError), connection.channel() as channel:
                     waiting += channel.queue_declare(queue=queue, passive=True).message_count
         calm = 0 if busy or waiting else calm + 1
         time.sleep(0.2)
@@ -405,10 +405,10 @@ def worker_idle(node: str, *, timeout: float = 120.0) -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(e2e_env, e2e_school, e2e_logs):
-    """A Celery worker on the ``transcode``, ``captions`` and ``default`` queues (broker: test
-    Redis DB),
-    ready when it answers a ping (:func:`worker_start`). Depends on ``e2e_school`` so it stops
-    before the school's schema is dropped.
+    """A Celery worker on the ``transcode``, ``captions`` and ``default`` queues (broker: the
+    test Redis database, or this process's RabbitMQ virtual host), ready when it answers a
+    ping (:func:`worker_start`). Depends on ``e2e_school`` so it stops before the school's
+    schema is dropped.
     """
     from config.celery import app
 
@@ -422,24 +422,36 @@ def celery_worker(e2e_env, e2e_school, e2e_logs):
 
 # ----------------------------------------------------------------------------- broker key space
 
+_VHOST = "_lectern_rabbitmq_vhost"  # config attribute: this process's RabbitMQ virtual host
+
 
 def pytest_configure(config) -> None:
-    """Give this test process and every process it starts a broker key space of its own.
+    """Give this test process and every process it starts a broker space of its own.
 
-    The test settings share one broker database (TEST_CELERY_BROKER_URL) between test runs;
-    kombu's Redis ``global_keyprefix`` (TEST_CELERY_KEY_PREFIX) separates them. Each process
-    that runs tests (the only one, or each pytest-xdist worker, which has its own database)
-    takes its cache prefix, unique per run (``config/settings/test.py``), so a Celery worker
-    started by one never takes a task sent by another. Subprocesses inherit it through
-    ``os.environ`` (``e2e_env``, the management command tests). The xdist controller runs no
-    test and starts its workers with its own environment, so it sets nothing.
+    Redis (the default): the test settings share one broker database (TEST_CELERY_BROKER_URL)
+    between test runs; kombu's Redis ``global_keyprefix`` (TEST_CELERY_KEY_PREFIX) separates
+    them. Each process that runs tests (the only one, or each pytest-xdist worker, which has its
+    own database) takes its cache prefix, unique per run (``config/settings/test.py``).
+    RabbitMQ (TEST_CELERY_BROKER_URL=amqp://...): a virtual host of its own, created here and
+    deleted in ``pytest_unconfigure`` (``tests/plugins/rabbitmq.py``). Either way a Celery
+    worker started by one process never takes a task sent by another; subprocesses inherit the
+    space through ``os.environ`` (``e2e_env``, the management command tests). The xdist
+    controller runs no test and starts its workers with its own environment, so it sets
+    nothing.
     """
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
     from django.conf import settings
 
     from config.celery import app
+    from tests.plugins import rabbitmq
 
+    if rabbitmq.is_amqp(settings.CELERY_BROKER_URL):
+        vhost = rabbitmq.vhost_create(settings.CELERY_BROKER_URL)
+        setattr(config, _VHOST, vhost)
+        settings.CELERY_BROKER_URL = app.conf.broker_url = vhost.url
+        os.environ["TEST_CELERY_BROKER_URL"] = vhost.url
+        return
     prefix = f"{settings.CACHES['default']['KEY_PREFIX']}:"
     options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
@@ -447,14 +459,27 @@ def pytest_configure(config) -> None:
     os.environ["TEST_CELERY_KEY_PREFIX"] = prefix
 
 
+def pytest_unconfigure(config) -> None:
+    """Delete this process's RabbitMQ virtual host (queues, exchanges and messages with it)."""
+    vhost = getattr(config, _VHOST, None)
+    if vhost is not None:
+        from tests.plugins import rabbitmq
+
+        rabbitmq.vhost_delete(vhost)
+        delattr(config, _VHOST)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _broker_keys_removed_at_exit():
-    """Queues, bindings and unacked entries of this run's key space go with the run."""
+    """Queues, bindings and unacked entries of this run's Redis key space go with the run (a
+    RabbitMQ virtual host goes with the process: ``pytest_unconfigure``)."""
     yield
     import redis
     from django.conf import settings
 
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+    if not prefix:
+        return
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         for key in client.scan_iter(match=f"{prefix}*"):
