@@ -806,8 +806,12 @@ DEMO_LEARNERS = (
     ("learner8", "Hana", ("Watercolour for beginners", "Drawing portraits")),
     ("learner9", "Ivo", ("Watercolour for beginners", "Drawing portraits")),
 )
-# Page views and minutes watched on each of the last three days (UTC), for "Trending".
-DEMO_ACTIVITY = {"Streaming video on the web": (14, 95), "Memory techniques": (9, 60)}
+# Page views and minutes watched on each of the last three days (UTC), for "Trending". Those days
+# weigh 1.31 to 1.85 in all depending on the hour of the refresh (aged from their middle,
+# recommendations.scoring.decay), so the gap is kept wide enough for "Streaming video on the
+# web" (3 enrollments) to lead "Memory techniques" (4) at every hour: 30 + 42 x 1.31 > 40 + 13 x
+# 1.85 (an enrollment weighs 10, a view 1, an hour watched 4).
+DEMO_ACTIVITY = {"Streaming video on the web": (30, 180), "Memory techniques": (9, 60)}
 
 
 def _demo_recommendations(command, *, owner) -> None:
