@@ -12,8 +12,11 @@
 //   upload_retry_delays_ms, then Uppy offers Retry; while the browser is offline the upload waits (the lecture says so) and
 //   continues by itself once it is back online.
 // - Processing: the lectures' status and progress follow the `video.processing` events of the
-//   WebSocket /ws/dashboard/ (API.md: Realtime), reconnecting after a drop; at `ready` the
-//   lecture object is fetched again for its signed preview_url and a preview player appears.
+//   WebSocket /ws/dashboard/ (API.md: Realtime), reconnecting after a drop (at once when the
+//   browser comes back online); at `ready` the lecture object is fetched again for its signed
+//   preview_url and a preview player appears. Events sent while the socket is down are lost, so
+//   the page catches up from the lecture API: when the socket opens, when an upload completes,
+//   and every POLL_MS while the socket is down and a lecture is queued or processing.
 // - Reordering: SortableJS drag and drop by the ⠿ handle. Sections reorder within the course
 //   and lectures within a section (a POST of the new order to reorder_url); a lecture dropped
 //   into another section is moved there with PATCH lecture_api<id> {section_id, order}
@@ -33,6 +36,8 @@ const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
 // WebSocket reconnection back-off (ms): doubled after each failure up to the maximum.
 const WS_RETRY_MIN_MS = 1000;
 const WS_RETRY_MAX_MS = 30000;
+// While the socket is down, unfinished lectures are read from the API this often.
+const POLL_MS = 5000;
 // Upload chunk size: 8 MiB PATCH requests, so a dropped connection loses little.
 const CHUNK_SIZE = 8 * 1024 * 1024;
 
@@ -176,6 +181,8 @@ function mountUploader(element) {
   uppy.on("upload-success", () => {
     const item = lectureItem(lectureId);
     if (item && item.dataset.status === "uploading") showStatus(lectureId, "queued", 0, "");
+    // The worker may have started (or finished) before this page heard of the upload's end.
+    refreshLecture(lectureId);
   });
   uppy.on("upload-error", (file, error) => {
     // The lecture itself is unchanged on the server; Uppy's "Retry" resumes the upload.
@@ -189,20 +196,32 @@ function mountUploader(element) {
   });
 }
 
+function unfinishedLectures() {
+  return [...document.querySelectorAll("li.lecture")].filter(
+    (item) => item.dataset.status === "queued" || item.dataset.status === "processing",
+  );
+}
+
+function catchUp() {
+  for (const item of unfinishedLectures()) refreshLecture(item.dataset.lectureId);
+}
+
+let socket = null;
+let reconnectTimer = null;
+
 function connectSocket(delay = WS_RETRY_MIN_MS) {
+  window.clearTimeout(reconnectTimer);
+  reconnectTimer = null;
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/dashboard/`);
+  const current = new WebSocket(`${scheme}://${window.location.host}/ws/dashboard/`);
+  socket = current;
   let opened = false;
-  socket.addEventListener("open", () => {
+  current.addEventListener("open", () => {
     opened = true;
     document.body.dataset.socket = "open";
-    // Events sent while the socket was down are lost: catch up on unfinished lectures.
-    for (const item of document.querySelectorAll("li.lecture")) {
-      const status = item.dataset.status;
-      if (status === "queued" || status === "processing") refreshLecture(item.dataset.lectureId);
-    }
+    catchUp();
   });
-  socket.addEventListener("message", (event) => {
+  current.addEventListener("message", (event) => {
     let message;
     try {
       message = JSON.parse(event.data);
@@ -213,12 +232,26 @@ function connectSocket(delay = WS_RETRY_MIN_MS) {
     showStatus(message.lecture_id, message.status, message.progress, message.error);
     if (message.status === "ready") refreshLecture(message.lecture_id);
   });
-  socket.addEventListener("close", () => {
+  current.addEventListener("close", () => {
+    if (socket !== current) return; // replaced by a newer connection
     document.body.dataset.socket = "closed";
     const next = opened ? WS_RETRY_MIN_MS : Math.min(delay * 2, WS_RETRY_MAX_MS);
-    window.setTimeout(() => connectSocket(next), opened ? WS_RETRY_MIN_MS : delay);
+    reconnectTimer = window.setTimeout(() => connectSocket(next), opened ? WS_RETRY_MIN_MS : delay);
   });
 }
+
+// Back online: reconnect now instead of at the end of the back-off.
+window.addEventListener("online", () => {
+  if (socket && socket.readyState === WebSocket.OPEN) return;
+  if (socket && socket.readyState === WebSocket.CONNECTING) return;
+  connectSocket();
+});
+
+// Socket down: the API tells what the lost events would have.
+window.setInterval(() => {
+  if (socket && socket.readyState === WebSocket.OPEN) return;
+  catchUp();
+}, POLL_MS);
 
 // Saves run one after another so the server sees the drops in the order they happened.
 let saving = Promise.resolve();

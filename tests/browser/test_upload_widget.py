@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.plugins.browser import save_screenshot
 from tests.plugins.media import ClipSpec
@@ -237,6 +238,31 @@ def _stored_source_sha256(django_db_blocker, schema_name: str, lecture_id: str) 
     return digest.hexdigest()
 
 
+def _stored_state(django_db_blocker, schema_name: str, lecture_id: str) -> dict:
+    """The lecture's video asset as stored: status, progress, error, versions, attempts."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from courses.models import Lecture
+
+    with django_db_blocker.unblock():
+        with schema_context(schema_name):
+            video = Lecture.objects.select_related("video").get(id=lecture_id).video
+            state = {
+                name: getattr(video, name, None)
+                for name in (
+                    "status",
+                    "progress",
+                    "error",
+                    "version",
+                    "pending_version",
+                    "attempts",
+                )
+            }
+        connection.set_schema_to_public()
+    return state
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -261,8 +287,16 @@ def _wait_status(page, row_selector: str, statuses: tuple[str, ...], timeout_ms:
 
 def _finish(page, row, row_selector, django_db_blocker, school, lecture_id, clip) -> None:
     """The lecture becomes ``ready`` on the page, Uppy shows the upload complete and the stored
-    source is byte-identical to ``clip``."""
-    _wait_status(page, row_selector, ("ready",), READY_TIMEOUT_MS)
+    source is byte-identical to ``clip``. When ``ready`` does not come, the failure says what the
+    page, its socket and the database held."""
+    try:
+        _wait_status(page, row_selector, ("ready",), READY_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pytest.fail(
+            f"the lecture never showed ready: page {row.get_attribute('data-status')!r}, socket "
+            f"{page.evaluate('document.body.dataset.socket')!r}, database "
+            f"{_stored_state(django_db_blocker, school.schema_name, lecture_id)}"
+        )
     assert row.locator("[data-role=status-text]").inner_text() == "Ready"
     row.locator(".uppy-StatusBar.is-complete").wait_for(state="attached")
     assert row.locator("[data-role=error]").inner_text() == ""
