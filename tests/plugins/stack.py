@@ -144,10 +144,12 @@ def decoded_media(path: Path) -> DecodedMedia:
     return DecodedMedia(last - first + 1 / fps, samples / rate, frames, size)
 
 
-def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServer]:
-    """Start ``uvicorn config.asgi:application`` on a free loopback port with ``env`` and wait
-    until it answers HTTP (any status below 500); fails the test with the log's tail when it
-    exits or does not answer within STARTUP_TIMEOUT seconds."""
+def web_start(
+    env: dict[str, str], log: Path, extra_args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, WebServer]:
+    """Start ``uvicorn config.asgi:application`` (with ``extra_args``) on a free loopback port
+    with ``env`` and wait until it answers HTTP (any status below 500); fails the test with the
+    log's tail when it exits or does not answer within STARTUP_TIMEOUT seconds."""
     port = _free_port()
     process = _spawn(
         [
@@ -156,6 +158,7 @@ def web_start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, WebServ
             # As the image and compose run it (Dockerfile): info logs, no access log, whose
             # lines would carry the raw query strings (media tokens, the socket's JWT).
             *("--log-level", "info", "--no-access-log"),
+            *extra_args,
         ],
         env,
         log,
