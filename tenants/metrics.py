@@ -13,6 +13,8 @@ Metric families (names are part of the operations contract, README "Operations")
 * ``lectern_upload_bytes_total`` counter, label ``tenant``: bytes appended by tus PATCH;
 * ``lectern_cache_requests_total`` counter, label ``result`` (``hit`` / ``miss``): reads of the
   default Django cache (``tenants.cache.InstrumentedRedisCache``);
+* ``lectern_slow_queries_total`` counter, label ``tenant``: SQL statements that took
+  ``SLOW_QUERY_MS`` or more (``tenants.slow_queries``);
 * ``lectern_celery_queue_length`` gauge, label ``queue``: messages waiting in the broker, read
   from Redis at scrape time.
 
@@ -78,6 +80,11 @@ UPLOAD_BYTES = Counter(
     "Bytes appended to uploads by tus PATCH requests.",
     ["tenant"],
 )
+SLOW_QUERIES = Counter(
+    "lectern_slow_queries",
+    "SQL statements that took SLOW_QUERY_MS or more, by school schema.",
+    ["tenant"],
+)
 CACHE_REQUESTS = Counter(
     "lectern_cache_requests",
     "Reads of the default cache by result (hit or miss).",
@@ -110,6 +117,11 @@ def upload_bytes_add(*, tenant: str, count: int) -> None:
     """Count ``count`` bytes appended to an upload of ``tenant`` (schema name)."""
     if count > 0:
         UPLOAD_BYTES.labels(tenant=tenant).inc(count)
+
+
+def slow_query_count(*, tenant: str) -> None:
+    """Count one slow SQL statement run in schema ``tenant`` (``tenants.slow_queries``)."""
+    SLOW_QUERIES.labels(tenant=tenant).inc()
 
 
 def cache_read_count(*, hits: int, misses: int) -> None:
