@@ -13,7 +13,12 @@ takes ``SLOW_QUERY_MS`` milliseconds or more (default 200; 0 turns it off) is:
   ``tenants.metrics``).
 
 The timing wraps Django's ``execute``, so it includes the round trip to PostgreSQL but not the
-reading of rows fetched later.
+reading of rows fetched later (nor the rows of a server-side cursor, ``QuerySet.iterator()``,
+whose ``FETCH`` statements are not sent through ``execute``). The wrapper holds no lock and
+does no I/O for a fast statement (one clock read and one comparison), so it cannot block a
+connection; a slow one costs a log line and a counter increment (an ``mmap`` write in
+prometheus_client's multiprocess mode, which Celery's prefork pool processes each do in files
+of their own, keyed by process id).
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ def slow_query_record(execute, sql, params, many, context):
 
 def slow_query_recorder_install(sender=None, connection=None, **kwargs) -> None:
     """``django.db.backends.signals.connection_created`` receiver: put
-    :func:`slow_query_record` on the connection once (the wrapper object outlives reconnects)."""
+    :func:`slow_query_record` on the connection once (the wrapper object outlives reconnects).
+
+    It goes first in ``connection.execute_wrappers`` (the outermost wrapper), not last: a
+    connection opened lazily inside ``with connection.execute_wrapper(w):`` would otherwise get
+    it on top of ``w``, and the block's exit, which pops the last wrapper, would take this one
+    off and leave ``w`` on the connection for good.
+    """
     if connection is not None and slow_query_record not in connection.execute_wrappers:
-        connection.execute_wrappers.append(slow_query_record)
+        connection.execute_wrappers.insert(0, slow_query_record)

@@ -68,3 +68,54 @@ def test_a_failing_slow_statement_is_recorded_and_its_error_kept(settings, caplo
     ):
         cursor.execute("SELECT pg_sleep(0.08); SELECT 1 / 0")
     assert [r.schema for r in _slow_records(caplog)] == ["public"]
+
+
+def test_a_connection_opened_inside_an_execute_wrapper_block_keeps_the_recorder_only():
+    """The recorder goes first on a new connection: a ``with execute_wrapper(w)`` block that
+    opens the connection takes its own ``w`` off at its exit, not the recorder."""
+    from django.db import connections
+
+    calls = []
+
+    def counting(execute, sql, params, many, context):
+        calls.append(sql)
+        return execute(sql, params, many, context)
+
+    fresh = connections.create_connection("default")
+    try:
+        assert fresh.connection is None
+        with fresh.execute_wrapper(counting), fresh.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert fresh.execute_wrappers == [slow_query_record]
+        # django-tenants sets the search path through the same cursor first.
+        assert calls[-1] == "SELECT 1"
+    finally:
+        fresh.close()
+
+
+def test_a_management_command_process_records_its_slow_statements():
+    """Every process that sets Django up (commands, web, workers) gets the recorder."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    code = "from django.db import connection; connection.cursor().execute('SELECT pg_sleep(0.1)')"
+    db = django_settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "SLOW_QUERY_MS": "50",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "slow query: " in result.stderr
+    assert " ms in public" in result.stderr
