@@ -37,10 +37,13 @@ MANAGE := $(VENV_PY) manage.py
 # OS packages the project needs: chromium for the browser tests (tests/browser drive
 # /usr/bin/chromium with playwright; no browser download); LibreOffice Impress (headless,
 # slides -> PDF) and poppler-utils (pdftoppm: page images) for presentation lectures;
-# libchromaprint-tools (fpcalc) for the audio fingerprints of lectures. nodejs and npm are added when
+# libchromaprint-tools (fpcalc) for the audio fingerprints of lectures; prometheus for promtool,
+# which checks and unit-tests deploy/prometheus/ (tests/test_monitoring.py; only promtool is
+# used: where systemd runs, the package also enables a prometheus service on :9090, which
+# `systemctl disable --now prometheus` turns off). nodejs and npm are added when
 # npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng
+APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng prometheus
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif
