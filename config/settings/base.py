@@ -528,6 +528,9 @@ sentry_init(
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_OPEN = env.bool("METRICS_OPEN", default=True)
+# Flower (the Celery queues' web console, config/flowerconfig.py): comma-separated
+# "user:password" pairs for its HTTP basic auth. Flower refuses to start without one.
+FLOWER_BASIC_AUTH = env.list("FLOWER_BASIC_AUTH", default=[])
 
 # Security headers. HSTS and HTTPS-only cookies are in production.py; these hold everywhere.
 SECURE_CONTENT_TYPE_NOSNIFF = True
