@@ -85,28 +85,23 @@ def test_the_account_sees_the_worker_and_its_queues(flower, celery_worker):
     assert names == {"transcode", "captions", "default"}
 
 
+def _flower_run(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run Flower in the foreground with ``env`` (it exits at once when refused)."""
+    return subprocess.run(
+        _flower_command(_free_port()),
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_flower_refuses_to_start_without_an_account(e2e_env):
     env = {key: value for key, value in e2e_env.items() if key != "FLOWER_BASIC_AUTH"}
-    result = subprocess.run(
-        _flower_command(_free_port()),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "Flower needs FLOWER_BASIC_AUTH" in result.stderr
-    env["FLOWER_BASIC_AUTH"] = f"{USER}:"
-    result = subprocess.run(
-        _flower_command(_free_port()),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "each pair must be user:password" in result.stderr
+    missing = _flower_run(env)
+    half = _flower_run({**env, "FLOWER_BASIC_AUTH": f"{USER}:"})
+    assert (missing.returncode, half.returncode) == (1, 1)
+    assert "Flower needs FLOWER_BASIC_AUTH" in missing.stderr
+    assert "each pair must be user:password" in half.stderr

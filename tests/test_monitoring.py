@@ -3,10 +3,14 @@ and unit-tested with promtool, from Debian's ``prometheus`` package in the Makef
 ``APT_PACKAGES``) and the Grafana dashboard (valid dashboard JSON whose queries name only
 metrics that Lectern or the documented exporters expose)."""
 
+import http.server
 import json
 import re
 import shutil
+import socket
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -191,3 +195,95 @@ def test_dashboard_is_valid_and_reads_only_exposed_metrics():
         assert promql_metric_names(variable["query"]["query"]) <= known
     assert required <= read
     assert [item["name"] for item in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+
+
+# ----------------------------------------------------------------------------- health checks
+
+
+def _readyz_probe(url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "scripts/readyz_probe.py", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_image_and_compose_web_check_readyz_with_the_probe():
+    import yaml
+
+    command = ["python", "scripts/readyz_probe.py", "http://127.0.0.1:8000/readyz"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"CMD {json.dumps(command)}" in dockerfile.split("HEALTHCHECK", 1)[1].splitlines()[1]
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["web"]["healthcheck"]["test"] == ["CMD", *command]
+    assert services["worker"]["healthcheck"]["test"][1].startswith("celery -A config inspect ping")
+    assert services["beat"]["healthcheck"] == {"disable": True}
+
+
+@pytest.mark.django_db  # the session's web server runs against the test database
+def test_readyz_probe_passes_on_a_ready_server_and_fails_otherwise(web_server):
+    ready = _readyz_probe(f"{web_server.base_url}/readyz")
+    assert (ready.returncode, ready.stderr) == (0, "")
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    refused = _readyz_probe(f"http://127.0.0.1:{closed}/readyz")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"not ready: http://127.0.0.1:{closed}/readyz: ")
+
+
+def test_readyz_probe_names_the_failing_checks_of_a_503():
+    body = json.dumps({"status": "unavailable", "failing": ["broker", "database"]}).encode()
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/readyz"
+        result = _readyz_probe(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert result.stderr == f"not ready: {url}: 503 (failing: broker, database)\n"
+
+
+@pytest.mark.django_db
+def test_worker_health_command_pings_the_worker(e2e_env, celery_worker):
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    template = services["worker"]["healthcheck"]["test"][1]
+    assert "celery@$$HOSTNAME" in template
+
+    def run(node: str) -> subprocess.CompletedProcess:
+        command = template.replace("celery@$$HOSTNAME", node).replace("celery ", "", 1)
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "celery"), *command.split()],
+            cwd=ROOT,
+            env=e2e_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    alive = run(celery_worker)
+    assert alive.returncode == 0, alive.stdout + alive.stderr
+    assert "pong" in alive.stdout
+    absent = run(f"celery@absent-{socket.gethostname()}")
+    assert absent.returncode != 0
