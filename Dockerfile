@@ -49,6 +49,12 @@ USER lectern
 
 EXPOSE 8000
 
+# Ready when /readyz answers 200 (database, cache, broker, storage, FFmpeg: tenants.health),
+# probed with Python since the image has no curl. This is the web command's check; the worker
+# and beat services of docker-compose.yml replace it with their own.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["python", "scripts/readyz_probe.py", "http://127.0.0.1:8000/readyz"]
+
 # --no-access-log: uvicorn's access log prints raw paths with their query strings, and media
 # URLs carry playback tokens (?token=) as does the dashboard socket's JWT; Lectern's own
 # request log (tenants.logs) records the route pattern, status and timing instead.

@@ -38,12 +38,14 @@ MANAGE := $(VENV_PY) manage.py
 # /usr/bin/chromium with playwright; no browser download); LibreOffice Impress (headless,
 # slides -> PDF) and poppler-utils (pdftoppm: page images) for presentation lectures;
 # libchromaprint-tools (fpcalc) for the audio fingerprints of lectures; nginx-light and its
-# brotli filter for bench/playback.py and the production stack tests (nginx is started by them with
-# a configuration of their own, never as a system service; see system-deps). nodejs and npm are added when
-# npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
+# brotli filter for bench/playback.py and the production stack tests (nginx is started by them
+# with a configuration of their own); prometheus for promtool, which checks and unit-tests
+# deploy/prometheus/ (tests/test_monitoring.py). Where systemd runs, those two packages start
+# services of their own when installed; system-deps turns them off again. nodejs and npm are
+# added when npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
 APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng \
-	nginx-light libnginx-mod-http-brotli-filter
+	nginx-light libnginx-mod-http-brotli-filter prometheus
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif
@@ -107,12 +109,14 @@ system-deps:
 	echo "Installing OS packages:$$missing"; \
 	$$sudo apt-get update; \
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
-	case " $$missing " in *" nginx-light "*) \
-		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then \
-			echo "Stopping the nginx service the package started (Lectern runs its own)"; \
-			$$sudo systemctl disable --now nginx; \
-		fi;; \
-	esac
+	for service in nginx prometheus; do \
+		case " $$missing " in *" $$service"*) \
+			if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $$service 2>/dev/null; then \
+				echo "Stopping the $$service service its package started (only its program is used)"; \
+				$$sudo systemctl disable --now $$service; \
+			fi;; \
+		esac; \
+	done
 
 # ---------------------------------------------------------------------------
 # Python virtualenv

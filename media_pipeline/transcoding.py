@@ -30,7 +30,7 @@ from media_pipeline import hooks, ladder, previews, tracks
 from media_pipeline.leases import lease_alive, lease_held, leased, run_message, video_of
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
-from tenants.metrics import transcode_observe
+from tenants.metrics import transcode_failure_count, transcode_observe
 from tenants.storage import (
     lecture_version_prefix,
     storage_delete_prefix,
@@ -258,19 +258,23 @@ def lecture_transcode_fail(*, lecture_id: UUID | str, version: int, message: str
     """Mark the pending ``version`` failed with a readable ``message`` (no-op if superseded).
 
     A lecture that already plays an older version stays playable: only ``status``/``error``
-    change; the failed source is deleted on commit.
+    change; the failed source is deleted on commit, and a video that was not failed already is
+    counted then (``lectern_transcode_failures_total``).
     """
     with transaction.atomic():
         asset = video_of(lecture_id).select_for_update().filter(pending_version=version).first()
         if asset is None or asset.status == Status.READY:
             return
         source = asset.source_key
+        newly_failed = asset.status != Status.FAILED
         asset.status = Status.FAILED
         asset.error = message
         asset.progress = 0.0
         asset.source_key = ""
         asset.save(update_fields=["status", "error", "progress", "source_key", "updated_at"])
         asset_changed(asset, version=version, event="failed")
+        if newly_failed:
+            transaction.on_commit(partial(transcode_failure_count, tenant=connection.schema_name))
         if source:
             transaction.on_commit(partial(default_storage.delete, source))
 

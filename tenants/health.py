@@ -9,7 +9,7 @@ route sweep of ``tests/test_tenant_isolation.py`` see. Their answers carry no sc
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import psycopg
@@ -19,6 +19,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, path, resolve
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from tenants import metrics
 from tenants.middleware import error_response
@@ -56,6 +58,37 @@ def check_database() -> None:
         options=f"-c statement_timeout={timeout * 1000}",
     ) as conn:
         conn.execute("SELECT 1").fetchone()
+
+
+class DatabaseUpCollector(Collector):
+    """``lectern_database_up``: 1 when :func:`check_database` passes at scrape time, else 0.
+
+    ``/metrics`` itself needs no database (``OperationsMiddleware`` answers before the tenant
+    middleware), so an outage is scraped as 0 rather than as a failed scrape; the alert rule
+    ``LecternDatabaseDown`` (deploy/prometheus/alerts.yml) watches it. A hung database costs
+    the scrape at most ``CHECK_TIMEOUT`` seconds (the check's connect and statement timeouts).
+    """
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        """The family without a sample, so registering it does not run the check
+        (prometheus_client's default registry calls ``collect`` at registration otherwise)."""
+        yield GaugeMetricFamily("lectern_database_up", "")
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            check_database()
+            up = 1
+        except psycopg.Error as exc:
+            logger.warning("Database check for /metrics failed: %s: %s", type(exc).__name__, exc)
+            up = 0
+        yield GaugeMetricFamily(
+            "lectern_database_up",
+            "Whether a new connection to the default database answered SELECT 1 (1) or not (0).",
+            value=up,
+        )
+
+
+metrics.scrape_collector_register(DatabaseUpCollector())
 
 
 def check_cache() -> None:

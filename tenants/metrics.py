@@ -13,8 +13,15 @@ Metric families (names are part of the operations contract, README "Operations")
 * ``lectern_upload_bytes_total`` counter, label ``tenant``: bytes appended by tus PATCH;
 * ``lectern_cache_requests_total`` counter, label ``result`` (``hit`` / ``miss``): reads of the
   default Django cache (``tenants.cache.InstrumentedRedisCache``);
+* ``lectern_slow_queries_total`` counter, label ``tenant``: SQL statements that took
+  ``SLOW_QUERY_MS`` or more (``tenants.slow_queries``);
+* ``lectern_transcode_failures_total`` counter, label ``tenant``: lecture videos whose
+  transcode ended ``failed`` (bad media, attempts exhausted, a run that died), counted when that
+  change commits (``media_pipeline.transcoding.lecture_transcode_fail``);
 * ``lectern_celery_queue_length`` gauge, label ``queue``: messages waiting in the broker, read
-  from the broker (Redis or RabbitMQ) at scrape time.
+  from the broker (Redis or RabbitMQ) at scrape time;
+* ``lectern_database_up`` gauge: 1 when a new connection to the default database answers
+  ``SELECT 1`` at scrape time, else 0 (``tenants.health.DatabaseUpCollector``).
 
 The ``tenant`` label is the schema name, bounded by the number of schools; it is never put on
 the request histogram, whose route x status x bucket series would multiply by it.
@@ -82,6 +89,16 @@ UPLOAD_BYTES = Counter(
     "Bytes appended to uploads by tus PATCH requests.",
     ["tenant"],
 )
+SLOW_QUERIES = Counter(
+    "lectern_slow_queries",
+    "SQL statements that took SLOW_QUERY_MS or more, by school schema.",
+    ["tenant"],
+)
+TRANSCODE_FAILURES = Counter(
+    "lectern_transcode_failures",
+    "Lecture videos whose transcode ended failed, by school schema.",
+    ["tenant"],
+)
 CACHE_REQUESTS = Counter(
     "lectern_cache_requests",
     "Reads of the default cache by result (hit or miss).",
@@ -113,10 +130,20 @@ def transcode_observe(*, tenant: str, wall_seconds: float, media_seconds: float)
         TRANSCODE_REALTIME_FACTOR.labels(tenant=tenant).observe(media_seconds / wall_seconds)
 
 
+def transcode_failure_count(*, tenant: str) -> None:
+    """Count one lecture video of ``tenant`` (schema name) whose transcode ended ``failed``."""
+    TRANSCODE_FAILURES.labels(tenant=tenant).inc()
+
+
 def upload_bytes_add(*, tenant: str, count: int) -> None:
     """Count ``count`` bytes appended to an upload of ``tenant`` (schema name)."""
     if count > 0:
         UPLOAD_BYTES.labels(tenant=tenant).inc(count)
+
+
+def slow_query_count(*, tenant: str) -> None:
+    """Count one slow SQL statement run in schema ``tenant`` (``tenants.slow_queries``)."""
+    SLOW_QUERIES.labels(tenant=tenant).inc()
 
 
 def cache_read_count(*, hits: int, misses: int) -> None:
@@ -182,6 +209,11 @@ class QueueLengthCollector(Collector):
     ``/readyz`` names the broker), so an outage shows as missing data rather than as zeros.
     """
 
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        """The family without samples, so registering it does not ask the broker
+        (prometheus_client's default registry calls ``collect`` at registration otherwise)."""
+        yield GaugeMetricFamily("lectern_celery_queue_length", "", labels=["queue"])
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "lectern_celery_queue_length",
@@ -198,20 +230,32 @@ class QueueLengthCollector(Collector):
         yield family
 
 
-_QUEUE_COLLECTOR = QueueLengthCollector()
-REGISTRY.register(_QUEUE_COLLECTOR)
+# Collectors that read their values at scrape time, in this process (not from the
+# multiprocess files): in the default registry and in every multiprocess scrape registry.
+_SCRAPE_COLLECTORS: list[Collector] = []
+
+
+def scrape_collector_register(collector: Collector) -> None:
+    """Add ``collector`` (one that computes its samples when scraped, e.g. by asking a
+    dependency) to every registry ``/metrics`` renders. Call once per collector, at import."""
+    REGISTRY.register(collector)
+    _SCRAPE_COLLECTORS.append(collector)
+
+
+scrape_collector_register(QueueLengthCollector())
 
 
 def metrics_registry() -> CollectorRegistry:
     """The registry a scrape renders: in multiprocess mode (see the module docstring) a fresh
-    one reading every process's files plus the queue lengths, else this process's default
-    registry (which holds the queue lengths too)."""
+    one reading every process's files plus the scrape-time collectors (queue lengths, database
+    up), else this process's default registry (which holds those too)."""
     multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not multiproc_dir:
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=multiproc_dir)
-    registry.register(_QUEUE_COLLECTOR)
+    for collector in _SCRAPE_COLLECTORS:
+        registry.register(collector)
     return registry
 
 

@@ -588,6 +588,9 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 # Readable lines by default; one JSON object per line (python-json-logger) when LOG_JSON is
 # true, the production default. Every record carries request_id, tenant and user_id.
 LOG_JSON = env.bool("LOG_JSON", default=False)
+# SQL statements taking this many milliseconds or more are logged (lectern.slow_query, with
+# the school's schema) and counted (lectern_slow_queries_total); 0 turns it off.
+SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)
 LOGGING = logging_config(json=LOG_JSON, level=LOG_LEVEL)
 
 # --- Operations (README "Operations") ---
@@ -606,6 +609,9 @@ sentry_init(
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_OPEN = env.bool("METRICS_OPEN", default=True)
+# Flower (the Celery queues' web console, config/flowerconfig.py): comma-separated
+# "user:password" pairs for its HTTP basic auth. Flower refuses to start without one.
+FLOWER_BASIC_AUTH = env.list("FLOWER_BASIC_AUTH", default=[])
 
 # Security headers. HSTS and HTTPS-only cookies are in production.py; these hold everywhere.
 SECURE_CONTENT_TYPE_NOSNIFF = True

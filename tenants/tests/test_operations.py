@@ -368,6 +368,52 @@ def test_transcode_duration_and_realtime_factor(tenant, tmp_path):
     assert factor * wall == pytest.approx(duration, rel=1e-6)  # factor = media s / wall s
 
 
+def test_transcode_failures_are_counted_per_tenant_once_committed(
+    tenant, other_tenant, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from media_pipeline.transcoding import lecture_transcode_fail
+
+    instructor = make_user(tenant, "metrics-failer@alpha.test", role="instructor")
+    lecture = _lecture(tenant, instructor)
+    name = "lectern_transcode_failures_total"
+    mine, theirs = {"tenant": tenant.schema_name}, {"tenant": other_tenant.schema_name}
+    before = scrape()
+    with in_tenant(tenant):
+        MediaAsset.objects.filter(owner_id=lecture.pk).update(
+            status=MediaAsset.Status.PROCESSING, pending_version=1
+        )
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            lecture_transcode_fail(lecture_id=lecture.pk, version=1, message="Broken.")
+            raise RuntimeError("rolled back")
+        rolled_back = scrape()
+        with django_capture_on_commit_callbacks(execute=True):
+            lecture_transcode_fail(lecture_id=lecture.pk, version=1, message="Broken.")
+        # Already failed: a second call changes nothing and counts nothing.
+        with django_capture_on_commit_callbacks(execute=True):
+            lecture_transcode_fail(lecture_id=lecture.pk, version=1, message="Broken.")
+    after = scrape()
+
+    assert value(rolled_back, name, **mine) == value(before, name, **mine)
+    assert value(after, name, **mine) - value(before, name, **mine) == 1
+    assert value(after, name, **theirs) == value(before, name, **theirs)
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_database_up_is_read_at_scrape_time():
+    assert value(scrape(), "lectern_database_up") == 1
+    databases = {"default": {**settings.DATABASES["default"], "PORT": str(free_port())}}
+    with override_settings(DATABASES=databases):
+        samples = scrape()
+    assert ("lectern_database_up", frozenset()) in samples
+    assert value(samples, "lectern_database_up") == 0
+
+
 def test_multiprocess_mode_aggregates_other_processes(tmp_path, monkeypatch):
     # A worker process records a transcode into the shared folder; a scrape of this (web)
     # process in multiprocess mode reports it.
