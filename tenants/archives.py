@@ -80,6 +80,13 @@ def archive_file(path: str, source: Path) -> ArchiveFile:
     return ArchiveFile(path=path, source=source, size=size, sha256=sha256)
 
 
+def work_dir() -> Path:
+    """``ARCHIVE_WORK_DIR``, created if missing: where archives are staged and read."""
+    folder = Path(settings.ARCHIVE_WORK_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _compression(path: Path) -> str:
     name = path.name.lower()
     return "gz" if name.endswith((".tar.gz", ".tgz")) else ""

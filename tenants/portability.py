@@ -63,6 +63,7 @@ from tenants.archives import (
     archive_write,
     media_collect,
     pg_connect_params,
+    work_dir,
 )
 from tenants.errors import ApplicationError
 from tenants.models import Tenant
@@ -102,12 +103,6 @@ class TransferResult:
     files: int
     media_bytes: int
     seconds: float
-
-
-def _work_dir() -> Path:
-    folder = Path(settings.ARCHIVE_WORK_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _columns(cursor, schema: str) -> list[tuple[str, str, bool]]:
@@ -183,7 +178,7 @@ def school_export(subdomain: str, target: Path) -> TransferResult:
     tenant = tenant_get(subdomain)
     tenant_require_school(tenant, "export")
     schema = tenant.schema_name
-    with tempfile.TemporaryDirectory(prefix="export-", dir=_work_dir()) as work:
+    with tempfile.TemporaryDirectory(prefix="export-", dir=work_dir()) as work:
         staging = Path(work)
         (staging / "data").mkdir()
         tables = []
@@ -353,7 +348,7 @@ def school_import(
     started = time.monotonic()
     subdomain = subdomain_validate(subdomain)
     school_name_free(subdomain)
-    with tempfile.TemporaryDirectory(prefix="import-", dir=_work_dir()) as work:
+    with tempfile.TemporaryDirectory(prefix="import-", dir=work_dir()) as work:
         staging = Path(work)
         manifest = archive_extract(Path(source), staging, expected_format=FORMAT)
         if manifest.get("format_version") != FORMAT_VERSION:
