@@ -367,8 +367,13 @@ def school_import(
         schema = tenant.schema_name
         media = [item for item in manifest["files"] if item["path"].startswith("media/")]
         try:
-            with psycopg.connect(**pg_connect_params()) as conn:
-                _rows_load(conn, schema, manifest["media_prefix"], manifest["tables"], staging)
+            try:
+                with psycopg.connect(**pg_connect_params()) as conn:
+                    _rows_load(conn, schema, manifest["media_prefix"], manifest["tables"], staging)
+            except psycopg.DataError as exc:
+                raise ArchiveInvalid(f"The archive's rows do not load: {exc}") from exc
+            except psycopg.IntegrityError as exc:
+                raise ArchiveInvalid(f"The archive's rows do not load: {exc}") from exc
             prefix = tenant_prefix(schema)
             if storage_list(prefix):
                 raise ApplicationError(
