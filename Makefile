@@ -40,7 +40,7 @@ MANAGE := $(VENV_PY) manage.py
 # libchromaprint-tools (fpcalc) for the audio fingerprints of lectures. nodejs and npm are added when
 # npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
-APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng
+APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng postgresql-client
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif

@@ -50,7 +50,7 @@ class TenantTask(Task):
             yield tenant
 
 
-@shared_task(name="tenants.tasks.backup_scheduled", ignore_result=True)
+@shared_task(name="tenants.tasks.backup_scheduled")
 def backup_scheduled() -> str:
     """The beat's backup (when BACKUP_SCHEDULE is set): ``tenants.backups.backup_create`` to
     BACKUP_TARGET keeping BACKUP_KEEP; returns the backup's location. Failures raise (logged

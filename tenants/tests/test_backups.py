@@ -290,10 +290,17 @@ def test_imported_school_has_the_same_rows_media_logins_and_playback(
         status = conn.execute(
             "SELECT status, name FROM tenants_tenant WHERE schema_name = %s", [schema]
         ).fetchone()
+        sequence = conn.execute(
+            sql.SQL("SELECT s.last_value, (SELECT max(id) FROM {}) FROM {} s").format(
+                sql.Identifier(schema, "accounts_user"),
+                sql.Identifier(schema, "accounts_user_id_seq"),
+            )
+        ).fetchone()
     assert [key for (key,) in keys] and all(
         key.startswith(f"tenants/{schema}/lectures/{source.lecture_id}/") for (key,) in keys
     )
     assert status == ("active", "Source Academy")
+    assert sequence[0] == sequence[1] >= 3  # the next account gets a new id
 
     process, server = web_start(installation.env, tmp_path / "web.log")
     try:
