@@ -54,6 +54,7 @@ from tenants.archives import (
     pg_tool,
     work_dir,
 )
+from tenants.cache import cache_entries_delete
 from tenants.errors import ApplicationError
 from tenants.storage import storage_delete_prefix, storage_put
 
@@ -317,20 +318,6 @@ def _database_swap(name: str, restored: str) -> None:
         )
 
 
-def _cache_clear() -> int:
-    """Delete this installation's cache entries (keys ``<schema>:<KEY_PREFIX>:...``, the
-    tenant key function's); other data in the same Redis (the broker's) stays. Returns the
-    number of keys deleted."""
-    from django.core.cache import cache
-
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-    client = cache._cache.get_client(write=True)
-    deleted = 0
-    for key in client.scan_iter(match=f"*:{prefix}:*", count=1000):
-        deleted += client.delete(key)
-    return deleted
-
-
 def backup_restore(source: str) -> RestoreResult:
     """Restore the backup ``source`` (a path or ``s3://bucket/key``) over this installation's
     database and media (see the module docstring for the order of the steps).
@@ -400,7 +387,7 @@ def backup_restore(source: str) -> RestoreResult:
         for item in media:
             key = f"{MEDIA_ROOT_PREFIX}/{item['path'][len('media/') :]}"
             storage_put(content / item["path"], key)
-    _cache_clear()
+    cache_entries_delete()
     seconds = time.monotonic() - started
     logger.info("Restored %s in %.1f s", source, seconds)
     return RestoreResult(

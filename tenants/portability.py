@@ -33,7 +33,8 @@ Import, in this order, so that a failure at any step leaves nothing behind:
    ``tenants/<old schema>/`` are rewritten to the new one in every text column, and every
    sequence is set past its column's largest value;
 4. the media is stored under ``tenants/<new schema>/``;
-5. the tenant row takes the archive's colour, language, logo key and status.
+5. cache entries of the new schema's name are deleted (a school of that name may have lived
+   here before), and the tenant row takes the archive's colour, language, logo key and status.
 
 Any exception from step 2 on deletes the new school's media and drops its schema and rows.
 Passwords are hashes in the accounts table and work unchanged. Tokens minted by the old
@@ -65,6 +66,7 @@ from tenants.archives import (
     pg_connect_params,
     work_dir,
 )
+from tenants.cache import cache_entries_delete
 from tenants.errors import ApplicationError
 from tenants.models import Tenant
 from tenants.services import (
@@ -387,6 +389,8 @@ def school_import(
             logo = school["logo"]
             if logo.startswith(old):
                 logo = f"{prefix}/{logo[len(old) :]}"
+            # A school of the same schema may have lived here before: nothing of its cache.
+            cache_entries_delete(schema)
             Tenant.objects.filter(pk=tenant.pk).update(
                 primary_color=school["primary_color"],
                 language=school["language"],

@@ -437,7 +437,18 @@ def test_import_refuses_bad_archives_and_leaves_nothing(archive, tmp_path, commi
     """A changed member, migrations of other code, rows that break a foreign key (found at
     the commit, after the school was created) and a taken subdomain: each is a CommandError
     naming the reason, and no tenant, domain, schema or media of the new subdomain remains."""
+    from django.conf import settings
+
+    from tenants.models import Tenant
+
     subdomain = f"bad-{secrets.token_hex(3)}"
+    schools = list(Tenant.objects.filter(kind="school").order_by("schema_name"))
+    database = connection.settings_dict["NAME"]
+    media_root = Path(settings.MEDIA_ROOT) / "tenants"
+    before = (
+        {s.schema_name: _counts(database, s.schema_name) for s in schools},
+        _digests(media_root),
+    )
 
     def tamper(manifest, members):
         name = next(name for name in members if name.startswith("media/"))
@@ -469,6 +480,12 @@ def test_import_refuses_bad_archives_and_leaves_nothing(archive, tmp_path, commi
     taken = TEST_TENANTS["tenant"][0]
     with pytest.raises(CommandError, match="already taken"):
         call_command("import_tenant", str(archive), "--subdomain", taken)
+    assert list(Tenant.objects.filter(kind="school").order_by("schema_name")) == schools
+    after = (
+        {s.schema_name: _counts(database, s.schema_name) for s in schools},
+        _digests(media_root),
+    )
+    assert after == before  # no other school was touched
 
 
 def test_backup_to_s3_keeps_the_newest(s3, s3_storage, committed, settings, record_property):
@@ -498,3 +515,53 @@ def test_backup_to_s3_keeps_the_newest(s3, s3_storage, committed, settings, reco
         local.unlink()
         shutil.rmtree(local.parent / "check", ignore_errors=True)
     assert manifest["schemas"]["public"]["tables"]["tenants_tenant"] >= 2
+
+
+def test_import_and_export_with_s3_media(archive, s3, s3_storage, committed):
+    """With S3 media the import stores every media member under the new school's prefix in
+    the bucket (same bytes), drops stale cache entries of the new schema's name, and an export
+    of the imported school reads the same media back from S3."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from tenants.models import Tenant
+    from tenants.services import schema_name_for, tenant_delete
+    from tenants.storage import storage_list, tenant_prefix
+
+    subdomain = f"s3-{secrets.token_hex(3)}"
+    schema = schema_name_for(subdomain)
+    members = _members(archive)
+    manifest = json.loads(members["manifest.json"])
+    media = {
+        item["path"][len("media/") :]: item["sha256"]
+        for item in manifest["files"]
+        if item["path"].startswith("media/")
+    }
+    client = cache._cache.get_client(write=True)
+    stale = f"{schema}:{settings.CACHES['default']['KEY_PREFIX']}:1:catalogue-token"
+    client.set(stale, b"old")
+    call_command("import_tenant", str(archive), "--subdomain", subdomain, stdout=io.StringIO())
+    tenant = Tenant.objects.get(subdomain=subdomain)
+    try:
+        assert client.exists(stale) == 0
+        prefix = tenant_prefix(schema)
+        assert set(storage_list(prefix)) == {f"{prefix}/{name}" for name in media}
+        name, digest = next(iter(media.items()))
+        body = s3.client().get_object(Bucket=s3.bucket, Key=f"{prefix}/{name}")["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == digest
+        again = Path(settings.ARCHIVE_WORK_DIR) / f"{subdomain}.tar"
+        call_command("export_tenant", subdomain, str(again), stdout=io.StringIO())
+        try:
+            exported = json.loads(_members(again)["manifest.json"])
+        finally:
+            again.unlink()
+        assert {
+            item["path"][len("media/") :]: item["sha256"]
+            for item in exported["files"]
+            if item["path"].startswith("media/")
+        } == media
+        assert exported["source"]["schema_name"] == schema
+    finally:
+        connection.set_schema_to_public()
+        tenant_delete(tenant)
+    assert storage_list(tenant_prefix(schema)) == []
