@@ -508,6 +508,13 @@ CELERY_BEAT_SCHEDULE = {
 
 if BACKUP_SCHEDULE:
     # tenants.backups: the whole installation (every schema and the media) to BACKUP_TARGET.
+    if len(BACKUP_SCHEDULE.split()) != 5:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"BACKUP_SCHEDULE {BACKUP_SCHEDULE!r} is not a crontab line of 5 fields "
+            "(minute hour day-of-month month day-of-week, e.g. '30 3 * * *')."
+        )
     _minute, _hour, _day_of_month, _month, _day_of_week = BACKUP_SCHEDULE.split()
     CELERY_BEAT_SCHEDULE["backup"] = {
         "task": "tenants.tasks.backup_scheduled",

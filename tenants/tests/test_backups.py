@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -565,3 +566,36 @@ def test_import_and_export_with_s3_media(archive, s3, s3_storage, committed):
         connection.set_schema_to_public()
         tenant_delete(tenant)
     assert storage_list(tenant_prefix(schema)) == []
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("", "none"),
+        ("30 3 * * *", "<crontab: 30 3 * * * (m/h/dM/MY/d)> default"),
+        ("nightly", "BACKUP_SCHEDULE 'nightly' is not a crontab line of 5 fields"),
+    ],
+)
+def test_backup_schedule_setting(schedule, expected):
+    """BACKUP_SCHEDULE: empty adds no beat entry; a crontab line adds the backup task on the
+    default queue; anything else stops the settings with a message naming the setting."""
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "entry = settings.CELERY_BEAT_SCHEDULE.get('backup'); "
+        "print('none' if entry is None else f\"{entry['schedule']} {entry['options']['queue']}\")"
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", script],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "BACKUP_SCHEDULE": schedule,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert expected in (result.stdout if result.returncode == 0 else result.stderr)
+    assert (result.returncode == 0) == (schedule != "nightly")
