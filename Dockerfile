@@ -22,6 +22,12 @@ WORKDIR /app
 RUN groupadd --system --gid 1000 lectern \
     && useradd --system --uid 1000 --gid lectern --home-dir /app --shell /usr/sbin/nologin lectern
 
+# pg_dump and pg_restore for `manage.py backup`/`restore` and the scheduled backup
+# (tenants.backups); Debian 12's client is PostgreSQL 15.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first so the layer is reused while only code changes.
 # All pinned packages ship manylinux wheels (psycopg[binary], av, Pillow,
 # imageio-ffmpeg with its own FFmpeg binary), so no compiler or OS libraries.

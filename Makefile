@@ -40,12 +40,13 @@ MANAGE := $(VENV_PY) manage.py
 # libchromaprint-tools (fpcalc) for the audio fingerprints of lectures; nginx-light and its
 # brotli filter for bench/playback.py and the production stack tests (nginx is started by them
 # with a configuration of their own); prometheus for promtool, which checks and unit-tests
-# deploy/prometheus/ (tests/test_monitoring.py). Where systemd runs, those two packages start
+# deploy/prometheus/ (tests/test_monitoring.py); postgresql-client for pg_dump and pg_restore
+# (manage.py backup, restore). Where systemd runs, those two packages start
 # services of their own when installed; system-deps turns them off again. nodejs and npm are
 # added when npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
 APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng \
-	nginx-light libnginx-mod-http-brotli-filter prometheus
+	nginx-light libnginx-mod-http-brotli-filter prometheus postgresql-client
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif

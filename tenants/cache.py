@@ -77,3 +77,23 @@ class InstrumentedRedisCache(RedisCache):
         found = super().get_many(keys, version)
         cache_read_count(hits=len(found), misses=len(keys) - len(found))
         return found
+
+
+def cache_entries_delete(schema_name: str | None = None) -> int:
+    """Delete the default cache's entries of school ``schema_name`` (keys
+    ``<schema>:<KEY_PREFIX>:...``, django-tenants' ``make_key``), or of every schema when
+    ``None``, with SCAN (never KEYS) in batches of 1,000. Other data in the same Redis database
+    (the Celery broker's, another installation's prefix) stays. Returns the keys deleted.
+
+    Used when a schema's rows are replaced wholesale (``tenants.backups`` restore,
+    ``tenants.portability`` import), after which cached pages and tokens would be stale.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    client = cache._cache.get_client(write=True)
+    deleted = 0
+    for key in client.scan_iter(match=f"{schema_name or '*'}:{prefix}:*", count=1000):
+        deleted += client.delete(key)
+    return deleted

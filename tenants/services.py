@@ -117,6 +117,67 @@ def platform_setup(*, staff_email: str | None = None, staff_password: str | None
                 user_model.objects.create_superuser(email=staff_email, password=staff_password)
 
 
+def school_create(
+    *,
+    subdomain: str,
+    name: str,
+    domain: str | None = None,
+    status: str = Tenant.Status.ACTIVE,
+) -> Tenant:
+    """Create a school's tenant row, its schema (cloned from the template) and its domains,
+    with no account in it: ``tenant_provision`` adds the owner, ``tenants.portability``'s
+    import the school's own accounts.
+
+    The primary domain is ``<subdomain>.<PLATFORM_DOMAIN>``; ``domain`` adds a custom one.
+    Raises ``ProvisioningError`` for an invalid subdomain or an empty name and ``Conflict``
+    (``SUBDOMAIN_TAKEN``) when the subdomain, schema or a domain is in use. On any failure the
+    schema and every row created so far are removed.
+    """
+    subdomain = subdomain_validate(subdomain)
+    schema_name = schema_name_for(subdomain)
+    primary = f"{subdomain}.{settings.PLATFORM_DOMAIN}"
+    hosts = [primary] + ([domain.strip().lower()] if domain else [])
+    if not name.strip():
+        raise ProvisioningError("The school needs a name.", code="VALIDATION_ERROR")
+    school_name_free(subdomain, hosts)
+    if not Tenant.objects.filter(schema_name=settings.TENANT_BASE_SCHEMA).exists():
+        platform_setup()
+    tenant = Tenant(schema_name=schema_name, subdomain=subdomain, name=name.strip(), status=status)
+    try:
+        try:
+            tenant.save(verbosity=0)
+        except IntegrityError as exc:
+            # Lost a race with another provisioning of the same subdomain.
+            tenant = None
+            raise Conflict(
+                f"Subdomain {subdomain!r} is already taken.", code="SUBDOMAIN_TAKEN"
+            ) from exc
+        with transaction.atomic():
+            for index, host in enumerate(hosts):
+                Domain.objects.create(domain=host, tenant=tenant, is_primary=index == 0)
+    except BaseException:
+        if tenant is not None and tenant.pk:
+            connection.set_schema_to_public()
+            tenant.delete(force_drop=True)
+        raise
+    return tenant
+
+
+def school_name_free(subdomain: str, hosts: list[str] | None = None) -> None:
+    """Raise ``Conflict`` (``SUBDOMAIN_TAKEN``) when the (validated) ``subdomain``, its schema
+    or one of ``hosts`` (default: its primary host) already belongs to a tenant."""
+    schema_name = schema_name_for(subdomain)
+    hosts = hosts or [f"{subdomain}.{settings.PLATFORM_DOMAIN}"]
+    if (
+        Tenant.objects.filter(schema_name=schema_name).exists()
+        or Tenant.objects.filter(subdomain=subdomain).exists()
+    ):
+        raise Conflict(f"Subdomain {subdomain!r} is already taken.", code="SUBDOMAIN_TAKEN")
+    taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True).first()
+    if taken:
+        raise Conflict(f"Domain {taken!r} is already in use.", code="SUBDOMAIN_TAKEN")
+
+
 def tenant_provision(
     *,
     subdomain: str,
@@ -139,9 +200,6 @@ def tenant_provision(
     from tenants.accounts.services import credentials_validate, user_create
 
     subdomain = subdomain_validate(subdomain)
-    schema_name = schema_name_for(subdomain)
-    primary = f"{subdomain}.{settings.PLATFORM_DOMAIN}"
-    hosts = [primary] + ([domain.strip().lower()] if domain else [])
     if not name.strip():
         raise ProvisioningError("The school needs a name.", code="VALIDATION_ERROR")
     try:
@@ -152,40 +210,18 @@ def tenant_provision(
         else:
             reason = "The owner password is not strong enough: " + " ".join(exc.details["password"])
         raise ProvisioningError(reason, code="VALIDATION_ERROR") from exc
-    if (
-        Tenant.objects.filter(schema_name=schema_name).exists()
-        or Tenant.objects.filter(subdomain=subdomain).exists()
-    ):
-        raise Conflict(f"Subdomain {subdomain!r} is already taken.", code="SUBDOMAIN_TAKEN")
-    taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True).first()
-    if taken:
-        raise Conflict(f"Domain {taken!r} is already in use.", code="SUBDOMAIN_TAKEN")
-
-    if not Tenant.objects.filter(schema_name=settings.TENANT_BASE_SCHEMA).exists():
-        platform_setup()
-    tenant = Tenant(schema_name=schema_name, subdomain=subdomain, name=name.strip())
+    tenant = school_create(subdomain=subdomain, name=name, domain=domain)
     try:
-        try:
-            tenant.save(verbosity=0)
-        except IntegrityError as exc:
-            # Lost a race with another provisioning of the same subdomain.
-            tenant = None
-            raise Conflict(
-                f"Subdomain {subdomain!r} is already taken.", code="SUBDOMAIN_TAKEN"
-            ) from exc
-        with transaction.atomic():
-            for index, host in enumerate(hosts):
-                Domain.objects.create(domain=host, tenant=tenant, is_primary=index == 0)
-        with schema_context(schema_name):
+        with schema_context(tenant.schema_name):
             owner = user_create(email=owner_email, password=owner_password, name="", role="owner")
             # The owner administers the school's own admin (its host, its schema only).
             get_user_model().objects.filter(pk=owner.pk).update(is_staff=True, is_superuser=True)
     except BaseException:
-        if tenant is not None and tenant.pk:
-            connection.set_schema_to_public()
-            tenant.delete(force_drop=True)
+        connection.set_schema_to_public()
+        tenant.delete(force_drop=True)
         raise
-    logger.info("Provisioned tenant %s at %s", schema_name, primary)
+    primary = tenant.domains.get(is_primary=True).domain
+    logger.info("Provisioned tenant %s at %s", tenant.schema_name, primary)
     return ProvisionedTenant(tenant=tenant, domain=primary, owner_email=owner_email.lower())
 
 

@@ -58,3 +58,34 @@ def storage_upload_tree(local_dir: Path, prefix: str, storage=default_storage) -
             storage.save(key, handle)
         keys.append(key)
     return keys
+
+
+def storage_list(prefix: str, storage=default_storage) -> list[str]:
+    """Every stored key under ``<prefix>/``, sorted (files only; none when nothing is there).
+
+    Local storage walks the folder (symlinks not followed); S3 storage lists the bucket's keys
+    with that prefix (paginated by boto3).
+    """
+    prefix = prefix.rstrip("/")
+    if isinstance(storage, FileSystemStorage):
+        root = Path(storage.path(prefix))
+        return sorted(
+            f"{prefix}/{path.relative_to(root).as_posix()}"
+            for path in root.rglob("*")
+            if path.is_file() and not path.is_symlink()
+        )
+    return sorted(obj.key for obj in storage.bucket.objects.filter(Prefix=f"{prefix}/"))
+
+
+def storage_put(source: Path, key: str, storage=default_storage) -> None:
+    """Store the local file ``source`` at exactly ``key``, replacing an object of that name
+    (streamed in chunks). Raises ``OSError`` when the storage chose another name."""
+    if isinstance(storage, FileSystemStorage):
+        target = Path(storage.path(key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return
+    with source.open("rb") as handle:
+        stored = storage.save(key, handle)
+    if stored != key:
+        raise OSError(f"The storage stored {key!r} as {stored!r}.")

@@ -71,6 +71,7 @@ TASK_CASES = {
     "recommendations.tasks.recommendations_refresh": (
         "test_recommendations_interleaved_in_one_worker"
     ),
+    "tenants.tasks.backup_scheduled": "test_backup_scheduled_holds_every_school",
 }
 
 
@@ -1192,4 +1193,31 @@ def test_recommendations_interleaved_in_one_worker(two_schools, celery_worker, d
                     Course.objects.filter(pk__in=[p, q]).delete()
                     for student in students.get(tenant.pk, []):
                         student.delete()
+            connection.set_schema_to_public()
+
+
+def test_backup_scheduled_holds_every_school(two_schools, celery_worker, django_db_blocker):
+    """The beat's backup runs in the worker outside any school and writes one archive to
+    BACKUP_TARGET whose manifest counts the accounts of A's and of B's schema exactly."""
+    import json
+    import tarfile
+
+    from django.contrib.auth import get_user_model
+
+    from tenants.tasks import backup_scheduled
+
+    alpha, beta, _owner_a, _owner_b = two_schools
+    with django_db_blocker.unblock():
+        location = Path(_in_worker(backup_scheduled, celery_worker))
+        try:
+            assert location.parent == Path(settings.BACKUP_TARGET)
+            with tarfile.open(location) as tar:
+                manifest = json.load(tar.extractfile("manifest.json"))
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    accounts = get_user_model().objects.count()
+                tables = manifest["schemas"][tenant.schema_name]["tables"]
+                assert tables["accounts_user"] == accounts >= 2
+        finally:
+            location.unlink(missing_ok=True)
             connection.set_schema_to_public()

@@ -202,6 +202,19 @@ MEDIA_URL = "/files/"
 # Staging area for tus uploads: bytes land here, next to nothing else, until the upload completes.
 UPLOAD_STAGING_DIR = Path(env("UPLOAD_STAGING_DIR", default=str(BASE_DIR / "var" / "uploads")))
 TRANSCODE_WORK_DIR = Path(env("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "var" / "work")))
+# Backups, restores and school exports/imports (tenants.backups, tenants.portability) read and
+# write their archives through this folder: as much free space as the largest archive.
+ARCHIVE_WORK_DIR = Path(env("ARCHIVE_WORK_DIR", default=str(BASE_DIR / "var" / "archives")))
+# PostgreSQL client programs (15 or newer: custom-format dumps of a 15 server); empty = PATH.
+PG_DUMP = env("PG_DUMP", default="")
+PG_RESTORE = env("PG_RESTORE", default="")
+# Nightly backups by beat (tenants.tasks.backup_scheduled): BACKUP_SCHEDULE is a crontab line
+# ("30 3 * * *": 03:30 UTC every day), empty = no scheduled backups. BACKUP_TARGET is a folder
+# or s3://bucket/prefix (credentials and endpoint of the AWS_* settings); BACKUP_KEEP is how
+# many backups the target keeps (the newest; older ones are deleted after each backup).
+BACKUP_SCHEDULE = env("BACKUP_SCHEDULE", default="")
+BACKUP_TARGET = env("BACKUP_TARGET", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -573,6 +586,28 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default", "expires": 10 * 60},
     },
 }
+
+if BACKUP_SCHEDULE:
+    # tenants.backups: the whole installation (every schema and the media) to BACKUP_TARGET.
+    if len(BACKUP_SCHEDULE.split()) != 5:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"BACKUP_SCHEDULE {BACKUP_SCHEDULE!r} is not a crontab line of 5 fields "
+            "(minute hour day-of-month month day-of-week, e.g. '30 3 * * *')."
+        )
+    _minute, _hour, _day_of_month, _month, _day_of_week = BACKUP_SCHEDULE.split()
+    CELERY_BEAT_SCHEDULE["backup"] = {
+        "task": "tenants.tasks.backup_scheduled",
+        "schedule": crontab(
+            minute=_minute,
+            hour=_hour,
+            day_of_month=_day_of_month,
+            month_of_year=_month,
+            day_of_week=_day_of_week,
+        ),
+        "options": {"queue": "default", "expires": 60 * 60},
+    }
 
 # search: days a search stays in the log (the analytics show the last 30).
 SEARCH_LOG_DAYS = env.int("SEARCH_LOG_DAYS", default=90)
