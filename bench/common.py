@@ -185,13 +185,20 @@ NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
 
 @contextmanager
 def nginx_server(
-    config: str, folder: Path, *, ports: tuple[int, ...], timeout: float = 15
+    config: str,
+    folder: Path,
+    *,
+    ports: tuple[int, ...],
+    timeout: float = 15,
+    host: str = "127.0.0.1",
+    wrapper: tuple[str, ...] = (),
 ) -> Iterator[subprocess.Popen]:
     """Run Debian's nginx (``NGINX``, default ``/usr/sbin/nginx``; package ``nginx-light``) in
     the foreground with ``config`` (a whole ``nginx.conf`` with ``daemon off``), its
     configuration, pid and temporary files in ``folder``, never as a system service. Yields
     the process once every TCP port in ``ports`` on 127.0.0.1 accepts connections; it is
-    stopped (SIGQUIT, then SIGKILL of its process group) on exit.
+    stopped (SIGQUIT, then SIGKILL of its process group) on exit. ``wrapper`` runs it inside
+    another command (``ip netns exec <host>``), listening on ``host``.
 
     Raises:
         SystemExit: nginx is missing, refuses the configuration (``nginx -t``'s output is
@@ -202,7 +209,7 @@ def nginx_server(
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nginx.conf"
     conf.write_text(config)
-    command = [NGINX, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
+    command = [*wrapper, NGINX, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
     if os.geteuid() == 0:
         # Workers would run as "nobody" and be refused the private temporary folders the
         # tests and benches keep their media in.
@@ -228,7 +235,7 @@ def nginx_server(
                 raise SystemExit(f"nginx did not start:\n{errors}")
             with socket.socket() as probe, suppress(OSError):
                 probe.settimeout(0.5)
-                probe.connect(("127.0.0.1", waiting[0]))
+                probe.connect((host, waiting[0]))
                 waiting.pop(0)
                 continue
             time.sleep(0.05)

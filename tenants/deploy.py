@@ -53,6 +53,11 @@ class NginxOptions:
         api_rate, api_burst, signin_rate, signin_burst: per-IP limits (nginx rates such as
             ``20r/s``; bursts in requests).
         acme_root: folder of ACME HTTP-01 challenge files.
+        access_log: the access log's file (lines without query strings, with the worker that
+            answered).
+        connect_timeout, read_timeout: how long nginx waits for a uvicorn worker to accept a
+            connection and to answer (nginx times, e.g. ``2s``, ``60s``) before an idempotent
+            request goes to the next worker.
         brotli: compress text with brotli too (needs the brotli filter module).
     """
 
@@ -75,6 +80,9 @@ class NginxOptions:
     signin_rate: str = "10r/m"
     signin_burst: int = 5
     acme_root: str = "/var/www/acme"
+    access_log: str = "/var/log/nginx/lectern.access.log"
+    connect_timeout: str = "2s"
+    read_timeout: str = "60s"
     brotli: bool = False
 
 
@@ -109,11 +117,18 @@ def _check(options: NginxOptions) -> None:
         "media root": options.media_root,
         "cache dir": options.cache_dir,
         "acme root": options.acme_root,
+        "access log": options.access_log,
     }
     for label, value in paths.items():
         if not value or not value.startswith("/") or not _SAFE_VALUE.fullmatch(value):
             raise DeployConfigError(f"{label} {value!r} must be an absolute path without spaces.")
-    for label, value in (("cache size", options.cache_size), ("cache valid", options.cache_valid)):
+    sizes_and_times = (
+        ("cache size", options.cache_size),
+        ("cache valid", options.cache_valid),
+        ("connect timeout", options.connect_timeout),
+        ("read timeout", options.read_timeout),
+    )
+    for label, value in sizes_and_times:
         if not re.fullmatch(r"[1-9][0-9]*[kmgsdhKMG]?", value):
             raise DeployConfigError(f"{label} {value!r} is not an nginx size or time.")
     if options.s3_endpoint:
@@ -178,6 +193,6 @@ def nginx_config(options: NginxOptions, *, standalone: bool = False, prefix: str
         f"{modules}worker_processes auto;\ndaemon off;\npid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log warn;\nevents {{ worker_connections 1024; }}\n"
         f"http {{\n{mime}    default_type application/octet-stream;\n"
-        f"    access_log {prefix}/access.log;\n    sendfile on;\n    tcp_nopush on;\n"
+        f"    access_log off;\n    sendfile on;\n    tcp_nopush on;\n"
         f"    server_tokens off;\n{temp}\n{indented}\n}}\n"
     )

@@ -28,6 +28,7 @@ def _options(tmp_path: Path, **changes) -> NginxOptions:
         "media_root": str(tmp_path / "media"),
         "cache_dir": str(tmp_path / "cache"),
         "acme_root": str(tmp_path / "acme"),
+        "access_log": str(tmp_path / "access.log"),
         "https_listen": "127.0.0.1:1443",
         "http_listen": "127.0.0.1:1080",
     }
@@ -108,6 +109,7 @@ def test_the_command_writes_the_file_and_refuses_bad_options(tmp_path):
         "--server-name", "lectern.example",
         "--upstream", "127.0.0.1:9001",
         "--brotli", "off",
+        "--access-log", str(tmp_path / "access.log"),
         "-o", str(output),
     )  # fmt: skip
 

@@ -109,6 +109,7 @@ def stack(e2e_env, e2e_school, e2e_logs, celery_worker, tmp_path_factory):
             accel_prefix=ACCEL,
             cache_dir=str(folder / "cache"),
             acme_root=str(folder / "acme"),
+            access_log=str(folder / "access.log"),
             api_burst=200,
             signin_rate="1r/m",
             signin_burst=5,

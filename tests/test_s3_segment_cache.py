@@ -65,6 +65,7 @@ def cached_stack(e2e_env, e2e_school, e2e_logs, s3, tmp_path_factory):
             s3_endpoint=s3.url,
             cache_dir=str(folder / "cache"),
             acme_root=str(folder / "acme"),
+            access_log=str(folder / "access.log"),
         )
         nginx_prefix = folder / "nginx"
         nginx_prefix.mkdir()

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+def self_signed_certificate(folder: Path, *, addresses: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """A self-signed ECDSA certificate for localhost, *.localhost and 127.0.0.1 (PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -31,6 +31,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
                     x509.DNSName("localhost"),
                     x509.DNSName("*.localhost"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses),
                 ]
             ),
             critical=False,

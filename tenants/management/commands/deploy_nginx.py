@@ -57,6 +57,15 @@ class Command(BaseCommand):
         parser.add_argument("--signin-rate", default="10r/m")
         parser.add_argument("--signin-burst", type=int, default=5)
         parser.add_argument("--acme-root", default="/var/www/acme")
+        parser.add_argument("--access-log", default="/var/log/nginx/lectern.access.log")
+        parser.add_argument(
+            "--connect-timeout", default="2s", help="a worker must accept within this (nginx time)"
+        )
+        parser.add_argument(
+            "--read-timeout",
+            default="60s",
+            help="a worker must answer within this, else an idempotent request goes to the next",
+        )
         parser.add_argument(
             "--brotli",
             choices=("auto", "on", "off"),
