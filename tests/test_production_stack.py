@@ -38,7 +38,7 @@ from bench.common import free_port, nginx_server
 from tenants.deploy import BROTLI_MODULE, NginxOptions, nginx_config
 from tests.plugins.media import ClipSpec
 from tests.plugins.stack import decoded_media, web_start
-from tests.tls import self_signed_certificate
+from tests.tls import TlsSite, self_signed_certificate
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.django_db]
 
@@ -48,38 +48,20 @@ STUDENT_PASSWORD = "Plays-Through-Nginx-7"
 HSTS = "max-age=31536000; includeSubDomains; preload"
 
 
-class Stack:
+class Stack(TlsSite):
     """nginx on ``https_port``/``http_port`` in front of the uvicorn ``workers``."""
 
     def __init__(self, *, https_port, http_port, workers, certificate, static_root, school):
+        super().__init__(
+            base=f"https://127.0.0.1:{https_port}",
+            host=f"{school.subdomain}.localhost:{https_port}",
+            certificate=certificate,
+        )
         self.https_port = https_port
         self.http_port = http_port
         self.workers = workers
-        self.certificate = certificate
         self.static_root = static_root
         self.school = school
-        self.host = f"{school.subdomain}.localhost:{https_port}"
-
-    def session(self, access: str | None = None) -> requests.Session:
-        """A client of the school's host over HTTPS, verifying nginx's certificate."""
-        session = requests.Session()
-        # Not the environment's CA bundle (REQUESTS_CA_BUNDLE would replace verify).
-        session.trust_env = False
-        session.verify = str(self.certificate)
-        session.headers["Host"] = self.host
-        if access:
-            session.headers["Authorization"] = f"Bearer {access}"
-        return session
-
-    def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self.https_port}{path}"
-
-    def login(self, email: str, password: str) -> str:
-        response = self.session().post(
-            self.url("/api/v1/auth/token"), json={"email": email, "password": password}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["access"]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 from pathlib import Path
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -49,3 +50,34 @@ def self_signed_certificate(folder: Path, *, addresses: tuple[str, ...] = ()) ->
         )
     )
     return cert_path, key_path
+
+
+class TlsSite:
+    """A school's host behind a TLS proxy at ``base`` (``https://address[:port]``), named by
+    ``host`` in the Host header, with ``certificate`` the only trusted one."""
+
+    def __init__(self, *, base: str, host: str, certificate: Path) -> None:
+        self.base = base
+        self.host = host
+        self.certificate = certificate
+
+    def session(self, access: str | None = None) -> requests.Session:
+        """A client of the host (verifying the proxy's certificate), with a JWT if given."""
+        session = requests.Session()
+        session.trust_env = False  # not the environment's CA bundle (REQUESTS_CA_BUNDLE)
+        session.verify = str(self.certificate)
+        session.headers["Host"] = self.host
+        if access:
+            session.headers["Authorization"] = f"Bearer {access}"
+        return session
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def login(self, email: str, password: str) -> str:
+        """The access JWT of ``email`` (``POST /api/v1/auth/token``)."""
+        response = self.session().post(
+            self.url("/api/v1/auth/token"), json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access"]
