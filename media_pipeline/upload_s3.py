@@ -25,6 +25,7 @@ writes back up to ``P`` bytes of tail (none when the client's PATCH sizes are mu
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -246,8 +247,15 @@ def data_download(schema_name: str, upload_id: UUID, *, length: int) -> Iterator
 
 def data_store(schema_name: str, upload_id: UUID, key: str) -> None:
     """Copy the finished upload's object to ``key`` inside the bucket (a server-side copy: the
-    managed copy uses UploadPartCopy for objects over its multipart threshold)."""
-    _client().copy({"Bucket": _bucket(), "Key": data_key(schema_name, upload_id)}, _bucket(), key)
+    managed copy uses UploadPartCopy for objects over its multipart threshold), with the
+    Content-Type django-storages would give a file of that name (``video/mp4`` for .mp4)."""
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    _client().copy(
+        {"Bucket": _bucket(), "Key": data_key(schema_name, upload_id)},
+        _bucket(),
+        key,
+        ExtraArgs={"ContentType": content_type, "MetadataDirective": "REPLACE"},
+    )
 
 
 def upload_remove(schema_name: str, upload_id: UUID, multipart_id: str) -> None:

@@ -122,8 +122,9 @@ def test_parts_fill_the_multipart_upload_and_the_tail_waits_in_the_bucket(
     asset = lecture_now(tenant, lecture)
     sources = f"{lecture_prefix(tenant.schema_name, lecture.id)}/sources"
     assert asset.source_key == f"{sources}/{upload_id}.mp4"
-    stored = s3.get(asset.source_key)["Body"]
-    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+    stored = s3.get(asset.source_key)
+    assert hashlib.sha256(stored["Body"]).digest() == hashlib.sha256(data).digest()
+    assert stored["ContentType"] == "video/mp4"
     assert asset.status == MediaAsset.Status.QUEUED
     assert _multipart_uploads(s3, prefix) == []
     assert s3.objects(prefix) == set()
