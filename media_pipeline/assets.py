@@ -11,7 +11,7 @@ from django.db.models import Sum
 
 from media_pipeline import hooks
 from media_pipeline.models import CaptionCue, MediaAsset, Upload
-from media_pipeline.uploads import staging_path
+from media_pipeline.uploads import staging_remove
 from tenants.services import storage_used
 from tenants.storage import lecture_prefix, storage_delete_prefix
 
@@ -27,8 +27,9 @@ def video_create(*, owner_id: UUID) -> MediaAsset:
 @transaction.atomic
 def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
     """Delete every asset of the given owners (lectures that are being or were deleted), their
-    unfinished uploads and, after commit, the staging files and everything stored under each
-    owner's prefix (``tenants/<schema>/lectures/<owner>/``: sources and every version).
+    unfinished uploads and, after commit, their staged bytes (``uploads.staging_remove``) and
+    everything stored under each owner's prefix (``tenants/<schema>/lectures/<owner>/``:
+    sources and every version).
     ``hooks.captions_changed`` is sent on commit for each owner whose caption cues went.
 
     Call after the owners' rows are deleted in the same transaction (a lecture protects its
@@ -41,7 +42,7 @@ def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
         return 0
     schema = connection.schema_name
     uploads = list(
-        Upload.objects.filter(asset__owner_id__in=owner_ids).values_list("id", flat=True)
+        Upload.objects.filter(asset__owner_id__in=owner_ids).values_list("id", "multipart_id")
     )
     transcribed = set(
         CaptionCue.objects.filter(owner_id__in=owner_ids).values_list("owner_id", flat=True)
@@ -57,9 +58,8 @@ def assets_delete(*, owner_ids: Iterable[UUID]) -> int:
                 asset_id=None,
             )
         )
-    for upload_id in uploads:
-        path = staging_path(upload_id, schema)
-        transaction.on_commit(partial(path.unlink, missing_ok=True))
+    for upload_id, multipart_id in uploads:
+        transaction.on_commit(partial(staging_remove, upload_id, schema, multipart_id))
     for owner_id in owner_ids:
         transaction.on_commit(partial(storage_delete_prefix, lecture_prefix(schema, owner_id)))
     return deleted.get(MediaAsset._meta.label, 0)

@@ -111,8 +111,11 @@ class MediaAsset(models.Model):
 class Upload(models.Model):
     """One tus upload of a media asset's source.
 
-    Bytes live in a staging file (``media_pipeline.uploads.staging_path``) until ``offset`` reaches
-    ``length``; then the file is validated and moved to storage and the row is deleted.
+    Locally the bytes live in a staging file (``media_pipeline.uploads.staging_path``); in S3
+    mode they go into an S3 multipart upload (``multipart_id``, the ETags of its completed parts
+    in ``parts``) plus one object holding the bytes after the last completed part
+    (``media_pipeline.upload_s3``). When ``offset`` reaches ``length`` the file is validated and
+    stored as the asset's source, and the row is deleted.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -126,6 +129,11 @@ class Upload(models.Model):
     filename = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+    # S3 mode: the UploadId of the multipart upload (empty until the first part is full) and
+    # the ETags of its parts in part-number order (part n is bytes (n-1)*P to n*P-1, P being
+    # UPLOAD_PART_SIZE).
+    multipart_id = models.CharField(max_length=1024, blank=True)
+    parts = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

@@ -1,8 +1,10 @@
 """tus 1.0.0 upload services (https://tus.io/protocols/resumable-upload).
 
-Bytes are appended to a staging file at the client's offset in fixed-size chunks, so memory
-stays constant whatever the upload size; a chunk whose ``Upload-Checksum`` does not match is cut
-off again and the offset does not move (status 460, checksum extension).
+Locally, bytes are appended to a staging file at the client's offset in fixed-size chunks, so
+memory stays constant whatever the upload size; a chunk whose ``Upload-Checksum`` does not match
+is cut off again and the offset does not move (status 460, checksum extension). In S3 mode the
+bytes go into an S3 multipart upload instead (``media_pipeline.upload_s3``), so no request
+depends on what an earlier one left on one web server's disk.
 """
 
 import base64
@@ -11,15 +13,17 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from media_pipeline import upload_s3
 from media_pipeline.documents import document_sniff, document_source_accept
 from media_pipeline.hooks import upload_guards
 from media_pipeline.models import MediaAsset, Upload
@@ -121,9 +125,18 @@ def metadata_parse(header: str | None) -> dict[str, str]:
 
 
 def staging_path(upload_id: UUID, schema_name: str | None = None) -> Path:
-    """Where an upload's bytes are staged: ``UPLOAD_STAGING_DIR/<schema>/<upload id>.part``."""
+    """Where an upload's bytes are staged locally: ``UPLOAD_STAGING_DIR/<schema>/<id>.part``."""
     schema = schema_name or connection.schema_name
     return Path(settings.UPLOAD_STAGING_DIR) / schema / f"{upload_id}.part"
+
+
+def staging_remove(upload_id: UUID, schema_name: str, multipart_id: str = "") -> None:
+    """Remove what an unfinished upload stored: the local staging file, or in S3 mode its
+    multipart upload (aborted, so no part is left) and its objects (``upload_s3``)."""
+    if upload_s3.s3_mode():
+        upload_s3.upload_remove(schema_name, upload_id, multipart_id)
+    else:
+        staging_path(upload_id, schema_name).unlink(missing_ok=True)
 
 
 def upload_create(
@@ -185,9 +198,10 @@ def upload_create(
             asset.status, asset.error, asset.progress = MediaAsset.Status.UPLOADING, None, 0.0
             asset.save(update_fields=["status", "error", "progress", "updated_at"])
             asset_changed(asset, version=asset.pending_version, event="upload")
-        path = staging_path(upload.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=False)
+        if not upload_s3.s3_mode():
+            path = staging_path(upload.id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=False)
         if length == 0:
             # Nothing will ever be appended (tus clients create empty files this way): the
             # upload is complete now, and its validation fails it with EMPTY_FILE at once.
@@ -262,40 +276,86 @@ def upload_append(
             raise UploadError(
                 "The request body goes past Upload-Length.", code="UPLOAD_TOO_LARGE", status=413
             )
-        path = staging_path(upload.id)
         hasher = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else None
-        written = 0
-        with path.open("r+b") as handle:
-            handle.seek(upload.offset)
-            handle.truncate()
-            while written < remaining:
-                chunk = stream.read(min(CHUNK_SIZE, remaining - written))
-                if not chunk:
-                    break
-                handle.write(chunk)
-                if hasher:
-                    hasher.update(chunk)
-                written += len(chunk)
-            if stream.read(1):
-                handle.truncate(upload.offset)
-                raise UploadError(
-                    "The request body goes past Upload-Length.", code="UPLOAD_TOO_LARGE", status=413
-                )
-            if hasher and hasher.digest() != checksum.digest:
-                handle.truncate(upload.offset)
-                raise UploadError(
-                    "The chunk does not match its Upload-Checksum.",
-                    code="CHECKSUM_MISMATCH",
-                    status=460,
-                )
-            handle.flush()
-            os.fsync(handle.fileno())
+        if upload_s3.s3_mode():
+            written = _append_s3(upload, stream, hasher, checksum)
+        else:
+            written = _append_local(upload, stream, hasher, checksum)
         upload.offset += written
-        Upload.objects.filter(pk=upload.pk).update(offset=upload.offset)
+        Upload.objects.filter(pk=upload.pk).update(
+            offset=upload.offset, multipart_id=upload.multipart_id, parts=upload.parts
+        )
         upload_bytes_add(tenant=connection.schema_name, count=written)
         if upload.offset == upload.length:
             upload_finish(upload=upload)
     return upload
+
+
+def _too_large() -> UploadError:
+    return UploadError(
+        "The request body goes past Upload-Length.", code="UPLOAD_TOO_LARGE", status=413
+    )
+
+
+def _checksum_mismatch() -> UploadError:
+    return UploadError(
+        "The chunk does not match its Upload-Checksum.", code="CHECKSUM_MISMATCH", status=460
+    )
+
+
+def _append_s3(upload: Upload, stream: BinaryIO, hasher, checksum: Checksum | None) -> int:
+    """S3 mode: append through ``upload_s3.parts_append``; sets the upload's new multipart id
+    and parts, and deletes the tail object it replaced once the transaction commits."""
+    schema = connection.schema_name
+    try:
+        appended = upload_s3.parts_append(
+            schema_name=schema,
+            upload_id=upload.id,
+            length=upload.length,
+            offset=upload.offset,
+            multipart_id=upload.multipart_id,
+            parts=upload.parts,
+            stream=stream,
+            hasher=hasher,
+            expected=checksum.digest if checksum else None,
+        )
+    except upload_s3.AppendRefused as exc:
+        raise (_too_large() if exc.reason == "too_large" else _checksum_mismatch()) from exc
+    if appended.written:
+        old = upload_s3.tail_obsolete(
+            schema, upload.id, offset=upload.offset, parts=len(upload.parts)
+        )
+        if old:
+            transaction.on_commit(partial(upload_s3.object_delete, old))
+    upload.multipart_id, upload.parts = appended.multipart_id, appended.parts
+    return appended.written
+
+
+def _append_local(upload: Upload, stream: BinaryIO, hasher, checksum: Checksum | None) -> int:
+    """Local mode: write the body into the staging file at the upload's offset; a refused body
+    is cut off again."""
+    remaining = upload.length - upload.offset
+    written = 0
+    with staging_path(upload.id).open("r+b") as handle:
+        handle.seek(upload.offset)
+        handle.truncate()
+        while written < remaining:
+            chunk = stream.read(min(CHUNK_SIZE, remaining - written))
+            if not chunk:
+                break
+            handle.write(chunk)
+            if hasher:
+                hasher.update(chunk)
+            written += len(chunk)
+        if stream.read(1):
+            handle.truncate(upload.offset)
+            raise _too_large()
+        if hasher and hasher.digest() != checksum.digest:
+            handle.truncate(upload.offset)
+            raise _checksum_mismatch()
+        handle.flush()
+        os.fsync(handle.fileno())
+    return written
 
 
 def upload_terminate(*, upload_id: UUID, user) -> None:
@@ -307,7 +367,7 @@ def upload_terminate(*, upload_id: UUID, user) -> None:
 
 
 def _upload_discard(upload: Upload) -> None:
-    path = staging_path(upload.id)
+    removal = partial(staging_remove, upload.id, connection.schema_name, upload.multipart_id)
     asset_id = upload.asset_id
     upload.delete()
     if not Upload.objects.filter(asset_id=asset_id).exists():
@@ -318,7 +378,7 @@ def _upload_discard(upload: Upload) -> None:
             )
             asset.save(update_fields=["status", "updated_at"])
             asset_changed(asset, version=asset.version, event="upload")
-    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    transaction.on_commit(removal)
 
 
 def upload_finish(*, upload: Upload) -> None:
@@ -330,8 +390,30 @@ def upload_finish(*, upload: Upload) -> None:
     demuxer. A file that is not a usable video leaves the lecture ``failed`` with a readable
     ``error`` and the staging file removed; nothing reaches FFmpeg's transcoder.
     Must run inside the caller's transaction.
+
+    In S3 mode the finished object (``upload_s3.data_key``) is read into a temporary local file
+    for the validation, copied to the source key inside the bucket, and the upload's objects
+    are deleted on commit.
     """
-    path = staging_path(upload.id)
+    schema = connection.schema_name
+    if not upload_s3.s3_mode():
+        path = staging_path(upload.id)
+        _upload_accept(upload, path, store=partial(_staging_to_storage, path))
+        return
+    with upload_s3.data_download(schema, upload.id, length=upload.length) as path:
+        _upload_accept(upload, path, store=partial(_data_to_storage, upload))
+
+
+def _data_to_storage(upload: Upload, key: str) -> None:
+    """S3 mode: copy the finished upload's object to ``key``; its objects go on commit."""
+    schema = connection.schema_name
+    upload_s3.data_store(schema, upload.id, key)
+    transaction.on_commit(partial(upload_s3.upload_remove, schema, upload.id, ""))
+
+
+def _upload_accept(upload: Upload, path: Path, *, store) -> None:
+    """Validate the finished file at ``path`` (upload_finish) and ``store(key)`` it at its
+    source key, or fail the asset and remove the upload's bytes on commit."""
     schema = connection.schema_name
     kind = MediaAsset.objects.values_list("kind", flat=True).get(pk=upload.asset_id)
     try:
@@ -342,6 +424,8 @@ def upload_finish(*, upload: Upload) -> None:
             result: ProbeResult = probe(path, container=container)
     except MediaRejected as exc:
         asset = MediaAsset.objects.select_for_update().get(pk=upload.asset_id)
+        upload_id = upload.id
+        transaction.on_commit(partial(staging_remove, upload_id, schema, upload.multipart_id))
         upload.delete()
         if asset.status == MediaAsset.Status.UPLOADING or not asset.version:
             asset.status = MediaAsset.Status.FAILED
@@ -349,12 +433,11 @@ def upload_finish(*, upload: Upload) -> None:
         asset.progress = 0.0
         asset.save(update_fields=["status", "error", "progress", "updated_at"])
         asset_changed(asset, version=asset.pending_version, event="rejected")
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
-        logger.info("Rejected upload %s of asset %s: %s", upload.id, upload.asset_id, exc.code)
+        logger.info("Rejected upload %s of asset %s: %s", upload_id, upload.asset_id, exc.code)
         return
     lecture_id = MediaAsset.objects.values_list("owner_id", flat=True).get(pk=upload.asset_id)
     key = f"{lecture_prefix(schema, lecture_id)}/sources/{upload.id}.{container}"
-    _staging_to_storage(path, key)
+    store(key)
     upload.delete()
     if kind == MediaAsset.Kind.DOCUMENT:
         document_source_accept(asset_id=upload.asset_id, source_key=key)
@@ -363,28 +446,25 @@ def upload_finish(*, upload: Upload) -> None:
 
 
 def _staging_to_storage(path: Path, key: str) -> None:
-    """Put a finished staging file at ``key`` in the default storage: a hard link when both are
-    on the same local filesystem (no copy), a copy or a streamed upload otherwise.
+    """Put a finished local staging file at ``key`` in the default (local) storage: a hard link
+    when both are on the same filesystem (no copy), a copy otherwise.
 
     The staging file itself is removed only on commit, so a rolled-back transaction leaves the
     upload resumable with its bytes in place.
     """
-    if isinstance(default_storage, FileSystemStorage):
-        target = Path(default_storage.path(key))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:  # another filesystem, or links not supported
-            shutil.copyfile(path, target)
-    else:
-        with path.open("rb") as handle:
-            default_storage.save(key, handle)
+    target = Path(default_storage.path(key))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(path, target)
+    except OSError:  # another filesystem, or links not supported
+        shutil.copyfile(path, target)
     transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
 def uploads_expire(*, now=None) -> int:
-    """Delete expired, unfinished uploads of the current tenant and their staging files;
-    returns how many were removed. Run by beat for every tenant."""
+    """Delete expired, unfinished uploads of the current tenant and their staging files (in S3
+    mode: abort their multipart uploads and delete their objects); returns how many were
+    removed. Run by beat for every tenant."""
     now = now or timezone.now()
     count = 0
     for upload in Upload.objects.filter(expires_at__lte=now):
@@ -397,8 +477,9 @@ def uploads_expire(*, now=None) -> int:
 def upload_from_path(*, user, lecture_id: UUID, path: Path) -> None:
     """Ingest a local file as if it had been uploaded with tus (server-side import).
 
-    The file is copied to staging and finished exactly like the last byte of a tus upload, so
-    it gets the same validation, storage and queueing. Used by ``seed_demo`` and imports.
+    The file is copied to staging (in S3 mode: stored as the upload's finished object) and
+    finished exactly like the last byte of a tus upload, so it gets the same validation,
+    storage and queueing. Used by ``seed_demo`` and imports.
     """
     size = path.stat().st_size
     with transaction.atomic():
@@ -412,7 +493,13 @@ def upload_from_path(*, user, lecture_id: UUID, path: Path) -> None:
         )
         if size == 0:  # finished (and refused as empty) by its creation already
             return
-        shutil.copyfile(path, staging_path(upload.id))
+        if upload_s3.s3_mode():
+            upload_s3.data_put(connection.schema_name, upload.id, path)
+            transaction.on_commit(
+                partial(upload_s3.upload_remove, connection.schema_name, upload.id, "")
+            )
+        else:
+            shutil.copyfile(path, staging_path(upload.id))
         Upload.objects.filter(pk=upload.pk).update(offset=size)
         upload.offset = size
         upload_finish(upload=upload)

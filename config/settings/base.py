@@ -373,6 +373,20 @@ TRANSCODE_LEASE_TIMEOUT = timedelta(minutes=2)
 # tus: Tus-Max-Size is 5 GiB (API.md); uploads not finished within this window expire.
 UPLOAD_MAX_SIZE = env.int("UPLOAD_MAX_SIZE", default=5 * 1024**3)
 UPLOAD_EXPIRY = timedelta(hours=env.int("UPLOAD_EXPIRY_HOURS", default=24))
+# S3 mode: tus bytes go into an S3 multipart upload in parts of this many bytes (the bytes after
+# the last full part wait in an object of their own between requests). S3 requires at least
+# 5 MiB for every part but the last and allows 10,000 parts (AWS S3 User Guide, "Amazon S3
+# multipart upload limits"): the 5 MiB default carries files up to 48.8 GiB.
+UPLOAD_PART_SIZE = env.int("UPLOAD_PART_SIZE", default=5 * 1024**2)
+if UPLOAD_PART_SIZE < 5 * 1024**2:
+    raise ImproperlyConfigured(
+        f"UPLOAD_PART_SIZE is {UPLOAD_PART_SIZE}: S3 parts must be at least 5 MiB (5242880)."
+    )
+if UPLOAD_MAX_SIZE > 10_000 * UPLOAD_PART_SIZE:
+    raise ImproperlyConfigured(
+        f"UPLOAD_MAX_SIZE {UPLOAD_MAX_SIZE} needs more than S3's 10,000 parts of "
+        f"UPLOAD_PART_SIZE {UPLOAD_PART_SIZE} bytes: raise UPLOAD_PART_SIZE."
+    )
 # The dashboard uploader's waits (ms) before each retry of a failed tus request (tus-js-client
 # retryDelays); after the last one Uppy shows the error with its Retry button. The default
 # rides out about 40 s of lost connection.

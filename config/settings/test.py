@@ -32,7 +32,9 @@ _RUN_DIR = Path(
     or Path(tempfile.gettempdir()) / f"lectern-test-{uuid.uuid4().hex[:12]}"
 )
 MEDIA_ROOT = _RUN_DIR / "media"
-UPLOAD_STAGING_DIR = _RUN_DIR / "uploads"
+# A web server a test starts may be given a staging folder of its own (two servers behind one
+# address share nothing on disk: tests/test_scaling.py).
+UPLOAD_STAGING_DIR = Path(env("TEST_UPLOAD_STAGING_DIR", default="") or _RUN_DIR / "uploads")
 TRANSCODE_WORK_DIR = _RUN_DIR / "work"
 ARCHIVE_WORK_DIR = _RUN_DIR / "archives"
 BACKUP_TARGET = str(_RUN_DIR / "backups")
@@ -75,11 +77,13 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 TEST_RABBITMQ_URL = env("TEST_RABBITMQ_URL", default="amqp://guest:guest@127.0.0.1:5672//")
 
 # The suite logs in and redeems far more often than a person does; the throttle tests set
-# their own small rates (enrollment/tests/test_throttling.py).
+# their own small rates (enrollment/tests/test_throttling.py), and a server a test starts takes
+# a scope's rate from TEST_THROTTLE_<SCOPE> (TEST_THROTTLE_LOGIN_ACCOUNT=3/min).
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {
-        scope: "100000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        scope: env(f"TEST_THROTTLE_{scope.upper()}", default="100000/min")
+        for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     },
 }
 # Static files come from STATICFILES_DIRS through WhiteNoise's finders; nothing is collected
