@@ -72,21 +72,28 @@ class TenantClient(APIClient):
 
 
 @contextmanager
+def tasks_eager():
+    """Celery tasks sent inside the block run right here, in this process
+    (``task_always_eager``), instead of on a worker later. Task errors propagate."""
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@contextmanager
 def tasks_run_on_commit():
     """Inside a test's transaction (which never commits): run the on-commit callbacks of the
     block when it ends, and the Celery tasks they send right here (``task_always_eager``), as a
     worker would after a real commit. Task errors propagate."""
     from django.test import TestCase
 
-    from config.celery import app
-
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    try:
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            yield
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    with tasks_eager(), TestCase.captureOnCommitCallbacks(execute=True):
+        yield
 
 
 def browser(tenant: Tenant, user=None) -> Client:

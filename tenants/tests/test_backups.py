@@ -149,11 +149,13 @@ def source(django_db_setup, django_db_blocker, ready_media) -> Source:
     from courses.services import course_create, lecture_create, section_create
     from enrollment.services import access_code_redeem, access_codes_create, progress_record
     from tenants.services import tenant_delete, tenant_provision
-    from tenants.testing import make_user
+    from tenants.testing import make_user, tasks_eager
     from tests.plugins.media import ready_lecture_write
 
     subdomain = f"src-{secrets.token_hex(3)}"
-    with django_db_blocker.unblock():
+    # The tasks the set-up sends (the enrollment's notification) run here, before the export,
+    # not on a session worker while the test compares row counts.
+    with django_db_blocker.unblock(), tasks_eager():
         tenant = tenant_provision(
             subdomain=subdomain,
             name="Source Academy",
