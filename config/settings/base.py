@@ -176,8 +176,18 @@ CACHES = {
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="lectern"),
+        # Seconds a cache operation waits for Redis to connect or answer before it counts as a
+        # miss (tenants.cache): a Redis that hangs costs a request at most about this much per
+        # operation instead of hanging it; a stopped Redis refuses at once.
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_REDIS_TIMEOUT", default=1.0),
+            "socket_timeout": env.float("CACHE_REDIS_TIMEOUT", default=1.0),
+        },
     }
 }
+# Rate-limit windows a web process keeps in its own memory while Redis is unreachable
+# (tenants.cache.RateLimitCache); the least recently used third is dropped beyond this.
+RATE_LIMIT_FALLBACK_ENTRIES = env.int("RATE_LIMIT_FALLBACK_ENTRIES", default=10000)
 
 CHANNEL_LAYERS = {
     "default": {
