@@ -162,6 +162,10 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# With CONN_MAX_AGE > 0, a kept connection is checked (a cheap round trip) before the first query
+# of each request, so after a PostgreSQL restart the next request opens a new connection instead
+# of failing on the dead one (Django, "Persistent connections").
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
