@@ -52,7 +52,8 @@ def watch_record(
     ``analytics.tasks.watch_events_flush``) and sends ``{"type": "analytics", "metric":
     "video_watch", "course_id", "data": {"lecture_id", "student_id", "seconds" (watched in this
     heartbeat, 3 decimals), "position", "completion", "completed"}}`` to the school's
-    dashboards. Neither raises (both log a warning when Redis does not answer)."""
+    dashboards. Neither raises when Redis does not answer (the events then go straight to
+    PostgreSQL, the dashboard event is dropped; both log a warning)."""
     if ranges:
         watch_events_append(
             schema_name=schema_name,

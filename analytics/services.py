@@ -17,9 +17,11 @@ of a flush. A chunk is first moved atomically (one Lua script of RPOPLPUSHes) to
 list, then inserted with ``bulk_create(ignore_conflicts=True)`` in one transaction, and the
 processing list is deleted only after the commit. A flush that died leaves its chunk in the
 processing list; the next flush stores that chunk first. Rows are unique by ``event_id``, so a
-chunk stored twice (death between the commit and the delete) adds nothing. Events are lost
-only if Redis loses them (run Redis with persistence) or was unreachable when appended (the
-heartbeat then logs a warning and still succeeds).
+chunk stored twice (death between the commit and the delete) adds nothing. When Redis is
+unreachable at append time the heartbeat's events are inserted into ``WatchEvent`` at once
+instead (one small transaction per heartbeat: what the buffer saves, paid only during the
+outage), so they are lost only if Redis loses what it had accepted (run Redis with persistence)
+or PostgreSQL is unreachable too (then the heartbeat itself fails).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from uuid import UUID
 import redis
 from django.conf import settings
 from django.db import transaction
+from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
 from analytics.models import CourseView, WatchEvent
@@ -100,8 +103,10 @@ def watch_events_append(
     at: datetime | None = None,
 ) -> int:
     """Append one event per ``[start, end]`` range (seconds, ``end > start``) to the buffer of
-    school ``schema_name``, in one LPUSH. Returns the number appended; 0 when ``ranges`` is
-    empty or Redis did not answer within REDIS_TIMEOUT (logged as a warning, never raised)."""
+    school ``schema_name``, in one LPUSH. When Redis does not answer within REDIS_TIMEOUT the
+    events are stored in that school's ``WatchEvent`` table at once (``watch_events_store``;
+    logged as a warning). Returns the number of events appended or stored, 0 when ``ranges``
+    is empty. Raises ``django.db.DatabaseError`` only when both Redis and PostgreSQL fail."""
     if not ranges:
         return 0
     when = (at or datetime.now(tz=UTC)).isoformat()
@@ -122,8 +127,11 @@ def watch_events_append(
     try:
         redis_client().lpush(watch_keys(schema_name).pending, *events)
     except (RedisError, OSError) as exc:
-        logger.warning("Watch events of schema %s not buffered: %r", schema_name, exc)
-        return 0
+        logger.warning(
+            "Watch events of schema %s not buffered, stored directly: %r", schema_name, exc
+        )
+        with schema_context(schema_name):
+            return watch_events_store([event.encode() for event in events])
     return len(events)
 
 

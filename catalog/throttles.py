@@ -6,10 +6,10 @@ API answers 429 ``RATE_LIMITED`` with ``Retry-After`` (``tenants.api.exception_h
 Rate: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["preview_ip"] (``THROTTLE_PREVIEW_IP``).
 """
 
-from rest_framework.throttling import SimpleRateThrottle
+from tenants.throttling import RateThrottle
 
 
-class PreviewIpThrottle(SimpleRateThrottle):
+class PreviewIpThrottle(RateThrottle):
     """Free-preview playback objects per client IP (REMOTE_ADDR, or X-Forwarded-For per
     NUM_PROXIES: DRF's ``get_ident``)."""
 

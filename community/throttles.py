@@ -4,12 +4,11 @@ setting ``THROTTLE_QA_POST`` (default ``5/min``). Over the limit: 429 ``RATE_LIM
 ``Retry-After`` (seconds) from ``tenants.api.exception_handler``.
 """
 
-from rest_framework.throttling import SimpleRateThrottle
-
 from enrollment.throttles import rate_parse
+from tenants.throttling import RateThrottle
 
 
-class PostThrottle(SimpleRateThrottle):
+class PostThrottle(RateThrottle):
     """Questions and answers posted per signed-in account (sliding window); every attempt
     counts, accepted or refused."""
 

@@ -4,10 +4,11 @@ ARCHITECTURE.md, Security rules: per IP, per account and globally, in Redis.
 
 DRF's ``SimpleRateThrottle`` keeps a sliding window of request times per key in the default
 cache, which is Redis and tenant-keyed (``django_tenants.cache.make_key``), so every bucket is
-per school. An exceeded limit raises ``Throttled``, answered 429 ``RATE_LIMITED`` with
-``Retry-After`` by ``tenants.api.exception_handler``. Every attempt counts, successful or not,
-so a correct guess cannot be told from a wrong one by whether it was counted. The window is
-read and written without a lock: a burst of simultaneous requests can overshoot a limit by
+per school; while Redis is unreachable, in the process's memory (``tenants.throttling``). An
+exceeded limit raises ``Throttled``, answered 429 ``RATE_LIMITED`` with ``Retry-After`` by
+``tenants.api.exception_handler``. Every attempt counts, successful or not, so a correct guess
+cannot be told from a wrong one by whether it was counted. The window is read and written
+without a lock: a burst of simultaneous requests can overshoot a limit by
 the number of requests in flight, which does not change what a guesser can do.
 
 Rates are REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (settings, from the environment), by scope:
@@ -23,7 +24,7 @@ REST_FRAMEWORK["NUM_PROXIES"] is set (DRF's ``get_ident``).
 import hashlib
 import re
 
-from rest_framework.throttling import SimpleRateThrottle
+from tenants.throttling import RateThrottle
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])[a-z]*\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -41,7 +42,7 @@ def rate_parse(rate: str | None) -> tuple[int | None, int | None]:
     return int(requests), int(count or 1) * _UNIT_SECONDS[unit]
 
 
-class _ScopedThrottle(SimpleRateThrottle):
+class _ScopedThrottle(RateThrottle):
     def parse_rate(self, rate):
         return rate_parse(rate)
 

@@ -10,10 +10,10 @@ API and the results page share one budget) and ["search_autocomplete"]
 (``THROTTLE_SEARCH_AUTOCOMPLETE``: the header's box asks once per pause in typing).
 """
 
-from rest_framework.throttling import SimpleRateThrottle
+from tenants.throttling import RateThrottle
 
 
-class _ClientThrottle(SimpleRateThrottle):
+class _ClientThrottle(RateThrottle):
     def get_cache_key(self, request, view) -> str:
         user = getattr(request, "user", None)
         ident = f"user-{user.pk}" if user is not None and user.is_authenticated else None

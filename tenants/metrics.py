@@ -13,6 +13,10 @@ Metric families (names are part of the operations contract, README "Operations")
 * ``lectern_upload_bytes_total`` counter, label ``tenant``: bytes appended by tus PATCH;
 * ``lectern_cache_requests_total`` counter, label ``result`` (``hit`` / ``miss``): reads of the
   default Django cache (``tenants.cache.InstrumentedRedisCache``);
+* ``lectern_cache_errors_total`` counter, label ``operation`` (``get``, ``set``, ``add``, ...):
+  operations of the default cache that failed because Redis did not answer, each answered as
+  a miss or a write not done (``tenants.cache``), and rate-limit reads and writes that went to
+  the process's own fallback (``operation`` ``rate_limit``);
 * ``lectern_slow_queries_total`` counter, label ``tenant``: SQL statements that took
   ``SLOW_QUERY_MS`` or more (``tenants.slow_queries``);
 * ``lectern_transcode_failures_total`` counter, label ``tenant``: lecture videos whose
@@ -104,6 +108,11 @@ CACHE_REQUESTS = Counter(
     "Reads of the default cache by result (hit or miss).",
     ["result"],
 )
+CACHE_ERRORS = Counter(
+    "lectern_cache_errors",
+    "Operations of the default cache that failed (Redis unreachable), by operation.",
+    ["operation"],
+)
 
 # Queues the workers consume (Procfile, ARCHITECTURE.md "Processes").
 QUEUES = ("transcode", "captions", "default")
@@ -152,6 +161,12 @@ def cache_read_count(*, hits: int, misses: int) -> None:
         CACHE_REQUESTS.labels(result="hit").inc(hits)
     if misses:
         CACHE_REQUESTS.labels(result="miss").inc(misses)
+
+
+def cache_error_count(*, operation: str) -> None:
+    """Count one operation of the default cache (``get``, ``set``, ... or ``rate_limit``) that
+    failed because Redis did not answer."""
+    CACHE_ERRORS.labels(operation=operation).inc()
 
 
 def celery_queue_lengths(broker_url: str, prefix: str = "") -> dict[str, int]:

@@ -162,6 +162,10 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# With CONN_MAX_AGE > 0, a kept connection is checked (a cheap round trip) before the first query
+# of each request, so after a PostgreSQL restart the next request opens a new connection instead
+# of failing on the dead one (Django, "Persistent connections").
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,8 +180,18 @@ CACHES = {
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="lectern"),
+        # Seconds a cache operation waits for Redis to connect or answer before it counts as a
+        # miss (tenants.cache): a Redis that hangs costs a request at most about this much per
+        # operation instead of hanging it; a stopped Redis refuses at once.
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_REDIS_TIMEOUT", default=1.0),
+            "socket_timeout": env.float("CACHE_REDIS_TIMEOUT", default=1.0),
+        },
     }
 }
+# Rate-limit windows a web process keeps in its own memory while Redis is unreachable
+# (tenants.cache.RateLimitCache); the least recently used third is dropped beyond this.
+RATE_LIMIT_FALLBACK_ENTRIES = env.int("RATE_LIMIT_FALLBACK_ENTRIES", default=10000)
 
 CHANNEL_LAYERS = {
     "default": {
