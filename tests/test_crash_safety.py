@@ -116,8 +116,10 @@ class CrashBroker:
     vhost: rabbitmq.VirtualHost | None = None
 
     def count(self, kind: str) -> int:
-        """Messages in the ``transcode`` queue (``kind="queued"``) or delivered and not yet
-        acknowledged (``kind="unacked"``), in this module's broker space."""
+        """Messages in the ``transcode`` queue (``kind="queued"``) or delivered from it and not
+        yet acknowledged (``kind="unacked"``), in this module's broker space. Deliveries of the
+        other queues (a lecture's captions, an index task) that a worker holds while it runs
+        them are not counted."""
         if self.vhost is not None:
             ready, unacked = rabbitmq.queue_counts(self.vhost).get("transcode", (0, 0))
             return ready if kind == "queued" else unacked
@@ -127,7 +129,7 @@ class CrashBroker:
             client = conn.default_channel.client
             if kind == "queued":
                 return client.llen("transcode")
-            return client.hlen(conn.default_channel.unacked_key)
+            return len(_transcode_deliveries(conn.default_channel))
 
     def settle(self, *, unacked: int, what: str) -> None:
         """Wait until nothing waits in the ``transcode`` queue and ``unacked`` deliveries are
@@ -386,22 +388,34 @@ def _sweep(schema: str) -> dict:
         return recovery.lecture_transcodes_recover(stale_after=SWEEP_THRESHOLD)
 
 
+def _transcode_deliveries(channel) -> set[bytes]:
+    """The delivery tags of the unacknowledged messages taken from the ``transcode`` queue:
+    kombu's Redis ``unacked`` hash holds ``[message, exchange, routing key]`` per tag (read
+    tag by tag: kombu's key prefix covers HGET, not HGETALL)."""
+    client = channel.client
+    tags = client.zrange(channel.unacked_index_key, 0, -1)
+    entries = {tag: client.hget(channel.unacked_key, tag) for tag in tags}
+    return {tag for tag, raw in entries.items() if raw and json.loads(raw)[2] == "transcode"}
+
+
 def _redeliver_unacked(app) -> int:
     """Redis: give back every delivered, unacknowledged message, as kombu does once the
-    visibility timeout has passed (``QoS.restore_visible`` with a 0 s timeout); returns how many.
+    visibility timeout has passed (``QoS.restore_visible`` with a 0 s timeout); returns how many
+    of them came from the ``transcode`` queue.
 
     A restored message leaves kombu's ``unacked_index`` (a new delivery gets a new tag). The
     restore is skipped while a worker's own periodic scan holds kombu's mutex, hence the loop.
     """
     with app.connection_for_write(transport_options={"visibility_timeout": 0}) as conn:
         channel = conn.default_channel
+        transcodes = _transcode_deliveries(channel)
         stuck = set(channel.client.zrange(channel.unacked_index_key, 0, -1))
         deadline = time.monotonic() + WAIT_TIMEOUT
         while stuck & set(channel.client.zrange(channel.unacked_index_key, 0, -1)):
             assert time.monotonic() < deadline, "kombu did not restore the unacked messages"
             channel.qos.restore_visible(num=1000, interval=1)
             time.sleep(0.1)
-    return len(stuck)
+    return len(transcodes & stuck)
 
 
 def _transcode_outcomes(lecture_id) -> list[str]:
