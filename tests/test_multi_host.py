@@ -41,6 +41,8 @@ from tests.tls import TlsSite, self_signed_certificate
 pytestmark = [pytest.mark.timeout(300), pytest.mark.django_db]
 
 WEB_HOSTS = ("web1", "web2")
+READ_TIMEOUT = 3  # seconds nginx waits for a web host's answer before the next one (--read-timeout)
+CUT_SECONDS = 5  # how long web1's link stays down: longer than READ_TIMEOUT
 PASSWORD = "Across-Hosts-42"
 
 
@@ -165,7 +167,7 @@ def hosts(e2e_env, e2e_school, e2e_logs, s3, tmp_path_factory):
                 acme_root=str(folder / "acme"),
                 access_log=str(access_log),
                 connect_timeout="1s",
-                read_timeout="5s",
+                read_timeout=f"{READ_TIMEOUT}s",
                 # The stream of requests below comes from one address; the per-IP API limit is
                 # tested in tests/test_production_stack.py.
                 api_rate="1000r/s",
@@ -339,7 +341,7 @@ def test_upload_transcode_play_across_hosts_and_a_cut_link(
         time.sleep(0.05)
     hosts.net.cut("web1")
     cut_at = len(answers)
-    time.sleep(8)  # longer than the edge's read timeout (5 s): in-flight requests retried
+    time.sleep(CUT_SECONDS)  # in-flight requests on web1 are retried on web2 after READ_TIMEOUT
     after_cut = len(answers)
     hosts.net.restore("web1")
     stop.set()
@@ -352,10 +354,10 @@ def test_upload_transcode_play_across_hosts_and_a_cut_link(
     record_property("requests_during_cut", after_cut - cut_at)
     record_property("slowest_request_seconds", round(max(seconds), 2))
     print(
-        f"{len(answers)} requests, {after_cut - cut_at} of them in the 8 s of the cut, none failed;"
-        f" slowest {max(seconds):.2f} s (a request in flight on web1, answered by web2 after the"
-        f" edge's 5 s read timeout); answered by web1 {served.count('web1')}, web2"
-        f" {served.count('web2')}"
+        f"{len(answers)} requests, {after_cut - cut_at} of them in the {CUT_SECONDS} s of the cut,"
+        f" none failed; slowest {max(seconds):.2f} s (a request in flight on web1, answered by"
+        f" web2 after the edge's {READ_TIMEOUT} s read timeout); answered by web1"
+        f" {served.count('web1')}, web2 {served.count('web2')}"
     )
 
 
