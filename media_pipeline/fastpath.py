@@ -46,7 +46,6 @@ import stat
 import threading
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 from uuid import UUID
 
@@ -217,11 +216,32 @@ def _is_secure(scope) -> bool:
     return False
 
 
+_security_cache: dict[tuple, list[tuple[bytes, bytes]]] = {}
+
+
 def _security_headers(scope) -> list[tuple[bytes, bytes]]:
     """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add to every answer,
-    from the same settings."""
+    from the same settings (computed once per set of values and HTTPS or not)."""
+    secure = _is_secure(scope)
+    values = (
+        secure,
+        settings.SECURE_HSTS_SECONDS,
+        settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+        settings.SECURE_HSTS_PRELOAD,
+        settings.SECURE_CONTENT_TYPE_NOSNIFF,
+        str(settings.SECURE_REFERRER_POLICY),
+        settings.SECURE_CROSS_ORIGIN_OPENER_POLICY,
+        settings.X_FRAME_OPTIONS,
+    )
+    cached = _security_cache.get(values)
+    if cached is None:
+        cached = _security_cache[values] = _security_headers_build(secure)
+    return cached
+
+
+def _security_headers_build(secure: bool) -> list[tuple[bytes, bytes]]:
     headers = []
-    if settings.SECURE_HSTS_SECONDS and _is_secure(scope):
+    if settings.SECURE_HSTS_SECONDS and secure:
         value = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             value += "; includeSubDomains"
@@ -255,7 +275,7 @@ async def _plan(scope) -> _Answer | None:
     if rendition == CAPTIONS_DIR:
         content_type = _CAPTIONS_TYPE
     else:
-        content_type = _TYPES.get(Path(filename).suffix)
+        content_type = _TYPES.get(filename[filename.rfind(".") :])
         if content_type is None:  # the storyboard index: rewritten by the view
             return None
     if settings.SECURE_SSL_REDIRECT and not _is_secure(scope):
@@ -269,10 +289,19 @@ async def _plan(scope) -> _Answer | None:
         tenant = await sync_to_async(tenant_lookup)(hostname)
     if tenant is None or tenant.kind != "school" or tenant.status != "active":
         return None
-    token = ""
-    for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
-        if name == "token":
-            token = value  # the last one, as QueryDict.get
+    query = scope["query_string"]
+    if (
+        query.startswith(b"token=")
+        and b"&" not in query
+        and b"%" not in query
+        and b"+" not in query
+    ):
+        token = query[6:].decode("latin-1")  # the player's own URLs: ?token=<token> alone
+    else:
+        token = ""
+        for name, value in parse_qsl(query.decode("latin-1")):
+            if name == "token":
+                token = value  # the last one, as QueryDict.get
     if not token:
         return None
     try:
@@ -293,7 +322,9 @@ async def _plan(scope) -> _Answer | None:
         if not settings.MEDIA_ACCEL_REDIRECT:
             return None  # the view's presigned redirect
         return _Answer(path=None, size=0, span=None, **answer)
-    file_path = default_storage.path(key)
+    # The key is made of checked parts only (the UUID, the version, validate_media_path), so it
+    # joins MEDIA_ROOT without FileSystemStorage.path's traversal check.
+    file_path = os.path.join(default_storage.location, key)
     try:
         info = os.stat(file_path)
     except OSError:
