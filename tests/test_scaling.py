@@ -28,7 +28,13 @@ from tusclient.client import TusClient
 from media_pipeline.upload_s3 import READ_SIZE, tail_key, upload_prefix
 from tests.plugins.stack import _stop_process_group, web_start
 from tests.test_s3_mode import _broker_keys_delete
-from tests.test_upload_resume import NOISE, ProxiedUploader, _headers, _read_head
+from tests.test_upload_resume import (
+    NOISE,
+    LoopbackListener,
+    ProxiedUploader,
+    _headers,
+    _read_head,
+)
 
 # No django_db mark: the rows the servers must see (students) are committed through
 # ``django_db_blocker.unblock()``, as tests/test_s3_mode.py does.
@@ -42,7 +48,7 @@ LOGIN_LIMIT = 3  # TEST_THROTTLE_LOGIN_ACCOUNT: attempts per minute per e-mail a
 SETTLE_TIMEOUT = 15.0  # seconds the proxy waits for a server to take the forwarded bytes
 
 
-class RoundRobinProxy:
+class RoundRobinProxy(LoopbackListener):
     """A loopback TCP proxy that sends each new connection to the next of ``upstreams``
     (``(port, staging folder)`` pairs) in turn, recording ``(method, upstream index, request
     Upload-Offset, response status)`` per connection in ``exchanges``.
@@ -61,29 +67,7 @@ class RoundRobinProxy:
         self._next = 0
         self._patches = 0
         self._lock = threading.Lock()
-        self._handlers: list[threading.Thread] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        for thread in [self._thread, *self._handlers]:
-            thread.join(timeout=SETTLE_TIMEOUT * 2)
-            assert not thread.is_alive()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            handler = threading.Thread(target=self._serve, args=(client,), daemon=True)
-            self._handlers.append(handler)
-            handler.start()
+        super().__init__()
 
     def _serve(self, client: socket.socket) -> None:
         try:

@@ -82,30 +82,12 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     return head + b"\r\n\r\n", rest
 
 
-class CuttingProxy:
-    """A loopback TCP proxy to the web server that cuts the PATCH requests named in ``cuts``.
+class LoopbackListener:
+    """A TCP listener on a free loopback port (``port``) that serves each connection in a
+    thread of its own with ``_serve(client)`` (a subclass's); ``close()`` stops accepting and
+    waits for every handler."""
 
-    tuspy opens one connection per request, so each connection carries exactly one exchange;
-    every exchange is recorded in order in ``exchanges``. For a cut the proxy forwards the
-    request head and ``cuts[n]`` body bytes, waits until the staging file holds them, closes
-    both sides (a reset towards the client), then polls HEAD itself until the server's offset
-    settles; no other connection is forwarded meanwhile, so the client's own HEAD sees the
-    settled state. When the server answers a client's HEAD, the staging file is compared with
-    the original before the answer is passed on.
-    """
-
-    def __init__(self, *, upstream_port: int, staging_dir: Path, original: bytes, cuts) -> None:
-        self.upstream = ("127.0.0.1", upstream_port)
-        self.staging_dir = staging_dir
-        self.original = original
-        self.cuts = dict(cuts)
-        self.exchanges: list[Exchange] = []
-        self.settled: list[tuple[int, int, int | None]] = []  # (offset, forwarded, HEAD after)
-        self.errors: list[BaseException] = []
-        self._patches = 0
-        self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
+    def __init__(self) -> None:
         self._handlers: list[threading.Thread] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -129,6 +111,36 @@ class CuttingProxy:
             handler = threading.Thread(target=self._serve, args=(client,), daemon=True)
             self._handlers.append(handler)
             handler.start()
+
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class CuttingProxy(LoopbackListener):
+    """A loopback TCP proxy to the web server that cuts the PATCH requests named in ``cuts``.
+
+    tuspy opens one connection per request, so each connection carries exactly one exchange;
+    every exchange is recorded in order in ``exchanges``. For a cut the proxy forwards the
+    request head and ``cuts[n]`` body bytes, waits until the staging file holds them, closes
+    both sides (a reset towards the client), then polls HEAD itself until the server's offset
+    settles; no other connection is forwarded meanwhile, so the client's own HEAD sees the
+    settled state. When the server answers a client's HEAD, the staging file is compared with
+    the original before the answer is passed on.
+    """
+
+    def __init__(self, *, upstream_port: int, staging_dir: Path, original: bytes, cuts) -> None:
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.staging_dir = staging_dir
+        self.original = original
+        self.cuts = dict(cuts)
+        self.exchanges: list[Exchange] = []
+        self.settled: list[tuple[int, int, int | None]] = []  # (offset, forwarded, HEAD after)
+        self.errors: list[BaseException] = []
+        self._patches = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        super().__init__()
 
     def _staged(self, path: str) -> Path:
         return self.staging_dir / f"{path.rsplit('/', 1)[1]}.part"
