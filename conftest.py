@@ -7,6 +7,7 @@ that is rolled back.
 
 import os
 import shutil
+import sys
 
 import pytest
 from django.conf import settings
@@ -16,6 +17,14 @@ from tenants.testing import TEST_TENANTS, ensure_test_tenant
 
 # The fixtures every app shares: processes (web server, Celery worker, e2e school), people and
 # courses of the test schools, test media and ready lectures, the S3 server, the browser.
+# Bytecode caches for this process and every one it starts (web servers, workers, management
+# commands): with PYTHONDONTWRITEBYTECODE set, as on some machines, each of the suite's Python
+# processes compiled the project's modules again (about 0.45 s of CPU per start) and each xdist
+# worker rewrote the test modules' assertions again (about 10 s). The caches live in the
+# ignored __pycache__ folders.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 pytest_plugins = [
     "tests.plugins.stack",
     "tests.plugins.schools",

@@ -31,7 +31,7 @@ import pytest
 import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -109,82 +109,123 @@ def in_process_wsgi():
         connection.set_schema_to_public()
 
 
+@pytest.fixture(scope="module")
+def actor_rows(django_db_setup, django_db_blocker) -> list[tuple[object, dict, dict]]:
+    """``(school, users by role, ids)`` for school A and school B, made once for the module
+    inside a transaction that stays open while the module's tests run and is rolled back
+    afterwards. Each test's own transaction (pytest-django's ``db``) is a savepoint inside it,
+    rolled back when the test ends, so every operation starts from exactly these rows, as when
+    they were made again for each test.
+
+    Each school has a published course with a section, a lecture, the student enrolled and one
+    access code, and the student has a note on the lecture and a list holding it; ``ids`` maps
+    path parameter names to those rows' ids (and the course's ``slug``)."""
+    from tenants.models import Tenant
+    from tenants.testing import TEST_TENANTS
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            schools = [
+                Tenant.objects.get(subdomain=TEST_TENANTS[key][0])
+                for key in ("tenant", "other_tenant")
+            ]
+            rows = [_actor_rows(school) for school in schools]
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+        connection.set_schema_to_public()
+    try:
+        yield rows
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            connection.set_schema_to_public()
+
+
+def _actor_rows(school) -> tuple[object, dict, dict]:
+    """One school's rows for ``actor_rows``."""
+    instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
+    student = make_user(school, f"schema-student@{school.subdomain}.test")
+    owner = make_user(school, f"schema-owner@{school.subdomain}.test", "owner")
+    with in_tenant(school):
+        invitation = invitation_create(
+            email=f"schema-invitee@{school.subdomain}.test",
+            role="instructor",
+            invited_by=owner,
+        )
+        course = course_create(title="Schema course", published=True, created_by=instructor)
+        section = section_create(course=course, title="Schema section")
+        lecture = lecture_create(section=section, title="Schema lecture")
+        attachment = attachment_create(
+            lecture=lecture, file=SimpleUploadedFile("schema.txt", b"schema")
+        )
+        # A free preview awaiting media: the public preview answers its documented 409.
+        lecture.free_preview = True
+        lecture.save()
+        enrollment = Enrollment.objects.create(student=student, course=course)
+        batch = access_codes_create(course=course, quantity=1)
+        code = AccessCode.objects.get(batch_id=batch.batch_id)
+        # The student's own note and list with one item: answered 200/204 for the student,
+        # 404 for the instructor and the owner (no one else's rows are reachable).
+        note = note_create(student=student, lecture_id=lecture.id, body="Schema **note**")
+        saved = saved_list_create(student=student, name="Schema list")
+        item = saved_item_add(student=student, saved_list=saved, lecture_id=lecture.id)
+        question = Question.objects.create(
+            course=course,
+            lecture=lecture,
+            author=student,
+            title="Schema question",
+            status="published",
+        )
+        answer = Answer.objects.create(
+            question=question,
+            author=instructor,
+            body="Schema answer",
+            status="published",
+            is_instructor_answer=True,
+        )
+        notify(
+            users=[student.pk],
+            kind="qa_answer",
+            title="Schema notification",
+            body="",
+            url="/",
+            data={},
+        )
+        notification = Notification.objects.get(user=student)
+    ids = {
+        "course_id": str(course.id),
+        "slug": course.slug,
+        "section_id": str(section.id),
+        "lecture_id": str(lecture.id),
+        "attachment_id": str(attachment.id),
+        "enrollment_id": enrollment.pk,
+        "code_id": code.pk,
+        "batch_id": str(batch.batch_id),
+        "invitation_id": invitation.pk,
+        "note_id": note.pk,
+        "list_id": saved.pk,
+        "item_id": item.pk,
+        "instructor_id": instructor.pk,
+        "question_id": question.pk,
+        "answer_id": answer.pk,
+        "notification_id": notification.pk,
+    }
+    users = {"student": student, "instructor": instructor, "owner": owner}
+    return school, users, ids
+
+
 @pytest.fixture
-def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
-    """``(role, headers, ids)`` for a student and an instructor of each school. Each school has
-    a published course with a section, a lecture, the student enrolled and one access code,
-    and the student has a note on the lecture and a list holding it; ``ids`` maps path
-    parameter names to those rows' ids (and the course's ``slug``)."""
+def actors(db, actor_rows) -> list[tuple[str, dict, dict]]:
+    """``(role, headers, ids)`` for a student, an instructor and an owner of each school
+    (``actor_rows``), each with an access token minted for this test."""
     result = []
-    for school in (tenant, other_tenant):
-        instructor = make_user(school, f"schema-instructor@{school.subdomain}.test", "instructor")
-        student = make_user(school, f"schema-student@{school.subdomain}.test")
-        owner = make_user(school, f"schema-owner@{school.subdomain}.test", "owner")
-        with in_tenant(school):
-            invitation = invitation_create(
-                email=f"schema-invitee@{school.subdomain}.test",
-                role="instructor",
-                invited_by=owner,
-            )
-            course = course_create(title="Schema course", published=True, created_by=instructor)
-            section = section_create(course=course, title="Schema section")
-            lecture = lecture_create(section=section, title="Schema lecture")
-            attachment = attachment_create(
-                lecture=lecture, file=SimpleUploadedFile("schema.txt", b"schema")
-            )
-            # A free preview awaiting media: the public preview answers its documented 409.
-            lecture.free_preview = True
-            lecture.save()
-            enrollment = Enrollment.objects.create(student=student, course=course)
-            batch = access_codes_create(course=course, quantity=1)
-            code = AccessCode.objects.get(batch_id=batch.batch_id)
-            # The student's own note and list with one item: answered 200/204 for the student,
-            # 404 for the instructor and the owner (no one else's rows are reachable).
-            note = note_create(student=student, lecture_id=lecture.id, body="Schema **note**")
-            saved = saved_list_create(student=student, name="Schema list")
-            item = saved_item_add(student=student, saved_list=saved, lecture_id=lecture.id)
-            question = Question.objects.create(
-                course=course,
-                lecture=lecture,
-                author=student,
-                title="Schema question",
-                status="published",
-            )
-            answer = Answer.objects.create(
-                question=question,
-                author=instructor,
-                body="Schema answer",
-                status="published",
-                is_instructor_answer=True,
-            )
-            notify(
-                users=[student.pk],
-                kind="qa_answer",
-                title="Schema notification",
-                body="",
-                url="/",
-                data={},
-            )
-            notification = Notification.objects.get(user=student)
-        ids = {
-            "course_id": str(course.id),
-            "slug": course.slug,
-            "section_id": str(section.id),
-            "lecture_id": str(lecture.id),
-            "attachment_id": str(attachment.id),
-            "enrollment_id": enrollment.pk,
-            "code_id": code.pk,
-            "batch_id": str(batch.batch_id),
-            "invitation_id": invitation.pk,
-            "note_id": note.pk,
-            "list_id": saved.pk,
-            "item_id": item.pk,
-            "instructor_id": instructor.pk,
-            "question_id": question.pk,
-            "answer_id": answer.pk,
-            "notification_id": notification.pk,
-        }
-        for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
+    for school, users, ids in actor_rows:
+        for role, user in users.items():
             token = TenantClient(school, user=user).tokens["access"]
             headers = {"Host": host_of(school), "Authorization": f"Bearer {token}"}
             result.append((role, headers, ids))
