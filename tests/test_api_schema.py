@@ -50,6 +50,7 @@ from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
 from notifications.models import Notification
 from notifications.services import notify
+from sso.services import provider_create
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
@@ -166,6 +167,13 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
                 data={},
             )
             notification = Notification.objects.get(user=student)
+            provider = provider_create(
+                kind="oidc",
+                name="Schema sign-in",
+                client_id="schema-client",
+                client_secret="schema-secret",
+                server_url="https://id.example.test",
+            )
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -183,6 +191,7 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "question_id": question.pk,
             "answer_id": answer.pk,
             "notification_id": notification.pk,
+            "provider_id": provider.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]
