@@ -1109,6 +1109,7 @@ def case_sso_dashboard(w):
 
 
 def case_sso_provider(w):
+    b_owner = _b_instructor_page(w)
     for url in (
         f"/dashboard/sso/{w['provider'].pk}/",
         f"/dashboard/sso/{w['provider'].pk}/delete/",
@@ -1116,23 +1117,24 @@ def case_sso_provider(w):
         data = {"name": "Hijack", "client_id": "x"}
         assert _to_login(_b_page(w, w["owner"]).post(url, data), url)
         # B's owner: A's provider id is an unknown id on B.
-        assert _b_instructor_page(w).post(url, data).status_code == 404
+        assert b_owner.post(url, data).status_code == 404
     assert _a_provider_unchanged(w)
 
 
 def case_sso_api(w):
     # A's JWTs are 401 on B; B's owner gets B's (empty) list and settings, 404 for A's id.
     pk = w["provider"].pk
+    b_owner = _b_owner(w)
     for url in ("/api/v1/school/sso/providers", "/api/v1/school/sso/settings"):
         assert w["jwt_i"].get(url).status_code == 401
         assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's API
-    assert _b_owner(w).get("/api/v1/school/sso/providers").json() == []
+    assert b_owner.get("/api/v1/school/sso/providers").json() == []
     detail = f"/api/v1/school/sso/providers/{pk}"
     assert [
         w["jwt_i"].patch(detail, {"name": "Hijack"}, format="json").status_code,
-        _b_owner(w).get(detail).status_code,
-        _b_owner(w).patch(detail, {"name": "Hijack"}, format="json").status_code,
-        _b_owner(w).delete(detail).status_code,
+        b_owner.get(detail).status_code,
+        b_owner.patch(detail, {"name": "Hijack"}, format="json").status_code,
+        b_owner.delete(detail).status_code,
     ] == [401, 404, 404, 404]
     assert _a_provider_unchanged(w)
 

@@ -127,8 +127,10 @@ def test_another_schools_provider_is_unknown_here(tenant, other_tenant):
         ).status_code,
         _page(client, "post", f"/dashboard/sso/{theirs.pk}/delete/").status_code,
         _page(browser(tenant), "post", f"/sso/oidc/{theirs.provider_id}/login/").status_code,
+        _page(browser(tenant), "post", "/sso/github/login/").status_code,
+        _page(browser(tenant), "get", "/sso/github/login/callback/?code=x&state=y").status_code,
     ]
-    assert statuses == [404, 404, 404, 404]
+    assert statuses == [404, 404, 404, 404, 404, 404]
     assert _rows(other_tenant) == [("oidc", "Beta ID", "b", True)]
 
 

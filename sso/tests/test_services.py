@@ -202,3 +202,33 @@ def test_the_rotate_command_reencrypts_every_school(tenant, other_tenant):
                 assert (
                     secret_decrypt(IdentityProvider.objects.get().client_secret) == "s3cret-value"
                 )
+
+
+def test_github_answers_sign_in_with_the_primary_verified_address(tenant, rf):
+    # GitHub's /user and /user/emails answers (docs.github.com, "Get the authenticated user",
+    # "List email addresses for the authenticated user"), as allauth's GitHub client reads them.
+    from allauth.socialaccount.providers.github.provider import GitHubProvider
+
+    from sso.adapter import _display_name, _verified_email
+    from sso.providers import social_app
+
+    with in_tenant(tenant):
+        app = social_app(_oidc(kind="github", name="GitHub"))
+    request = rf.get("/sso/github/login/callback/")
+    data = {
+        "id": 583231,
+        "login": "octocat",
+        "name": "The Octocat",
+        "emails": [
+            {"email": "old@example.test", "verified": True, "primary": False},
+            {"email": "octocat@example.test", "verified": True, "primary": True},
+            {"email": "unverified@example.test", "verified": False, "primary": False},
+        ],
+    }
+    login = GitHubProvider(request, app=app).sociallogin_from_response(request, data)
+    unverified = GitHubProvider(request, app=app).sociallogin_from_response(
+        request, data | {"emails": [data["emails"][2]]}
+    )
+    assert (login.account.uid, _display_name(login)) == ("583231", "The Octocat")
+    assert _verified_email(login) == ("octocat@example.test", True)
+    assert _verified_email(unverified) == ("unverified@example.test", False)
