@@ -152,6 +152,10 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             if exc.code == "EMAIL_TAKEN":
                 form.add_error("email", "An account with this e-mail already exists. Log in?")
+            elif not exc.details:
+                # A refusal without a field (SSO_REQUIRED: students sign in through the
+                # school's providers).
+                form.add_error(None, exc.message)
             else:
                 for field, problems in exc.details.items():
                     target = "password1" if field == "password" else field

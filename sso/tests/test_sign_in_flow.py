@@ -46,6 +46,13 @@ def _start(client, provider, next_url="/my/courses/") -> str:
     return response["Location"]
 
 
+def refusal_of(response) -> bool:
+    """Whether the page shows the "students sign in with single sign-on" refusal as its
+    error (not only as the log-in page's notice)."""
+    html = response.content.decode()
+    return 'alert--error" role="alert">Students of this school sign in with single' in html
+
+
 def _get(client, url):
     response = client.get(path_of(url))
     connection.set_schema_to_public()
@@ -163,7 +170,7 @@ def test_required_sso_refuses_students_passwords_not_the_owners(tenant, issuers)
     response = page.post("/login/", {"username": "pupil@example.test", "password": PASSWORD})
     connection.set_schema_to_public()
     assert response.status_code == 200
-    assert "Students of this school sign in with single sign-on" in response.content.decode()
+    assert refusal_of(response)
     assert _signed_in_id(page, tenant) is None
     api = TenantClient(tenant)
     refused = api.post(
@@ -176,6 +183,13 @@ def test_required_sso_refuses_students_passwords_not_the_owners(tenant, issuers)
         format="json",
     )
     assert (signup.status_code, signup.json()["error"]["code"]) == (403, "SSO_REQUIRED")
+    signup_page = page.post(
+        "/signup/",
+        {"email": "new@example.test", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    connection.set_schema_to_public()
+    assert signup_page.status_code == 400
+    assert refusal_of(signup_page)
     with in_tenant(tenant):
         assert not User.objects.filter(email="new@example.test").exists()
 
