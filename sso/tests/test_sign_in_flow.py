@@ -228,3 +228,27 @@ def test_a_provider_that_cannot_be_reached_is_a_clear_502(tenant):
     assert response.status_code == 502
     assert "cannot be reached right now" in response.content.decode()
     assert _signed_in_id(client, tenant) is None
+
+
+def test_callbacks_count_in_the_log_in_rate_limits(tenant, issuers, monkeypatch):
+    # The password form's bucket of this e-mail, full: the provider's answer for that e-mail
+    # is refused with 429 before anyone is signed in, created or linked.
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "login_account", "1/min")
+    issuer = issuers[0]
+    provider = school_provider(tenant, issuer)
+    email = f"busy-{provider.pk}@example.test"
+    issuer.user_set("busy", email=email, email_verified=True)
+    guess = browser(tenant).post("/login/", {"username": email, "password": "wrong"})
+    connection.set_schema_to_public()
+    client = browser(tenant)
+
+    response = _get(client, issuer.authorize(_start(client, provider), "busy"))
+
+    assert guess.status_code == 200
+    assert (response.status_code, 1 <= int(response["Retry-After"]) <= 61) == (429, True)
+    assert _signed_in_id(client, tenant) is None
+    with in_tenant(tenant):
+        assert not User.objects.filter(email=email).exists()
+        assert not ExternalIdentity.objects.exists()
