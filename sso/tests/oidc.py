@@ -65,17 +65,24 @@ def issuers_start(stack: ExitStack, count: int) -> list[Issuer]:
     return issuers
 
 
+def oidc_provider(**fields) -> IdentityProvider:
+    """An enabled OpenID Connect provider of the current schema (``provider_create`` with
+    test values; ``fields`` override them)."""
+    values = {
+        "kind": "oidc",
+        "name": "Campus ID",
+        "client_id": "lectern",
+        "client_secret": "s3cret-value",
+        "server_url": "https://id.example.test/",
+    } | fields
+    return provider_create(**values)
+
+
 def school_provider(tenant, issuer: Issuer, *, name: str = "School ID") -> IdentityProvider:
     """An enabled OpenID Connect provider of ``tenant`` with its own client registered at
     ``issuer`` for the school's callback URL."""
     with in_tenant(tenant):
-        provider = provider_create(
-            kind="oidc",
-            name=name,
-            client_id="unregistered",
-            client_secret="unregistered",
-            server_url=issuer.url,
-        )
+        provider = oidc_provider(name=name, server_url=issuer.url)
         redirect_uri = f"http://{host_of(tenant)}{callback_url(provider)}"
     client = issuer.client_register(redirect_uri)
     with in_tenant(tenant):

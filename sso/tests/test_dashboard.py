@@ -8,7 +8,7 @@ from django.db import connection
 
 from sso.crypto import secret_decrypt
 from sso.models import IdentityProvider, SsoSettings
-from sso.services import provider_create
+from sso.tests.oidc import oidc_provider
 from tenants.errors import ApplicationError
 from tenants.testing import browser, in_tenant, make_user
 from tests.xss import XSS_CORPUS, assert_inert
@@ -109,13 +109,7 @@ def test_invalid_input_is_shown_again_and_stores_nothing(tenant):
 
 def test_another_schools_provider_is_unknown_here(tenant, other_tenant):
     with in_tenant(other_tenant):
-        theirs = provider_create(
-            kind="oidc",
-            name="Beta ID",
-            client_id="b",
-            client_secret="b-secret",
-            server_url="https://id.beta.test",
-        )
+        theirs = oidc_provider(name="Beta ID", client_id="b")
     owner = make_user(tenant, "head@alpha.test", role="owner")
     client = browser(tenant, owner)
     with in_tenant(tenant):
@@ -154,15 +148,7 @@ def test_display_names_are_inert_everywhere_they_are_shown(tenant):
     with in_tenant(tenant):
         for payload in XSS_CORPUS:
             try:
-                providers.append(
-                    provider_create(
-                        kind="oidc",
-                        name=payload[:60],
-                        client_id="c",
-                        client_secret="s",
-                        server_url="https://id.example.test",
-                    )
-                )
+                providers.append(oidc_provider(name=payload[:60]))
             except ApplicationError:
                 continue  # blank or with control characters: refused, never shown
     assert len(providers) >= len(XSS_CORPUS) - 2

@@ -15,31 +15,20 @@ from sso.selectors import sso_required
 from sso.services import (
     SignInRefused,
     identity_sign_in,
-    provider_create,
     provider_delete,
     provider_update,
     sso_settings_update,
 )
+from sso.tests.oidc import oidc_provider
 from tenants.errors import ApplicationError, Conflict
 from tenants.testing import in_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def _oidc(**fields) -> IdentityProvider:
-    values = {
-        "kind": "oidc",
-        "name": "Campus ID",
-        "client_id": "lectern",
-        "client_secret": "s3cret-value",
-        "server_url": "https://id.example.test/",
-    } | fields
-    return provider_create(**values)
-
-
 def test_a_secret_is_stored_encrypted_and_rotates_with_a_fallback_key(tenant):
     with in_tenant(tenant):
-        provider = _oidc()
+        provider = oidc_provider()
         stored = IdentityProvider.objects.values_list("client_secret", flat=True).get()
     assert "s3cret-value" not in stored
     assert secret_decrypt(stored) == "s3cret-value"
@@ -74,18 +63,18 @@ def test_a_secret_is_stored_encrypted_and_rotates_with_a_fallback_key(tenant):
 def test_invalid_provider_fields_are_refused_and_nothing_is_stored(tenant, fields, field):
     with in_tenant(tenant):
         with pytest.raises(ApplicationError) as caught:
-            _oidc(**fields)
+            oidc_provider(**fields)
         assert (caught.value.code, list(caught.value.details)) == ("VALIDATION_ERROR", [field])
         assert not IdentityProvider.objects.exists()
 
 
 def test_kinds_fix_their_issuer_and_one_github_per_school(tenant):
     with in_tenant(tenant):
-        google = _oidc(kind="google", server_url="https://evil.test")
-        github = _oidc(kind="github", server_url="https://evil.test")
-        loopback = _oidc(server_url="http://localhost:9/.well-known/openid-configuration")
+        google = oidc_provider(kind="google", server_url="https://evil.test")
+        github = oidc_provider(kind="github", server_url="https://evil.test")
+        loopback = oidc_provider(server_url="http://localhost:9/.well-known/openid-configuration")
         with pytest.raises(Conflict) as caught:
-            _oidc(kind="github")
+            oidc_provider(kind="github")
         assert caught.value.code == "SSO_PROVIDER_EXISTS"
         assert IdentityProvider.objects.count() == 3
     assert (google.server_url, github.server_url, loopback.server_url) == (
@@ -98,7 +87,7 @@ def test_kinds_fix_their_issuer_and_one_github_per_school(tenant):
 
 def test_an_update_keeps_the_secret_unless_one_is_given(tenant):
     with in_tenant(tenant):
-        provider = _oidc()
+        provider = oidc_provider()
         before = provider.client_secret
         provider_update(provider=provider, name="New name", client_secret="")
         assert IdentityProvider.objects.get().client_secret == before
@@ -115,7 +104,7 @@ def test_requiring_sso_needs_an_enabled_provider(tenant):
             sso_settings_update(require_sso_for_students=True)
         assert caught.value.code == "SSO_NOT_CONFIGURED"
         assert not SsoSettings.objects.exists()
-        provider = _oidc()
+        provider = oidc_provider()
         sso_settings_update(require_sso_for_students=True)
         assert sso_required()
         with pytest.raises(ApplicationError) as refused:
@@ -130,7 +119,7 @@ def test_requiring_sso_needs_an_enabled_provider(tenant):
 
 def test_sign_in_links_creates_and_refuses(tenant):
     with in_tenant(tenant):
-        provider = _oidc()
+        provider = oidc_provider()
         owner = make_user(tenant, "boss@example.test", role="owner")
         linked = identity_sign_in(
             provider=provider, subject="1", email="BOSS@example.test", email_verified=True
@@ -162,9 +151,9 @@ def test_sign_in_links_creates_and_refuses(tenant):
 def test_buttons_list_enabled_providers_in_order(tenant, rf):
     with in_tenant(tenant):
         assert login_buttons(request=rf.get("/login/")) is None
-        first = _oidc(name="First")
-        _oidc(name="Off", enabled=False)
-        github = _oidc(kind="github", name="GitHub")
+        first = oidc_provider(name="First")
+        oidc_provider(name="Off", enabled=False)
+        github = oidc_provider(kind="github", name="GitHub")
         options = login_buttons(request=rf.get("/login/"))
     assert options == {
         "buttons": [
@@ -191,7 +180,7 @@ def test_the_demo_school_gets_its_disabled_provider_once(tenant):
 def test_the_rotate_command_reencrypts_every_school(tenant, other_tenant):
     for school in (tenant, other_tenant):
         with in_tenant(school):
-            _oidc()
+            oidc_provider()
     with override_settings(
         SSO_SECRET_KEY="rotated", SSO_SECRET_KEY_FALLBACKS=[settings.SSO_SECRET_KEY]
     ):
@@ -213,7 +202,7 @@ def test_github_answers_sign_in_with_the_primary_verified_address(tenant, rf):
     from sso.providers import social_app
 
     with in_tenant(tenant):
-        app = social_app(_oidc(kind="github", name="GitHub"))
+        app = social_app(oidc_provider(kind="github", name="GitHub"))
     request = rf.get("/sso/github/login/callback/")
     data = {
         "id": 583231,

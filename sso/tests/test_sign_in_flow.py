@@ -15,8 +15,8 @@ from django.db import connection
 
 from sso.models import ExternalIdentity
 from sso.providers import login_url
-from sso.services import provider_create, provider_update, sso_settings_update
-from sso.tests.oidc import issuers_start, path_of, school_provider
+from sso.services import provider_update, sso_settings_update
+from sso.tests.oidc import issuers_start, oidc_provider, path_of, school_provider
 from tenants.testing import PASSWORD, TenantClient, browser, in_tenant, make_user
 
 User = get_user_model()
@@ -215,13 +215,7 @@ def test_required_sso_refuses_students_passwords_not_the_owners(tenant, issuers)
 def test_a_provider_that_cannot_be_reached_is_a_clear_502(tenant):
     with in_tenant(tenant):
         # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-        provider = provider_create(
-            kind="oidc",
-            name="Down ID",
-            client_id="c",
-            client_secret="s",
-            server_url="http://127.0.0.1:9",
-        )
+        provider = oidc_provider(name="Down ID", server_url="http://127.0.0.1:9")
     client = browser(tenant)
     response = client.post(login_url(provider), {"next": "/my/courses/"})
     connection.set_schema_to_public()
