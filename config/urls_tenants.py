@@ -36,12 +36,15 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("search.api.urls")),
     path("", include("recommendations.api.urls")),
+    path("", include("sso.api.urls")),
 ]
 
 urlpatterns = [
     path("", catalog_views.home, name="tenant-home"),
     # The student site: log-in, sign-up, password reset, redeem, my courses, course, lecture.
     path("", include("enrollment.web.urls")),
+    # Single sign-on: the school's providers' sign-in and callback URLs (/sso/...).
+    path("", include("sso.urls")),
     path("accounts/<int:user_id>/avatar", account_views.avatar, name="account-avatar"),
     # Public pages: course pages by slug (after the student's /courses/<uuid>/), instructors,
     # sitemap.xml, robots.txt.
@@ -61,6 +64,8 @@ urlpatterns = [
     path("", include("notifications.web.urls")),
     # The course announcements page of the dashboard.
     path("dashboard/", include("notifications.dashboard.urls")),
+    # The Single sign-on page of the dashboard (the school's providers, owner only).
+    path("dashboard/", include("sso.dashboard.urls")),
     # The search results page (the header's search box submits to it).
     path("", include("search.web.urls")),
     path("api/v1/", include(api_v1)),

@@ -11,13 +11,19 @@ from courses.pages import error_page
 from tenants.errors import NotFound
 
 
-def instructor_required(view=None, *, owner_only: bool = False):
+def instructor_required(
+    view=None,
+    *,
+    owner_only: bool = False,
+    owner_message: str = "Only the school's owner can change its branding.",
+):
     """Decorator of a dashboard page (session authentication in the school's schema).
 
     An anonymous visitor is sent to ``/login/?next=<page>``; a student (or an instructor on an
-    ``owner_only`` page) gets the 403 page; owners and instructors (``User.is_instructor``) get
-    the view. A ``NotFound`` raised by a selector or service inside the view (an unknown id, or
-    one of another course or school) answers the 404 page, as an unknown URL does.
+    ``owner_only`` page, told ``owner_message``) gets the 403 page; owners and instructors
+    (``User.is_instructor``) get the view. A ``NotFound`` raised by a selector or service inside
+    the view (an unknown id, or one of another course or school) answers the 404 page, as an
+    unknown URL does.
     """
 
     def decorate(func):
@@ -29,7 +35,7 @@ def instructor_required(view=None, *, owner_only: bool = False):
             if not user.is_instructor:
                 return _forbidden(request, "The dashboard is for the school's instructors.")
             if owner_only and user.role != get_user_model().Role.OWNER:
-                return _forbidden(request, "Only the school's owner can change its branding.")
+                return _forbidden(request, owner_message)
             try:
                 return func(request, *args, **kwargs)
             except NotFound as exc:

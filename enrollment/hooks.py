@@ -96,3 +96,9 @@ signed-in account, in the school's schema: each receiver returns ``None`` or a r
 cards ``{"id": str, "title": str, "courses": [card]}`` shown under the student's courses, a card
 as ``catalog.hooks`` describes it (rendered by ``templates/courses/_course_row.html``).
 Connected by ``recommendations`` ("Recommended for you")."""
+
+login_options = Hook("login_options", payload=("request",))
+"""Collected by the log-in and sign-up pages (``enrollment.web.views``), in the school's schema:
+each receiver returns ``None`` or ``{"buttons": [{"name": str, "url": str}], "notice": str or
+None}``: buttons that POST (with the CSRF token and ``next``) to ``url`` to sign in another way,
+and a sentence shown above the password form. Connected by ``sso`` (the school's providers)."""

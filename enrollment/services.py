@@ -33,7 +33,7 @@ from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.captions import PublishedTrack, captions_published
 from media_pipeline.delivery import MediaAccess, media_access_issue
-from tenants.accounts.services import user_create, user_password_check
+from tenants.accounts.services import password_sign_in_guards, user_create, user_password_check
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.links import tenant_url
 from tenants.mail import Unsubscribe, mail_send
@@ -752,9 +752,13 @@ def student_signup(*, email: str, password: str, name: str = ""):
     """Create a student account of the current school (``tenants.accounts.services.
     user_create``: the same checks and errors, 400 ``VALIDATION_ERROR``, 409 ``EMAIL_TAKEN``)
     and, after the commit, queue ``enrollment.tasks.welcome_email_send`` for it. Returns the
-    account. A broker that cannot be reached is logged, not raised: the account exists."""
+    account. A broker that cannot be reached is logged, not raised: the account exists. An
+    ``ApplicationError`` of ``tenants.accounts.services.password_sign_in_guards`` (403
+    ``SSO_REQUIRED`` when the school signs students in through its providers only) is raised
+    before anything is created."""
     from enrollment.tasks import welcome_email_send as send_task
 
+    password_sign_in_guards.send(role=User.Role.STUDENT)
     with transaction.atomic():
         user = user_create(email=email, password=password, name=name, role=User.Role.STUDENT)
         transaction.on_commit(

@@ -136,6 +136,25 @@ class InstructorApiView(TenantApiView):
     permission_classes = [permissions.IsAuthenticated, IsInstructor]
 
 
+class IsOwner(permissions.BasePermission):
+    """The school's owner; the 403 message is the view's ``owner_message``."""
+
+    message = "Only the school's owner can do this."
+
+    def has_permission(self, request, view) -> bool:
+        self.message = getattr(view, "owner_message", self.message)
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == user.Role.OWNER)
+
+
+class OwnerApiView(TenantApiView):
+    """A tenant API view for the school's owner only (403 ``owner_message`` for instructors
+    and students)."""
+
+    permission_classes = [permissions.IsAuthenticated, IsOwner]
+    owner_message = "Only the school's owner can do this."
+
+
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """``handler404`` for both urlconfs: the API.md error body, never an HTML page."""
     return error_response(request, status=404, code="NOT_FOUND", message="Not found.")

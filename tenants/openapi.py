@@ -50,7 +50,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     "INVALID_PASSWORD, INVALID_TOKEN, CANNOT_FOLLOW_SELF or LIST_NOT_EDITABLE.",
     401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED (token invalid, expired or of another "
     "school).",
-    403: "PERMISSION_DENIED (role) or NOT_ENROLLED.",
+    403: "PERMISSION_DENIED (role), NOT_ENROLLED or SSO_REQUIRED (a student's password while "
+    "the school requires single sign-on).",
     404: "NOT_FOUND (unknown id or one of another school), UNKNOWN_HOST, INVALID_CODE.",
     405: "METHOD_NOT_ALLOWED.",
     409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
@@ -70,7 +71,7 @@ RETRY_AFTER_HEADER: dict[str, Any] = {
 
 # Statuses beyond the common ones, by (method, path) (docs/API.md tables).
 EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
-    ("post", "/api/v1/auth/register"): {409, 429},
+    ("post", "/api/v1/auth/register"): {403, 409, 429},
     ("patch", "/api/v1/auth/me"): {400},
     # DELETE bodies are left out of the document by drf-spectacular: {password} (API.md).
     ("delete", "/api/v1/auth/me"): {400, 409, 415, 429},
@@ -78,7 +79,7 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/auth/email"): {409, 429},
     ("post", "/api/v1/auth/logout"): {401},
     ("post", "/api/v1/auth/password-reset"): {429},
-    ("post", "/api/v1/auth/token"): {401, 429},
+    ("post", "/api/v1/auth/token"): {401, 403, 429},
     ("post", "/api/v1/auth/token/refresh"): {401},
     ("delete", "/api/v1/courses/{course_id}"): {409},
     ("post", "/api/v1/students/enroll"): {409, 410, 429},
@@ -98,6 +99,9 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/lectures/{lecture_id}/captions/upload"): {409},
     ("post", "/api/v1/lectures/{lecture_id}/captions/transcribe"): {409},
     ("get", "/api/v1/lectures/{lecture_id}/captions/vtt"): {409},
+    # Single sign-on: 409 SSO_PROVIDER_EXISTS (a second GitHub), SSO_NOT_CONFIGURED.
+    ("post", "/api/v1/school/sso/providers"): {409},
+    ("patch", "/api/v1/school/sso/settings"): {409},
 }
 
 

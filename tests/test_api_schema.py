@@ -50,6 +50,7 @@ from enrollment.models import AccessCode, Enrollment
 from enrollment.services import access_codes_create
 from notifications.models import Notification
 from notifications.services import notify
+from sso.services import provider_create
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
@@ -197,6 +198,13 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
             data={},
         )
         notification = Notification.objects.get(user=student)
+        provider = provider_create(
+            kind="oidc",
+            name="Schema sign-in",
+            client_id="schema-client",
+            client_secret="schema-secret",
+            server_url="https://id.example.test",
+        )
     ids = {
         "course_id": str(course.id),
         "slug": course.slug,
@@ -214,6 +222,7 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
         "question_id": question.pk,
         "answer_id": answer.pk,
         "notification_id": notification.pk,
+        "provider_id": provider.pk,
     }
     users = {"student": student, "instructor": instructor, "owner": owner}
     return school, users, ids

@@ -116,6 +116,27 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "admin/": Exempt("the school admin is for staff accounts"),
     "dashboard/logo": PUBLIC,
     "dashboard/branding/": Exempt("school-wide, owner only (courses/tests/test_dashboard.py)"),
+    **{
+        route: Exempt("the school's sign-in providers, owner only (sso/tests)")
+        for route in (
+            "dashboard/sso/",
+            "dashboard/sso/settings/",
+            "dashboard/sso/<int:provider_id>/",
+            "dashboard/sso/<int:provider_id>/delete/",
+            "api/v1/school/sso/providers",
+            "api/v1/school/sso/providers/<int:provider_id>",
+            "api/v1/school/sso/settings",
+        )
+    },
+    **{
+        route: Exempt("single sign-on of the student site (sso/tests): no course in it")
+        for route in (
+            "sso/oidc/<str:provider_id>/login/",
+            "sso/oidc/<str:provider_id>/login/callback/",
+            "sso/github/login/",
+            "sso/github/login/callback/",
+        )
+    },
     "dashboard/courses/new/": Exempt("creates a course of the caller's own"),
     "api/v1/uploads/<uuid:upload_id>": Exempt(
         "an upload is its creator's alone (media_pipeline/tests/test_tus_api.py); creating one "

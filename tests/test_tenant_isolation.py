@@ -52,6 +52,8 @@ from notifications.models import Announcement, Notification
 from notifications.selectors import wants as notification_wants
 from notifications.services import notify
 from recommendations import services as recommendation_services
+from sso import services as sso_services
+from sso.models import IdentityProvider
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
 from tenants.mail import unsubscribe_token
@@ -129,6 +131,14 @@ def world(tenant, other_tenant):
         )
         notification = Notification.objects.get(user=student_a)
         unsubscribe_link = unsubscribe_token(user_id=student_a.pk, kind="announcement")
+    with in_tenant(tenant):
+        provider = sso_services.provider_create(
+            kind="oidc",
+            name="Alpha sign-in",
+            client_id="alpha-client-id",
+            client_secret="alpha-client-secret",
+            server_url="https://id.alpha.test",
+        )
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -157,6 +167,7 @@ def world(tenant, other_tenant):
         "certificate": certificate,
         "notification": notification,
         "unsubscribe_token": unsubscribe_link,
+        "provider": provider,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -1077,6 +1088,67 @@ def _dashboard_case(route):
     return case
 
 
+def _a_provider_unchanged(w) -> bool:
+    with in_tenant(w["tenant"]):
+        return IdentityProvider.objects.filter(
+            pk=w["provider"].pk, name="Alpha sign-in", client_id="alpha-client-id", enabled=True
+        ).exists()
+
+
+def case_sso_dashboard(w):
+    # A's owner session on B is anonymous there; B's owner sees B's (empty) page, never A's.
+    for url in ("/dashboard/sso/", "/dashboard/sso/settings/"):
+        assert _to_login(_b_page(w, w["owner"]).post(url, {"name": "Hijack"}), url)
+    page = _b_instructor_page(w).get("/dashboard/sso/")
+    assert (page.status_code, b"Alpha" in page.content, b"alpha-client" in page.content) == (
+        200,
+        False,
+        False,
+    )
+    assert _a_provider_unchanged(w)
+
+
+def case_sso_provider(w):
+    b_owner = _b_instructor_page(w)
+    for url in (
+        f"/dashboard/sso/{w['provider'].pk}/",
+        f"/dashboard/sso/{w['provider'].pk}/delete/",
+    ):
+        data = {"name": "Hijack", "client_id": "x"}
+        assert _to_login(_b_page(w, w["owner"]).post(url, data), url)
+        # B's owner: A's provider id is an unknown id on B.
+        assert b_owner.post(url, data).status_code == 404
+    assert _a_provider_unchanged(w)
+
+
+def case_sso_api(w):
+    # A's JWTs are 401 on B; B's owner gets B's (empty) list and settings, 404 for A's id.
+    pk = w["provider"].pk
+    b_owner = _b_owner(w)
+    for url in ("/api/v1/school/sso/providers", "/api/v1/school/sso/settings"):
+        assert w["jwt_i"].get(url).status_code == 401
+        assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's API
+    assert b_owner.get("/api/v1/school/sso/providers").json() == []
+    detail = f"/api/v1/school/sso/providers/{pk}"
+    assert [
+        w["jwt_i"].patch(detail, {"name": "Hijack"}, format="json").status_code,
+        b_owner.get(detail).status_code,
+        b_owner.patch(detail, {"name": "Hijack"}, format="json").status_code,
+        b_owner.delete(detail).status_code,
+    ] == [401, 404, 404, 404]
+    assert _a_provider_unchanged(w)
+
+
+def case_sso_sign_in(w):
+    # A's provider does not exist on B's host: its sign-in and callback URLs are 404 there.
+    pid = w["provider"].provider_id
+    for url in (f"/sso/oidc/{pid}/login/", f"/sso/oidc/{pid}/login/callback/?code=x&state=y"):
+        assert _b_page(w, w["student"]).get(url).status_code == 404
+        assert _b_page(w).post(url).status_code == 404
+    for url in ("/sso/github/login/", "/sso/github/login/callback/?code=x&state=y"):
+        assert _b_page(w).post(url).status_code == 404
+
+
 def case_dashboard_thumbnail(w):
     url = f"/dashboard/courses/{w['course'].id}/thumbnail"
     assert _b_page(w, w["owner"]).get(url).status_code == 404
@@ -1409,6 +1481,17 @@ CASES = {
     "api/v1/recommendations/for-you": case_recommendations,
     "api/v1/recommendations/similar/<uuid:course_id>": case_recommendations,
     "api/v1/recommendations/trending": case_recommendations,
+    "dashboard/sso/": case_sso_dashboard,
+    "dashboard/sso/settings/": case_sso_dashboard,
+    "dashboard/sso/<int:provider_id>/": case_sso_provider,
+    "dashboard/sso/<int:provider_id>/delete/": case_sso_provider,
+    "sso/oidc/<str:provider_id>/login/": case_sso_sign_in,
+    "sso/oidc/<str:provider_id>/login/callback/": case_sso_sign_in,
+    "sso/github/login/": case_sso_sign_in,
+    "sso/github/login/callback/": case_sso_sign_in,
+    "api/v1/school/sso/providers": case_sso_api,
+    "api/v1/school/sso/providers/<int:provider_id>": case_sso_api,
+    "api/v1/school/sso/settings": case_sso_api,
 }
 
 
@@ -1610,6 +1693,19 @@ TENANT_SWEEP: dict[str, Entry] = {
         frozenset({"OPTIONS"}), "OPTIONS describes the public operation, no data"
     ),
     "search/": Entry(PAGE, "the search page of B's school: its form, B's results only"),
+    # Single sign-on (sso/): A's provider ids are unknown on B (404), B has no GitHub
+    # provider (404); the dashboard page is owner only (A's sessions are anonymous on B).
+    "sso/oidc/<str:provider_id>/login/": Entry(),
+    "sso/oidc/<str:provider_id>/login/callback/": Entry(),
+    "sso/github/login/": Entry(),
+    "sso/github/login/callback/": Entry(),
+    "dashboard/sso/": Entry(),
+    "dashboard/sso/settings/": Entry(),
+    "dashboard/sso/<int:provider_id>/": Entry(),
+    "dashboard/sso/<int:provider_id>/delete/": Entry(),
+    "api/v1/school/sso/providers": Entry(),
+    "api/v1/school/sso/providers/<int:provider_id>": Entry(),
+    "api/v1/school/sso/settings": Entry(),
     "api/schema/": Entry(PAGE, "the OpenAPI document is the same on every host, no data"),
     "api/docs/": Entry(PAGE, "Swagger UI page, the same on every host, no data"),
     **{route: Entry() for route in DASHBOARD_ROUTES},
@@ -1692,6 +1788,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "answer_id": lambda a: [str(a.answer_id)],
     "certificate_id": lambda a: [a.certificate_id],
     "notification_id": lambda a: [str(a.notification_id)],
+    "provider_id": lambda a: [str(a.provider_id), f"p{a.provider_id}"],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1723,6 +1820,7 @@ class ASide:
     certificate_id: str = ""
     notification_id: int = 0
     unsubscribe_token: str = ""
+    provider_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1782,6 +1880,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         certificate_id=world["certificate"].id.hex,
         notification_id=world["notification"].pk,
         unsubscribe_token=world["unsubscribe_token"],
+        provider_id=world["provider"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -1846,6 +1945,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             reset_link[1],
             world["invitation_token"],
             world["unsubscribe_token"],
+            "alpha-client-id",
             "invitee-x@alpha.test",
             "Alpha question",
             "Alpha answer",

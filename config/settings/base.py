@@ -71,6 +71,14 @@ TENANT_APPS = [
     "notifications",
     "search",
     "recommendations",
+    # Single sign-on per school (sso): allauth's OAuth 2.0 / OpenID Connect clients, with each
+    # school's providers read from its own schema (sso.adapter).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+    "sso",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -129,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # allauth's per-request state (its providers' log-in and callback views need it).
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -366,6 +376,38 @@ AUTH_PASSWORD_VALIDATORS = [
     # Not a rule: a password change blacklists the account's refresh tokens (docs/API.md).
     {"NAME": "tenants.accounts.passwords.PasswordChangeEndsTokens"},
 ]
+
+# --- Single sign-on (sso) -------------------------------------------------------------------------
+
+# allauth is only the OAuth 2.0 / OpenID Connect client: the providers are each school's rows
+# (sso.models.IdentityProvider, read by sso.adapter.SchoolSocialAccountAdapter, never SocialApp
+# or django.contrib.sites), and the adapter signs the person in itself (sso.services), so
+# allauth's own account pages, e-mail addresses and stored tokens are not used.
+SOCIALACCOUNT_ADAPTER = "sso.adapter.SchoolSocialAccountAdapter"
+# The log-in buttons POST (with the CSRF token) to the provider's log-in URL; a GET shows a
+# confirmation page, so a link elsewhere cannot start a sign-in.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_AUTO_SIGNUP = False
+# GitHub: read the account's addresses with their "verified" flags (/user/emails).
+SOCIALACCOUNT_QUERY_EMAIL = True
+# Seconds each request to a provider (discovery, token, user info, keys) may take.
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.int("SSO_HTTP_TIMEOUT", default=5)
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True},
+    "github": {"SCOPE": ["read:user", "user:email"]},
+}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+# Client secrets of the schools' providers are stored encrypted (Fernet, sso.crypto) with a key
+# derived from SSO_SECRET_KEY (default: derived from SECRET_KEY). To rotate, set the new key and
+# list the old one in SSO_SECRET_KEY_FALLBACKS (comma-separated), then run
+# `manage.py sso_secrets_rotate` (every school's secrets re-encrypted with the new key), then
+# drop the fallback.
+SSO_SECRET_KEY = env("SSO_SECRET_KEY", default=f"sso:{SECRET_KEY}")
+SSO_SECRET_KEY_FALLBACKS = env.list("SSO_SECRET_KEY_FALLBACKS", default=[])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,7 +4,13 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from tenants.accounts.forms import NewPasswordForm
-from tenants.accounts.services import AVATAR_BOX, BIO_MAX_CHARS, time_zone_names
+from tenants.accounts.services import (
+    AVATAR_BOX,
+    BIO_MAX_CHARS,
+    password_sign_in_guards,
+    time_zone_names,
+)
+from tenants.errors import ApplicationError
 from tenants.images import ImageRejected, image_reencode
 
 
@@ -26,6 +32,16 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+    def confirm_login_allowed(self, user) -> None:
+        """Django's check (active accounts only), then ``password_sign_in_guards``, whose
+        refusal (e.g. a school that signs students in through its providers only) becomes the
+        form's error; it runs only once the password matched."""
+        super().confirm_login_allowed(user)
+        try:
+            password_sign_in_guards.send(role=user.role)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code.lower()) from exc
 
 
 class SignupForm(NewPasswordForm):

@@ -27,7 +27,7 @@ from courses.models import Lecture
 from courses.pages import error_page
 from courses.selectors import lecture_hidden
 from enrollment import services
-from enrollment.hooks import course_viewed, lecture_panels, my_courses_sections
+from enrollment.hooks import course_viewed, lecture_panels, login_options, my_courses_sections
 from enrollment.selectors import (
     is_enrolled,
     published_course_outline,
@@ -81,6 +81,12 @@ def _rate_limited(response: HttpResponse, seconds: int) -> HttpResponse:
     return response
 
 
+def _login_options(request: HttpRequest) -> list[dict]:
+    """The other ways to sign in (``enrollment.hooks.login_options``), for the log-in and
+    sign-up pages."""
+    return [option for option in login_options.collect(request=request) if option]
+
+
 def _safe_next(request: HttpRequest) -> str | None:
     """The ``next`` parameter when it points at this host, else ``None``."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -98,6 +104,11 @@ class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     form_class = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["login_options"] = _login_options(self.request)
+        return context
 
     def post(self, request, *args, **kwargs):
         email = request.POST.get("username", "")
@@ -141,6 +152,10 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             if exc.code == "EMAIL_TAKEN":
                 form.add_error("email", "An account with this e-mail already exists. Log in?")
+            elif not exc.details:
+                # A refusal without a field (SSO_REQUIRED: students sign in through the
+                # school's providers).
+                form.add_error(None, exc.message)
             else:
                 for field, problems in exc.details.items():
                     target = "password1" if field == "password" else field
@@ -151,9 +166,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Welcome to {request.tenant.name}!")
             return redirect(_safe_next(request) or "web-my-courses")
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "web/signup.html", {"form": form, "next": _safe_next(request)}, status=status
-    )
+    context = {"form": form, "next": _safe_next(request), "login_options": _login_options(request)}
+    return render(request, "web/signup.html", context, status=status)
 
 
 class PasswordResetView(auth_views.PasswordResetView):

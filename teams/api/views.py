@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -10,23 +10,14 @@ from courses.pagination import Pagination
 from courses.selectors import course_get
 from teams import selectors, services
 from teams.models import Invitation
-from tenants.api import InstructorApiView, TenantApiView
+from tenants.api import InstructorApiView, OwnerApiView
 
 
-class IsOwner(permissions.BasePermission):
-    """The school's owner (API.md "Team": 403 for instructors and students)."""
+class TeamOwnerApiView(OwnerApiView):
+    """A tenant API view for the school's owner only (API.md "Team": 403 for instructors and
+    students)."""
 
-    message = "Only the school's owner manages the team."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == user.Role.OWNER)
-
-
-class OwnerApiView(TenantApiView):
-    """A tenant API view for the school's owner only."""
-
-    permission_classes = [permissions.IsAuthenticated, IsOwner]
+    owner_message = "Only the school's owner manages the team."
 
 
 class InvitationOutput(serializers.Serializer):
@@ -43,7 +34,7 @@ class InvitationOutput(serializers.Serializer):
         return services.invitation_status(invitation, now=self.context.get("now"))
 
 
-class InvitationApi(OwnerApiView):
+class InvitationApi(TeamOwnerApiView):
     """POST (invite) and GET (paginated list) /api/v1/school/invitations."""
 
     pagination_class = Pagination  # read by drf-spectacular: the 200 is the paginated envelope
@@ -67,7 +58,7 @@ class InvitationApi(OwnerApiView):
         return paginator.get_paginated_response(data)
 
 
-class InvitationRevokeApi(OwnerApiView):
+class InvitationRevokeApi(TeamOwnerApiView):
     """POST /api/v1/school/invitations/{id}/revoke (idempotent)."""
 
     @extend_schema(request=None, responses={200: InvitationOutput})

@@ -79,7 +79,9 @@ def user_create(*, email: str, password: str, name: str = "", role: str = User.R
 
 
 def user_authenticate(*, email: str, password: str):
-    """The active user of this schema with these credentials, else ``AuthenticationError``."""
+    """The active user of this schema with these credentials, else ``AuthenticationError``
+    (401 ``INVALID_CREDENTIALS``); an ``ApplicationError`` of ``password_sign_in_guards``
+    (e.g. 403 ``SSO_REQUIRED``) once the password matched."""
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None:
         # Hash anyway so an unknown e-mail costs the same time as a wrong password.
@@ -87,6 +89,7 @@ def user_authenticate(*, email: str, password: str):
         raise AuthenticationError("The e-mail or password is not correct.")
     if not user.check_password(password) or not user.is_active:
         raise AuthenticationError("The e-mail or password is not correct.")
+    password_sign_in_guards.send(role=user.role)
     return user
 
 
@@ -163,6 +166,14 @@ AVATAR_FOLDER = "avatars"
 #: never fail the caller. Connected by ``trust`` (the avatar is scored by the image
 #: moderation, which may remove it again with ``remove_avatar``).
 avatar_stored = Hook("avatar_stored", payload=("schema_name", "user_id", "key"))
+
+#: Sent before a password signs an account in or creates one: ``user_authenticate`` (the
+#: API's token endpoint) once the password matched, the student site's log-in form likewise,
+#: and ``enrollment.services.student_signup`` (web and API sign-up, ``role`` "student")
+#: before anything is created. Payload ``role`` (the account's ``User.Role`` value). A
+#: receiver refuses by raising ``ApplicationError`` (its message and code reach the person).
+#: Connected by ``sso`` (a school that requires single sign-on for students).
+password_sign_in_guards = Hook("password_sign_in_guards", payload=("role",))
 
 
 class InvalidPassword(ApplicationError):

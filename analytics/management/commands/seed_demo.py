@@ -53,6 +53,10 @@ SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
 INVITED = "invited@demo.test"
 CLASSMATE = ("classmate@demo.test", "demo-classmate-pass")
+# Single sign-on: an OpenID Connect provider of the demo school, disabled, pointing at the
+# oidc-provider-mock server of the development requirements (README, "Single sign-on": run
+# `.venv/bin/python -m oidc_provider_mock --port 9400`, then enable it on the dashboard).
+SSO_PROVIDER = ("Demo ID (local mock)", "http://localhost:9400", "lectern-demo", "demo-secret")
 
 
 class Command(BaseCommand):
@@ -107,6 +111,7 @@ class Command(BaseCommand):
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
             _demo_teams(owner=owner, course=course)
+            _demo_sso()
             _demo_engagement(student=student, course=course)
             _demo_trust(self, lecture=lecture)
             _demo_captions(self, lecture=lecture, owner=owner, video=video)
@@ -150,6 +155,8 @@ class Command(BaseCommand):
             f"/my/courses/ and 'Students also took' on each course page",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
             f"  Search:        http://{host}/search/?q=streaming   (top queries: Analytics)",
+            f"  Single sign-on: http://{host}/dashboard/sso/   (owner; '{SSO_PROVIDER[0]}' is "
+            f"disabled: start `python -m oidc_provider_mock --port 9400` and enable it)",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -483,6 +490,24 @@ def _demo_teams(*, owner, course) -> None:
     invitations = Invitation.objects.filter(email=INVITED)
     if not any(invitation_status(item) == "pending" for item in invitations):
         invitation_create(email=INVITED, role="instructor", invited_by=owner)
+
+
+def _demo_sso() -> None:
+    """The demo school's OpenID Connect provider (``SSO_PROVIDER``), disabled until the local
+    mock runs, so the dashboard's Single sign-on page shows a real row. Idempotent."""
+    from sso.models import IdentityProvider
+    from sso.services import provider_create
+
+    name, server_url, client_id, secret = SSO_PROVIDER
+    if not IdentityProvider.objects.filter(name=name).exists():
+        provider_create(
+            kind="oidc",
+            name=name,
+            client_id=client_id,
+            client_secret=secret,
+            server_url=server_url,
+            enabled=False,
+        )
 
 
 def _demo_engagement(*, student, course) -> None:
