@@ -36,6 +36,7 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("search.api.urls")),
     path("", include("recommendations.api.urls")),
+    path("", include("plans.api.urls")),
 ]
 
 urlpatterns = [
