@@ -414,3 +414,15 @@ def test_staff_see_plans_and_usage_and_assign_a_plan(staff_client, tenant, other
     assert tenant_plan(other_tenant) == plan
     assert "Starter" in plans_page
     assert school_usage(other_tenant).plan == plan
+
+
+def test_the_demo_school_gets_the_demo_plan_once(tenant):
+    from analytics.management.commands.seed_demo import _demo_plan
+
+    _demo_plan(tenant)
+    _demo_plan(tenant)
+
+    plan = tenant_plan(tenant)
+    assert (plan.slug, plan.storage_bytes, plan.transcode_minutes) == ("demo", 2 * 1024**3, 120)
+    assert (plan.courses, plan.students) == (20, 100)
+    assert SchoolPlan.objects.filter(tenant=tenant).count() == 1
