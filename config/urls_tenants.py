@@ -37,6 +37,7 @@ api_v1 = [
     path("", include("search.api.urls")),
     path("", include("recommendations.api.urls")),
     path("", include("sso.api.urls")),
+    path("", include("plans.api.urls")),
 ]
 
 urlpatterns = [

@@ -16,3 +16,7 @@ class CoursesConfig(AppConfig):
         hooks.upload_guards.connect(selectors.lecture_upload_guard)
         # Captions are made in the lecture's language, the course's (media_pipeline.captions).
         hooks.lecture_language.connect(selectors.lecture_language)
+        # The school's course count, for its plan's limit and usage page.
+        from plans.hooks import usage_measure
+
+        usage_measure.connect(selectors.courses_measure)

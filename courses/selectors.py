@@ -287,3 +287,9 @@ def lecture_hidden(*, course_id: UUID, lecture_id: UUID) -> bool:
     return Lecture.objects.filter(
         pk=lecture_id, section__course_id=course_id, hidden_by_platform=True
     ).exists()
+
+
+def courses_measure() -> dict[str, int]:
+    """``plans.hooks.usage_measure`` receiver: ``{"courses": n}``, every course of the school
+    whatever its status (what the plan's course limit counts)."""
+    return {"courses": Course.objects.count()}

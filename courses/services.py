@@ -31,6 +31,7 @@ from courses.images import image_delete, image_store
 from courses.models import Attachment, Course, Lecture, Section
 from media_pipeline.assets import assets_delete, video_create
 from media_pipeline.documents import document_create
+from plans.services import quota_enforce
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.middleware import tenant_host_cache_clear
 from tenants.models import Tenant
@@ -102,7 +103,9 @@ def course_create(
     given, becomes the course's first instructor. ``thumbnail`` is a cover image already
     re-encoded (``courses.images.image_reencode``, JPEG); it is stored under
     ``tenants/<schema>/thumbnails/`` and removed again if the insert fails. Raises
-    ``Conflict`` (409 ``SLUG_TAKEN``) for a ``slug`` another course of the school has.
+    ``Conflict`` (409 ``SLUG_TAKEN``) for a ``slug`` another course of the school has, and
+    ``plans.services.QuotaExceeded`` (403 ``QUOTA_EXCEEDED``) when the school already has as
+    many courses as its plan allows (counted under the school's courses lock).
     """
     unknown = set(fields) - set(COURSE_EDITABLE_FIELDS)
     if unknown:
@@ -111,6 +114,7 @@ def course_create(
     key = _image_store(thumbnail, folder="thumbnails", extension="jpg")
     try:
         with transaction.atomic():
+            quota_enforce(resource="courses", used=Course.objects.count, adding=1)
             if slug:
                 _slug_check(slug)
             course = Course.objects.create(

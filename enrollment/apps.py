@@ -12,6 +12,12 @@ class EnrollmentConfig(AppConfig):
 
         course_delete_guards.connect(course_delete_guard)
 
+        # The school's enrolled students, for its plan's limit and usage page.
+        from enrollment.services import students_measure
+        from plans.hooks import usage_measure
+
+        usage_measure.connect(students_measure)
+
         # Deleted lectures take their students' watch progress with them; the dashboard's
         # delete confirmation counts it beforehand.
         from courses.hooks import lecture_dependents_count, lectures_deleted

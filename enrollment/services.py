@@ -33,6 +33,7 @@ from enrollment.models import AccessCode, Enrollment, LectureProgress, new_batch
 from enrollment.selectors import course_has_enrollments, enrollment_get
 from media_pipeline.captions import PublishedTrack, captions_published
 from media_pipeline.delivery import MediaAccess, media_access_issue
+from plans.services import quota_enforce
 from tenants.accounts.services import password_sign_in_guards, user_create, user_password_check
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.links import tenant_url
@@ -132,6 +133,30 @@ def access_code_status(code: AccessCode, *, now: datetime | None = None) -> str:
     return "unused"
 
 
+def _students_quota_enforce(student_ids: list[int]) -> None:
+    """Refuse enrolling ``student_ids`` when those among them without an active enrollment
+    would take the school past its plan's students (``plans.services.quota_enforce``, 403
+    ``QUOTA_EXCEEDED``, under the school's students lock). Call inside the enrolling
+    transaction."""
+    active = Enrollment.objects.filter(revoked_at__isnull=True)
+    newcomers = set(student_ids) - set(
+        active.filter(student_id__in=student_ids).values_list("student_id", flat=True)
+    )
+    if newcomers:
+        quota_enforce(
+            resource="students",
+            used=active.values("student_id").distinct().count,
+            adding=len(newcomers),
+        )
+
+
+def students_measure() -> dict[str, int]:
+    """``plans.hooks.usage_measure`` receiver: ``{"students": n}``, the students with at least
+    one active (not revoked) enrollment (what the plan's student limit counts)."""
+    active = Enrollment.objects.filter(revoked_at__isnull=True)
+    return {"students": active.values("student_id").distinct().count()}
+
+
 def access_code_redeem(*, student, code: str) -> Enrollment:
     """Enroll ``student`` with a code: one conditional UPDATE plus the enrollment INSERT, in one
     transaction (ARCHITECTURE.md, Security rules).
@@ -139,9 +164,11 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
     Of any number of concurrent redemptions of one code exactly one wins
     (``enrollment/tests/test_concurrency.py``). Raises ``CodeError`` 404 ``INVALID_CODE``
     (malformed, unknown, another tenant's, revoked), 410 ``CODE_USED``, 410 ``CODE_EXPIRED``,
-    and ``Conflict`` 409 ``ALREADY_ENROLLED`` when the student is already actively enrolled in
-    the code's course; the code then stays unused. A student whose enrollment was revoked is
-    enrolled again by a new code: the enrollment is reinstated and now points at that code.
+    ``Conflict`` 409 ``ALREADY_ENROLLED`` when the student is already actively enrolled in
+    the code's course, and ``plans.services.QuotaExceeded`` 403 ``QUOTA_EXCEEDED`` when a
+    student not enrolled yet would pass the plan's students; the code then stays unused. A
+    student whose enrollment was revoked is enrolled again by a new code: the enrollment is
+    reinstated and now points at that code.
 
     On commit, ``enrollment.hooks.access_code_redeemed`` is fired (``analytics`` sends the
     school's dashboards a ``new_enrollment`` event).
@@ -162,6 +189,7 @@ def access_code_redeem(*, student, code: str) -> Enrollment:
         if row is None:
             raise _redeem_failure(digest if normalized else None, now)
         code_id, course_id = row
+        _students_quota_enforce([student.pk])
         try:
             with transaction.atomic():
                 enrollment = Enrollment.objects.create(
@@ -201,8 +229,12 @@ def enrollments_create(*, course: Course, student_ids: list[int]) -> dict[int, s
     On commit ``enrollment.hooks.enrollment_created`` is fired once per new or reinstated
     enrollment (``analytics`` sends the dashboards a ``new_enrollment`` event); the enrollment
     totals read the ``Enrollment`` rows, so they count these as any other.
+
+    Raises ``plans.services.QuotaExceeded`` 403 ``QUOTA_EXCEEDED`` (nobody enrolled) when the
+    students not enrolled yet would take the school past its plan's students.
     """
     ids = list(dict.fromkeys(student_ids))
+    _students_quota_enforce(ids)
     existing = {
         row.student_id: row
         for row in Enrollment.objects.filter(course=course, student_id__in=ids).only(
@@ -336,13 +368,15 @@ def enrollment_revoke(*, course: Course, enrollment_id: int) -> Enrollment:
 def enrollment_reinstate(*, course: Course, enrollment_id: int) -> Enrollment:
     """Give a revoked enrollment of ``course`` back its access; idempotent. The access code it
     came from, if revoked, stays revoked. Raises ``NotFound`` for an id that is not an
-    enrollment of ``course``."""
+    enrollment of ``course``, ``plans.services.QuotaExceeded`` 403 ``QUOTA_EXCEEDED`` when
+    the student has no other active enrollment and the school is at its plan's students."""
     with transaction.atomic():
         rows = list(
             Enrollment.objects.select_for_update()
             .filter(id=enrollment_id, course=course, revoked_at__isnull=False)
             .values_list("id", "student_id", "course_id")
         )
+        _students_quota_enforce([row[1] for row in rows])
         Enrollment.objects.filter(id__in=[row[0] for row in rows]).update(revoked_at=None)
         _enrollment_hooks_on_commit(enrollment_reinstated, rows)
     return _course_enrollment(course=course, enrollment_id=enrollment_id)

@@ -225,7 +225,17 @@ def document_convert_fail(*, asset_id: UUID | str, version: int, message: str) -
         asset.error = message
         asset.progress = 0.0
         asset.source_key = ""
-        asset.save(update_fields=["status", "error", "progress", "source_key", "updated_at"])
+        asset.source_bytes = 0
+        asset.save(
+            update_fields=[
+                "status",
+                "error",
+                "progress",
+                "source_key",
+                "source_bytes",
+                "updated_at",
+            ]
+        )
         asset_changed(asset, version=version, event="failed")
         if source:
             transaction.on_commit(partial(default_storage.delete, source))

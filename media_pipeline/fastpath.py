@@ -57,6 +57,7 @@ from media_pipeline.playlists import validate_media_path
 from media_pipeline.subtitles import CAPTIONS_DIR
 from media_pipeline.tokens import InvalidMediaToken, media_token_verify
 from media_pipeline.views import byte_range_parse
+from plans.metering import served_add
 from tenants.logs import request_context, request_log
 from tenants.metrics import request_observe
 from tenants.middleware import REQUEST_ID_PATTERN, tenant_cached, tenant_lookup
@@ -355,6 +356,11 @@ def _presigned_url(key: str) -> str:
 
 def _record(scope, answer: _Answer, status: int, seconds: float) -> None:
     method = scope["method"]
+    if method == "GET" and answer.size:
+        # What was sent, or what nginx sends for the X-Accel-Redirect (the same span). On S3
+        # the size is not known here (no HEAD per segment): those bytes are not counted.
+        start, end = answer.span if answer.span else (0, answer.size - 1)
+        served_add(answer.schema, end - start + 1)
     request_observe(method=method, route=ROUTE, status=status, seconds=seconds)
     with request_context(request_id=answer.request_id, tenant=answer.schema):
         request_log(method=method, route=ROUTE, status=status, seconds=seconds)

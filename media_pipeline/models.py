@@ -66,6 +66,10 @@ class MediaAsset(models.Model):
     version = models.PositiveIntegerField(default=0)
     # The source waiting for (or under) processing, and the version it will become.
     source_key = models.CharField(max_length=500, blank=True)
+    # Bytes of the accepted upload the asset keeps: its source file, or for a ready document
+    # the file converted from it; 0 once a failure removed it. The school's storage use
+    # (plans.hooks.usage_measure) is the sum of these plus the uploads in progress.
+    source_bytes = models.BigIntegerField(default=0)
     pending_version = models.PositiveIntegerField(default=0)
     # Seconds of the pending source (its transcode's time limit is scaled to it).
     source_duration = models.FloatField(null=True, blank=True)

@@ -23,13 +23,15 @@ from uuid import UUID
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from media_pipeline import hooks, ladder, previews, tracks
 from media_pipeline.leases import lease_alive, lease_held, leased, run_message, video_of
 from media_pipeline.models import MediaAsset
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
+from plans.selectors import current_tenant, month_usage
+from plans.services import QuotaExceeded, quota_enforce, transcode_seconds_add
 from tenants.metrics import transcode_failure_count, transcode_observe
 from tenants.storage import (
     lecture_version_prefix,
@@ -110,6 +112,35 @@ def asset_changed(asset: MediaAsset, *, version: int, event: str) -> None:
     hooks.asset_changed.send(**payload)
 
 
+def transcode_quota_refusal(asset: MediaAsset, *, seconds: float) -> str | None:
+    """Why transcoding ``seconds`` of source for ``asset`` would pass the plan's transcode
+    minutes this month, or ``None`` when it would not (or the plan has no such limit).
+
+    What counts: the month's transcoded seconds (``plans.models.UsageMonth``) plus the
+    sources of the school's other videos queued or processing now, which will count when
+    they are ready. Checked under the school's transcode lock until the caller's transaction
+    ends (``plans.services.quota_enforce``), so two sources finishing at once cannot both
+    take the last minutes."""
+
+    def minutes_used() -> float:
+        done, _ = month_usage(current_tenant())
+        in_flight = (
+            MediaAsset.objects.filter(
+                kind=MediaAsset.Kind.VIDEO, status__in=(Status.QUEUED, Status.PROCESSING)
+            )
+            .exclude(pk=asset.pk)
+            .aggregate(total=Sum("source_duration"))["total"]
+            or 0.0
+        )
+        return (done + in_flight) / 60
+
+    try:
+        quota_enforce(resource="transcode_minutes", used=minutes_used, adding=seconds / 60)
+    except QuotaExceeded as exc:
+        return f"{exc.message} The video was not processed: upload it again next month."
+    return None
+
+
 def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResult) -> int:
     """Make ``source_key`` the pending source of the lecture's video and queue its transcode.
 
@@ -118,8 +149,22 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
     outputs of a pending version this one supersedes (a run killed mid-copy leaves a partial
     ``v<N>``; a live run discards its own in ``_lecture_switch``). The task is sent on commit.
     Returns the pending version. Must run inside a transaction.
+
+    When the source would pass the plan's transcode minutes (``transcode_quota_refusal``)
+    nothing is queued: the video is ``failed`` with the reason as its ``error`` (a version
+    already playing keeps playing), ``source_key`` is deleted on commit and the previous
+    source stays; returns the unchanged pending version.
     """
     asset = video_of(lecture_id).select_for_update().get()
+    refusal = transcode_quota_refusal(asset, seconds=probe.duration)
+    if refusal is not None:
+        asset.status = Status.FAILED
+        asset.error = refusal
+        asset.progress = 0.0
+        asset.save(update_fields=["status", "error", "progress", "updated_at"])
+        transaction.on_commit(partial(default_storage.delete, source_key))
+        asset_changed(asset, version=asset.pending_version, event="rejected")
+        return asset.pending_version
     # One source per lecture: the new one replaces any earlier (pending or already encoded).
     replaced = asset.source_key
     superseded = asset.pending_version if asset.pending_version > asset.version else 0
@@ -271,7 +316,17 @@ def lecture_transcode_fail(*, lecture_id: UUID | str, version: int, message: str
         asset.error = message
         asset.progress = 0.0
         asset.source_key = ""
-        asset.save(update_fields=["status", "error", "progress", "source_key", "updated_at"])
+        asset.source_bytes = 0
+        asset.save(
+            update_fields=[
+                "status",
+                "error",
+                "progress",
+                "source_key",
+                "source_bytes",
+                "updated_at",
+            ]
+        )
         asset_changed(asset, version=version, event="failed")
         if newly_failed:
             transaction.on_commit(partial(transcode_failure_count, tenant=connection.schema_name))
@@ -472,6 +527,8 @@ def _lecture_switch(
         asset.renditions = renditions
         asset.duration = round(duration, 3)
         asset.save()
+        # Counted once per version: only the run holding the lease gets here, once.
+        transcode_seconds_add(seconds=asset.source_duration or duration)
         asset_changed(asset, version=version, event="ready")
         if previous and previous != version:
             old = lecture_version_prefix(schema, lecture_id, previous)

@@ -21,6 +21,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import OperationalError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from media_pipeline import upload_s3
@@ -29,6 +30,7 @@ from media_pipeline.hooks import upload_guards
 from media_pipeline.models import MediaAsset, Upload
 from media_pipeline.probe import MediaRejected, ProbeResult, probe, sniff_container
 from media_pipeline.transcoding import asset_changed, lecture_source_accept
+from plans.services import quota_enforce
 from tenants.errors import ApplicationError, Conflict, NotFound
 from tenants.metrics import upload_bytes_add
 from tenants.storage import lecture_prefix
@@ -139,6 +141,27 @@ def staging_remove(upload_id: UUID, schema_name: str, multipart_id: str = "") ->
         staging_path(upload_id, schema_name).unlink(missing_ok=True)
 
 
+def storage_measure() -> dict[str, int]:
+    """The school's storage use (``plans.hooks.usage_measure`` receiver):
+    ``{"storage_bytes": kept source files, "reserved_bytes": uploads in progress at their
+    Upload-Length}``. Both come from rows that change in the same transactions as the files
+    they describe (an upload's row goes when it finishes, expires, is terminated or refused;
+    ``MediaAsset.source_bytes`` is set and cleared with ``source_key``), so the figure cannot
+    drift from the files."""
+    stored = MediaAsset.objects.aggregate(total=Sum("source_bytes"))["total"] or 0
+    # An expired upload reserves nothing: its bytes go with the next expiry sweep.
+    reserved = (
+        Upload.objects.filter(expires_at__gt=timezone.now()).aggregate(total=Sum("length"))["total"]
+        or 0
+    )
+    return {"storage_bytes": int(stored), "reserved_bytes": int(reserved)}
+
+
+def _storage_in_use() -> int:
+    figures = storage_measure()
+    return figures["storage_bytes"] + figures["reserved_bytes"]
+
+
 def upload_create(
     *, user, length: int, metadata_header: str | None, body: UploadBody | None = None
 ) -> Upload:
@@ -152,10 +175,14 @@ def upload_create(
     the lecture's video ends ``failed`` with ``EMPTY_FILE``'s readable error, and the returned
     upload is no longer stored.
 
+    The upload reserves ``length`` bytes of the school's storage until it finishes, expires
+    or is terminated (``storage_measure``).
+
     Raises ``UploadError`` 413 ``UPLOAD_TOO_LARGE`` above UPLOAD_MAX_SIZE (Tus-Max-Size),
     400 ``VALIDATION_ERROR`` for missing metadata, ``NotFound`` for a lecture not in this tenant
     or one a ``media_pipeline.hooks.upload_guards`` receiver refuses (a course ``user`` does not
-    manage).
+    manage), ``plans.services.QuotaExceeded`` 413 ``QUOTA_EXCEEDED`` when the kept sources,
+    the uploads in progress and ``length`` together pass the plan's storage limit.
     """
     if length > settings.UPLOAD_MAX_SIZE:
         raise UploadError(
@@ -186,6 +213,9 @@ def upload_create(
         if asset is None:
             raise NotFound("Lecture not found, or it takes no media upload.")
         upload_guards.send(user=user, owner_id=lecture_id)
+        # Under the school's storage lock until this transaction ends (plans.services):
+        # concurrent creations are checked one after the other, each seeing those before it.
+        quota_enforce(resource="storage_bytes", used=_storage_in_use, adding=length, status=413)
         upload = Upload.objects.create(
             asset=asset,
             created_by=user,
@@ -441,8 +471,11 @@ def _upload_accept(upload: Upload, path: Path, *, store) -> None:
     upload.delete()
     if kind == MediaAsset.Kind.DOCUMENT:
         document_source_accept(asset_id=upload.asset_id, source_key=key)
-        return
-    lecture_source_accept(lecture_id=lecture_id, source_key=key, probe=result)
+    else:
+        lecture_source_accept(lecture_id=lecture_id, source_key=key, probe=result)
+    # The reservation (the upload's row) becomes the kept source's size, in one transaction;
+    # a source refused by the transcode quota was not kept and counts nothing.
+    MediaAsset.objects.filter(pk=upload.asset_id, source_key=key).update(source_bytes=upload.length)
 
 
 def _staging_to_storage(path: Path, key: str) -> None:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 from media_pipeline.playlists import rewrite_playlist, rewrite_storyboard, validate_media_path
 from media_pipeline.subtitles import CAPTIONS_DIR
 from media_pipeline.tokens import InvalidMediaToken, media_token_verify
+from plans.metering import served_add
 from tenants.middleware import error_response
 from tenants.storage import lecture_version_prefix
 
@@ -165,6 +166,8 @@ def _file(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
         return _private(response)
     start, end = byte_range if byte_range else (0, size - 1)
     length = end - start + 1
+    if request.method == "GET":
+        served_add(connection.schema_name, length)
     response = StreamingHttpResponse(
         _file_chunks(path, start, length),
         status=206 if byte_range else 200,

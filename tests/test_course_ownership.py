@@ -143,6 +143,7 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "is the guarded step"
     ),
     "api/v1/school/invitations": Exempt("school-wide, owner only (teams/tests)"),
+    "api/v1/school/usage": Exempt("school-wide, owner only (plans/tests)"),
     "api/v1/recommendations/for-you": Exempt(
         "the account's own recommendations (recommendations/tests): no course in it to manage"
     ),
@@ -193,6 +194,7 @@ OWNERSHIP: dict[str, Case | Exempt] = {
         "school-wide, owner only (teams/tests)"
     ),
     "dashboard/team/": Exempt("school-wide, owner only (teams/tests)"),
+    "dashboard/usage/": Exempt("school-wide, owner only (plans/tests)"),
     "dashboard/team/invitations/<int:invitation_id>/revoke/": Exempt(
         "school-wide, owner only (teams/tests)"
     ),

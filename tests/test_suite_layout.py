@@ -27,6 +27,7 @@ def test_every_project_app_is_in_testpaths():
         "community",
         "engagement",
         "trust",
+        "plans",
         "learning",
         "notifications",
         "search",

@@ -72,6 +72,7 @@ TASK_CASES = {
         "test_recommendations_interleaved_in_one_worker"
     ),
     "tenants.tasks.backup_scheduled": "test_backup_scheduled_holds_every_school",
+    "plans.tasks.served_bytes_collect": "test_served_bytes_collect_in_each_school",
 }
 
 
@@ -715,6 +716,35 @@ def test_notification_mails_send_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_served_bytes_collect_in_each_school(two_schools, celery_worker, django_db_blocker):
+    """Bytes served for A and for B, flushed to Redis by this process, go into each school's
+    own month (public schema rows naming the school) in one run of the beat task."""
+    from plans import metering
+    from plans.models import UsageMonth
+    from plans.selectors import month_start, month_usage
+    from plans.tasks import served_bytes_collect
+
+    alpha, beta, _a_teacher, _b_teacher = two_schools
+    with django_db_blocker.unblock():
+        metering.served_flush()
+        metering.served_collect()
+        before = {tenant.pk: month_usage(tenant)[1] for tenant in (alpha, beta)}
+        metering.served_add(alpha.schema_name, 4096)
+        metering.served_add(beta.schema_name, 17)
+        metering.served_flush()
+        try:
+            stored = served_bytes_collect.apply_async().get(timeout=RESULT_TIMEOUT)
+            assert stored == 4096 + 17
+            assert month_usage(alpha)[1] - before[alpha.pk] == 4096
+            assert month_usage(beta)[1] - before[beta.pk] == 17
+        finally:
+            for tenant in (alpha, beta):
+                UsageMonth.objects.filter(tenant=tenant, month=month_start()).update(
+                    served_bytes=before[tenant.pk]
+                )
             connection.set_schema_to_public()
 
 

@@ -608,6 +608,16 @@ def case_invitations(w):
     assert _b_owner(w).get(url).json()["count"] == 0
 
 
+def case_school_usage(w):
+    url = "/api/v1/school/usage"
+    assert w["jwt_i"].get(url).status_code == 401
+    assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's figures
+    with in_tenant(w["other_tenant"]):
+        b_courses = Course.objects.count()
+    theirs = _b_owner(w).get(url).json()
+    assert (theirs["courses"]["used"], theirs["storage_bytes"]["stored"]) == (b_courses, 0)
+
+
 def case_invitation_revoke(w):
     url = f"/api/v1/school/invitations/{w['invitation'].pk}/revoke"
     assert [w["jwt_i"].post(url).status_code, _b_owner(w).post(url).status_code] == [401, 404]
@@ -1037,6 +1047,7 @@ DASHBOARD_ROUTES = {
     ),
     "dashboard/branding/": ("POST", lambda w: "/dashboard/branding/"),
     "dashboard/team/": ("POST", lambda w: "/dashboard/team/"),
+    "dashboard/usage/": ("GET", lambda w: "/dashboard/usage/"),
     "dashboard/team/invitations/<int:invitation_id>/revoke/": (
         "POST",
         lambda w: f"/dashboard/team/invitations/{w['invitation'].pk}/revoke/",
@@ -1391,6 +1402,7 @@ CASES = {
     "api/v1/courses/<uuid:course_id>/enrollments": case_course_enrollments,
     "api/v1/courses/<uuid:course_id>/enrollments/import": case_roster_import,
     "api/v1/school/invitations": case_invitations,
+    "api/v1/school/usage": case_school_usage,
     "api/v1/notes": case_notes,
     "api/v1/notes/export": case_notes_export,
     "api/v1/notes/<int:note_id>": case_note_detail,
@@ -1632,6 +1644,7 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/enrollments": Entry(),
     "api/v1/courses/<uuid:course_id>/enrollments/import": Entry(),
     "api/v1/school/invitations": Entry(),
+    "api/v1/school/usage": Entry(),
     # The student's own notes, likes, lists and follows (engagement): B's account's own rows.
     "api/v1/notes": Entry(
         frozenset({"OPTIONS"}), "OPTIONS describes the input (A's JWTs answer 401 otherwise)"

@@ -49,6 +49,8 @@ SHARED_APPS = [
     "django_celery_results",
     # Platform-wide flags and audio fingerprints (public schema), compared across schools.
     "trust",
+    # Plans staff assign to schools and the schools' monthly usage (public schema).
+    "plans",
 ]
 
 TENANT_APPS = [
@@ -649,6 +651,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=35),
         "options": {"queue": "default", "expires": 50 * 60},
     },
+    # plans.metering: media bytes the web processes flushed to Redis -> each school's month.
+    "collect-served-bytes": {
+        "task": "plans.tasks.served_bytes_collect",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
+    },
     # recommendations.services: embeddings, trending, popularity and co-enrolment, every school.
     "recommendations-refresh": {
         "task": "recommendations.tasks.recommendations_refresh",
@@ -678,6 +686,12 @@ if BACKUP_SCHEDULE:
         ),
         "options": {"queue": "default", "expires": 60 * 60},
     }
+
+# plans: the slug of the plan of schools that have none assigned; empty: such schools have no
+# limits. Media bytes served are added up in each web process and flushed to Redis every
+# SERVED_FLUSH_SECONDS (a process killed with SIGKILL loses at most that much counting).
+PLANS_DEFAULT_PLAN = env("PLANS_DEFAULT_PLAN", default="")
+SERVED_FLUSH_SECONDS = env.float("SERVED_FLUSH_SECONDS", default=10.0)
 
 # search: days a search stays in the log (the analytics show the last 30).
 SEARCH_LOG_DAYS = env.int("SEARCH_LOG_DAYS", default=90)

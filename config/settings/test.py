@@ -98,3 +98,6 @@ TENANT_HOST_CACHE_SECONDS = env.float("TEST_TENANT_HOST_CACHE_SECONDS", default=
 # statement); logged, they would land in the output that tests compare. The slow-query tests set
 # their own threshold (tenants/tests/test_slow_queries.py).
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=10_000)
+# Web servers the tests start flush their media-bytes-served counts often, so a test sees them
+# in Redis within a fraction of a second (plans.metering).
+SERVED_FLUSH_SECONDS = env.float("SERVED_FLUSH_SECONDS", default=0.2)

@@ -9,6 +9,7 @@ course = "courses/<uuid:course_id>/"
 
 urlpatterns = [
     path("", views.course_list, name="dashboard-courses"),
+    path("usage/", views.usage, name="dashboard-usage"),
     path("courses/new/", views.course_create, name="dashboard-course-create"),
     path(course, views.course_edit, name="dashboard-course-edit"),
     path(course + "publish/", views.course_publish, name="dashboard-course-publish"),

@@ -26,8 +26,10 @@ from courses.api.serializers import LectureOutput
 from courses.dashboard.forms import BrandingForm, CourseForm, LectureForm, SectionForm, TitleForm
 from courses.models import Course, Lecture, Section
 from courses.permissions import instructor_required
+from plans.selectors import school_usage
 from tenants.errors import ApplicationError, NotFound
 from tenants.markdown import markdown_render
+from tenants.services import format_bytes
 
 COURSE_HAS_ENROLLMENTS_MESSAGE = (
     "This course cannot be deleted: students are enrolled in it. Revoke their enrollments or "
@@ -69,10 +71,14 @@ def _course_data(form: CourseForm) -> dict:
 
 def _course_saved(request: HttpRequest, form: CourseForm, save) -> bool:
     """Run ``save()`` (a course service); a taken slug (409 ``SLUG_TAKEN``) becomes an error
-    on the form's ``slug`` field. Returns whether it saved."""
+    on the form's ``slug`` field, the plan's course limit (``QUOTA_EXCEEDED``) one of the
+    whole form with the plan's message. Returns whether it saved."""
     try:
         save()
     except ApplicationError as exc:
+        if exc.code == "QUOTA_EXCEEDED":
+            form.add_error(None, exc.message)
+            return False
         if exc.code != "SLUG_TAKEN":
             raise
         form.add_error("slug", "Another course of this school has this address.")
@@ -551,3 +557,59 @@ def school_logo(request: HttpRequest) -> HttpResponse:
     response = FileResponse(default_storage.open(key, "rb"), content_type="image/png")
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@instructor_required(owner_only=True)
+@require_http_methods(["GET"])
+def usage(request: HttpRequest) -> HttpResponse:
+    """``/dashboard/usage/`` (owner): the school's plan and what it uses against each limit
+    (``plans.selectors.school_usage``): storage (kept sources and uploads in progress),
+    transcode minutes and media served this month, courses and enrolled students, as bars."""
+    figures = school_usage(request.tenant)
+    rows = [
+        {
+            "id": "storage",
+            "label": "Storage",
+            "used": format_bytes(figures.used("storage_bytes")),
+            "limit": _limit_text(figures, "storage_bytes", format_bytes),
+            "percent": figures.percent("storage_bytes"),
+            "note": f"{format_bytes(figures.storage_bytes)} in uploaded videos and "
+            f"presentations, {format_bytes(figures.reserved_bytes)} reserved by uploads "
+            "in progress",
+        },
+        {
+            "id": "transcode",
+            "label": "Transcoding this month",
+            "used": f"{figures.transcode_minutes:.1f} minutes",
+            "limit": _limit_text(figures, "transcode_minutes", lambda n: f"{n} minutes"),
+            "percent": figures.percent("transcode_minutes"),
+            "note": "Minutes of uploaded video processed, once per upload that became ready",
+        },
+        {
+            "id": "courses",
+            "label": "Courses",
+            "used": str(figures.courses),
+            "limit": _limit_text(figures, "courses", str),
+            "percent": figures.percent("courses"),
+            "note": "",
+        },
+        {
+            "id": "students",
+            "label": "Enrolled students",
+            "used": str(figures.students),
+            "limit": _limit_text(figures, "students", str),
+            "percent": figures.percent("students"),
+            "note": "Students with at least one active enrollment",
+        },
+    ]
+    context = {
+        "usage": figures,
+        "rows": rows,
+        "served": format_bytes(figures.served_bytes),
+    }
+    return render(request, "dashboard/usage.html", context)
+
+
+def _limit_text(figures, resource: str, shown) -> str:
+    limit = figures.limit(resource)
+    return "unlimited" if limit is None else shown(limit)

@@ -55,6 +55,8 @@ REDEEM_ERRORS = {
     "CODE_USED": "This code has already been used.",
     "CODE_EXPIRED": "This code has expired. Ask your school for a new one.",
     "ALREADY_ENROLLED": "You are already enrolled in this course; the code was not used.",
+    "QUOTA_EXCEEDED": "This school cannot take more students at the moment; the code was not "
+    "used. Please ask the school.",
 }
 
 
@@ -226,7 +228,8 @@ def redeem(request: HttpRequest) -> HttpResponse:
     Attempts count in the API's redemption buckets (``enrollment.throttles.REDEEM_THROTTLES``:
     per client IP, per account, per school); a full bucket answers 429. A refused code answers
     the status of its error (404 INVALID_CODE, 410 CODE_USED / CODE_EXPIRED, 409
-    ALREADY_ENROLLED) with the form and a message.
+    ALREADY_ENROLLED, 403 QUOTA_EXCEEDED: the school's plan has no room for another student)
+    with the form and a message.
     """
     form = RedeemForm(request.POST or None, initial={"code": request.GET.get("code", "")})
     context = {"form": form}

@@ -31,6 +31,8 @@ from media_pipeline.models import CaptionCue, MediaAsset
 from media_pipeline.samples import narrated_clip, sample_clip, speech_synthesize
 from media_pipeline.transcoding import lecture_transcode
 from media_pipeline.uploads import upload_from_path
+from plans.models import Plan
+from plans.services import plan_assign, plan_create
 from tenants.accounts.services import AVATAR_BOX, user_profile_update
 from tenants.images import image_reencode
 from tenants.models import Tenant
@@ -76,6 +78,7 @@ class Command(BaseCommand):
                 owner_email=OWNER[0],
                 owner_password=OWNER[1],
             ).tenant
+        _demo_plan(tenant)
         User = get_user_model()
         with tenant_context(tenant):
             owner = User.objects.get(email=OWNER[0])
@@ -157,9 +160,26 @@ class Command(BaseCommand):
             f"  Search:        http://{host}/search/?q=streaming   (top queries: Analytics)",
             f"  Single sign-on: http://{host}/dashboard/sso/   (owner; '{SSO_PROVIDER[0]}' is "
             f"disabled: start `python -m oidc_provider_mock --port 9400` and enable it)",
+            f"  Plan:          http://{host}/dashboard/usage/   (owner: usage against the "
+            "'Demo' plan; staff: the school list of the staff admin)",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _demo_plan(tenant: Tenant) -> None:
+    """The "Demo" plan (2 GiB of uploads, 120 transcode minutes a month, 20 courses, 100
+    students) given to the demo school before anything is uploaded, so the dashboard's usage
+    page shows the demo's real uploads and transcodes against it."""
+    plan = Plan.objects.filter(slug="demo").first() or plan_create(
+        name="Demo",
+        slug="demo",
+        storage_bytes=2 * 1024**3,
+        transcode_minutes=120,
+        courses=20,
+        students=100,
+    )
+    plan_assign(tenant=tenant, plan=plan)
 
 
 def _demo_video(command, *, lecture: Lecture, owner, video: Path | None) -> None:
