@@ -113,6 +113,16 @@ class IsInstructor(permissions.BasePermission):
         return bool(user and user.is_authenticated and user.is_instructor)
 
 
+class IsOwner(permissions.BasePermission):
+    """The school's owner (API.md: 403 for instructors and students on owner endpoints)."""
+
+    message = "Only the school's owner may do this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == user.Role.OWNER)
+
+
 class TenantApiView(APIView):
     """Base of every tenant-host API view.
 
@@ -134,6 +144,12 @@ class InstructorApiView(TenantApiView):
     """A tenant API view for owners and instructors only."""
 
     permission_classes = [permissions.IsAuthenticated, IsInstructor]
+
+
+class OwnerApiView(TenantApiView):
+    """A tenant API view for the school's owner only."""
+
+    permission_classes = [permissions.IsAuthenticated, IsOwner]
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -10,23 +10,7 @@ from courses.pagination import Pagination
 from courses.selectors import course_get
 from teams import selectors, services
 from teams.models import Invitation
-from tenants.api import InstructorApiView, TenantApiView
-
-
-class IsOwner(permissions.BasePermission):
-    """The school's owner (API.md "Team": 403 for instructors and students)."""
-
-    message = "Only the school's owner manages the team."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == user.Role.OWNER)
-
-
-class OwnerApiView(TenantApiView):
-    """A tenant API view for the school's owner only."""
-
-    permission_classes = [permissions.IsAuthenticated, IsOwner]
+from tenants.api import InstructorApiView, OwnerApiView
 
 
 class InvitationOutput(serializers.Serializer):
