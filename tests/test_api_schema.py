@@ -52,6 +52,7 @@ from notifications.models import Notification
 from notifications.services import notify
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from webhooks.models import WebhookEndpoint, WebhookMessage
 
 # Generated examples per operation (Schemathesis adds its explicit and coverage examples).
 MAX_EXAMPLES = 10
@@ -166,6 +167,14 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
                 data={},
             )
             notification = Notification.objects.get(user=student)
+            endpoint = WebhookEndpoint.objects.create(
+                url="https://hooks.schema.test/in",
+                event_types=["video.ready"],
+                secret="whsec_c2NoZW1hIHRlc3Qgc2VjcmV0IG9mIHdlYmhvb2tz",
+            )
+            message = WebhookMessage.objects.create(
+                endpoint=endpoint, event_id="msg_schema", event_type="video.ready", body="{}"
+            )
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -183,6 +192,8 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "question_id": question.pk,
             "answer_id": answer.pk,
             "notification_id": notification.pk,
+            "endpoint_id": endpoint.pk,
+            "message_id": message.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]

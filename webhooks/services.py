@@ -234,11 +234,13 @@ _KEPT_IDS = frozenset({"enrollment_id", "certificate_id", "asset_id", "endpoint_
 
 
 def event_publish(
-    *, event_type: str, key: str, data: dict, occurred_at: datetime
+    *, event_type: str, key: str, data: dict, occurred_at: datetime, queue: bool = True
 ) -> list[WebhookMessage]:
     """One message of the event ``event_type`` (id ``event_id_for(event_type, key)``) for each
     enabled endpoint subscribed to it that has none yet (an event reported twice makes no
-    second message); the first attempts are queued on commit. Returns the new messages."""
+    second message); the first attempts are queued on commit, unless ``queue`` is false (the
+    caller then makes them with ``message_attempt(retry=0)``, as seed_demo does). Returns the
+    new messages."""
     event_id = event_id_for(event_type=event_type, key=key)
     body = _body(event_type, occurred_at, data)
     created: list[WebhookMessage] = []
@@ -256,7 +258,8 @@ def event_publish(
             )
             if new:
                 created.append(message)
-        _deliver_on_commit([message.pk for message in created])
+        if queue:
+            _deliver_on_commit([message.pk for message in created])
     return created
 
 
@@ -329,7 +332,8 @@ def message_attempt(*, message_id: int, retry: int | None) -> WebhookAttempt | N
     ``retry`` is the attempt's place in the schedule (0 first, 1 after WEBHOOK_RETRY_SCHEDULE
     [0] seconds, ...), or ``None`` for a replay. A scheduled attempt runs only if the message
     is still pending and exactly ``retry`` scheduled attempts were made (a duplicate task does
-    nothing), and only to an enabled endpoint (else the message ends ``failed``). After a
+    nothing), and only to an enabled endpoint (else the message ends ``failed``; a test
+    message goes to a disabled one too). After a
     failed scheduled attempt the next one is queued after the schedule's next wait; after the
     last, the message is ``failed`` and, when the endpoint has failed without a success since
     that message's first attempt (the whole window), the endpoint is disabled and the owners
@@ -341,7 +345,7 @@ def message_attempt(*, message_id: int, retry: int | None) -> WebhookAttempt | N
         made = message.attempts.filter(trigger=WebhookAttempt.Trigger.SCHEDULED).count()
         if message.status != WebhookMessage.Status.PENDING or made != retry:
             return None
-        if not message.endpoint.enabled:
+        if not message.endpoint.enabled and message.event_type != PING_EVENT:
             WebhookMessage.objects.filter(pk=message.pk).update(
                 status=WebhookMessage.Status.FAILED, next_attempt_at=None
             )

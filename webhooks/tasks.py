@@ -33,18 +33,18 @@ def event_publish(
 @shared_task(name="webhooks.tasks.message_deliver", **DELIVERY_TASK_OPTIONS)
 def message_deliver(*, schema_name: str, message_id: int, retry: int) -> int | None:
     """Scheduled attempt number ``retry`` (0 first) of message ``message_id``
-    (``services.message_attempt``); returns the answer's status code, ``None`` without one or
-    when no attempt was due."""
+    (``services.message_attempt``); returns the attempt's number among all the message's
+    attempts, or ``None`` when no attempt was due (or the message is gone)."""
     attempt = services.message_attempt(message_id=message_id, retry=retry)
-    return attempt.status_code if attempt else None
+    return attempt.number if attempt else None
 
 
 @shared_task(name="webhooks.tasks.message_replay", **DELIVERY_TASK_OPTIONS)
 def message_replay(*, schema_name: str, message_id: int) -> int | None:
     """One replayed attempt of message ``message_id`` (``services.message_attempt``); returns
-    the answer's status code (``None`` without one)."""
+    the attempt's number, or ``None`` when the message is gone."""
     attempt = services.message_attempt(message_id=message_id, retry=None)
-    return attempt.status_code if attempt else None
+    return attempt.number if attempt else None
 
 
 @shared_task(name="webhooks.tasks.endpoint_disabled_emails_send", **MAIL_TASK_OPTIONS)

@@ -95,9 +95,10 @@ class EndpointDetailApi(OwnerApiView):
 
     @extend_schema(request=EndpointInput(partial=True), responses={200: EndpointOutput})
     def patch(self, request, endpoint_id):
+        endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)  # 404 before 400
         data = EndpointInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint_id=endpoint_id, **data.validated_data)
+        endpoint = services.endpoint_update(endpoint_id=endpoint.pk, **data.validated_data)
         return Response(EndpointOutput(endpoint).data)
 
     @extend_schema(responses={204: None})
