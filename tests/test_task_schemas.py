@@ -1259,8 +1259,8 @@ def test_webhook_tasks_interleaved_in_one_worker(two_schools, celery_worker, dja
             with tenant_context(tenant):
                 endpoint = WebhookEndpoint.objects.create(
                     id=endpoint_id,
-                    # Never reached: the worker's settings refuse it before connecting.
-                    url="https://hooks.invalid/in",
+                    # Never reached: the worker refuses a private address before connecting.
+                    url="https://10.255.255.1/in",
                     event_types=[wants[tenant.pk]],
                     secret="whsec_c2NoZW1hIHRlc3Qgc2VjcmV0IG9mIHdlYmhvb2tz",
                 )
@@ -1302,7 +1302,7 @@ def test_webhook_tasks_interleaved_in_one_worker(two_schools, celery_worker, dja
             with tenant_context(alpha):
                 attempt = WebhookMessage.objects.get(pk=first).attempts.get(number=1)
                 assert attempt.error == (
-                    "Refused: The host hooks.invalid does not resolve to an address."
+                    "Refused: The URL's host 10.255.255.1 is 10.255.255.1, a private address."
                 )
         finally:
             for tenant in (alpha, beta):
