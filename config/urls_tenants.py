@@ -38,6 +38,7 @@ api_v1 = [
     path("", include("recommendations.api.urls")),
     path("", include("sso.api.urls")),
     path("", include("plans.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [
@@ -67,6 +68,8 @@ urlpatterns = [
     path("dashboard/", include("notifications.dashboard.urls")),
     # The Single sign-on page of the dashboard (the school's providers, owner only).
     path("dashboard/", include("sso.dashboard.urls")),
+    # The webhook endpoints of the dashboard, their messages and attempts.
+    path("dashboard/", include("webhooks.dashboard.urls")),
     # The search results page (the header's search box submits to it).
     path("", include("search.web.urls")),
     path("api/v1/", include(api_v1)),

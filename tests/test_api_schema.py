@@ -53,6 +53,7 @@ from notifications.services import notify
 from sso.services import provider_create
 from teams.services import invitation_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
+from webhooks.models import WebhookEndpoint, WebhookMessage
 
 # Generated examples per operation (Schemathesis adds its explicit and coverage examples).
 MAX_EXAMPLES = 10
@@ -205,6 +206,14 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
             client_secret="schema-secret",
             server_url="https://id.example.test",
         )
+        endpoint = WebhookEndpoint.objects.create(
+            url="https://hooks.schema.test/in",
+            event_types=["video.ready"],
+            secret="whsec_c2NoZW1hIHRlc3Qgc2VjcmV0IG9mIHdlYmhvb2tz",
+        )
+        message = WebhookMessage.objects.create(
+            endpoint=endpoint, event_id="msg_schema", event_type="video.ready", body="{}"
+        )
     ids = {
         "course_id": str(course.id),
         "slug": course.slug,
@@ -223,6 +232,8 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
         "answer_id": answer.pk,
         "notification_id": notification.pk,
         "provider_id": provider.pk,
+        "endpoint_id": endpoint.pk,
+        "message_id": message.pk,
     }
     users = {"student": student, "instructor": instructor, "owner": owner}
     return school, users, ids

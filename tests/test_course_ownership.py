@@ -195,6 +195,37 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     ),
     "dashboard/team/": Exempt("school-wide, owner only (teams/tests)"),
     "dashboard/usage/": Exempt("school-wide, owner only (plans/tests)"),
+    "api/v1/school/webhooks": Exempt("school-wide, owner only (webhooks/tests)"),
+    "api/v1/school/webhooks/<int:endpoint_id>": Exempt("school-wide, owner only (webhooks/tests)"),
+    "api/v1/school/webhooks/<int:endpoint_id>/secret": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/test": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/attempts": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "dashboard/webhooks/": Exempt("school-wide, owner only (webhooks/tests)"),
+    "dashboard/webhooks/<int:endpoint_id>/": Exempt("school-wide, owner only (webhooks/tests)"),
+    "dashboard/webhooks/<int:endpoint_id>/secret/": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/test/": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/delete/": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay/": Exempt(
+        "school-wide, owner only (webhooks/tests)"
+    ),
     "dashboard/team/invitations/<int:invitation_id>/revoke/": Exempt(
         "school-wide, owner only (teams/tests)"
     ),

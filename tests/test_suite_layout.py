@@ -34,5 +34,6 @@ def test_every_project_app_is_in_testpaths():
         "analytics",
         "recommendations",
         "sso",
+        "webhooks",
     }
     assert project_apps | {"tests"} == testpaths

@@ -67,6 +67,10 @@ TASK_CASES = {
     "notifications.tasks.weekly_reminders": "test_weekly_reminders_in_each_school",
     "search.tasks.transcript_index": "test_transcript_index_interleaved_in_one_worker",
     "search.tasks.search_maintain": "test_search_maintain_in_each_school",
+    "webhooks.tasks.event_publish": "test_webhook_tasks_interleaved_in_one_worker",
+    "webhooks.tasks.message_deliver": "test_webhook_tasks_interleaved_in_one_worker",
+    "webhooks.tasks.message_replay": "test_webhook_tasks_interleaved_in_one_worker",
+    "webhooks.tasks.endpoint_disabled_emails_send": "test_webhook_tasks_interleaved_in_one_worker",
     "recommendations.tasks.course_embed": "test_recommendations_interleaved_in_one_worker",
     "recommendations.tasks.recommendations_refresh": (
         "test_recommendations_interleaved_in_one_worker"
@@ -1250,4 +1254,88 @@ def test_backup_scheduled_holds_every_school(two_schools, celery_worker, django_
                 assert tables["accounts_user"] == accounts >= 2
         finally:
             location.unlink(missing_ok=True)
+            connection.set_schema_to_public()
+
+
+def test_webhook_tasks_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """Endpoint id E exists in both schools (A's wants ``question.created``, B's
+    ``video.ready``); message P is A's, Q is B's (``webhook.test``: no retries). Each run acts
+    on the school it names: publishing makes a message only where an endpoint wants the type
+    (1, 0, 1, 0), an attempt or replay happens only on that school's message (attempt numbers,
+    or None), and the disabled-endpoint mail goes to A's owners only when A's E is disabled."""
+    from django.contrib.auth import get_user_model
+
+    from webhooks.models import WebhookEndpoint, WebhookMessage
+    from webhooks.tasks import (
+        endpoint_disabled_emails_send,
+        event_publish,
+        message_deliver,
+        message_replay,
+    )
+
+    alpha, beta, _, _ = two_schools
+    endpoint_id = 700_000 + secrets.randbelow(99_999)
+    first = 700_000 + secrets.randbelow(99_999) * 2
+    message_of = {alpha.pk: first, beta.pk: first + 1}
+    wants = {alpha.pk: "question.created", beta.pk: "video.ready"}
+
+    def run(task, tenant, **kwargs):
+        return task.apply_async(kwargs={"schema_name": tenant.schema_name, **kwargs}).get(
+            timeout=RESULT_TIMEOUT
+        )
+
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                endpoint = WebhookEndpoint.objects.create(
+                    id=endpoint_id,
+                    # Never reached: the worker refuses a private address before connecting.
+                    url="https://10.255.255.1/in",
+                    event_types=[wants[tenant.pk]],
+                    secret="whsec_c2NoZW1hIHRlc3Qgc2VjcmV0IG9mIHdlYmhvb2tz",
+                )
+                WebhookMessage.objects.create(
+                    id=message_of[tenant.pk],
+                    endpoint=endpoint,
+                    event_id=f"msg_schema_{tenant.schema_name}",
+                    event_type="webhook.test",
+                    body="{}",
+                )
+        connection.set_schema_to_public()
+        try:
+            published = [
+                run(event_publish, tenant, event_type=kind, key=f"k{first}", data={},
+                    occurred_at=timezone.now().isoformat())
+                for tenant, kind in (
+                    (alpha, "question.created"),
+                    (beta, "question.created"),
+                    (beta, "video.ready"),
+                    (alpha, "video.ready"),
+                )
+            ]  # fmt: skip
+            assert published == [1, 0, 1, 0]
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            assert [run(message_deliver, t, message_id=m, retry=0) for t, m in runs] == [
+                1, 1, None, None
+            ]  # fmt: skip
+            assert [run(message_replay, t, message_id=m) for t, m in runs] == [2, 2, None, None]
+            with tenant_context(alpha):
+                WebhookEndpoint.objects.filter(pk=endpoint_id).update(enabled=False)
+                User = get_user_model()
+                owners = User.objects.filter(role=User.Role.OWNER, is_active=True).count()
+            connection.set_schema_to_public()
+            mailed = [
+                run(endpoint_disabled_emails_send, tenant, endpoint_id=endpoint_id)
+                for tenant in (alpha, beta)
+            ]
+            assert mailed == [owners, 0]
+            with tenant_context(alpha):
+                attempt = WebhookMessage.objects.get(pk=first).attempts.get(number=1)
+                assert attempt.error == (
+                    "Refused: The URL's host 10.255.255.1 is 10.255.255.1, a private address."
+                )
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
             connection.set_schema_to_public()

@@ -65,6 +65,7 @@ from tenants.testing import (
     make_user,
     tasks_run_on_commit,
 )
+from webhooks.models import WebhookEndpoint, WebhookMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,18 @@ def world(tenant, other_tenant):
         )
         notification = Notification.objects.get(user=student_a)
         unsubscribe_link = unsubscribe_token(user_id=student_a.pk, kind="announcement")
+        webhook = WebhookEndpoint.objects.create(
+            url="https://hooks.alpha.test/in",
+            description="Alpha hooks",
+            event_types=["enrollment.created"],
+            secret="whsec_QWxwaGEgd2ViaG9vayBzZWNyZXQgb2YgdGhlIHRlc3Q=",
+        )
+        webhook_message = WebhookMessage.objects.create(
+            endpoint=webhook,
+            event_id="msg_alpha",
+            event_type="enrollment.created",
+            body='{"type":"enrollment.created","data":{"course":"Alpha"}}',
+        )
     with in_tenant(tenant):
         provider = sso_services.provider_create(
             kind="oidc",
@@ -168,6 +181,8 @@ def world(tenant, other_tenant):
         "notification": notification,
         "unsubscribe_token": unsubscribe_link,
         "provider": provider,
+        "webhook": webhook,
+        "webhook_message": webhook_message,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -1375,9 +1390,113 @@ CAPTIONS_CASES = {
 }
 
 
+def _webhooks_unchanged(w):
+    with in_tenant(w["tenant"]):
+        endpoint = WebhookEndpoint.objects.get(pk=w["webhook"].pk)
+        assert (endpoint.description, endpoint.secret, endpoint.enabled) == (
+            "Alpha hooks",
+            w["webhook"].secret,
+            True,
+        )
+        assert WebhookEndpoint.objects.count() == 1
+        assert WebhookMessage.objects.get(pk=w["webhook_message"].pk).attempts_count == 0
+        assert WebhookMessage.objects.count() == 1
+    connection.set_schema_to_public()
+
+
+def _webhook_api_case(methods: str, url_of, *, listing: bool = False):
+    def case(w):
+        url = url_of(w)
+        data = {"description": "Hijack", "url": "https://hooks.beta.test/", "event_types": []}
+        b_owner = _b_owner(w)
+        for method in methods.split():
+
+            def send(client, method=method):
+                return getattr(client, method)(url, data, format="json")
+
+            # A's JWT on B: not authenticated; B's instructor: the owner's route.
+            assert [send(w["jwt_i"]).status_code, send(w["b_i"]).status_code] == [401, 403]
+            response = send(b_owner)
+            if listing and method == "get":
+                assert (response.status_code, response.json()["count"]) == (200, 0)
+            elif listing:
+                assert response.status_code == 400  # B's own (invalid) endpoint
+            else:
+                assert (response.status_code, b"Alpha" in response.content) == (404, False)
+        _webhooks_unchanged(w)
+
+    return case
+
+
+def _webhook_page_case(methods: str, url_of, *, listing: bool = False):
+    def case(w):
+        url = url_of(w)
+        b_owner = _b_instructor_page(w)
+        for method in methods.split():
+            data = {"description": "Hijack"} if method == "post" else None
+            # A's owner session on B is anonymous: the sign-in page.
+            assert _to_login(getattr(_b_page(w, w["owner"]), method)(url, data), url)
+            response = getattr(b_owner, method)(url, data)
+            expected = (200 if method == "get" else 400) if listing else 404
+            assert (response.status_code, b"Alpha" in response.content) == (expected, False)
+        _webhooks_unchanged(w)
+
+    return case
+
+
+def _hook(suffix: str = ""):
+    return lambda w: f"/api/v1/school/webhooks/{w['webhook'].pk}{suffix}"
+
+
+def _hook_message(suffix: str):
+    return lambda w: (
+        f"/api/v1/school/webhooks/{w['webhook'].pk}/messages/{w['webhook_message'].pk}{suffix}"
+    )
+
+
+def _hook_page(suffix: str = ""):
+    return lambda w: (
+        f"/dashboard/webhooks/{w['webhook'].pk}/" + suffix.format(message=w["webhook_message"].pk)
+    )
+
+
+WEBHOOK_CASES = {
+    "api/v1/school/webhooks": _webhook_api_case(
+        "get post", lambda w: "/api/v1/school/webhooks", listing=True
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>": _webhook_api_case("get patch delete", _hook()),
+    "api/v1/school/webhooks/<int:endpoint_id>/secret": _webhook_api_case("post", _hook("/secret")),
+    "api/v1/school/webhooks/<int:endpoint_id>/test": _webhook_api_case("post", _hook("/test")),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages": _webhook_api_case(
+        "get", _hook("/messages")
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/attempts": (
+        _webhook_api_case("get", _hook_message("/attempts"))
+    ),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay": (
+        _webhook_api_case("post", _hook_message("/replay"))
+    ),
+    "dashboard/webhooks/": _webhook_page_case(
+        "get post", lambda w: "/dashboard/webhooks/", listing=True
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/": _webhook_page_case("get post", _hook_page()),
+    "dashboard/webhooks/<int:endpoint_id>/secret/": _webhook_page_case(
+        "post", _hook_page("secret/")
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/test/": _webhook_page_case("post", _hook_page("test/")),
+    "dashboard/webhooks/<int:endpoint_id>/delete/": _webhook_page_case(
+        "post", _hook_page("delete/")
+    ),
+    "dashboard/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay/": _webhook_page_case(
+        "post", _hook_page("messages/{message}/replay/")
+    ),
+}
+
+
 CASES = {
     **QA_CASES,
     **CAPTIONS_CASES,
+    **WEBHOOK_CASES,
     "": case_home,
     "login/": case_web_login,
     "logout/": case_web_logout,
@@ -1645,6 +1764,19 @@ TENANT_SWEEP: dict[str, Entry] = {
     "api/v1/courses/<uuid:course_id>/enrollments/import": Entry(),
     "api/v1/school/invitations": Entry(),
     "api/v1/school/usage": Entry(),
+    "api/v1/school/webhooks": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>/secret": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>/test": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/attempts": Entry(),
+    "api/v1/school/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay": Entry(),
+    "dashboard/webhooks/": Entry(),
+    "dashboard/webhooks/<int:endpoint_id>/": Entry(),
+    "dashboard/webhooks/<int:endpoint_id>/secret/": Entry(),
+    "dashboard/webhooks/<int:endpoint_id>/test/": Entry(),
+    "dashboard/webhooks/<int:endpoint_id>/delete/": Entry(),
+    "dashboard/webhooks/<int:endpoint_id>/messages/<int:message_id>/replay/": Entry(),
     # The student's own notes, likes, lists and follows (engagement): B's account's own rows.
     "api/v1/notes": Entry(
         frozenset({"OPTIONS"}), "OPTIONS describes the input (A's JWTs answer 401 otherwise)"
@@ -1802,6 +1934,8 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "certificate_id": lambda a: [a.certificate_id],
     "notification_id": lambda a: [str(a.notification_id)],
     "provider_id": lambda a: [str(a.provider_id), f"p{a.provider_id}"],
+    "endpoint_id": lambda a: [str(a.endpoint_id)],
+    "message_id": lambda a: [str(a.message_id)],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -1834,6 +1968,8 @@ class ASide:
     notification_id: int = 0
     unsubscribe_token: str = ""
     provider_id: int = 0
+    endpoint_id: int = 0
+    message_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -1894,6 +2030,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
         notification_id=world["notification"].pk,
         unsubscribe_token=world["unsubscribe_token"],
         provider_id=world["provider"].pk,
+        endpoint_id=world["webhook"].pk,
+        message_id=world["webhook_message"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -1963,6 +2101,8 @@ def a_side(world, tenant, other_tenant) -> ASide:
             "Alpha question",
             "Alpha answer",
             "Alpha caption",
+            "Alpha hooks",
+            world["webhook"].secret,
         )
     ]
     side.baseline = {
@@ -1972,6 +2112,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         "enrollment": None,
         "qa": ("Alpha question", "published", False, 0, 0, 1),
         "captions": _a_captions(world),
+        "webhooks": ("Alpha hooks", world["webhook"].secret, True, 1, 1, 0),
     }
     with in_tenant(tenant):
         side.baseline.update(
@@ -2134,6 +2275,7 @@ def _a_changes(side: ASide, tenant) -> list[str]:
             "captions": list(
                 CaptionCue.objects.filter(owner_id=side.lecture.pk).values_list("text")
             ),
+            "webhooks": _a_webhooks(side),
         }
     connection.set_schema_to_public()
     return [
@@ -2141,6 +2283,20 @@ def _a_changes(side: ASide, tenant) -> list[str]:
         for key, value in side.baseline.items()
         if state[key] != value
     ]
+
+
+def _a_webhooks(side: ASide) -> tuple | None:
+    endpoint = WebhookEndpoint.objects.filter(pk=side.endpoint_id).first()
+    if endpoint is None:
+        return None
+    return (
+        endpoint.description,
+        endpoint.secret,
+        endpoint.enabled,
+        WebhookEndpoint.objects.count(),
+        WebhookMessage.objects.count(),
+        sum(WebhookMessage.objects.values_list("attempts_count", flat=True)),
+    )
 
 
 def _qa_state(side: ASide) -> tuple | None:

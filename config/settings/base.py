@@ -81,6 +81,7 @@ TENANT_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "allauth.socialaccount.providers.github",
     "sso",
+    "webhooks",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -521,6 +522,25 @@ ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET
 EMBEDDING_MODEL_DIR = env("EMBEDDING_MODEL_DIR", default="")
 EMBEDDING_MODEL_ID = env("EMBEDDING_MODEL_ID", default="")
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+
+# Webhooks (webhooks.delivery, webhooks.addresses; README "Webhooks"). Each failed delivery of a
+# message is tried again after the next of these waits in seconds: Svix's schedule (docs.svix.com,
+# "Retries"): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so the last attempt comes about 27.6 h
+# after the first and an endpoint gets more than a day to recover. Each attempt connects within
+# WEBHOOK_CONNECT_TIMEOUT s and waits at most WEBHOOK_READ_TIMEOUT s for each read of the answer.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Endpoint URLs must be https and reach only public addresses. For development and tests only:
+# WEBHOOK_ALLOW_HTTP lets http:// URLs through, WEBHOOK_ALLOWED_NETWORKS lists networks
+# (CIDR, e.g. 127.0.0.1/32) allowed although not public. Both are off by default.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# Name servers ("address" or "address:port") that resolve endpoint hosts; empty uses the
+# system's resolver (getaddrinfo: /etc/hosts, then the resolvers of /etc/resolv.conf).
+WEBHOOK_DNS_SERVERS = env.list("WEBHOOK_DNS_SERVERS", default=[])
 
 # --- Celery ---
 

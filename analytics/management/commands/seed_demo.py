@@ -134,6 +134,7 @@ class Command(BaseCommand):
             _demo_announcements(course=course, instructor=User.objects.get(email=INSTRUCTOR[0]))
             _demo_recommendations(self, owner=owner)
             _demo_search(student=student)
+            _demo_webhooks(owner=owner, student=student, course=course, lecture=lecture)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -162,6 +163,7 @@ class Command(BaseCommand):
             f"disabled: start `python -m oidc_provider_mock --port 9400` and enable it)",
             f"  Plan:          http://{host}/dashboard/usage/   (owner: usage against the "
             "'Demo' plan; staff: the school list of the staff admin)",
+            f"  Webhooks:      http://{host}/dashboard/webhooks/   (owner: messages, attempts)",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -528,6 +530,91 @@ def _demo_sso() -> None:
             server_url=server_url,
             enabled=False,
         )
+
+
+def _demo_webhooks(*, owner, student, course, lecture) -> None:
+    """A webhook endpoint of the owner's with real deliveries: a receiver on 127.0.0.1 started
+    here answers two messages (the student's enrollment, the sample video), then stops; a
+    third one (the student's completion of the sample lecture) finds nothing listening,
+    its failed attempt is recorded and its retries are queued for the worker, which meets the
+    same refused connection. Idempotent: nothing is added when the endpoint exists."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django.test.utils import override_settings
+    from django.utils import timezone
+
+    from webhooks.models import EVENT_TYPES, WebhookEndpoint
+    from webhooks.services import endpoint_create, event_data, event_publish, message_attempt
+
+    description = "Demo receiver (started by seed_demo, stopped since)"
+    if WebhookEndpoint.objects.filter(description=description).exists():
+        return
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"received": true}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    enrollment = Enrollment.objects.get(student=student, course=course)
+    events = [
+        (
+            "enrollment.created",
+            str(enrollment.pk),
+            {"enrollment_id": enrollment.pk,
+             "source": "access_code" if enrollment.access_code_id else "roster",
+             "enrolled_at": enrollment.enrolled_at.isoformat(), "course_id": str(course.pk),
+             "student_id": student.pk},
+        ),
+        (
+            "video.ready",
+            f"{lecture.video.pk}:{lecture.video.version}",
+            {"lecture_id": str(lecture.pk), "asset_id": str(lecture.video.pk),
+             "version": lecture.video.version},
+        ),
+        (
+            "lecture.completed",
+            f"{student.pk}:{lecture.pk}",
+            {"course_id": str(course.pk), "lecture_id": str(lecture.pk), "student_id": student.pk},
+        ),
+    ]  # fmt: skip
+    # The development settings (config.settings.local) allow this loopback endpoint; any other
+    # settings module refuses it, so the seed says so for its own few requests.
+    with override_settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOWED_NETWORKS=["127.0.0.1/32"]):
+        try:
+            endpoint_create(
+                url=f"http://127.0.0.1:{server.server_address[1]}/lectern",
+                event_types=list(EVENT_TYPES),
+                description=description,
+                created_by=owner,
+            )
+            for index, (kind, key, data) in enumerate(events):
+                if index == len(events) - 1:
+                    server.shutdown()
+                    server.server_close()
+                    thread.join()
+                for message in event_publish(
+                    event_type=kind,
+                    key=key,
+                    data=event_data(event_type=kind, data=data),
+                    occurred_at=timezone.now(),
+                    queue=False,
+                ):
+                    message_attempt(message_id=message.pk, retry=0)
+        finally:
+            if thread.is_alive():
+                server.shutdown()
+                server.server_close()
+                thread.join()
 
 
 def _demo_engagement(*, student, course) -> None:
