@@ -43,6 +43,7 @@ from tenants.services import (
     subdomain_validate,
     tenant_provision,
     tenant_reactivate,
+    tenant_require_school,
     tenant_suspend,
 )
 
@@ -217,10 +218,7 @@ def school_update(
     through ``tenants.services.tenant_reactivate`` / ``tenant_suspend``); ``None`` keeps a
     value. Returns the row as saved. Raises ``ApplicationError`` 400 ``VALIDATION_ERROR`` for an
     empty name and ``TenantProtected`` (409) for a tenant that is no school."""
-    if tenant.kind != Tenant.Kind.SCHOOL:
-        from tenants.services import tenant_require_school
-
-        tenant_require_school(tenant, "change")
+    tenant_require_school(tenant, "change")
     with transaction.atomic():
         if name is not None:
             if not name.strip():

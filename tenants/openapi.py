@@ -99,9 +99,8 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/lectures/{lecture_id}/captions/upload"): {409},
     ("post", "/api/v1/lectures/{lecture_id}/captions/transcribe"): {409},
     ("get", "/api/v1/lectures/{lecture_id}/captions/vtt"): {409},
-    # The platform API (schools): 409 SUBDOMAIN_TAKEN; a PATCH of a protected tenant.
+    # The platform API (schools): 409 SUBDOMAIN_TAKEN.
     ("post", "/api/v1/platform/tenants"): {409},
-    ("patch", "/api/v1/platform/tenants/{tenant_id}"): {409},
 }
 
 

@@ -180,3 +180,35 @@ def test_only_platform_credentials_are_accepted(tenant, api_key):
     assert PlatformClient(raw).get(TENANTS).status_code == 401
     row.refresh_from_db()
     assert raw not in (row.key_hash, row.prefix) and raw.startswith(row.prefix)
+
+
+@pytest.mark.django_db
+def test_keys_are_made_by_the_command_and_in_the_admin(capsys):
+    from django.core.management import CommandError, call_command
+
+    from schools.models import PlatformApiKey
+
+    call_command("platform_api_key", "--name", "Billing")
+    printed = capsys.readouterr()
+    raw = printed.out.strip()
+    row = PlatformApiKey.objects.get(name="Billing")
+    assert re.fullmatch(r"lpk_[A-Za-z0-9_-]{43}", raw)
+    assert f"{row.prefix}… (Billing) made" in printed.err
+    assert PlatformClient(raw).get(TENANTS).status_code == 200
+    with pytest.raises(CommandError, match="1 to 100 characters"):
+        call_command("platform_api_key", "--name", "  ")
+
+    staff = get_user_model().objects.create_superuser(
+        email="admin-probe@platform.test", password="Admin-probe-pass-1"
+    )
+    admin = PlatformClient()
+    admin.force_login(staff)
+    added = admin.post(
+        "/admin/schools/platformapikey/add/", {"name": "From the admin"}, follow=True
+    )
+    made = PlatformApiKey.objects.get(name="From the admin")
+    shown = re.search(r"lpk_[A-Za-z0-9_-]{43}", added.content.decode()).group(0)
+    assert (made.created_by_id, shown.startswith(made.prefix)) == (staff.pk, True)
+    assert PlatformClient(shown).get(TENANTS).status_code == 200
+    listing = admin.get("/admin/schools/platformapikey/").content.decode()
+    assert shown not in listing and made.prefix in listing
