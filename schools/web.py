@@ -56,14 +56,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     try:
         claim = services.school_signup_request(**form.cleaned_data)
     except ApplicationError as exc:
-        field = "subdomain" if exc.code in ("INVALID_SUBDOMAIN", "SUBDOMAIN_TAKEN") else None
-        for name, errors in exc.details.items():
-            if name in form.fields:
+        if exc.details:
+            for name, errors in exc.details.items():
                 for error in errors:
-                    form.add_error(name, error)
-                field = None
-        if field or not exc.details:
-            form.add_error(field, exc.message)
+                    form.add_error(name if name in form.fields else None, error)
+        else:
+            subdomain = exc.code in ("INVALID_SUBDOMAIN", "SUBDOMAIN_TAKEN")
+            form.add_error("subdomain" if subdomain else None, exc.message)
         return render(request, "schools/signup.html", {"form": form}, status=exc.status)
     return render(request, "schools/signup_sent.html", {"email": claim.email})
 
