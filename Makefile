@@ -164,6 +164,8 @@ run: system-deps install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) platform_setup$(PLATFORM_SETUP_ARGS)
 	$(MANAGE) seed_demo --port $(PORT)
+# A new platform API key on every run (revoke old ones in the platform admin).
+	@echo "Platform API (demo key): $$($(MANAGE) platform_api_key --name 'make run demo' 2>/dev/null)  http://localhost:$(PORT)/api/v1/platform/tenants"
 ifneq ($(strip $(PLATFORM_SETUP_ARGS)),)
 	@echo "Staff (Django admin): http://localhost:$(PORT)/admin/  $(STAFF_EMAIL) / $(STAFF_PASSWORD)"
 endif

@@ -6,6 +6,7 @@ from catalog.web import views as catalog_views
 from courses import downloads
 from enrollment.api import auth as auth_apis
 from media_pipeline import views as media_views
+from schools import web as school_web
 from tenants import openapi
 from tenants.accounts import views as account_views
 from tenants.admin import school_admin_site
@@ -48,6 +49,8 @@ urlpatterns = [
     # Single sign-on: the school's providers' sign-in and callback URLs (/sso/...).
     path("", include("sso.urls")),
     path("accounts/<int:user_id>/avatar", account_views.avatar, name="account-avatar"),
+    # The one-time link that signs a new school's owner in (from "Create your school").
+    path("welcome/<str:token>/", school_web.welcome, name="school-welcome"),
     # Public pages: course pages by slug (after the student's /courses/<uuid>/), instructors,
     # sitemap.xml, robots.txt.
     path("", include("catalog.web.urls")),

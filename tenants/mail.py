@@ -133,13 +133,17 @@ def mail_branding(tenant) -> dict:
     (the primary domain, for ``home_url`` and ``logo_url``). Raises ``Domain.DoesNotExist``
     for a school without a primary domain."""
     color = brand_color(tenant)
-    home_url = tenant_url(tenant, reverse("tenant-home"))
+    home_url = tenant_url(tenant, reverse("tenant-home", urlconf=settings.ROOT_URLCONF))
     return {
         "school_name": tenant.name,
         "brand_color": color,
         "brand_text_color": text_on(color),
         "brand_ink": ink_on_page(color, "#ffffff"),
-        "logo_url": tenant_url(tenant, reverse("dashboard-logo")) if tenant.logo else "",
+        "logo_url": (
+            tenant_url(tenant, reverse("dashboard-logo", urlconf=settings.ROOT_URLCONF))
+            if tenant.logo
+            else ""
+        ),
         "home_url": home_url,
     }
 

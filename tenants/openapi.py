@@ -56,7 +56,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     405: "METHOD_NOT_ALLOWED.",
     409: "A conflict with the current state (EMAIL_TAKEN, COURSE_HAS_ENROLLMENTS, NOT_READY, "
     "ALREADY_ENROLLED, ACCOUNT_DELETION_REFUSED, ALREADY_SAVED, NOT_A_VIDEO, CAPTIONS_EDITED, "
-    "...).",
+    "SUBDOMAIN_TAKEN, IDEMPOTENCY_KEY_IN_FLIGHT, ...).",
+    422: "IDEMPOTENCY_KEY_REUSED (the Idempotency-Key was sent with another request).",
     410: "CODE_USED or CODE_EXPIRED.",
     413: "FILE_TOO_LARGE (an attachment over ATTACHMENT_MAX_BYTES).",
     415: "UNSUPPORTED_MEDIA_TYPE (send application/json; attachments: multipart/form-data).",
@@ -102,6 +103,8 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     # Single sign-on: 409 SSO_PROVIDER_EXISTS (a second GitHub), SSO_NOT_CONFIGURED.
     ("post", "/api/v1/school/sso/providers"): {409},
     ("patch", "/api/v1/school/sso/settings"): {409},
+    # The platform API (schools): 409 SUBDOMAIN_TAKEN.
+    ("post", "/api/v1/platform/tenants"): {409},
 }
 
 

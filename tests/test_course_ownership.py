@@ -76,6 +76,7 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     "login/": STUDENT_SITE,
     "logout/": STUDENT_SITE,
     "signup/": STUDENT_SITE,
+    "welcome/<str:token>/": Exempt("a new school's one-time log-in link: no course in it"),
     "password-reset/": STUDENT_SITE,
     "password-reset/sent/": STUDENT_SITE,
     "password-reset/done/": STUDENT_SITE,

@@ -35,5 +35,6 @@ def test_every_project_app_is_in_testpaths():
         "recommendations",
         "sso",
         "webhooks",
+        "schools",
     }
     assert project_apps | {"tests"} == testpaths

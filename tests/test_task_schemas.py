@@ -77,6 +77,11 @@ TASK_CASES = {
     ),
     "tenants.tasks.backup_scheduled": "test_backup_scheduled_holds_every_school",
     "plans.tasks.served_bytes_collect": "test_served_bytes_collect_in_each_school",
+    "schools.tasks.owner_welcome_email_send": (
+        "test_owner_welcome_email_send_interleaved_in_one_worker"
+    ),
+    "schools.tasks.signup_email_send": "test_platform_tasks_run_in_the_public_schema",
+    "schools.tasks.idempotency_records_prune": "test_platform_tasks_run_in_the_public_schema",
 }
 
 
@@ -674,6 +679,83 @@ def test_welcome_email_send_interleaved_in_one_worker(
                 with tenant_context(tenant):
                     get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
             connection.set_schema_to_public()
+
+
+def test_owner_welcome_email_send_interleaved_in_one_worker(
+    two_schools, celery_worker, django_db_blocker
+):
+    """Account ids P and Q exist in both schools: in A, Q is inactive; in B, P is. The
+    worker's runs A(P), B(Q), A(Q), B(P) mail exactly the active account of the school each
+    run names: True, True, False, False."""
+    from django.contrib.auth import get_user_model
+
+    from schools.tasks import owner_welcome_email_send
+
+    alpha, beta, _, _ = two_schools
+    first = 750_000 + secrets.randbelow(49_999) * 2
+    active = {alpha.pk: first, beta.pk: first + 1}
+    with django_db_blocker.unblock():
+        for tenant in (alpha, beta):
+            with tenant_context(tenant):
+                for pk in (first, first + 1):
+                    get_user_model().objects.create_user(
+                        email=f"owner-{pk}@{tenant.schema_name}.test",
+                        password="Owner-task-pass-1",
+                        id=pk,
+                        role="owner",
+                        is_active=pk == active[tenant.pk],
+                    )
+        connection.set_schema_to_public()
+        try:
+            runs = [(alpha, first), (beta, first + 1), (alpha, first + 1), (beta, first)]
+            sent = [
+                owner_welcome_email_send.apply_async(
+                    kwargs={"schema_name": tenant.schema_name, "user_id": pk}
+                ).get(timeout=RESULT_TIMEOUT)
+                for tenant, pk in runs
+            ]
+            assert sent == [True, True, False, False]
+        finally:
+            for tenant in (alpha, beta):
+                with tenant_context(tenant):
+                    get_user_model().objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_platform_tasks_run_in_the_public_schema(celery_worker, django_db_blocker):
+    """The platform's tasks take no school: the prune deletes the expired Idempotency-Key
+    records of every school (alpha's and beta's) and keeps a live one; the sign-up mail is
+    sent in the platform's name."""
+    from schools.models import IdempotencyRecord
+    from schools.tasks import idempotency_records_prune, signup_email_send
+
+    tag = secrets.token_hex(4)
+    now = timezone.now()
+    with django_db_blocker.unblock():
+        for schema, expires in (("alpha", -1), ("beta", -1), ("alpha", 1)):
+            IdempotencyRecord.objects.create(
+                schema_name=schema,
+                principal="user:1",
+                key=f"{tag}-{schema}-{expires}",
+                fingerprint="0" * 64,
+                status=201,
+                created_at=now - timedelta(hours=25),
+                expires_at=now + timedelta(hours=expires),
+            )
+        try:
+            pruned = idempotency_records_prune.apply_async().get(timeout=RESULT_TIMEOUT)
+            left = set(
+                IdempotencyRecord.objects.filter(key__startswith=tag).values_list("key", flat=True)
+            )
+            assert pruned >= 2
+            assert left == {f"{tag}-alpha-1"}
+            sent = signup_email_send.apply_async(
+                kwargs={"to": "f@example.test", "name": "New", "verify_url": "http://x/"}
+            )
+            assert sent.get(timeout=RESULT_TIMEOUT) is None
+            assert sent.status == "SUCCESS"
+        finally:
+            IdempotencyRecord.objects.filter(key__startswith=tag).delete()
 
 
 def test_notification_mails_send_interleaved_in_one_worker(

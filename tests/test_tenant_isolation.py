@@ -536,6 +536,21 @@ def case_operations(w):
     assert w["jwt_i"].get("/readyz").json()["status"] == "ok"
 
 
+def case_welcome(w):
+    # A's one-time log-in link (schools) on B's host: 400, nobody signed in there; the same
+    # link then still signs A's account in on A's host, once.
+    from schools.services import login_link_create
+
+    path = urlsplit(login_link_create(tenant=w["tenant"], user_id=w["owner"].pk)).path
+    on_b = Client(HTTP_HOST=host_of(w["other_tenant"])).get(path)
+    connection.set_schema_to_public()
+    assert on_b.status_code == 400
+    assert settings.SESSION_COOKIE_NAME not in on_b.cookies
+    on_a = Client(HTTP_HOST=host_of(w["tenant"]))
+    assert (on_a.get(path).status_code, on_a.get(path).status_code) == (302, 400)
+    connection.set_schema_to_public()
+
+
 def case_admin(w):
     response = w["jwt_i"].get("/admin/")
     assert response.status_code == 302
@@ -1593,6 +1608,7 @@ CASES = {
     "readyz": case_operations,
     "metrics": case_operations,
     "admin/": case_admin,
+    "welcome/<str:token>/": case_welcome,
     **{route: _dashboard_case(route) for route in DASHBOARD_ROUTES},
     "dashboard/courses/<uuid:course_id>/thumbnail": case_dashboard_thumbnail,
     "dashboard/logo": case_dashboard_logo,
@@ -1857,6 +1873,8 @@ TENANT_SWEEP: dict[str, Entry] = {
     **{route: Entry() for route in QA_CASES},
     "dashboard/courses/<uuid:course_id>/thumbnail": Entry(),
     "dashboard/logo": Entry(PAGE, "the school's own logo (B's, never A's) is public"),
+    # A one-time log-in link (schools): none of A's tokens is one of B's links (400).
+    "welcome/<str:token>/": Entry(),
     "dashboard/analytics/": Entry(),
     "dashboard/courses/<uuid:course_id>/analytics/": Entry(),
     "admin/": Entry(),
@@ -1888,6 +1906,15 @@ PUBLIC_SWEEP: dict[str, Entry] = {
     "admin/jsi18n/": Entry(),
     "admin/tenants/tenant/": Entry(),
     "admin/accounts/user/": Entry(),
+    "admin/schools/platformapikey/": Entry(),
+    # "Create your school" (schools.web): the form is public; A's tokens are no sign-up link.
+    "signup/": Entry(PAGE, "the Create your school form is public, no data"),
+    "signup/verify/<str:token>/": Entry(),
+    # The platform API takes platform API keys and platform staff sessions only.
+    "api/v1/platform/tenants": Entry(),
+    "api/v1/platform/tenants/<int:tenant_id>": Entry(),
+    "api/schema/": Entry(PAGE, "the platform API's OpenAPI document, no data"),
+    "api/docs/": Entry(PAGE, "Swagger UI of the platform API, no data"),
     "healthz": TENANT_SWEEP["healthz"],
     "readyz": TENANT_SWEEP["readyz"],
     "metrics": TENANT_SWEEP["metrics"],
@@ -1936,7 +1963,17 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "provider_id": lambda a: [str(a.provider_id), f"p{a.provider_id}"],
     "endpoint_id": lambda a: [str(a.endpoint_id)],
     "message_id": lambda a: [str(a.message_id)],
+    "tenant_id": lambda a: [str(_school_a_id())],
 }
+
+
+def _school_a_id() -> int:
+    """The id of school A's tenant row (the platform API's ``tenant_id``)."""
+    from tenants.models import Tenant
+    from tenants.testing import TEST_TENANTS
+
+    return Tenant.objects.get(subdomain=TEST_TENANTS["tenant"][0]).pk
+
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 

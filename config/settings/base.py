@@ -51,6 +51,8 @@ SHARED_APPS = [
     "trust",
     # Plans staff assign to schools and the schools' monthly usage (public schema).
     "plans",
+    # The platform API and self-serve schools; Idempotency-Key records of every host's API.
+    "schools",
 ]
 
 TENANT_APPS = [
@@ -144,6 +146,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, once the tenant and the session's user are known: the first answer of a POST to
+    # /api/ with an Idempotency-Key is replayed for the same key (schools.idempotency).
+    "schools.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls_tenants"
@@ -330,6 +335,9 @@ REST_FRAMEWORK = {
         # per client IP for visitors.
         "search": env("THROTTLE_SEARCH", default="60/min"),
         "search_autocomplete": env("THROTTLE_SEARCH_AUTOCOMPLETE", default="300/min"),
+        # schools.throttles: "Create your school" forms (sign-up and the verified link's
+        # confirmation) per client IP on the platform host.
+        "school_signup_ip": env("THROTTLE_SCHOOL_SIGNUP_IP", default="10/h"),
     },
     # Reverse proxies in front of the web process (the client IP is taken from X-Forwarded-For
     # that many hops from the end); unset means REMOTE_ADDR is the client.
@@ -513,6 +521,19 @@ CAPTIONS_TIME_LIMIT_BASE = env.int("CAPTIONS_TIME_LIMIT_BASE", default=300)
 CAPTIONS_TIME_LIMIT_FACTOR = env.float("CAPTIONS_TIME_LIMIT_FACTOR", default=1.0)
 CAPTIONS_UPLOAD_MAX_BYTES = env.int("CAPTIONS_UPLOAD_MAX_BYTES", default=2 * 1024**2)
 ACCESS_CODE_HASH_KEY = env("ACCESS_CODE_HASH_KEY", default=f"access-code:{SECRET_KEY}")
+# Platform API keys (schools): only HMAC-SHA256 of a key under this secret is stored.
+PLATFORM_API_KEY_HASH_KEY = env(
+    "PLATFORM_API_KEY_HASH_KEY", default=f"platform-api-key:{SECRET_KEY}"
+)
+# "Create your school" (schools.web): seconds the e-mailed verification link works, and the
+# seconds the one-time link that signs the new owner in on the school's host works.
+SCHOOL_SIGNUP_LINK_MAX_AGE = env.int("SCHOOL_SIGNUP_LINK_MAX_AGE", default=24 * 3600)
+SCHOOL_LOGIN_LINK_SECONDS = env.int("SCHOOL_LOGIN_LINK_SECONDS", default=120)
+# Idempotency-Key (schools.idempotency): hours a POST's first answer is replayed for the same
+# key, and seconds after which a first request that never finished (its process died) no
+# longer holds its key (others get 409 meanwhile).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_IN_FLIGHT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=600)
 
 # Recommendations (recommendations.embeddings): course texts are embedded with the packaged
 # all-MiniLM-L6-v2 int8 ONNX model unless EMBEDDING_MODEL_DIR names a folder with another
@@ -526,8 +547,8 @@ EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
 # Webhooks (webhooks.delivery, webhooks.addresses; README "Webhooks"). Each failed delivery of a
 # message is tried again after the next of these waits in seconds: Svix's schedule (docs.svix.com,
 # "Retries") cut to one day: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then 6 h instead of a second
-# 10 h, so the last attempt comes 23.6 h after the first (within the 24 h of retries promised). Each attempt connects within
-# WEBHOOK_CONNECT_TIMEOUT s and waits at most WEBHOOK_READ_TIMEOUT s for each read of the answer.
+# 10 h, so the last attempt comes 23.6 h after the first (retries end within 24 h). Each attempt
+# connects within WEBHOOK_CONNECT_TIMEOUT s and waits at most WEBHOOK_READ_TIMEOUT s for each read of the answer.
 WEBHOOK_RETRY_SCHEDULE = env.list(
     "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 21600]
 )
@@ -678,6 +699,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default", "expires": 60},
     },
     # recommendations.services: embeddings, trending, popularity and co-enrolment, every school.
+    # schools.idempotency: Idempotency-Key records older than IDEMPOTENCY_KEY_HOURS deleted.
+    "idempotency-prune": {
+        "task": "schools.tasks.idempotency_records_prune",
+        "schedule": crontab(minute=15),
+        "options": {"queue": "default", "expires": 50 * 60},
+    },
     "recommendations-refresh": {
         "task": "recommendations.tasks.recommendations_refresh",
         "schedule": 10 * 60,
