@@ -548,7 +548,8 @@ EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
 # message is tried again after the next of these waits in seconds: Svix's schedule (docs.svix.com,
 # "Retries") cut to one day: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then 6 h instead of a second
 # 10 h, so the last attempt comes 23.6 h after the first (retries end within 24 h). Each attempt
-# connects within WEBHOOK_CONNECT_TIMEOUT s and waits at most WEBHOOK_READ_TIMEOUT s for each read of the answer.
+# connects within WEBHOOK_CONNECT_TIMEOUT s and waits at most WEBHOOK_READ_TIMEOUT s for each
+# read of the answer.
 WEBHOOK_RETRY_SCHEDULE = env.list(
     "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 21600]
 )
