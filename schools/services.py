@@ -31,6 +31,8 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
 from courses.services import tenant_branding_update
+from plans.models import Plan
+from plans.services import plan_assign
 from schools.models import IdempotencyRecord, LoginLink, PlatformApiKey
 from tenants.errors import ApplicationError
 from tenants.languages import language_validate
@@ -48,6 +50,9 @@ from tenants.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+# ``school_update``'s default for ``plan``: leave the school's plan as it is (``None`` removes it).
+UNCHANGED = object()
 
 # --- Platform API keys --------------------------------------------------------------------------
 
@@ -213,13 +218,28 @@ def school_update(
     name: str | None = None,
     branding: Branding | None = None,
     status: str | None = None,
+    plan: str | object | None = UNCHANGED,
 ) -> Tenant:
-    """Change a school's ``name``, ``branding`` and ``status`` (``active`` or ``suspended``,
-    through ``tenants.services.tenant_reactivate`` / ``tenant_suspend``); ``None`` keeps a
-    value. Returns the row as saved. Raises ``ApplicationError`` 400 ``VALIDATION_ERROR`` for an
-    empty name and ``TenantProtected`` (409) for a tenant that is no school."""
+    """Change a school's ``name``, ``branding``, ``status`` (``active`` or ``suspended``,
+    through ``tenants.services.tenant_reactivate`` / ``tenant_suspend``) and ``plan`` (a plan's
+    slug, given through ``plans.services.plan_assign``; ``None`` removes the assignment, so
+    PLANS_DEFAULT_PLAN applies); ``None`` keeps the other values, ``UNCHANGED`` the plan.
+    Returns the row as saved. Raises ``ApplicationError`` 400 ``VALIDATION_ERROR`` for an empty
+    name or an unknown plan (before anything changes) and ``TenantProtected`` (409) for a tenant
+    that is no school."""
     tenant_require_school(tenant, "change")
+    new_plan: Plan | None = None
+    if plan is not UNCHANGED and plan is not None:
+        new_plan = Plan.objects.filter(slug=plan).first()
+        if new_plan is None:
+            raise ApplicationError(
+                f"No plan has the slug {plan!r}.",
+                code="VALIDATION_ERROR",
+                details={"plan": ["No plan has this slug."]},
+            )
     with transaction.atomic():
+        if plan is not UNCHANGED:
+            plan_assign(tenant=tenant, plan=new_plan)
         if name is not None:
             if not name.strip():
                 raise ApplicationError(

@@ -50,6 +50,7 @@ class SchoolOutput(serializers.Serializer):
     domain = serializers.CharField(source="primary_domain")
     url = serializers.SerializerMethodField()
     branding = serializers.SerializerMethodField()
+    plan = serializers.CharField(source="plan_slug", allow_null=True)
     created_at = serializers.DateTimeField()
 
     def get_url(self, school) -> str:
@@ -89,6 +90,7 @@ class PlatformTenantListCreateApi(PlatformApiView):
         status = serializers.ChoiceField(
             choices=Tenant.Status.choices, required=False, allow_null=True, default=None
         )
+        plan = serializers.SlugField(max_length=50, required=False, allow_null=True, default=None)
 
     class Input(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -99,6 +101,7 @@ class PlatformTenantListCreateApi(PlatformApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=Tenant.Status.values),
+            OpenApiParameter("plan", str, description="A plan's slug."),
             OpenApiParameter("page", int),
             OpenApiParameter("limit", int),
         ],
@@ -134,6 +137,8 @@ class PlatformTenantDetailApi(PlatformApiView):
         name = serializers.CharField(max_length=200, required=False)
         branding = BrandingSerializer(required=False)
         status = serializers.ChoiceField(choices=Tenant.Status.choices, required=False)
+        # A plan's slug; null removes the school's plan (PLANS_DEFAULT_PLAN applies again).
+        plan = serializers.SlugField(max_length=50, required=False, allow_null=True)
 
     @extend_schema(responses={200: SchoolOutput})
     def get(self, request, tenant_id: int):
@@ -150,5 +155,6 @@ class PlatformTenantDetailApi(PlatformApiView):
             name=fields.get("name"),
             branding=_branding(fields.get("branding")),
             status=fields.get("status"),
+            plan=fields.get("plan", services.UNCHANGED),
         )
         return Response(SchoolOutput(selectors.school_get(school_id=tenant_id)).data)

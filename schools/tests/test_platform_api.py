@@ -10,6 +10,9 @@ from django.core import mail
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
+from plans.models import SchoolPlan
+from plans.selectors import tenant_plan
+from plans.services import plan_create
 from schools.models import IdempotencyRecord
 from schools.services import platform_api_key_revoke
 from schools.tests.conftest import PlatformClient
@@ -43,6 +46,7 @@ def test_a_school_is_made_listed_read_and_changed(made_schools, platform):
         "domain": host,
         "url": f"http://{host}:{settings.PUBLIC_URL_PORT}/",
         "branding": {"primary_color": "#aa3300", "language": "pt-BR"},
+        "plan": None,
         "created_at": school["created_at"],
     }
     with schema_context(tenant.schema_name):
@@ -87,6 +91,38 @@ def test_a_school_is_made_listed_read_and_changed(made_schools, platform):
     assert reactivated.json()["status"] == "active"
     assert TenantClient(tenant).get("/").status_code == 200
     IdempotencyRecord.objects.filter(key="make-gamma").delete()
+
+
+def test_a_school_is_given_a_plan_filtered_by_it_and_freed_of_it(made_schools, platform):
+    subdomain = made_schools()
+    with tasks_eager():
+        made = platform.post(
+            TENANTS,
+            {"name": "Delta Academy", "subdomain": subdomain, "owner_email": "o@delta.test"},
+            format="json",
+        )
+    tenant = Tenant.objects.get(pk=made.json()["id"])
+    plan = plan_create(name="Delta plan", slug=f"plan-{subdomain}", courses=3)
+    detail = f"{TENANTS}/{tenant.pk}"
+
+    # An unknown slug changes nothing, not even the other fields of the same PATCH.
+    unknown = platform.patch(detail, {"plan": "no-such-plan", "name": "Never"}, format="json")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["details"] == {"plan": ["No plan has this slug."]}
+    assert (Tenant.objects.get(pk=tenant.pk).name, tenant_plan(tenant)) == ("Delta Academy", None)
+
+    given = platform.patch(detail, {"plan": plan.slug}, format="json")
+    assert (given.status_code, given.json()["plan"]) == (200, plan.slug)
+    assert tenant_plan(tenant) == plan
+    assert platform.get(detail).json()["plan"] == plan.slug
+    listed = platform.get(TENANTS, {"plan": plan.slug, "limit": 100}).json()
+    assert [item["id"] for item in listed["results"]] == [tenant.pk]
+
+    freed = platform.patch(detail, {"plan": None}, format="json")
+    assert (freed.status_code, freed.json()["plan"]) == (200, None)
+    assert not SchoolPlan.objects.filter(tenant=tenant).exists()
+    assert platform.get(TENANTS, {"plan": plan.slug}).json()["results"] == []
+    plan.delete()
 
 
 def _nothing_made(subdomain: str) -> None:
