@@ -36,6 +36,7 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("search.api.urls")),
     path("", include("recommendations.api.urls")),
+    path("", include("domains.api.urls")),
 ]
 
 urlpatterns = [
@@ -61,6 +62,8 @@ urlpatterns = [
     path("", include("notifications.web.urls")),
     # The course announcements page of the dashboard.
     path("dashboard/", include("notifications.dashboard.urls")),
+    # The school's custom domains (owner).
+    path("dashboard/", include("domains.urls")),
     # The search results page (the header's search box submits to it).
     path("", include("search.web.urls")),
     path("api/v1/", include(api_v1)),
