@@ -15,13 +15,15 @@ from django.db import connection
 from tenants.testing import TEST_TENANTS, ensure_test_tenant
 
 # The fixtures every app shares: processes (web server, Celery worker, e2e school), people and
-# courses of the test schools, test media and ready lectures, the S3 server, the browser.
+# courses of the test schools, test media and ready lectures, the S3 server, the browser, the
+# DNS server of the custom-domain tests.
 pytest_plugins = [
     "tests.plugins.stack",
     "tests.plugins.schools",
     "tests.plugins.media",
     "tests.plugins.s3",
     "tests.plugins.browser",
+    "tests.plugins.dns",
 ]
 
 

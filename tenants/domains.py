@@ -107,13 +107,13 @@ def domain_normalize(value: str) -> str:
         raise DomainInvalid(
             "This is not a valid domain name: use letters, digits, hyphens and dots only."
         )
-    if len(labels) < 2 or not _TLD.match(labels[-1]):
-        raise DomainInvalid("Enter a full domain name, such as courses.example.com.")
     platform = settings.PLATFORM_DOMAIN.lower()
     if name == platform or name.endswith("." + platform):
         raise DomainInvalid(
             f"Names under {platform} belong to the platform: your school already has its own."
         )
+    if len(labels) < 2 or not _TLD.match(labels[-1]):
+        raise DomainInvalid("Enter a full domain name, such as courses.example.com.")
     return name
 
 

@@ -32,5 +32,6 @@ def test_every_project_app_is_in_testpaths():
         "search",
         "analytics",
         "recommendations",
+        "domains",
     }
     assert project_apps | {"tests"} == testpaths
