@@ -253,3 +253,22 @@ def test_xss_in_the_domain_field_is_refused_and_shown_inert(tenant, owner, api):
         assert api.post(URL, {"domain": payload}, format="json").status_code == 400, payload
 
     assert not Domain.objects.filter(tenant=tenant, kind="custom").exists()
+
+
+def test_the_demo_school_shows_a_verified_and_a_pending_domain(tenant):
+    from analytics.management.commands.seed_demo import (
+        PENDING_DOMAIN,
+        VERIFIED_DOMAIN,
+        _demo_domains,
+    )
+
+    _demo_domains(tenant=tenant)
+    _demo_domains(tenant=tenant)  # idempotent
+
+    rows = {d.domain: d for d in Domain.objects.filter(tenant=tenant, kind="custom")}
+    assert sorted(rows) == [PENDING_DOMAIN, VERIFIED_DOMAIN]
+    assert (rows[VERIFIED_DOMAIN].status, rows[VERIFIED_DOMAIN].reason) == ("verified", "")
+    assert (rows[PENDING_DOMAIN].status, rows[PENDING_DOMAIN].reason) == (
+        "pending",
+        f"The TXT record _lectern.{PENDING_DOMAIN} is missing.",
+    )
