@@ -1,6 +1,7 @@
 """Tenants (schools) and their domains; both live in the public schema."""
 
 import logging
+import secrets
 
 from django.core.management import call_command
 from django.db import connection, models
@@ -97,6 +98,11 @@ class Tenant(TenantMixin):
         return True
 
 
+def domain_token_new() -> str:
+    """A new verification token of a custom domain (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
 class Domain(DomainMixin):
     """A host name that resolves to a tenant: ``acme.<PLATFORM_DOMAIN>`` (kind ``platform``,
     always served while its school is) or a custom domain the school's owner added (kind
@@ -126,8 +132,8 @@ class Domain(DomainMixin):
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # The value the TXT record _lectern.<domain> must hold (tenants.domains.domain_token).
-    token = models.CharField(max_length=64, blank=True)
+    # The value the TXT record _lectern.<domain> must hold: 128 random bits, hex.
+    token = models.CharField(max_length=64, blank=True, default=domain_token_new)
     # What the last check found, in plain words ("" once verified).
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -136,7 +142,8 @@ class Domain(DomainMixin):
     # First failed re-check of a verified or active domain (None while DNS matches).
     drifted_at = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)
-    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Due at once when added (the beat task checks custom domains only).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True, default=timezone.now)
 
     def __str__(self) -> str:
         return self.domain

@@ -51,6 +51,7 @@ from enrollment.services import access_codes_create
 from notifications.models import Notification
 from notifications.services import notify
 from teams.services import invitation_create
+from tenants.domains import domain_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 
 # Generated examples per operation (Schemathesis adds its explicit and coverage examples).
@@ -166,6 +167,8 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
                 data={},
             )
             notification = Notification.objects.get(user=student)
+        # The school's custom domain: its check asks the suite's DNS settings (answered at once).
+        domain = domain_create(tenant=school, domain=f"schema.{school.subdomain}.example")
         ids = {
             "course_id": str(course.id),
             "slug": course.slug,
@@ -183,6 +186,7 @@ def actors(tenant, other_tenant) -> list[tuple[str, dict, dict]]:
             "question_id": question.pk,
             "answer_id": answer.pk,
             "notification_id": notification.pk,
+            "domain_id": domain.pk,
         }
         for role, user in (("student", student), ("instructor", instructor), ("owner", owner)):
             token = TenantClient(school, user=user).tokens["access"]

@@ -98,3 +98,7 @@ TENANT_HOST_CACHE_SECONDS = env.float("TEST_TENANT_HOST_CACHE_SECONDS", default=
 # statement); logged, they would land in the output that tests compare. The slow-query tests set
 # their own threshold (tenants/tests/test_slow_queries.py).
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=10_000)
+# Custom-domain checks never ask the Internet's DNS: a closed loopback port refuses at once
+# (tests that check domains point DOMAIN_DNS_NAMESERVERS at their own server, tests/dns.py).
+DOMAIN_DNS_NAMESERVERS = env.list("DOMAIN_DNS_NAMESERVERS", default=["127.0.0.1:9"])
+DOMAIN_DNS_TIMEOUT = env.float("DOMAIN_DNS_TIMEOUT", default=0.2)

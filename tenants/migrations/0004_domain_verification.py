@@ -6,6 +6,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import tenants.models
+
 
 def domains_classify(apps, schema_editor):
     """Existing rows were all served: platform subdomains stay so for good; custom domains
@@ -62,7 +64,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="domain",
             name="next_check_at",
-            field=models.DateTimeField(blank=True, db_index=True, null=True),
+            field=models.DateTimeField(
+                blank=True, db_index=True, default=django.utils.timezone.now, null=True
+            ),
         ),
         migrations.AddField(
             model_name="domain",
@@ -86,7 +90,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="domain",
             name="token",
-            field=models.CharField(blank=True, max_length=64),
+            field=models.CharField(
+                blank=True, default=tenants.models.domain_token_new, max_length=64
+            ),
         ),
         migrations.AddField(
             model_name="domain",
