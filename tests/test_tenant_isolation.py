@@ -622,9 +622,10 @@ def case_domains(w):
     url = "/api/v1/school/domains"
     assert w["jwt_i"].get(url).status_code == 401
     assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's API
-    listed = _b_owner(w).get(url)
+    owner = _b_owner(w)
+    listed = owner.get(url)
     assert (listed.json()["count"], b"alpha-x" in listed.content) == (0, False)
-    taken = _b_owner(w).post(url, {"domain": "alpha-x.example.com"}, format="json")
+    taken = owner.post(url, {"domain": "alpha-x.example.com"}, format="json")
     assert (taken.status_code, w["domain"].token.encode() in taken.content) == (409, False)
 
 
@@ -650,12 +651,13 @@ def case_domain_check(w):
 def case_dashboard_domains(w):
     url = "/dashboard/domains/"
     assert _to_login(_b_page(w, w["owner"]).get(url), url)
-    response = _b_instructor_page(w).get(url)  # B's own owner: none of A's domains
+    b_owner = _b_instructor_page(w)
+    response = b_owner.get(url)  # B's own owner: none of A's domains
     assert (response.status_code, b"alpha-x" in response.content) == (200, False)
     for action in ("check", "remove"):
         url = f"/dashboard/domains/{w['domain'].pk}/{action}/"
         assert _to_login(_b_page(w, w["owner"]).post(url), url)
-        assert _b_instructor_page(w).post(url).status_code == 404
+        assert b_owner.post(url).status_code == 404
     _domain_unchanged(w)
 
 
