@@ -41,12 +41,14 @@ MANAGE := $(VENV_PY) manage.py
 # brotli filter for bench/playback.py and the production stack tests (nginx is started by them
 # with a configuration of their own); prometheus for promtool, which checks and unit-tests
 # deploy/prometheus/ (tests/test_monitoring.py); postgresql-client for pg_dump and pg_restore
-# (manage.py backup, restore). Where systemd runs, those two packages start
+# (manage.py backup, restore); caddy (on-demand TLS, deploy/caddy/Caddyfile) and pebble (a
+# test ACME CA) for the custom-domain TLS test (tests/test_custom_domains_tls.py starts both
+# with a configuration of its own). Where systemd runs, nginx, prometheus and caddy start
 # services of their own when installed; system-deps turns them off again. nodejs and npm are
 # added when npm is missing (`make assets`), python3-venv when $(PYTHON) lacks ensurepip
 # (Debian/Ubuntu system Python without the venv package).
 APT_PACKAGES ?= chromium libreoffice-impress poppler-utils fonts-dejavu-core libchromaprint-tools espeak-ng \
-	nginx-light libnginx-mod-http-brotli-filter prometheus postgresql-client
+	nginx-light libnginx-mod-http-brotli-filter prometheus postgresql-client caddy pebble
 ifeq ($(shell command -v $(NPM) 2>/dev/null),)
   APT_PACKAGES += nodejs npm
 endif
@@ -110,7 +112,7 @@ system-deps:
 	echo "Installing OS packages:$$missing"; \
 	$$sudo apt-get update; \
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
-	for service in nginx prometheus; do \
+	for service in nginx prometheus caddy; do \
 		case " $$missing " in *" $$service"*) \
 			if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $$service 2>/dev/null; then \
 				echo "Stopping the $$service service its package started (only its program is used)"; \

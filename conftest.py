@@ -15,8 +15,6 @@ from django.db import connection
 
 from tenants.testing import TEST_TENANTS, ensure_test_tenant
 
-# The fixtures every app shares: processes (web server, Celery worker, e2e school), people and
-# courses of the test schools, test media and ready lectures, the S3 server, the browser.
 # Bytecode caches for this process and every one it starts (web servers, workers, management
 # commands): with PYTHONDONTWRITEBYTECODE set, as on some machines, each of the suite's Python
 # processes compiled the project's modules again (about 0.45 s of CPU per start) and each xdist
@@ -25,12 +23,16 @@ from tenants.testing import TEST_TENANTS, ensure_test_tenant
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
+# The fixtures every app shares: processes (web server, Celery worker, e2e school), people and
+# courses of the test schools, test media and ready lectures, the S3 server, the browser, the
+# DNS server of the custom-domain tests.
 pytest_plugins = [
     "tests.plugins.stack",
     "tests.plugins.schools",
     "tests.plugins.media",
     "tests.plugins.s3",
     "tests.plugins.browser",
+    "tests.plugins.dns",
 ]
 
 

@@ -164,7 +164,12 @@ def create_schools(count: int) -> float:
             )
             Domain.objects.bulk_create(
                 [
-                    Domain(domain=f"{t.subdomain}.{settings.PLATFORM_DOMAIN}", tenant=t)
+                    Domain(
+                        domain=f"{t.subdomain}.{settings.PLATFORM_DOMAIN}",
+                        tenant=t,
+                        kind=Domain.Kind.PLATFORM,
+                        status=Domain.Status.ACTIVE,
+                    )
                     for t in tenants
                 ]
             )

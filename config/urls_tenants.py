@@ -40,6 +40,7 @@ api_v1 = [
     path("", include("sso.api.urls")),
     path("", include("plans.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("domains.api.urls")),
 ]
 
 urlpatterns = [
@@ -73,6 +74,8 @@ urlpatterns = [
     path("dashboard/", include("sso.dashboard.urls")),
     # The webhook endpoints of the dashboard, their messages and attempts.
     path("dashboard/", include("webhooks.dashboard.urls")),
+    # The school's custom domains (owner).
+    path("dashboard/", include("domains.urls")),
     # The search results page (the header's search box submits to it).
     path("", include("search.web.urls")),
     path("api/v1/", include(api_v1)),

@@ -166,9 +166,13 @@ class TenantSchemaOnlyAdmin(admin.ModelAdmin):
 
 
 class DomainInline(admin.TabularInline):
+    """A school's hosts. A domain added here is a custom domain like one its owner adds:
+    pending, with its token, served once its DNS records are found (tenants.domains)."""
+
     model = Domain
     extra = 0
-    fields = ("domain", "is_primary")
+    fields = ("domain", "is_primary", "kind", "status", "reason")
+    readonly_fields = ("kind", "status", "reason")
 
 
 @admin.register(Tenant, site=platform_admin_site)
@@ -261,8 +265,24 @@ class TenantAdmin(PublicSchemaOnlyAdmin):
 
 @admin.register(Domain, site=platform_admin_site)
 class DomainAdmin(PublicSchemaOnlyAdmin):
-    list_display = ("domain", "tenant", "is_primary")
+    """Every host. Status, token and checks are read only: only DNS verifies a custom domain
+    (``tenants.domains``)."""
+
+    list_display = ("domain", "tenant", "kind", "status", "is_primary", "checked_at")
+    list_filter = ("kind", "status")
     search_fields = ("domain",)
+    readonly_fields = (
+        "kind",
+        "status",
+        "token",
+        "reason",
+        "created_at",
+        "checked_at",
+        "verified_at",
+        "drifted_at",
+        "failures",
+        "next_check_at",
+    )
 
 
 # Task results live in the public schema only (django_celery_results is a shared app); their

@@ -22,7 +22,7 @@ from django.urls import Resolver404, path, resolve
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tenants import metrics
+from tenants import metrics, tls
 from tenants.middleware import error_response
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The TLS proxy's on-demand question (tenants.tls; the proxy's networks only).
+    path("internal/tls-allowed", tls.tls_allowed_view, name="tls-allowed"),
 ]
 
 

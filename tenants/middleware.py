@@ -114,9 +114,12 @@ class TenantMiddleware(TenantMainMiddleware):
 
     @staticmethod
     def get_tenant(domain_model, hostname: str) -> Tenant:
-        # django-tenants' lookup (TenantMainMiddleware.get_tenant), as a static method.
-        tenant = domain_model.objects.select_related("tenant").get(domain=hostname).tenant
-        if tenant.kind == Tenant.Kind.TEMPLATE:
+        # django-tenants' lookup (TenantMainMiddleware.get_tenant), as a static method, for
+        # served domains only: a custom domain that is not verified (or no longer is) is an
+        # unknown host (Domain.served, tenants.domains).
+        domain = domain_model.objects.select_related("tenant").get(domain=hostname)
+        tenant = domain.tenant
+        if tenant.kind == Tenant.Kind.TEMPLATE or not domain.served:
             raise domain_model.DoesNotExist
         return tenant
 

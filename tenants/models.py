@@ -1,9 +1,11 @@
 """Tenants (schools) and their domains; both live in the public schema."""
 
 import logging
+import secrets
 
 from django.core.management import call_command
 from django.db import connection, models
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
@@ -96,8 +98,57 @@ class Tenant(TenantMixin):
         return True
 
 
+def domain_token_new() -> str:
+    """A new verification token of a custom domain (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
 class Domain(DomainMixin):
-    """A host name that resolves to a tenant (``acme.<PLATFORM_DOMAIN>`` or a custom domain)."""
+    """A host name that resolves to a tenant: ``acme.<PLATFORM_DOMAIN>`` (kind ``platform``,
+    always served while its school is) or a custom domain the school's owner added (kind
+    ``custom``), served only once DNS proves the owner controls it (``tenants.domains``).
+
+    Life of a custom domain: ``pending`` (added; ``reason`` says what the last check found)
+    -> ``verified`` (the TXT record ``_lectern.<domain>`` holds ``token`` and the name points
+    at the platform) -> ``active`` (the TLS proxy asked for its certificate). A verified or
+    active domain whose DNS stops matching keeps being served for DOMAIN_DRIFT_GRACE_HOURS
+    from ``drifted_at``, then becomes ``failed``; a pending one that never matches becomes
+    ``failed`` after DOMAIN_PENDING_DAYS. ``next_check_at`` is when the beat task checks it
+    again (``failures`` consecutive failed checks make the backoff).
+    """
+
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", "Platform subdomain"
+        CUSTOM = "custom", "Custom domain"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+
+    # Statuses whose host is served (custom domains; platform subdomains always are).
+    SERVED_STATUSES = (Status.VERIFIED, Status.ACTIVE)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # The value the TXT record _lectern.<domain> must hold: 128 random bits, hex.
+    token = models.CharField(max_length=64, blank=True, default=domain_token_new)
+    # What the last check found, in plain words ("" once verified).
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # First failed re-check of a verified or active domain (None while DNS matches).
+    drifted_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    # Due at once when added (the beat task checks custom domains only).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True, default=timezone.now)
 
     def __str__(self) -> str:
         return self.domain
+
+    @property
+    def served(self) -> bool:
+        """Whether requests for this host reach its school (the school's status aside)."""
+        return self.kind == self.Kind.PLATFORM or self.status in self.SERVED_STATUSES

@@ -3,6 +3,7 @@
 import logging
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +12,14 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenants.errors import ApplicationError, Conflict
 from tenants.hooks import Hook
 from tenants.models import Domain, Tenant
 from tenants.storage import storage_delete_prefix, tenant_prefix
+from tenants.tls import tls_allowlist_changed
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +104,13 @@ def platform_setup(*, staff_email: str | None = None, staff_password: str | None
         defaults={"name": "Lectern platform", "kind": Tenant.Kind.PLATFORM},
     )
     Domain.objects.update_or_create(
-        domain=settings.PLATFORM_DOMAIN, defaults={"tenant": public, "is_primary": True}
+        domain=settings.PLATFORM_DOMAIN,
+        defaults={
+            "tenant": public,
+            "is_primary": True,
+            "kind": Domain.Kind.PLATFORM,
+            "status": Domain.Status.ACTIVE,
+        },
     )
     if not Tenant.objects.filter(schema_name=settings.TENANT_BASE_SCHEMA).exists():
         Tenant(
@@ -153,13 +162,31 @@ def school_create(
                 f"Subdomain {subdomain!r} is already taken.", code="SUBDOMAIN_TAKEN"
             ) from exc
         with transaction.atomic():
-            for index, host in enumerate(hosts):
-                Domain.objects.create(domain=host, tenant=tenant, is_primary=index == 0)
+            Domain.objects.create(
+                domain=primary,
+                tenant=tenant,
+                is_primary=True,
+                kind=Domain.Kind.PLATFORM,
+                status=Domain.Status.ACTIVE,
+            )
+            if domain:
+                # Served once verified, like one the owner adds (tenants.domains).
+                Domain.objects.create(
+                    domain=hosts[1],
+                    tenant=tenant,
+                    is_primary=False,
+                    kind=Domain.Kind.CUSTOM,
+                    status=Domain.Status.PENDING,
+                    token=secrets.token_hex(16),
+                    reason="Not checked yet: create the DNS records of the Domains page.",
+                    next_check_at=timezone.now(),
+                )
     except BaseException:
         if tenant is not None and tenant.pk:
             connection.set_schema_to_public()
             tenant.delete(force_drop=True)
         raise
+    transaction.on_commit(tls_allowlist_changed)
     return tenant
 
 
@@ -318,6 +345,7 @@ def tenant_suspend(tenant: Tenant) -> bool:
         return False
     tenant.status = Tenant.Status.SUSPENDED
     tenant.save(update_fields=["status"])
+    transaction.on_commit(tls_allowlist_changed)
     logger.info("Suspended tenant %s", tenant.schema_name)
     return True
 
@@ -331,6 +359,7 @@ def tenant_reactivate(tenant: Tenant) -> bool:
         return False
     tenant.status = Tenant.Status.ACTIVE
     tenant.save(update_fields=["status"])
+    transaction.on_commit(tls_allowlist_changed)
     logger.info("Reactivated tenant %s", tenant.schema_name)
     return True
 

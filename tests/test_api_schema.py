@@ -52,6 +52,7 @@ from notifications.models import Notification
 from notifications.services import notify
 from sso.services import provider_create
 from teams.services import invitation_create
+from tenants.domains import domain_create
 from tenants.testing import TenantClient, host_of, in_tenant, make_user
 from webhooks.models import WebhookEndpoint, WebhookMessage
 
@@ -214,6 +215,8 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
         message = WebhookMessage.objects.create(
             endpoint=endpoint, event_id="msg_schema", event_type="video.ready", body="{}"
         )
+    # The school's custom domain: its check asks the suite's DNS settings (answered at once).
+    domain = domain_create(tenant=school, domain=f"schema.{school.subdomain}.example")
     ids = {
         "course_id": str(course.id),
         "slug": course.slug,
@@ -234,6 +237,7 @@ def _actor_rows(school) -> tuple[object, dict, dict]:
         "provider_id": provider.pk,
         "endpoint_id": endpoint.pk,
         "message_id": message.pk,
+        "domain_id": domain.pk,
     }
     users = {"student": student, "instructor": instructor, "owner": owner}
     return school, users, ids

@@ -145,6 +145,18 @@ OWNERSHIP: dict[str, Case | Exempt] = {
     ),
     "api/v1/school/invitations": Exempt("school-wide, owner only (teams/tests)"),
     "api/v1/school/usage": Exempt("school-wide, owner only (plans/tests)"),
+    "internal/tls-allowed": Exempt("the TLS proxy's question about a host, no account"),
+    **{
+        route: Exempt("school-wide, owner only (domains/tests)")
+        for route in (
+            "api/v1/school/domains",
+            "api/v1/school/domains/<int:domain_id>",
+            "api/v1/school/domains/<int:domain_id>/check",
+            "dashboard/domains/",
+            "dashboard/domains/<int:domain_id>/check/",
+            "dashboard/domains/<int:domain_id>/remove/",
+        )
+    },
     "api/v1/recommendations/for-you": Exempt(
         "the account's own recommendations (recommendations/tests): no course in it to manage"
     ),

@@ -36,5 +36,6 @@ def test_every_project_app_is_in_testpaths():
         "sso",
         "webhooks",
         "schools",
+        "domains",
     }
     assert project_apps | {"tests"} == testpaths

@@ -82,6 +82,9 @@ TASK_CASES = {
     ),
     "schools.tasks.signup_email_send": "test_platform_tasks_run_in_the_public_schema",
     "schools.tasks.idempotency_records_prune": "test_platform_tasks_run_in_the_public_schema",
+    "domains.tasks.domains_check": "test_domain_tasks_interleaved_in_one_worker",
+    "domains.tasks.domain_check": "test_domain_tasks_interleaved_in_one_worker",
+    "domains.tasks.domain_notice_send": "test_domain_tasks_interleaved_in_one_worker",
 }
 
 
@@ -933,6 +936,64 @@ def test_invitation_emails_send_interleaved_in_one_worker(
             for tenant in (alpha, beta):
                 with tenant_context(tenant):
                     Invitation.objects.filter(pk__in=[first, first + 1]).delete()
+            connection.set_schema_to_public()
+
+
+def test_domain_tasks_interleaved_in_one_worker(two_schools, celery_worker, django_db_blocker):
+    """A custom domain of A (a) and one of B (b), both due. The worker's runs A(a), B(b),
+    A(b), B(a) of ``domain_check`` check the first two (the test's DNS server answers "no such
+    domain") and find the last two unknown (``None``, nothing recorded): a domain is checked
+    only in a run of its own school. The notice A(a) mails A's one owner, B(a) nobody. The beat
+    task ``domains_check`` (no school) queues the check of both, each in its own school."""
+    from domains.tasks import domain_check, domain_notice_send, domains_check
+    from tenants.domains import domain_create
+    from tenants.models import Domain
+
+    alpha, beta, _, _ = two_schools
+    tag = secrets.token_hex(3)
+    with django_db_blocker.unblock():
+        a = domain_create(tenant=alpha, domain=f"a-{tag}.schema.test")
+        b = domain_create(tenant=beta, domain=f"b-{tag}.schema.test")
+        try:
+
+            def run(task, tenant, **kwargs):
+                return task.apply_async(kwargs={"schema_name": tenant.schema_name, **kwargs}).get(
+                    timeout=RESULT_TIMEOUT
+                )
+
+            checks = [
+                run(domain_check, tenant, domain_id=domain.pk)
+                for tenant, domain in ((alpha, a), (beta, b), (alpha, b), (beta, a))
+            ]
+            notices = [
+                run(domain_notice_send, tenant, domain_id=a.pk, event="failed")
+                for tenant in (alpha, beta)
+            ]
+            rows = {row.pk: row for row in Domain.objects.filter(pk__in=[a.pk, b.pk])}
+            assert checks == ["pending", "pending", None, None]
+            assert notices == [1, 0]
+            assert [rows[a.pk].failures, rows[b.pk].failures] == [1, 1]
+            assert (
+                rows[a.pk].reason
+                == f"No such domain: a-{tag}.schema.test does not exist in DNS yet."
+            )
+
+            Domain.objects.filter(pk__in=[a.pk, b.pk]).update(next_check_at=timezone.now())
+            assert domains_check.apply_async().get(timeout=RESULT_TIMEOUT) == 2
+            _wait_for(
+                lambda: (
+                    set(
+                        Domain.objects.filter(pk__in=[a.pk, b.pk]).values_list(
+                            "failures", flat=True
+                        )
+                    )
+                    == {2}
+                ),
+                "the beat's checks",
+                RESULT_TIMEOUT,
+            )
+        finally:
+            Domain.objects.filter(pk__in=[a.pk, b.pk]).delete()
             connection.set_schema_to_public()
 
 

@@ -56,7 +56,9 @@ from sso import services as sso_services
 from sso.models import IdentityProvider
 from teams.models import Invitation
 from teams.services import invitation_create, invitation_token
+from tenants.domains import domain_create
 from tenants.mail import unsubscribe_token
+from tenants.models import Domain
 from tenants.testing import (
     PASSWORD,
     TenantClient,
@@ -152,6 +154,8 @@ def world(tenant, other_tenant):
             client_secret="alpha-client-secret",
             server_url="https://id.alpha.test",
         )
+    # A's custom domain (public schema), pending: its token must never reach B.
+    domain = domain_create(tenant=tenant, domain="alpha-x.example.com")
     a_instructor = TenantClient(tenant, user=owner_a)
     a_student = TenantClient(tenant, user=student_a)
     # Clients on B's host carrying A's JWTs.
@@ -183,6 +187,7 @@ def world(tenant, other_tenant):
         "provider": provider,
         "webhook": webhook,
         "webhook_message": webhook_message,
+        "domain": domain,
         "a_tokens": a_instructor.tokens,
         "s_tokens": a_student.tokens,
         "owner": owner_a,
@@ -662,6 +667,57 @@ def case_invitation_accept(w):
     assert _b_page(w).post(url, form).status_code == 404
     with in_tenant(w["other_tenant"]):
         assert not get_user_model().objects.filter(email="invitee-x@alpha.test").exists()
+
+
+def case_domains(w):
+    url = "/api/v1/school/domains"
+    assert w["jwt_i"].get(url).status_code == 401
+    assert w["b_i"].get(url).status_code == 403  # B's instructor: the owner's API
+    owner = _b_owner(w)
+    listed = owner.get(url)
+    assert (listed.json()["count"], b"alpha-x" in listed.content) == (0, False)
+    taken = owner.post(url, {"domain": "alpha-x.example.com"}, format="json")
+    assert (taken.status_code, w["domain"].token.encode() in taken.content) == (409, False)
+
+
+def _domain_unchanged(w):
+    row = Domain.objects.get(pk=w["domain"].pk)
+    assert (row.tenant_id, row.status, row.checked_at) == (w["tenant"].pk, "pending", None)
+
+
+def case_domain_detail(w):
+    url = f"/api/v1/school/domains/{w['domain'].pk}"
+    assert [w["jwt_i"].get(url).status_code, w["jwt_i"].delete(url).status_code] == [401, 401]
+    owner = _b_owner(w)
+    assert [owner.get(url).status_code, owner.delete(url).status_code] == [404, 404]
+    _domain_unchanged(w)
+
+
+def case_domain_check(w):
+    url = f"/api/v1/school/domains/{w['domain'].pk}/check"
+    assert [w["jwt_i"].post(url).status_code, _b_owner(w).post(url).status_code] == [401, 404]
+    _domain_unchanged(w)
+
+
+def case_dashboard_domains(w):
+    url = "/dashboard/domains/"
+    assert _to_login(_b_page(w, w["owner"]).get(url), url)
+    b_owner = _b_instructor_page(w)
+    response = b_owner.get(url)  # B's own owner: none of A's domains
+    assert (response.status_code, b"alpha-x" in response.content) == (200, False)
+    for action in ("check", "remove"):
+        url = f"/dashboard/domains/{w['domain'].pk}/{action}/"
+        assert _to_login(_b_page(w, w["owner"]).post(url), url)
+        assert b_owner.post(url).status_code == 404
+    _domain_unchanged(w)
+
+
+def case_tls_allowed(w):
+    # Answered on any host before a school is resolved; A's credentials change nothing.
+    url = "/internal/tls-allowed?domain=alpha-x.example.com"
+    response = w["jwt_i"].get(url, REMOTE_ADDR="127.0.0.1")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "UNKNOWN_HOST")
+    assert w["jwt_i"].get(url, REMOTE_ADDR="192.0.2.1").status_code == 403
 
 
 def _a_code_row(w):
@@ -1537,6 +1593,13 @@ CASES = {
     "api/v1/courses/<uuid:course_id>/enrollments/import": case_roster_import,
     "api/v1/school/invitations": case_invitations,
     "api/v1/school/usage": case_school_usage,
+    "api/v1/school/domains": case_domains,
+    "api/v1/school/domains/<int:domain_id>": case_domain_detail,
+    "api/v1/school/domains/<int:domain_id>/check": case_domain_check,
+    "dashboard/domains/": case_dashboard_domains,
+    "dashboard/domains/<int:domain_id>/check/": case_dashboard_domains,
+    "dashboard/domains/<int:domain_id>/remove/": case_dashboard_domains,
+    "internal/tls-allowed": case_tls_allowed,
     "api/v1/notes": case_notes,
     "api/v1/notes/export": case_notes_export,
     "api/v1/notes/<int:note_id>": case_note_detail,
@@ -1896,6 +1959,13 @@ TENANT_SWEEP: dict[str, Entry] = {
     "healthz": Entry(PAGE, "liveness: a fixed status body, no data"),
     "readyz": Entry(PAGE, "readiness: check names and results, no data"),
     "metrics": Entry(PAGE, "counters by URL pattern and schema name, never ids or paths"),
+    "internal/tls-allowed": Entry(),
+    "api/v1/school/domains": Entry(),
+    "api/v1/school/domains/<int:domain_id>": Entry(),
+    "api/v1/school/domains/<int:domain_id>/check": Entry(),
+    "dashboard/domains/": Entry(),
+    "dashboard/domains/<int:domain_id>/check/": Entry(),
+    "dashboard/domains/<int:domain_id>/remove/": Entry(),
 }
 
 # The platform urlconf (config/urls_public.py), served on the platform host.
@@ -1918,6 +1988,7 @@ PUBLIC_SWEEP: dict[str, Entry] = {
     "healthz": TENANT_SWEEP["healthz"],
     "readyz": TENANT_SWEEP["readyz"],
     "metrics": TENANT_SWEEP["metrics"],
+    "internal/tls-allowed": TENANT_SWEEP["internal/tls-allowed"],
 }
 
 # Path parameters by name -> A's real values (a list: the route is called with each).
@@ -1964,6 +2035,7 @@ PARAMS: dict[str, Callable[["ASide"], list[str]]] = {
     "endpoint_id": lambda a: [str(a.endpoint_id)],
     "message_id": lambda a: [str(a.message_id)],
     "tenant_id": lambda a: [str(_school_a_id())],
+    "domain_id": lambda a: [str(a.domain_id)],
 }
 
 
@@ -2007,6 +2079,7 @@ class ASide:
     provider_id: int = 0
     endpoint_id: int = 0
     message_id: int = 0
+    domain_id: int = 0
     baseline: dict = field(default_factory=dict)
     credentials: dict[str, dict] = field(default_factory=dict)
     markers: list[bytes] = field(default_factory=list)
@@ -2069,6 +2142,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
         provider_id=world["provider"].pk,
         endpoint_id=world["webhook"].pk,
         message_id=world["webhook_message"].pk,
+        domain_id=world["domain"].pk,
     )
     with in_tenant(tenant):
         side.email_confirmation = email_change_token(
@@ -2135,6 +2209,7 @@ def a_side(world, tenant, other_tenant) -> ASide:
             world["unsubscribe_token"],
             "alpha-client-id",
             "invitee-x@alpha.test",
+            world["domain"].token,
             "Alpha question",
             "Alpha answer",
             "Alpha caption",

@@ -290,7 +290,9 @@ def suspended_school(committed):
     )
     tenant.auto_create_schema = False
     tenant.save()
-    domain = Domain.objects.create(domain=f"{tenant.subdomain}.localhost", tenant=tenant)
+    domain = Domain.objects.create(
+        domain=f"{tenant.subdomain}.localhost", tenant=tenant, kind=Domain.Kind.PLATFORM
+    )
     yield domain.domain
     domain.delete()
     Tenant.objects.filter(pk=tenant.pk).delete()

@@ -84,6 +84,7 @@ TENANT_APPS = [
     "allauth.socialaccount.providers.github",
     "sso",
     "webhooks",
+    "domains",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -99,6 +100,35 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 # media segment requests make no database query; changes made in another process (a school
 # suspended, a domain removed) are seen after at most this long. 0 disables the cache.
 TENANT_HOST_CACHE_SECONDS = env.float("TENANT_HOST_CACHE_SECONDS", default=5.0)
+
+# Custom domains (tenants.domains): a school's owner adds one, creates the DNS records shown
+# (TXT _lectern.<domain> with a token; a CNAME to the school's platform host or
+# DOMAIN_CNAME_TARGET, or for a domain at the root of its zone A/AAAA records among
+# DOMAIN_PLATFORM_ADDRESSES) and the domain is served once DNS proves it.
+# DNS servers asked ("ip" or "ip:port"; empty: the system's resolv.conf), and the seconds a
+# query may take.
+DOMAIN_DNS_NAMESERVERS = env.list("DOMAIN_DNS_NAMESERVERS", default=[])
+DOMAIN_DNS_TIMEOUT = env.float("DOMAIN_DNS_TIMEOUT", default=3.0)
+# The host custom domains CNAME to; empty: each school's own <subdomain>.<PLATFORM_DOMAIN>.
+DOMAIN_CNAME_TARGET = env("DOMAIN_CNAME_TARGET", default="")
+# The platform's public addresses (IPv4 and IPv6) for the A/AAAA records of apex domains.
+DOMAIN_PLATFORM_ADDRESSES = env.list("DOMAIN_PLATFORM_ADDRESSES", default=[])
+# Check schedule (the beat task domains-check): a pending domain every
+# DOMAIN_CHECK_INTERVAL_SECONDS, doubled per failed check up to DOMAIN_CHECK_MAX_SECONDS, and
+# failed after DOMAIN_PENDING_DAYS; verified domains again every DOMAIN_RECHECK_HOURS; a
+# verified domain whose DNS no longer matches is still served for DOMAIN_DRIFT_GRACE_HOURS.
+DOMAIN_CHECK_INTERVAL_SECONDS = env.int("DOMAIN_CHECK_INTERVAL_SECONDS", default=300)
+DOMAIN_CHECK_MAX_SECONDS = env.int("DOMAIN_CHECK_MAX_SECONDS", default=6 * 3600)
+DOMAIN_PENDING_DAYS = env.int("DOMAIN_PENDING_DAYS", default=7)
+DOMAIN_RECHECK_HOURS = env.int("DOMAIN_RECHECK_HOURS", default=24)
+DOMAIN_DRIFT_GRACE_HOURS = env.int("DOMAIN_DRIFT_GRACE_HOURS", default=72)
+DOMAIN_MAX_PER_SCHOOL = env.int("DOMAIN_MAX_PER_SCHOOL", default=10)
+# GET /internal/tls-allowed (tenants.tls), the TLS proxy's on-demand question: the client
+# networks allowed to ask (the proxy's), the seconds between reads of the allowlist's shared
+# version, and the seconds after which a process reloads the allowlist anyway.
+TLS_ASK_ALLOWED_NETWORKS = env.list("TLS_ASK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+TLS_ALLOWED_VERSION_SECONDS = env.float("TLS_ALLOWED_VERSION_SECONDS", default=1.0)
+TLS_ALLOWED_CACHE_SECONDS = env.float("TLS_ALLOWED_CACHE_SECONDS", default=60.0)
 
 AUTH_USER_MODEL = "accounts.User"
 # The student site on a school's host (enrollment/web): session log-in, per schema.
@@ -699,13 +729,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"queue": "default", "expires": 60},
     },
-    # recommendations.services: embeddings, trending, popularity and co-enrolment, every school.
+    # domains.tasks: custom domains whose check is due (pending ones, daily re-checks).
+    "domains-check": {
+        "task": "domains.tasks.domains_check",
+        "schedule": 60,
+        "options": {"queue": "default", "expires": 60},
+    },
     # schools.idempotency: Idempotency-Key records older than IDEMPOTENCY_KEY_HOURS deleted.
     "idempotency-prune": {
         "task": "schools.tasks.idempotency_records_prune",
         "schedule": crontab(minute=15),
         "options": {"queue": "default", "expires": 50 * 60},
     },
+    # recommendations.services: embeddings, trending, popularity and co-enrolment, every school.
     "recommendations-refresh": {
         "task": "recommendations.tasks.recommendations_refresh",
         "schedule": 10 * 60,

@@ -101,3 +101,7 @@ SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=10_000)
 # Web servers the tests start flush their media-bytes-served counts often, so a test sees them
 # in Redis within a fraction of a second (plans.metering).
 SERVED_FLUSH_SECONDS = env.float("SERVED_FLUSH_SECONDS", default=0.2)
+# Custom-domain checks never ask the Internet's DNS: a closed loopback port refuses at once
+# (tests that check domains point DOMAIN_DNS_NAMESERVERS at their own server, tests/dns.py).
+DOMAIN_DNS_NAMESERVERS = env.list("DOMAIN_DNS_NAMESERVERS", default=["127.0.0.1:9"])
+DOMAIN_DNS_TIMEOUT = env.float("DOMAIN_DNS_TIMEOUT", default=0.2)

@@ -337,7 +337,9 @@ def test_the_host_cache_forgets_changed_schools_and_domains(media, django_assert
     alias = APIClient(HTTP_HOST="tokens-alias.localhost")
     url = media.url("240p/seg_00000.ts")
     unknown_before = alias.get(url)
-    domain = Domain.objects.create(domain="tokens-alias.localhost", tenant=media.tenant)
+    domain = Domain.objects.create(
+        domain="tokens-alias.localhost", tenant=media.tenant, kind=Domain.Kind.PLATFORM
+    )
     via_alias = alias.get(url)
     domain.delete()
     alias_removed = alias.get(url)

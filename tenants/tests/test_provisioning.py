@@ -163,10 +163,12 @@ def test_domain_adds_a_second_domain(provision):
     assert run.stdout.splitlines() == [f"http://{subdomain}.localhost/", "owner: owner@acme.test"]
     tenant = Tenant.objects.get(subdomain=subdomain)
     domains = Domain.objects.filter(tenant=tenant).order_by("-is_primary")
-    assert [(d.domain, d.is_primary) for d in domains] == [
-        (f"{subdomain}.localhost", True),
-        (custom, False),
+    assert [(d.domain, d.is_primary, d.kind, d.status) for d in domains] == [
+        (f"{subdomain}.localhost", True, "platform", "active"),
+        (custom, False, "custom", "pending"),
     ]
+    # The custom domain waits for its DNS proof (tenants.domains) like one the owner adds.
+    assert len(domains[1].token) == 32
     with schema_context(tenant.schema_name):
         assert get_user_model().objects.get().check_password(PASSWORD)
 

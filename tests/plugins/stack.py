@@ -219,8 +219,9 @@ def worker_start(env: dict[str, str], log: Path, node: str, control) -> subproce
 
 
 @pytest.fixture(scope="session")
-def e2e_env(django_db_setup, django_db_blocker) -> dict[str, str]:
-    """Environment for subprocesses: the test database, this process's media dirs."""
+def e2e_env(django_db_setup, django_db_blocker, dns_zone) -> dict[str, str]:
+    """Environment for subprocesses: the test database, this process's media dirs, the test's
+    DNS server for the custom-domain checks (tests/plugins/dns.py)."""
     from django.conf import settings
     from django.db import connection
 
@@ -232,6 +233,8 @@ def e2e_env(django_db_setup, django_db_blocker) -> dict[str, str]:
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
             "TEST_MEDIA_DIR": str(Path(settings.MEDIA_ROOT).parent),
             "PLATFORM_DOMAIN": "localhost",
+            "DOMAIN_DNS_NAMESERVERS": dns_zone.address,
+            "DOMAIN_DNS_TIMEOUT": "0.5",
             "PYTHONUNBUFFERED": "1",
         }
     )

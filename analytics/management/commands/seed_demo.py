@@ -5,13 +5,21 @@ the top app, because it seeds every app below it (schools, courses, media, enrol
 """
 
 import io
+import socket
 import subprocess
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.test import override_settings
 from django_tenants.utils import tenant_context
 from PIL import Image, ImageDraw
 
@@ -34,8 +42,9 @@ from media_pipeline.uploads import upload_from_path
 from plans.models import Plan
 from plans.services import plan_assign, plan_create
 from tenants.accounts.services import AVATAR_BOX, user_profile_update
+from tenants.domains import domain_check, domain_cname_target, domain_create
 from tenants.images import image_reencode
-from tenants.models import Tenant
+from tenants.models import Domain, Tenant
 from tenants.services import platform_setup, tenant_provision
 
 DEMO_SUBDOMAIN = "demo"
@@ -54,6 +63,11 @@ COURSE_TITLE = "Welcome to Lectern"
 SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
 INVITED = "invited@demo.test"
+# Custom domains of the demo school: one verified by a real DNS check against a zone served on
+# loopback (the CNAME and TXT records the Domains page asks for), one pending (its CNAME exists,
+# its TXT record not yet). Names under .example never resolve on the Internet (RFC 2606).
+VERIFIED_DOMAIN = "learn.demo-academy.example"
+PENDING_DOMAIN = "courses.demo-academy.example"
 CLASSMATE = ("classmate@demo.test", "demo-classmate-pass")
 # Single sign-on: an OpenID Connect provider of the demo school, disabled, pointing at the
 # oidc-provider-mock server of the development requirements (README, "Single sign-on": run
@@ -135,6 +149,7 @@ class Command(BaseCommand):
             _demo_recommendations(self, owner=owner)
             _demo_search(student=student)
             _demo_webhooks(owner=owner, student=student, course=course, lecture=lecture)
+        _demo_domains(tenant=tenant)
 
         host = f"{DEMO_SUBDOMAIN}.{settings.PLATFORM_DOMAIN}:{port}"
         platform = f"{settings.PLATFORM_DOMAIN}:{port}"
@@ -164,6 +179,8 @@ class Command(BaseCommand):
             f"  Plan:          http://{host}/dashboard/usage/   (owner: usage against the "
             "'Demo' plan; staff: the school list of the staff admin)",
             f"  Webhooks:      http://{host}/dashboard/webhooks/   (owner: messages, attempts)",
+            f"  Domains:       http://{host}/dashboard/domains/   ({VERIFIED_DOMAIN} verified: "
+            f"add it to /etc/hosts to open it; {PENDING_DOMAIN} pending)",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -1004,3 +1021,61 @@ def _demo_recommendations(command, *, owner) -> None:
                 defaults={"views": views, "watch_seconds": minutes * 60.0},
             )
     call_command("recommendations_refresh", schema=connection.schema_name, stdout=command.stdout)
+
+
+@contextmanager
+def _local_zone(records: dict[str, list[tuple[str, str]]]):
+    """A DNS server on a free loopback UDP port (dnspython messages) answering ``records``:
+    name -> [(type, value in zone-file form)]; other names are NXDOMAIN. Yields its
+    ``127.0.0.1:<port>`` for DOMAIN_DNS_NAMESERVERS."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            entries = records.get(question.name.to_text().rstrip(".").lower())
+            if entries is None:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            for rdtype, value in entries or ():
+                if rdtype == dns.rdatatype.to_text(question.rdtype):
+                    response.answer.append(
+                        dns.rrset.from_text(question.name, 60, "IN", rdtype, value)
+                    )
+            sock.sendto(response.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+def _demo_domains(*, tenant: Tenant) -> None:
+    """VERIFIED_DOMAIN and PENDING_DOMAIN on the owner's Domains page, both checked by
+    ``tenants.domains.domain_check`` against ``_local_zone`` (the real check, a local zone)."""
+    for name in (VERIFIED_DOMAIN, PENDING_DOMAIN):
+        if not Domain.objects.filter(domain=name).exists():
+            domain_create(tenant=tenant, domain=name)
+    target = domain_cname_target(tenant) + "."
+    verified = Domain.objects.get(domain=VERIFIED_DOMAIN)
+    zone = {
+        VERIFIED_DOMAIN: [("CNAME", target)],
+        f"_lectern.{VERIFIED_DOMAIN}": [("TXT", f'"{verified.token}"')],
+        PENDING_DOMAIN: [("CNAME", target)],
+    }
+    with _local_zone(zone) as address, override_settings(DOMAIN_DNS_NAMESERVERS=[address]):
+        for domain in Domain.objects.filter(domain__in=[VERIFIED_DOMAIN, PENDING_DOMAIN]):
+            if domain.status in (Domain.Status.PENDING, Domain.Status.FAILED):
+                domain_check(domain_id=domain.pk)
