@@ -207,6 +207,7 @@ bench: system-deps install
 	$(VENV_PY) -m bench.search
 	$(VENV_PY) -m bench.captions
 	$(VENV_PY) -m bench.recommendations
+	$(VENV_PY) -m bench.platform_api
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -110,14 +110,18 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
 
 class LecternAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema with unique component names for the ``Input``/``Output``
-    serializers nested in views: ``UserRegisterApi.Input`` becomes ``UserRegisterInput``
-    (plain class names would collide across views and silently share one component)."""
+    serializers nested in views: ``UserRegisterApi.Input`` becomes ``UserRegisterInput``, and
+    the partial one of a PATCH ``PatchedUserRegisterInput`` rather than drf-spectacular's
+    ``PatchedInput`` (plain class names would collide across views and silently share one
+    component)."""
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         owner, _, inner = type(serializer).__qualname__.rpartition(".")
         if owner and name == inner:
             return owner.removesuffix("Api") + inner
+        if owner and name == f"Patched{inner}":
+            return "Patched" + owner.removesuffix("Api") + inner
         return name
 
 

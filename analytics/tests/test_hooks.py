@@ -11,6 +11,7 @@ from learning import hooks as learning_hooks
 from learning import services as learning_services
 from notifications import receivers as notification_receivers
 from tenants.hooks import Hook
+from webhooks import receivers as webhook_receivers
 
 
 def test_receivers_run_in_order_once_each_and_a_refusal_propagates():
@@ -55,11 +56,15 @@ def test_a_payload_with_other_names_is_refused_before_any_receiver_runs():
 
 def test_the_apps_above_connect_their_receivers_at_start_up():
     assert course_delete_guards.receivers == (course_delete_guard,)
-    assert enrollment_hooks.access_code_redeemed.receivers == (receivers.enrollment_announce,)
+    assert enrollment_hooks.access_code_redeemed.receivers == (
+        receivers.enrollment_announce,
+        webhook_receivers.access_code_redeemed,
+    )
     assert enrollment_hooks.progress_recorded.receivers == (
         receivers.watch_record,
         learning_services.progress_recorded_receiver,
         notification_receivers.progress_recorded,
+        webhook_receivers.progress_recorded,
     )
     assert enrollment_hooks.enrollment_revoked.receivers == (
         learning_services.enrollment_revoked_receiver,
@@ -70,4 +75,5 @@ def test_the_apps_above_connect_their_receivers_at_start_up():
     assert enrollment_hooks.course_viewed.receivers == (receivers.view_record,)
     assert learning_hooks.achievement_earned.receivers == (
         notification_receivers.achievement_earned,
+        webhook_receivers.achievement_earned,
     )

@@ -402,6 +402,7 @@ SPECTACULAR_SETTINGS = {
         "AccessCodeStatusEnum": ["unused", "redeemed", "expired", "revoked"],
         "PostStatusEnum": "community.models.PostStatus",
         "InboxStatusEnum": ["unanswered", "all"],
+        "IdentityProviderKindEnum": "sso.models.IdentityProvider.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -72,6 +72,26 @@ MAIL_CONTEXTS = {
         "preferences_url": "https://alpha.localhost/notifications/preferences/",
         "kind_label": "Course announcements",
     },
+    "webhooks/email/endpoint_disabled": lambda text: {
+        "endpoint": SimpleNamespace(url="https://hooks.alpha.test/in", disabled_reason=text),
+        "endpoint_url": "https://alpha.localhost/dashboard/webhooks/1/",
+    },
+    "schools/email/signup_verify": lambda text: {
+        "school": text,
+        "verify_url": "https://lectern.localhost/signup/verify/abc/",
+        "hours": 24,
+    },
+    "schools/email/owner_welcome": lambda text: {
+        "user": _user(name=text),
+        "password_url": "https://alpha.localhost/password-reset/MQ/set-password/",
+        "dashboard_url": "https://alpha.localhost/dashboard/",
+        "hours": 72,
+    },
+    "domains/email/domain_notice": lambda text: {
+        "domain": SimpleNamespace(domain="learn.alpha.example", reason=text),
+        "event": "drifted",
+        "page_url": "https://alpha.localhost/dashboard/domains/",
+    },
 }
 
 
