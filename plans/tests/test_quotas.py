@@ -36,6 +36,14 @@ from tests.xss import XSS_CORPUS, assert_inert
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_earlier_usage(tenant, other_tenant):
+    """Each test starts from schools that used nothing this month: the monthly rows that
+    other tests committed for the shared test schools (their workers' transcodes, collected
+    media bytes) are deleted inside this test's transaction, so they are back afterwards."""
+    UsageMonth.objects.filter(tenant__in=[tenant, other_tenant]).delete()
+
+
 @pytest.fixture
 def owner(tenant):
     return make_user(tenant, "owner-plans@alpha.test", role="owner")
