@@ -15,6 +15,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
@@ -38,6 +39,10 @@ def run(committed):
     """
 
     def runner(body, *args):
+        # A fresh channel layer for each event loop: channels-redis keeps its receive lock on
+        # the layer, bound to the loop that first waited on it, and a consumer of an earlier
+        # body's loop still finishing would hand the next loop a lock of another loop.
+        channel_layers.backends.clear()
         return async_to_sync(body)(*args)
 
     return runner
