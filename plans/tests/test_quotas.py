@@ -38,10 +38,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_earlier_usage(tenant, other_tenant):
-    """Each test starts from schools that used nothing this month: the monthly rows that
-    other tests committed for the shared test schools (their workers' transcodes, collected
-    media bytes) are deleted inside this test's transaction, so they are back afterwards."""
+    """Each test starts from schools that use nothing: what other tests committed in the
+    shared test schools (the monthly rows of their workers' transcodes and collected media
+    bytes, kept sources of media fixtures, uploads in progress) is cleared inside this test's
+    transaction, so it is all back afterwards."""
     UsageMonth.objects.filter(tenant__in=[tenant, other_tenant]).delete()
+    for school in (tenant, other_tenant):
+        with in_tenant(school):
+            MediaAsset.objects.exclude(source_bytes=0).update(source_bytes=0)
+            Upload.objects.all().delete()
+    connection.set_schema_to_public()
 
 
 @pytest.fixture
