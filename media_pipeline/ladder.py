@@ -28,7 +28,10 @@ __all__ = [
     "KEYFRAME_SECONDS",
     "SEGMENT_SECONDS",
     "Rung",
+    "audio_codec_args",
     "build_transcode_command",
+    "hls_output_args",
+    "keyframe_args",
     "ladder_for",
     "parse_progress",
     "write_master_playlist",
@@ -287,31 +290,56 @@ def build_transcode_command(
             f"-bufsize:v:{i}",
             str(rung.bufsize),
         ]
-    args += [
-        "-force_key_frames:v",
+    args += keyframe_args()
+    if has_audio:
+        args += audio_codec_args()
+    return args + hls_output_args(out_dir=out, rungs=rungs, has_audio=has_audio)
+
+
+def audio_codec_args() -> list[str]:
+    """FFmpeg output options of the ladder's audio: the first audio track downmixed to stereo
+    AAC-LC at AUDIO_BITRATE and AUDIO_SAMPLE_RATE (the same in every rung and in the audio of a
+    chunked transcode, ``media_pipeline.chunking``)."""
+    return [
+        "-c:a",
+        "aac",
+        "-ac",
+        "2",
+        "-ar",
+        str(AUDIO_SAMPLE_RATE),
+        "-b:a",
+        f"{AUDIO_BITRATE // 1000}k",
+    ]
+
+
+def keyframe_args(stream: str = "v") -> list[str]:
+    """x264 options that put an IDR frame every KEYFRAME_SECONDS of output time and nowhere
+    else, for the output stream specifier ``stream`` (``"v"``: every video stream)."""
+    return [
+        f"-force_key_frames:{stream}",
         f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})",
-        "-sc_threshold:v",
+        f"-sc_threshold:{stream}",
         "0",
         # With open GOPs off, x264 turns every forced keyframe into an IDR frame.
-        "-x264-params:v",
+        f"-x264-params:{stream}",
         "open-gop=0",
     ]
-    if has_audio:
-        args += [
-            "-c:a",
-            "aac",
-            "-ac",
-            "2",
-            "-ar",
-            str(AUDIO_SAMPLE_RATE),
-            "-b:a",
-            f"{AUDIO_BITRATE // 1000}k",
-        ]
+
+
+def hls_output_args(
+    *, out_dir: str | os.PathLike[str], rungs: Sequence[Rung], has_audio: bool
+) -> list[str]:
+    """The HLS muxer output of the ladder: output streams ``v:i`` (and ``a:i`` when
+    ``has_audio``) of rung ``i`` go to ``<out_dir>/<rung>/index.m3u8`` and its SEGMENT_SECONDS
+    MPEG-TS segments (a VOD playlist with ``#EXT-X-INDEPENDENT-SEGMENTS``). Shared by the
+    single-process command and the join of a chunked transcode, so both write the same layout.
+    """
+    out = os.fspath(out_dir)
     stream_map = " ".join(
         f"v:{i},a:{i},name:{rung.name}" if has_audio else f"v:{i},name:{rung.name}"
         for i, rung in enumerate(rungs)
     )
-    args += [
+    return [
         "-f",
         "hls",
         "-hls_time",
@@ -330,7 +358,6 @@ def build_transcode_command(
         stream_map,
         os.path.join(out, "%v", VARIANT_PLAYLIST),
     ]
-    return args
 
 
 def parse_progress(lines: Iterable[str], duration: float) -> Iterator[float]:

@@ -73,6 +73,11 @@ class MediaAsset(models.Model):
     pending_version = models.PositiveIntegerField(default=0)
     # Seconds of the pending source (its transcode's time limit is scaled to it).
     source_duration = models.FloatField(null=True, blank=True)
+    # What the upload's probe found in the pending source (``media_pipeline.chunks.SourceInfo``
+    # as a dict: container, duration, width, height, frame_rate, has_audio); a chunked
+    # transcode plans its chunks from it without fetching the source. Empty for sources accepted
+    # before it was kept, which take the single-process path.
+    source_info = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_claim = models.CharField(max_length=64, blank=True)
     lease_renewed_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +115,74 @@ class MediaAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.owner_id} ({self.status}, v{self.version})"
+
+
+class TranscodeChunk(models.Model):
+    """One piece of a chunked transcode of a video asset's pending ``version``
+    (``media_pipeline.chunks``): a ``video`` chunk encodes ``frames`` frames from ``start``
+    seconds into every rung; the one ``audio`` chunk encodes the whole lecture's audio.
+
+    Each chunk is a run of its own with the asset's lease rules (``lease_claim``: the Celery
+    task id of the run holding it; ``lease_renewed_at``: its last sign of life; ``attempts``:
+    claims made, at most TRANSCODE_MAX_ATTEMPTS), so a killed chunk is redone alone.
+    ``sent`` records that its task was handed to the broker. ``worker`` is the Celery node
+    (``name@host``) that finished it, ``encode_seconds`` the wall time of that run from claim to
+    stored outputs. Rows stay with the version that plays and go with a version that fails or
+    is replaced.
+    """
+
+    class Kind(models.TextChoices):
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+
+    id = models.BigAutoField(primary_key=True)
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="chunks")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    seconds = models.FloatField()
+    # Frames of a video chunk at the lecture's constant frame rate; null: up to the end.
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    sent = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_claim = models.CharField(max_length=64, blank=True)
+    lease_renewed_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    encode_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["asset", "version", "kind", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "version", "kind", "index"], name="transcode_chunk_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0) & models.Q(progress__lte=100),
+                name="transcode_chunk_progress_0_100",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "lease_renewed_at"], name="transcode_chunk_lease")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.asset_id} v{self.version} ({self.status})"
+
+    @property
+    def name(self) -> str:
+        """``c<index>`` (5 digits) for a video chunk, ``audio`` for the audio: the chunk's
+        folder in storage and in its work folder."""
+        return "audio" if self.kind == self.Kind.AUDIO else f"c{self.index:05d}"
 
 
 class Upload(models.Model):

@@ -23,17 +23,19 @@ import logging
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from media_pipeline.leases import lease_take_over, leased, video_of
-from media_pipeline.models import MediaAsset
+from media_pipeline.models import MediaAsset, TranscodeChunk
 from media_pipeline.transcoding import (
     asset_changed,
     lecture_transcode_fail,
@@ -44,7 +46,9 @@ from media_pipeline.transcoding import (
 
 logger = logging.getLogger(__name__)
 
-_WORK_DIR_NAME = re.compile(r"^(?P<lecture>[0-9a-f-]{36})-v(?P<version>\d+)$")
+_WORK_DIR_NAME = re.compile(
+    r"^(?P<lecture>[0-9a-f-]{36})-v(?P<version>\d+)(?:-(?P<chunk>c\d{5}|audio))?$"
+)
 # The longest source ``probe.probe`` accepts (its ``max_duration`` default), for time limits of
 # runs whose source duration was not recorded.
 _LONGEST_SOURCE_SECONDS = 6 * 3600
@@ -66,8 +70,18 @@ class transcode_heartbeat:
     at the next beat; the thread closes its own connection when the block ends.
     """
 
-    def __init__(self, *, lecture_id: UUID | str, version: int, claim: str) -> None:
+    def __init__(
+        self,
+        *,
+        lecture_id: UUID | str,
+        version: int,
+        claim: str,
+        rows: Callable[[], QuerySet] | None = None,
+    ) -> None:
         self.lecture_id, self.version, self.claim = lecture_id, version, claim
+        # What the beat stamps: the asset's lease by default, a chunk's lease for a chunk run
+        # (``media_pipeline.chunks``); built in the thread, inside the school's schema.
+        self.rows = rows or (lambda: leased(self.lecture_id, self.version, self.claim))
         self.schema = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,9 +104,7 @@ class transcode_heartbeat:
             while not self._stop.wait(settings.TRANSCODE_HEARTBEAT_INTERVAL):
                 try:
                     with schema_context(self.schema):
-                        leased(self.lecture_id, self.version, self.claim).update(
-                            lease_renewed_at=timezone.now()
-                        )
+                        self.rows().update(lease_renewed_at=timezone.now())
                 except DatabaseError:
                     logger.warning(
                         "Heartbeat of lecture %s v%s failed",
@@ -197,8 +209,10 @@ def transcode_work_dirs_clean() -> list[Path]:
     ran on; the next attempt removes it only when it runs there too. A folder is kept while its
     video is ``processing`` version N under a lease that has not lapsed (or one claimed before
     leases existed). Folders are listed before the leases are read, and a run claims before it
-    creates its folder, so a run starting meanwhile is never touched. Run at worker start-up and
-    by the recovery beat task; names that are not ``<uuid>-v<N>`` are left alone.
+    creates its folder, so a run starting meanwhile is never touched. A chunk run's folder
+    (``<uuid>-v<N>-<c00000|audio>``, ``chunks.chunk_work_dir``) is kept while that chunk is
+    ``processing`` under a lease that has not lapsed. Run at worker start-up and by the recovery
+    beat task; other names are left alone.
     """
     root = Path(settings.TRANSCODE_WORK_DIR) / connection.schema_name
     try:
@@ -215,6 +229,11 @@ def transcode_work_dirs_clean() -> list[Path]:
         ).values_list("owner_id", "pending_version", "lease_renewed_at")
         if renewed_at is None or renewed_at > cutoff
     }
+    for lecture_id, version, kind, index in TranscodeChunk.objects.filter(
+        status=TranscodeChunk.Status.PROCESSING, lease_renewed_at__gt=cutoff
+    ).values_list("asset__owner_id", "version", "kind", "index"):
+        name = "audio" if kind == TranscodeChunk.Kind.AUDIO else f"c{index:05d}"
+        live.add(f"{lecture_id}-v{version}-{name}")
     removed = [path for path in candidates if path.name not in live]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django_tenants.utils import tenant_context
 
-from media_pipeline import captions, documents, recovery, tracks, transcoding, uploads
+from media_pipeline import captions, chunks, documents, recovery, tracks, transcoding, uploads
 from tenants.selectors import schools_active
 from tenants.tasks import TenantTask
 
@@ -61,14 +61,66 @@ def lecture_transcode(self, *, schema_name: str, lecture_id: str, version: int) 
     """Transcode ``version`` of a lecture's video in school ``schema_name`` (queue
     ``transcode``).
 
-    Idempotent by the asset's state; the task id is the run's claim on the lease, kept alive by
-    ``recovery.transcode_heartbeat`` for as long as the task runs. A redelivery after its pool
-    process died resumes with one more attempt (``transcoding.lecture_transcode_begin``). Time
-    limits are set per call from the source's duration (``transcoding.transcode_time_limit``).
+    A lecture longer than TRANSCODE_CHUNK_THRESHOLD is planned into chunk tasks and joined by a
+    later run of this task (``chunks.lecture_transcode_run``). Idempotent by the asset's state;
+    the task id is the run's claim on the lease, kept alive by ``recovery.transcode_heartbeat``
+    for as long as the task runs. A redelivery after its pool process died resumes with one more
+    attempt (``transcoding.lecture_transcode_begin``). Time limits are set per call from the
+    source's duration (``transcoding.transcode_time_limit``).
     """
     claim = self.request.id or str(uuid.uuid4())
     with recovery.transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim):
-        return transcoding.lecture_transcode(lecture_id=lecture_id, version=version, claim=claim)
+        return chunks.lecture_transcode_run(lecture_id=lecture_id, version=version, claim=claim)
+
+
+class ChunkTask(TenantTask):
+    """Fails the version when a chunk run dies of an unexpected error while it holds its chunk
+    (``chunks.chunk_abandon``); killed chunk runs are recovered by their own lease
+    (``chunks.transcode_chunks_recover``)."""
+
+    abstract = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        with self.school(kwargs["schema_name"]) as tenant:
+            if tenant is None:
+                return
+            chunks.chunk_abandon(
+                lecture_id=kwargs["lecture_id"],
+                version=kwargs["version"],
+                kind=kwargs["kind"],
+                index=kwargs["index"],
+                claim=task_id,
+                message="Processing stopped unexpectedly; please upload the video again.",
+            )
+
+
+@shared_task(
+    base=ChunkTask,
+    bind=True,
+    name=chunks.CHUNK_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def lecture_transcode_chunk(
+    self, *, schema_name: str, lecture_id: str, version: int, kind: str, index: int
+) -> bool:
+    """Encode one chunk (``kind`` ``video`` number ``index``, or the ``audio``) of a chunked
+    transcode of ``version`` of a lecture's video in school ``schema_name`` (queue
+    TRANSCODE_CHUNK_QUEUE; ``chunks.lecture_chunk_encode``). Idempotent by the chunk's row; the
+    task id is the run's claim on the chunk's lease. Delivered from the ``gpu`` queue to a
+    worker whose FFmpeg has NVENC, the chunk is encoded on the GPU (``chunks.chunk_encoder``).
+    Time limits are set per call from the chunk's length (``chunks.chunk_time_limit``)."""
+    claim = self.request.id or str(uuid.uuid4())
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    return chunks.lecture_chunk_encode(
+        lecture_id=lecture_id,
+        version=version,
+        kind=kind,
+        index=index,
+        claim=claim,
+        worker=self.request.hostname or "",
+        encoder=chunks.chunk_encoder(queue),
+    )
 
 
 class DocumentTask(TenantTask):
@@ -179,17 +231,19 @@ def uploads_expire() -> int:
 )
 def lecture_transcodes_recover() -> dict[str, int]:
     """Beat task (every minute, CELERY_BEAT_SCHEDULE): in every active school, queue again the
-    transcodes whose worker was lost and remove this machine's orphaned work folders
-    (``recovery.lecture_transcodes_recover``, ``recovery.transcode_work_dirs_clean``).
+    transcodes and the chunks of chunked transcodes whose worker was lost, and remove this
+    machine's orphaned work folders (``recovery.lecture_transcodes_recover``,
+    ``chunks.transcode_chunks_recover``, ``recovery.transcode_work_dirs_clean``).
 
-    Returns ``{"requeued": n, "failed": n, "work_dirs_removed": n}``.
+    Returns ``{"requeued": n, "failed": n, "work_dirs_removed": n}`` (chunks counted in).
     """
     totals = {"requeued": 0, "failed": 0, "work_dirs_removed": 0}
     for tenant in schools_active():
         with tenant_context(tenant):
             recovered = recovery.lecture_transcodes_recover()
-            totals["requeued"] += len(recovered["requeued"])
-            totals["failed"] += len(recovered["failed"])
+            chunked = chunks.transcode_chunks_recover()
+            totals["requeued"] += len(recovered["requeued"]) + len(chunked["requeued"])
+            totals["failed"] += len(recovered["failed"]) + len(chunked["failed"])
             totals["work_dirs_removed"] += len(recovery.transcode_work_dirs_clean())
     return totals
 

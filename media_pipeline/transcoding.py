@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from media_pipeline import hooks, ladder, previews, tracks
 from media_pipeline.leases import lease_alive, lease_held, leased, run_message, video_of
-from media_pipeline.models import MediaAsset
+from media_pipeline.models import MediaAsset, TranscodeChunk
 from media_pipeline.probe import MediaRejected, ProbeResult, demuxer_for, ffmpeg_binary, probe
 from plans.selectors import current_tenant, month_usage
 from plans.services import QuotaExceeded, quota_enforce, transcode_seconds_add
@@ -56,6 +56,21 @@ class TranscodeFailed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def source_info_of(result: ProbeResult) -> dict:
+    """What a chunked transcode needs to know of an accepted source, kept on its asset
+    (``MediaAsset.source_info``) so the chunks are planned without fetching the source again:
+    ``{"container", "duration" (s), "width", "height" (upright display pixels),
+    "frame_rate" (frames/s), "has_audio"}``."""
+    return {
+        "container": result.container,
+        "duration": result.duration,
+        "width": result.width,
+        "height": result.height,
+        "frame_rate": result.frame_rate,
+        "has_audio": result.has_audio,
+    }
 
 
 def transcode_time_limit(duration: float) -> int:
@@ -176,6 +191,7 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
     asset.error = None
     asset.attempts = 0
     asset.source_duration = probe.duration
+    asset.source_info = source_info_of(probe)
     asset.lease_claim = ""
     asset.lease_renewed_at = None
     if not asset.version:
@@ -188,6 +204,7 @@ def lecture_source_accept(*, lecture_id: UUID, source_key: str, probe: ProbeResu
             default_storage.delete(replaced)
 
     if superseded:
+        TranscodeChunk.objects.filter(asset=asset, version=superseded).delete()
         prefix = lecture_version_prefix(schema, lecture_id, superseded)
         transaction.on_commit(partial(storage_delete_prefix, prefix))
     transaction.on_commit(replaced_delete)
@@ -312,6 +329,8 @@ def lecture_transcode_fail(*, lecture_id: UUID | str, version: int, message: str
             return
         source = asset.source_key
         newly_failed = asset.status != Status.FAILED
+        # A chunked run's pieces go with it; its running chunks find their lease gone and stop.
+        TranscodeChunk.objects.filter(asset=asset, version=version).delete()
         asset.status = Status.FAILED
         asset.error = message
         asset.progress = 0.0
@@ -348,20 +367,28 @@ def transcode_version_discard(*, schema: str, lecture_id: UUID | str, version: i
 
 
 def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = None) -> bool:
-    """Transcode the pending source of a lecture's video into ``version`` and switch to it, as
-    the run ``claim`` (see ``lecture_transcode_begin``).
+    """Transcode the pending source of a lecture's video into ``version`` in this process and
+    switch to it, as the run ``claim`` (see ``lecture_transcode_begin``); the single-process
+    path (a long lecture's task splits it instead: ``media_pipeline.chunks``).
 
-    One FFmpeg process decodes once and encodes every rung of ``ladder.ladder_for`` (see
-    ``ladder.build_transcode_command``). Progress is stored at most once a second. The poster,
-    storyboard and preview clip are made from the finished renditions (``previews``). Outputs are
-    written to a work folder, copied to ``tenants/<schema>/lectures/<id>/v<version>/hls/`` and
-    the asset row switched in one UPDATE; the previous version is deleted after commit.
     Returns ``True`` when this call made the version ready. Raises nothing for bad media: the
     video ends ``failed`` with a readable error instead.
     """
     asset = lecture_transcode_begin(lecture_id=lecture_id, version=version, claim=claim)
     if asset is None:
         return False
+    return lecture_transcode_claimed(asset, lecture_id=lecture_id, version=version)
+
+
+def lecture_transcode_claimed(asset: MediaAsset, *, lecture_id: UUID | str, version: int) -> bool:
+    """The single-process transcode of ``version`` by the run holding ``asset``'s lease
+    (``lecture_transcode_begin`` claimed it).
+
+    One FFmpeg process decodes once and encodes every rung of ``ladder.ladder_for`` (see
+    ``ladder.build_transcode_command``). Progress is stored at most once a second. The outputs
+    are published by ``ladder_publish``. Returns ``True`` when this call made the version
+    ready; bad media end the video ``failed`` with a readable error (nothing is raised).
+    """
     claim = asset.lease_claim
     schema = connection.schema_name
     work = transcode_work_dir(schema=schema, lecture_id=lecture_id, version=version)
@@ -390,55 +417,100 @@ def lecture_transcode(*, lecture_id: UUID, version: int, claim: str | None = Non
                 preset=settings.TRANSCODE_PRESET,
             )
             _run_ffmpeg(command, duration=info.duration, asset=asset, version=version)
-            renditions = ladder.write_master_playlist(
-                str(out_dir), rungs, has_audio=info.has_audio, frame_rate=info.frame_rate
-            )
-            try:
-                previews.previews_write(
-                    ffmpeg=ffmpeg_binary(), out_dir=out_dir, rungs=rungs, duration=info.duration
-                )
-            except previews.PreviewError as exc:
-                raise TranscodeFailed(exc.message) from exc
-        if not lease_held(lecture_id=lecture_id, version=version, claim=claim):
-            # The lease was lost (this run was taken for dead and another one took over):
-            # the storage prefix belongs to that run now, so leave it alone.
-            logger.warning("Transcode of lecture %s v%s lost its lease", lecture_id, version)
-            return False
-        prewritten = _captions_prewrite(lecture_id=lecture_id, out_dir=out_dir, info=info)
-        prefix = lecture_version_prefix(schema, lecture_id, version)
-        storage_delete_prefix(prefix)  # a partial copy from a killed attempt
-        storage_upload_tree(out_dir, f"{prefix}/hls")
-        transcode_observe(
-            tenant=schema, wall_seconds=time.monotonic() - started, media_seconds=info.duration
-        )
-        return _lecture_switch(
+        return ladder_publish(
             lecture_id=lecture_id,
             version=version,
             claim=claim,
-            renditions=renditions,
+            out_dir=out_dir,
+            rungs=rungs,
+            has_audio=info.has_audio,
+            frame_rate=info.frame_rate,
             duration=info.duration,
-            captions_prewritten=prewritten,
+            started=started,
         )
     except TranscodeFailed as exc:
-        logger.warning("Transcode of lecture %s v%s failed: %s", lecture_id, version, exc.message)
-        held = lease_held(lecture_id=lecture_id, version=version, claim=claim)
-        lecture_transcode_fail(lecture_id=lecture_id, version=version, message=exc.message)
-        if held:
-            storage_delete_prefix(lecture_version_prefix(schema, lecture_id, version))
+        transcode_failed(lecture_id=lecture_id, version=version, claim=claim, message=exc.message)
         return False
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _captions_prewrite(*, lecture_id: UUID, out_dir: Path, info: ProbeResult) -> bool:
+def transcode_failed(*, lecture_id: UUID | str, version: int, claim: str, message: str) -> None:
+    """End the run ``claim`` of ``version`` on bad media: the video is ``failed`` with the
+    readable ``message`` (``lecture_transcode_fail``) and, while ``claim`` held the lease, the
+    version's stored outputs (chunks included) are removed."""
+    logger.warning("Transcode of lecture %s v%s failed: %s", lecture_id, version, message)
+    held = lease_held(lecture_id=lecture_id, version=version, claim=claim)
+    lecture_transcode_fail(lecture_id=lecture_id, version=version, message=message)
+    if held:
+        storage_delete_prefix(lecture_version_prefix(connection.schema_name, lecture_id, version))
+
+
+def ladder_publish(
+    *,
+    lecture_id: UUID | str,
+    version: int,
+    claim: str,
+    out_dir: Path,
+    rungs: list[ladder.Rung],
+    has_audio: bool,
+    frame_rate: float,
+    duration: float,
+    started: float,
+) -> bool:
+    """Publish the encoded ladder in ``out_dir`` (the rung folders FFmpeg's HLS muxer wrote) as
+    ``version``, while the run ``claim`` holds the lease: the master playlist
+    (``ladder.write_master_playlist``), the poster, storyboard and preview clip
+    (``previews``), the lecture's edited captions, a copy to
+    ``tenants/<schema>/lectures/<id>/v<version>/hls/`` (replacing a partial copy of a killed
+    attempt), then the switch (``_lecture_switch``). ``started`` is the run's
+    ``time.monotonic()`` start, for the transcode metrics; ``duration`` is in seconds.
+
+    Returns ``True`` when this call made the version ready, ``False`` when the lease was lost
+    (another run owns the version's storage then: nothing is touched).
+
+    Raises:
+        TranscodeFailed: the previews could not be made.
+    """
+    schema = connection.schema_name
+    renditions = ladder.write_master_playlist(
+        str(out_dir), rungs, has_audio=has_audio, frame_rate=frame_rate
+    )
+    try:
+        previews.previews_write(
+            ffmpeg=ffmpeg_binary(), out_dir=out_dir, rungs=rungs, duration=duration
+        )
+    except previews.PreviewError as exc:
+        raise TranscodeFailed(exc.message) from exc
+    if not lease_held(lecture_id=lecture_id, version=version, claim=claim):
+        # The lease was lost (this run was taken for dead and another one took over):
+        # the storage prefix belongs to that run now, so leave it alone.
+        logger.warning("Transcode of lecture %s v%s lost its lease", lecture_id, version)
+        return False
+    prewritten = _captions_prewrite(lecture_id=lecture_id, out_dir=out_dir, duration=duration)
+    prefix = lecture_version_prefix(schema, lecture_id, version)
+    storage_delete_prefix(f"{prefix}/hls")  # a partial copy from a killed attempt
+    storage_upload_tree(out_dir, f"{prefix}/hls")
+    transcode_observe(
+        tenant=schema, wall_seconds=time.monotonic() - started, media_seconds=duration
+    )
+    return _lecture_switch(
+        lecture_id=lecture_id,
+        version=version,
+        claim=claim,
+        renditions=renditions,
+        duration=duration,
+        captions_prewritten=prewritten,
+    )
+
+
+def _captions_prewrite(*, lecture_id: UUID | str, out_dir: Path, duration: float) -> bool:
     """The lecture's edited or uploaded caption track written into the new version's files
     (``tracks.captions_prewrite``), so it plays with its captions from the switch on. A track
     that cannot be written is logged and left to the captions task the switch sends: it never
     fails the transcode."""
     try:
-        return tracks.captions_prewrite(
-            lecture_id=lecture_id, hls_dir=out_dir, duration=info.duration
-        )
+        return tracks.captions_prewrite(lecture_id=lecture_id, hls_dir=out_dir, duration=duration)
     except (OSError, ValueError) as exc:
         logger.warning(
             "Captions of lecture %s not written into the new version: %s", lecture_id, exc
@@ -533,6 +605,11 @@ def _lecture_switch(
         if previous and previous != version:
             old = lecture_version_prefix(schema, lecture_id, previous)
             transaction.on_commit(partial(storage_delete_prefix, old))
+        # A chunked run's encoded chunks were joined into the ladder: their files go, and the
+        # rows of older versions (this version's stay, as the record of who encoded what).
+        chunks = f"{lecture_version_prefix(schema, lecture_id, version)}/chunks"
+        transaction.on_commit(partial(storage_delete_prefix, chunks))
+        TranscodeChunk.objects.filter(asset=asset).exclude(version=version).delete()
         tracks.captions_switched(
             schema_name=schema,
             lecture_id=lecture_id,

@@ -49,6 +49,21 @@ def storage_download(key: str, target: Path, storage=default_storage) -> None:
     storage.download(key, target)
 
 
+def storage_read_location(key: str, *, expire: int, storage=default_storage) -> str:
+    """Where FFmpeg can read the stored file ``key``: its local path with local storage, else a
+    presigned GET URL of the object valid ``expire`` seconds, signed by the storage's own client
+    (never a custom-domain URL, which would carry no signature). A URL lets many workers read
+    one source at once, each fetching only the byte ranges it needs."""
+    if isinstance(storage, FileSystemStorage):
+        return storage.path(key)
+    client = storage.connection.meta.client
+    return client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": storage.bucket_name, "Key": storage._normalize_name(key)},
+        ExpiresIn=expire,
+    )
+
+
 def storage_upload_tree(local_dir: Path, prefix: str, storage=default_storage) -> list[str]:
     """Copy every file below ``local_dir`` to ``<prefix>/<relative path>``; returns the keys."""
     keys = []

@@ -468,6 +468,20 @@ TRANSCODE_MAX_ATTEMPTS = 3
 # and is queued again by the beat task `lecture_transcodes_recover`.
 TRANSCODE_HEARTBEAT_INTERVAL = 15
 TRANSCODE_LEASE_TIMEOUT = timedelta(minutes=2)
+# Chunked transcodes (media_pipeline.chunks): a lecture longer than TRANSCODE_CHUNK_THRESHOLD
+# seconds is cut into chunks of TRANSCODE_CHUNK_SECONDS (a multiple of the 6 s segment) that
+# any worker encodes, each a task of its own on TRANSCODE_CHUNK_QUEUE ("gpu" sends them to
+# workers with NVENC: docs/OPERATIONS.md). 60 s chunks give a 60-minute lecture 60 tasks of
+# about a minute on one core, fine enough to spread over many workers, coarse enough that
+# the per-task cost (the seek, x264's start, the copies) stays a few percent.
+TRANSCODE_CHUNK_THRESHOLD = env.int("TRANSCODE_CHUNK_THRESHOLD", default=120)
+TRANSCODE_CHUNK_SECONDS = env.int("TRANSCODE_CHUNK_SECONDS", default=60)
+TRANSCODE_CHUNK_QUEUE = env("TRANSCODE_CHUNK_QUEUE", default="transcode")
+if TRANSCODE_CHUNK_SECONDS <= 0 or TRANSCODE_CHUNK_SECONDS % 6:
+    raise ImproperlyConfigured(
+        f"TRANSCODE_CHUNK_SECONDS is {TRANSCODE_CHUNK_SECONDS}: it must be a positive multiple "
+        "of the 6-second HLS segment."
+    )
 # tus: Tus-Max-Size is 5 GiB (API.md); uploads not finished within this window expire.
 UPLOAD_MAX_SIZE = env.int("UPLOAD_MAX_SIZE", default=5 * 1024**3)
 UPLOAD_EXPIRY = timedelta(hours=env.int("UPLOAD_EXPIRY_HOURS", default=24))
@@ -603,6 +617,7 @@ CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "media_pipeline.tasks.lecture_transcode": {"queue": "transcode"},
+    "media_pipeline.tasks.lecture_transcode_chunk": {"queue": TRANSCODE_CHUNK_QUEUE},
     "media_pipeline.tasks.lecture_captions": {"queue": "captions"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -617,7 +632,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # (honoured from RabbitMQ 3.12; older servers need `consumer_timeout` in rabbitmq.conf, README).
 CELERY_UNACKED_TIMEOUT = timedelta(hours=40)
 # Queues every worker and sender knows; CELERY_TASK_ROUTES and the beat schedule name them.
-CELERY_QUEUE_NAMES = ("transcode", "captions", "default")
+CELERY_QUEUE_NAMES = tuple(
+    dict.fromkeys(("transcode", "captions", "default", TRANSCODE_CHUNK_QUEUE))
+)
 # RabbitMQ: seconds between AMQP heartbeats (Celery's default is 120). A worker whose machine
 # vanishes without closing its connection is noticed about this long after, and its
 # unacknowledged tasks go back to their queue; a closed connection (kill -9) is noticed at once.
