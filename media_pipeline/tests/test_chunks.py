@@ -142,7 +142,6 @@ def test_a_long_lecture_is_planned_encoded_in_chunks_and_joined(
         assert not any(r.sent for r in planned)
 
         # The chunks, as workers run them: the video's progress follows the chunks.
-        events = []
         with django_capture_on_commit_callbacks() as handed_over:
             results = _run_chunks(lecture, 1)
         assert results == [True, True, True, True]
@@ -186,5 +185,195 @@ def test_a_long_lecture_is_planned_encoded_in_chunks_and_joined(
         # The chunk files went with the switch; the rows stay as the record of the run.
         assert not (stored / "chunks").exists()
         assert TranscodeChunk.objects.filter(asset=asset, version=1).count() == 4
-        assert list(Path(settings.TRANSCODE_WORK_DIR, tenant.schema_name).glob(f"{lecture.pk}*")) == []
+        assert (
+            list(Path(settings.TRANSCODE_WORK_DIR, tenant.schema_name).glob(f"{lecture.pk}*")) == []
+        )
         del events
+
+
+def _planned(tenant, instructor, clip_path: Path, title: str):
+    """A lecture whose chunked transcode of version 1 is planned (nothing sent)."""
+    lecture = _lecture(tenant, instructor, title)
+    asset = _accept(tenant, instructor, lecture, clip_path)
+    with in_tenant(tenant):
+        assert chunks.lecture_transcode_run(lecture_id=lecture.pk, version=1, claim="plan") is False
+    return lecture, asset
+
+
+def test_a_lost_chunk_is_redone_alone_and_the_lecture_ends_ready_once(
+    tenant, instructor, long_clip, chunked_settings, django_capture_on_commit_callbacks
+):
+    lecture, asset = _planned(tenant, instructor, long_clip, "Lost chunk")
+    with in_tenant(tenant):
+        # Chunk 1's run claims it and dies (its lease is left to lapse); the others finish.
+        dead = chunks.chunk_claim(lecture_id=lecture.pk, version=1, kind="video", index=1,
+                                  claim="dead-run")  # fmt: skip
+        assert (dead.status, dead.attempts) == ("processing", 1)
+        assert _run_chunks(lecture, 1, skip={("video", 1)}) == [True, True, True]
+        # A duplicate delivery while the dead run's lease still stands changes nothing.
+        assert chunks.lecture_chunk_encode(
+            lecture_id=lecture.pk, version=1, kind="video", index=1, claim="other"
+        ) is False  # fmt: skip
+        assert chunks.transcode_chunks_recover() == {"requeued": [], "failed": []}
+        lapsed = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT - timedelta(seconds=1)
+        TranscodeChunk.objects.filter(pk=dead.pk).update(lease_renewed_at=lapsed)
+        with django_capture_on_commit_callbacks() as sent:
+            recovered = chunks.transcode_chunks_recover()
+        assert recovered == {"requeued": [f"{lecture.pk}/c00001"], "failed": []}
+        retaken = TranscodeChunk.objects.get(pk=dead.pk)
+        messages = [c for c in sent if getattr(c, "keywords", {}).get("task_id")]
+        assert [(m.keywords["task_id"], m.keywords["kwargs"]) for m in messages] == [(
+            retaken.lease_claim,
+            {"schema_name": tenant.schema_name, "lecture_id": str(lecture.pk), "version": 1,
+             "kind": "video", "index": 1},
+        )]  # fmt: skip
+        others = TranscodeChunk.objects.filter(asset=asset).exclude(pk=dead.pk)
+        assert {(r.status, r.attempts) for r in others} == {("done", 1)}
+        with django_capture_on_commit_callbacks() as handed_over:
+            assert chunks.lecture_chunk_encode(
+                lecture_id=lecture.pk, version=1, kind="video", index=1,
+                claim=retaken.lease_claim,
+            ) is True  # fmt: skip
+        redone = TranscodeChunk.objects.get(pk=dead.pk)
+        assert (redone.status, redone.attempts) == ("done", 2)
+        joining = MediaAsset.objects.get(pk=asset.pk)
+        assert (
+            len(
+                [
+                    c
+                    for c in handed_over
+                    if getattr(c, "keywords", {}).get("task_id") == joining.lease_claim
+                ]
+            )
+            == 1
+        )
+        # The dead run's late redelivery and a second join find nothing to do.
+        assert chunks.lecture_chunk_encode(
+            lecture_id=lecture.pk, version=1, kind="video", index=1, claim="dead-run"
+        ) is False  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            assert chunks.lecture_transcode_run(
+                lecture_id=lecture.pk, version=1, claim=joining.lease_claim
+            ) is True  # fmt: skip
+            assert chunks.lecture_transcode_run(
+                lecture_id=lecture.pk, version=1, claim=joining.lease_claim
+            ) is False  # fmt: skip
+        final = MediaAsset.objects.get(pk=asset.pk)
+        assert (final.status, final.version) == ("ready", 1)
+        assert hls_check(_hls(tenant, final)) == []
+
+
+def test_a_chunk_that_keeps_dying_fails_the_version_and_leaves_nothing(
+    tenant, instructor, long_clip, chunked_settings, django_capture_on_commit_callbacks
+):
+    lecture, asset = _planned(tenant, instructor, long_clip, "Cursed chunk")
+    with in_tenant(tenant):
+        assert _run_chunks(lecture, 1, skip={("video", 2)}) == [True, True, True]
+        lapsed = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT - timedelta(seconds=1)
+        for attempt in range(1, settings.TRANSCODE_MAX_ATTEMPTS + 1):
+            claimed = chunks.chunk_claim(lecture_id=lecture.pk, version=1, kind="video",
+                                         index=2, claim=f"killed-{attempt}")  # fmt: skip
+            assert claimed.attempts == attempt
+            TranscodeChunk.objects.filter(pk=claimed.pk).update(lease_renewed_at=lapsed)
+        stored = Path(settings.MEDIA_ROOT) / lecture_version_prefix(
+            tenant.schema_name, lecture.pk, 1
+        )
+        assert (stored / "chunks" / "c00000").is_dir()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert chunks.transcode_chunks_recover() == {
+                "requeued": [], "failed": [f"{lecture.pk}/c00002"]
+            }  # fmt: skip
+        failed = MediaAsset.objects.get(pk=asset.pk)
+        assert (failed.status, failed.error, failed.source_key) == (
+            "failed",
+            "The video could not be processed after 3 attempts at the part from 0:24.",
+            "",
+        )
+        assert not TranscodeChunk.objects.filter(asset=asset).exists()
+        assert not stored.exists()
+        assert not Path(settings.MEDIA_ROOT, asset.source_key or "x").is_file()
+
+
+def test_a_chunk_that_cannot_read_its_source_fails_the_version_and_stops_the_others(
+    tenant, instructor, long_clip, chunked_settings, django_capture_on_commit_callbacks
+):
+    lecture, asset = _planned(tenant, instructor, long_clip, "Source gone")
+    with in_tenant(tenant):
+        assert _run_chunks(lecture, 1, skip={("video", 1), ("video", 2)}) == [True, True]
+        # Another run holds chunk 2 when chunk 1 fails.
+        held = chunks.chunk_claim(lecture_id=lecture.pk, version=1, kind="video", index=2,
+                                  claim="still-running")  # fmt: skip
+        os.remove(Path(settings.MEDIA_ROOT) / asset.source_key)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert chunks.lecture_chunk_encode(
+                lecture_id=lecture.pk, version=1, kind="video", index=1, claim="reader"
+            ) is False  # fmt: skip
+        failed = MediaAsset.objects.get(pk=asset.pk)
+        assert failed.status == "failed"
+        assert failed.error.startswith("The video could not be transcoded (")
+        assert not TranscodeChunk.objects.filter(pk=held.pk).exists()
+        # The run still holding chunk 2 stores nothing once it looks again.
+        assert not chunks.chunk_held(held, "still-running").exists()
+        stored = Path(settings.MEDIA_ROOT) / lecture_version_prefix(
+            tenant.schema_name, lecture.pk, 1
+        )
+        assert not stored.exists()
+
+
+def test_chunk_runs_of_another_school_find_nothing(
+    tenant, other_tenant, instructor, long_clip, chunked_settings
+):
+    lecture, asset = _planned(tenant, instructor, long_clip, "Elsewhere")
+    with in_tenant(other_tenant):
+        assert chunks.lecture_chunk_encode(
+            lecture_id=lecture.pk, version=1, kind="video", index=0, claim="intruder"
+        ) is False  # fmt: skip
+        assert chunks.lecture_transcode_run(lecture_id=lecture.pk, version=1, claim="x") is False
+        assert chunks.transcode_chunks_recover() == {"requeued": [], "failed": []}
+        assert chunks.chunk_abandon(lecture_id=lecture.pk, version=1, kind="video", index=0,
+                                    claim="intruder", message="no") is False  # fmt: skip
+    with in_tenant(tenant):
+        assert {r.status for r in TranscodeChunk.objects.filter(asset=asset)} == {"queued"}
+        assert MediaAsset.objects.get(pk=asset.pk).status == "processing"
+
+
+def test_progress_is_the_chunks_weighted_mean_and_never_moves_back(
+    tenant, instructor, long_clip, chunked_settings
+):
+    _, asset = _planned(tenant, instructor, long_clip, "Progress")
+    with in_tenant(tenant):
+        rows = {r.name: r for r in TranscodeChunk.objects.filter(asset=asset)}
+        TranscodeChunk.objects.filter(pk=rows["c00000"].pk).update(status="done", progress=100)
+        TranscodeChunk.objects.filter(pk=rows["c00001"].pk).update(progress=50)
+        # video seconds 12, 12, 6 (+ audio 30 s x 0.02): (12 + 6) / 30.6 x 98 %
+        expected = round((12 * 100 + 12 * 50) / (30 + 30 * chunks.AUDIO_WEIGHT) * 0.98, 1)
+        assert chunks.chunks_progress(asset.pk, version=1) == expected == 57.6
+        chunks.chunks_progress_push(asset.pk, version=1)
+        assert MediaAsset.objects.get(pk=asset.pk).progress == 57.6
+        TranscodeChunk.objects.filter(pk=rows["c00001"].pk).update(progress=0)  # redone
+        chunks.chunks_progress_push(asset.pk, version=1)
+        assert MediaAsset.objects.get(pk=asset.pk).progress == 57.6
+
+
+def test_work_folders_of_dead_chunk_runs_are_removed(tenant, instructor, long_clip,
+                                                     chunked_settings):  # fmt: skip
+    lecture, _ = _planned(tenant, instructor, long_clip, "Folders")
+    with in_tenant(tenant):
+        live = chunks.chunk_claim(lecture_id=lecture.pk, version=1, kind="video", index=0,
+                                  claim="live")  # fmt: skip
+        dead = chunks.chunk_claim(lecture_id=lecture.pk, version=1, kind="audio", index=0,
+                                  claim="dead")  # fmt: skip
+        lapsed = timezone.now() - settings.TRANSCODE_LEASE_TIMEOUT - timedelta(seconds=1)
+        TranscodeChunk.objects.filter(pk=dead.pk).update(lease_renewed_at=lapsed)
+        folders = {
+            name: chunks.chunk_work_dir(schema=tenant.schema_name, lecture_id=lecture.pk,
+                                        version=1, name=name)
+            for name in (live.name, dead.name, "c00001")
+        }  # fmt: skip
+        for folder in folders.values():
+            folder.mkdir(parents=True)
+        removed = recovery.transcode_work_dirs_clean()
+        assert sorted(p.name for p in removed) == [
+            f"{lecture.pk}-v1-audio", f"{lecture.pk}-v1-c00001",
+        ]  # fmt: skip
+        assert folders["c00000"].is_dir()
