@@ -185,10 +185,8 @@ def test_a_long_lecture_is_planned_encoded_in_chunks_and_joined(
         # The chunk files went with the switch; the rows stay as the record of the run.
         assert not (stored / "chunks").exists()
         assert TranscodeChunk.objects.filter(asset=asset, version=1).count() == 4
-        assert (
-            list(Path(settings.TRANSCODE_WORK_DIR, tenant.schema_name).glob(f"{lecture.pk}*")) == []
-        )
-        del events
+        work = Path(settings.TRANSCODE_WORK_DIR, tenant.schema_name)
+        assert list(work.glob(f"{lecture.pk}*")) == []
 
 
 def _planned(tenant, instructor, clip_path: Path, title: str):
