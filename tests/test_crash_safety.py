@@ -139,18 +139,26 @@ class CrashBroker:
 
 @pytest.fixture(scope="module", params=["redis", "amqp"])
 def crash_broker(request):
-    """A broker space of this module's own for this process and the workers it starts, so no
-    other worker of the test session (e.g. the session's ``celery_worker``) takes these
-    transcodes: on Redis a kombu ``global_keyprefix`` in the test Redis database (its keys are
-    deleted afterwards), on RabbitMQ a virtual host (deleted afterwards). The test process's
-    Celery app is switched to it, with the settings of that broker
-    (``config.settings.base.celery_broker_settings``), and switched back at the end."""
+    """A broker space of this module's own (``broker_space``) on each broker in turn."""
+    with broker_space(request.param) as broker:
+        yield broker
+
+
+@contextlib.contextmanager
+def broker_space(kind: str):
+    """A broker space of a test module's own for the test process and the workers it starts,
+    so no other worker of the test session (e.g. the session's ``celery_worker``) takes its
+    tasks: on Redis (``kind="redis"``) a kombu ``global_keyprefix`` in the test Redis database
+    (its keys are deleted afterwards), on RabbitMQ (``"amqp"``) a virtual host (deleted
+    afterwards). The test process's Celery app is switched to it, with the settings of that
+    broker (``config.settings.base.celery_broker_settings``), and switched back at the end.
+    Yields a ``CrashBroker``."""
     import redis
 
     from config.celery import app
     from config.settings.base import celery_broker_settings
 
-    if request.param == "redis":
+    if kind == "redis":
         prefix = f"crash-{secrets.token_hex(4)}:"
         url, vhost = settings.TEST_REDIS_BROKER_URL, None
         env = {"TEST_CELERY_BROKER_URL": url, "TEST_CELERY_KEY_PREFIX": prefix}
@@ -172,7 +180,7 @@ def crash_broker(request):
     app.conf.update({"broker_url": url, **conf})
     _forget_broker_connections(app)
     try:
-        yield CrashBroker(kind=request.param, url=url, env=env, prefix=prefix, vhost=vhost)
+        yield CrashBroker(kind=kind, url=url, env=env, prefix=prefix, vhost=vhost)
     finally:
         app.pool.force_close_all()  # this broker space's connections; nothing uses it again
         app.conf.update(saved)
