@@ -38,6 +38,7 @@ READY_TIMEOUT = 120.0  # seconds four short transcodes may take in one worker pr
 # Every task of the Celery app and the test below that runs it in both schools.
 TASK_CASES = {
     "media_pipeline.tasks.lecture_transcode": "test_lecture_transcode_interleaved_in_one_worker",
+    "media_pipeline.tasks.lecture_transcode_chunk": "test_chunked_transcodes_in_one_worker",
     "analytics.tasks.watch_events_flush": "test_analytics_sweeps_interleaved_in_one_worker",
     "analytics.tasks.analytics_rollup": "test_analytics_sweeps_interleaved_in_one_worker",
     "media_pipeline.tasks.uploads_expire": "test_uploads_expire_interleaved_in_one_worker",
@@ -202,6 +203,97 @@ def test_lecture_transcode_interleaved_in_one_worker(
             media = Path(settings.MEDIA_ROOT) / "tenants"
             assert list((media / tenant.schema_name).rglob(f"*{lecture_id}*"))
             assert not list((media / other.schema_name).rglob(f"*{lecture_id}*"))
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(scope="module")
+def chunked_clip(clip) -> Path:
+    """A 13 s 320x180 H.264 + AAC clip: two 6 s chunks (the last one 7 s) and the audio."""
+    return clip(ClipSpec(320, 180, 13, shortest=True))
+
+
+def _chunked_source(tenant, lecture, path: Path) -> None:
+    """Make ``path`` the queued source of the lecture's video, as an accepted upload would,
+    without sending its transcode (the test plans it itself)."""
+    from django.core.files.storage import default_storage
+
+    from media_pipeline.probe import probe
+    from media_pipeline.transcoding import source_info_of
+    from tenants.storage import lecture_prefix, storage_put
+
+    info = probe(path, container="mp4")
+    key = f"{lecture_prefix(tenant.schema_name, lecture.id)}/source/chunked.mp4"
+    storage_put(path, key, storage=default_storage)
+    with tenant_context(tenant):
+        MediaAsset.objects.update_or_create(
+            owner_id=lecture.id,
+            kind=MediaAsset.Kind.VIDEO,
+            defaults={
+                "status": MediaAsset.Status.QUEUED,
+                "pending_version": 1,
+                "source_key": key,
+                "source_duration": info.duration,
+                "source_info": source_info_of(info),
+            },
+        )
+
+
+def test_chunked_transcodes_in_one_worker(
+    two_schools, celery_worker, chunked_clip, django_db_blocker, settings
+):
+    """A chunked transcode planned in each school (6 s chunks): the worker runs A's chunk tasks
+    and B's, each in its own school, then each join; each lecture ends ``ready`` in its own
+    schema with its chunks encoded by that worker, and is absent from the other. Chunk tasks of
+    A's lecture sent with B's schema name (and the other way round) find nothing and return
+    False."""
+    from media_pipeline import chunks
+    from media_pipeline.models import TranscodeChunk
+    from media_pipeline.tasks import lecture_transcode_chunk
+
+    settings.TRANSCODE_CHUNK_THRESHOLD = 5
+    settings.TRANSCODE_CHUNK_SECONDS = 6
+    alpha, beta, owner_a, owner_b = two_schools
+    with django_db_blocker.unblock():
+        lectures = []
+        for tenant, owner in ((alpha, owner_a), (beta, owner_b)):
+            lecture = _lecture(tenant, owner, "chunked")
+            _chunked_source(tenant, lecture, chunked_clip)
+            lectures.append((tenant, lecture.id))
+        crossed = []
+        for (_, lecture_id), other in zip(lectures, (beta, alpha), strict=True):
+            kwargs = {"schema_name": other.schema_name, "lecture_id": str(lecture_id)}
+            kwargs.update(version=1, kind="video", index=0)
+            crossed.append(lecture_transcode_chunk.apply_async(kwargs=kwargs))
+        for tenant, lecture_id in lectures:
+            with tenant_context(tenant):
+                # Plans and sends the chunk tasks (on commit) with this school's schema name.
+                assert chunks.lecture_transcode_run(
+                    lecture_id=lecture_id, version=1, claim=uuid.uuid4().hex
+                ) is False  # fmt: skip
+        connection.set_schema_to_public()
+        assert [result.get(timeout=RESULT_TIMEOUT) for result in crossed] == [False, False]
+        for tenant, lecture_id in lectures:
+            _wait_for(
+                lambda t=tenant, i=lecture_id: (
+                    (_lecture_row(t, i) or ("", 0))[0]
+                    in (MediaAsset.Status.READY, MediaAsset.Status.FAILED)
+                ),
+                f"chunked lecture {lecture_id} of {tenant.schema_name} to finish",
+                READY_TIMEOUT,
+            )
+        for tenant, lecture_id in lectures:
+            other = beta if tenant == alpha else alpha
+            assert _lecture_row(tenant, lecture_id) == (MediaAsset.Status.READY, 1)
+            assert _lecture_row(other, lecture_id) is None
+            with tenant_context(tenant):
+                rows = TranscodeChunk.objects.filter(asset__owner_id=lecture_id)
+                assert sorted((r.name, r.status, r.worker) for r in rows) == [
+                    ("audio", "done", celery_worker),
+                    ("c00000", "done", celery_worker),
+                    ("c00001", "done", celery_worker),
+                ]
+            with tenant_context(other):
+                assert not TranscodeChunk.objects.filter(asset__owner_id=lecture_id).exists()
         connection.set_schema_to_public()
 
 
