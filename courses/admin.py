@@ -13,10 +13,12 @@ from django.contrib.admin.actions import delete_selected as django_delete_select
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy
 
 from courses import selectors, services
 from courses.models import Course, Lecture, Section
+from media_pipeline.models import TranscodeChunk
 from tenants.admin import TenantSchemaOnlyAdmin, school_admin_site
 from tenants.errors import ApplicationError
 
@@ -119,9 +121,10 @@ class LectureAdmin(ServiceDeleteAdmin):
         "body",
         "kind",
         "video",
+        "transcode_chunks",
         "document",
     )
-    readonly_fields = ("kind", "video", "document")
+    readonly_fields = ("kind", "video", "transcode_chunks", "document")
 
     def save_model(self, request, obj: Lecture, form, change: bool) -> None:
         # A new lecture gets the asset of its kind like every other way of creating one.
@@ -139,6 +142,40 @@ class LectureAdmin(ServiceDeleteAdmin):
     @admin.display(description="duration (s)", ordering="video__duration")
     def video_duration(self, lecture: Lecture) -> float | None:
         return lecture.video.duration if lecture.video else None
+
+    @admin.display(description="transcode chunks")
+    def transcode_chunks(self, lecture: Lecture) -> str:
+        """The chunks of the video's chunked transcode (the version being processed, else the
+        one playing): who encoded each, in how many attempts and how long; "-" for a video
+        transcoded in one process."""
+        video = lecture.video
+        if video is None:
+            return "-"
+        version = video.pending_version if video.status == "processing" else video.version
+        rows = TranscodeChunk.objects.filter(asset=video, version=version).order_by("kind", "index")
+        if not rows:
+            return "-"
+        return format_html(
+            "<table><tr><th>chunk</th><th>from (s)</th><th>status</th><th>attempts</th>"
+            "<th>progress</th><th>worker</th><th>encode (s)</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td>"
+                "<td>{}</td></tr>",
+                (
+                    (
+                        row.name,
+                        f"{row.start:g}",
+                        row.get_status_display(),
+                        row.attempts,
+                        f"{row.progress:g}",
+                        row.worker or "-",
+                        f"{row.encode_seconds:.1f}" if row.encode_seconds else "-",
+                    )
+                    for row in rows
+                ),
+            ),
+        )
 
     @admin.display(description="media version", ordering="video__version")
     def video_version(self, lecture: Lecture) -> int | None:

@@ -375,3 +375,28 @@ def test_work_folders_of_dead_chunk_runs_are_removed(tenant, instructor, long_cl
             f"{lecture.pk}-v1-audio", f"{lecture.pk}-v1-c00001",
         ]  # fmt: skip
         assert folders["c00000"].is_dir()
+
+
+def test_the_admin_shows_who_encoded_each_chunk(tenant, instructor, long_clip, chunked_settings):
+    from django.db import connection
+    from django.test import Client
+
+    from tenants.testing import host_of, make_user
+
+    lecture, asset = _planned(tenant, instructor, long_clip, "Admin view")
+    owner = make_user(tenant, "chunk-admin@alpha.test", role="owner")
+    with in_tenant(tenant):
+        type(owner).objects.filter(pk=owner.pk).update(is_staff=True, is_superuser=True)
+        rows = {r.name: r for r in TranscodeChunk.objects.filter(asset=asset)}
+        TranscodeChunk.objects.filter(pk=rows["c00001"].pk).update(
+            status="done", attempts=2, progress=100, worker="<b>w2</b>@gpu-1", encode_seconds=4.25
+        )
+        client = Client(HTTP_HOST=host_of(tenant))
+        client.force_login(owner)
+    connection.set_schema_to_public()
+    page = client.get(f"/admin/courses/lecture/{lecture.pk}/change/").content.decode()
+    assert (
+        "<tr><td>c00001</td><td>12</td><td>Done</td><td>2</td><td>100%</td>"
+        "<td>&lt;b&gt;w2&lt;/b&gt;@gpu-1</td><td>4.2</td></tr>"
+    ) in page
+    assert "<tr><td>audio</td><td>0</td><td>Queued</td><td>0</td><td>0%</td><td>-</td>" in page
