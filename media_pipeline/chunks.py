@@ -283,6 +283,7 @@ def chunk_claim(
             progress=0.0,
             lease_claim=claim,
             lease_renewed_at=now,
+            updated_at=now,
         )
         chunk.refresh_from_db()
         return chunk
@@ -505,7 +506,11 @@ def _chunk_done(
         if asset is None:
             return False
         marked = chunk_held(chunk, claim).update(
-            status=ChunkStatus.DONE, progress=100.0, worker=worker[:255], encode_seconds=seconds
+            status=ChunkStatus.DONE,
+            progress=100.0,
+            worker=worker[:255],
+            encode_seconds=seconds,
+            updated_at=timezone.now(),
         )
         if not marked:
             return False
@@ -545,7 +550,9 @@ def _join(
     work = transcode_work_dir(schema=schema, lecture_id=lecture_id, version=version)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    started = time.monotonic()
+    # The transcode's wall time, for the metrics, counts from the plan (the rows' creation).
+    planned = min(row.created_at for row in rows)
+    started = time.monotonic() - (timezone.now() - planned).total_seconds()
     prefix = f"{lecture_version_prefix(schema, lecture_id, version)}/chunks"
     try:
         with transcode_heartbeat(lecture_id=lecture_id, version=version, claim=claim):

