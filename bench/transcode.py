@@ -82,8 +82,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from media_pipeline.models import MediaAsset
-
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
 SLIDE_SECONDS = 10
 TICKS_PER_SECOND = 10  # the screen recording changes at most every 0.1 s (typing speed)
@@ -718,6 +716,7 @@ class PipelineRun:
         from django.core.files.storage import default_storage
         from django_tenants.utils import tenant_context
 
+        from media_pipeline.models import MediaAsset
         from tenants.storage import lecture_prefix
 
         with tenant_context(self.tenant):
@@ -729,7 +728,7 @@ class PipelineRun:
                 os.link(self.source, target)
             except OSError:
                 shutil.copyfile(self.source, target)
-            MediaAsset.objects.filter(owner_id=lecture.pk).update(
+            MediaAsset.objects.filter(owner_id=lecture.pk, kind=MediaAsset.Kind.VIDEO).update(
                 source_key=key,
                 pending_version=1,
                 status=MediaAsset.Status.QUEUED,
@@ -764,11 +763,15 @@ class PipelineRun:
         """The last lecture's state after the task; raises SystemExit if it is not ready."""
         from django_tenants.utils import tenant_context
 
+        from media_pipeline.models import MediaAsset
+
         with tenant_context(self.tenant):
-            lecture = MediaAsset.objects.get(owner_id=self.last_lecture.pk)
-        if lecture.video.status != MediaAsset.Status.READY or lecture.video.version != 1:
-            raise SystemExit(f"lecture ended {lecture.video.status}: {lecture.video.error}")
-        return lecture.video.renditions
+            video = MediaAsset.objects.get(
+                owner_id=self.last_lecture.pk, kind=MediaAsset.Kind.VIDEO
+            )
+        if video.status != MediaAsset.Status.READY or video.version != 1:
+            raise SystemExit(f"lecture ended {video.status}: {video.error}")
+        return video.renditions
 
     def cleanup(self) -> None:
         """Delete the bench course, its lectures and their stored media."""
