@@ -10,10 +10,10 @@ Run it from the repository root (PostgreSQL and Redis up, ``make install`` done)
 
 ``--section`` picks the pipeline section, the parallel section or both (the default). The
 pipeline section takes about 15 minutes on a busy 2-core machine (plus 1-2 minutes to generate
-the source the first time). The parallel section took 10 minutes with ``--parallel-minutes 2
---parallel-chunk-seconds 30`` (three transcodes of 2.5, 1.4 and 2.3 minutes, then 3 minutes of
-VMAF); its time grows with the lecture's length, so the default 20-minute lecture takes about
-1 h 40 min. The bench exits 1 when a goal fails, 0 otherwise.
+the source the first time). The parallel section took 10-11 minutes with ``--parallel-minutes
+2 --parallel-chunk-seconds 30`` (transcodes of 2.6-2.8, 1.4 and 2.3-2.7 minutes, then 3 minutes
+of VMAF); its time grows with the lecture's length, so the default 20-minute lecture takes
+about 1 h 45 min. The bench exits 1 when a goal fails, 0 otherwise.
 
 Source. A 60 s 1920x1080 30 fps lecture-like clip is generated once and cached in
 ``--cache-dir`` (default ``<tmp>/lectern-bench-cache``) under a name keyed by a hash of the
@@ -97,9 +97,10 @@ worker for its ``encode_seconds`` plus g, the mean gap between two consecutive c
 worker in (2) (ack, pick-up, claim). It assumes one core per worker, chunk times that do not
 change with N (no contention for memory bandwidth or disk beyond what (2) had) and plan and
 join times that do not depend on N. Printed against (3) for N = 1 and (2) for N = 2, and
-predicted for N = 4 and 8, with the mean video chunk time of (2) against (3): on the
-reference 2-core machine a chunk took about 15 % longer with both cores busy (shared cache and
-memory bandwidth), so the model is about as much too high for N = 1.
+predicted for N = 4 and 8, with the mean video chunk time of (2) against (3), the contention
+the model leaves out: two runs of ``--parallel-minutes 2 --parallel-chunk-seconds 30`` on the
+reference 2-core machine (shared with other work) measured +14 % and +1 %, and the N = 1
+prediction was as much too high (+14 %, +1 %).
 
 Quality: VMAF of every rung of (1) and (2) against the source, as above, scoring every
 ``--parallel-vmaf-subsample``-th frame (default 30: one frame a second), with the delta;
