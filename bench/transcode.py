@@ -4,10 +4,16 @@ ladder.
 Run it from the repository root (PostgreSQL and Redis up, ``make install`` done)::
 
     BENCH_DATABASE=lectern_bench .venv/bin/python -m bench.transcode
-        [--repeats 3] [--vmaf-subsample 5] [--vmaf-threads 2] [--cache-dir DIR] [--regenerate]
+        [--section {pipeline,parallel,all}] [--repeats 3] [--vmaf-subsample 5]
+        [--vmaf-threads 2] [--parallel-minutes 20] [--parallel-chunk-seconds 60]
+        [--parallel-vmaf-subsample 30] [--cache-dir DIR] [--regenerate]
 
-It takes about 15 minutes on a busy 2-core machine (plus 1-2 minutes to generate the source
-the first time) and exits 1 when a goal fails, 0 otherwise.
+``--section`` picks the pipeline section, the parallel section or both (the default). The
+pipeline section takes about 15 minutes on a busy 2-core machine (plus 1-2 minutes to generate
+the source the first time). The parallel section took 10-11 minutes with ``--parallel-minutes
+2 --parallel-chunk-seconds 30`` (transcodes of 2.6-2.8, 1.4 and 2.3-2.7 minutes, then 3 minutes
+of VMAF); its time grows with the lecture's length, so the default 20-minute lecture takes
+about 1 h 45 min. The bench exits 1 when a goal fails, 0 otherwise.
 
 Source. A 60 s 1920x1080 30 fps lecture-like clip is generated once and cached in
 ``--cache-dir`` (default ``<tmp>/lectern-bench-cache``) under a name keyed by a hash of the
@@ -19,7 +25,7 @@ bottom-right corner (:func:`media_pipeline.samples.sample_clip`, real 720p foota
 scaled to 480x270) with that clip's audio. It is encoded with x264 CRF 14 (``medium``) so it
 is a clean VMAF reference. Older cached clips of this bench are removed.
 
-Measurements, all in this one process on that same source:
+Pipeline section. Measurements, all in this one process on that same source:
 
 (a) the pipeline task end to end: a course, section and lecture are created in the bench
     school, the source is put into storage and made the lecture's pending version exactly
@@ -58,31 +64,83 @@ run to run, more than the 5 % being tested, so the bench also prints ((b)'s best
 of (a)'s time outside FFmpeg) / (b)'s best, after checking that the task ran exactly (b)'s
 command (paths aside): what the pipeline adds, without FFmpeg's noise.
 
-The bench's school lives in ``BENCH_DATABASE`` (see :mod:`bench.common`); the course it creates
-is deleted at the end, and all encodes, logs and media go to one temporary folder that is
-removed at the end, whatever happens.
+Parallel section: chunked transcodes (:mod:`media_pipeline.chunks`) on real workers. The
+source is the clip played ``--parallel-minutes`` times (default 20) in a row, joined by
+FFmpeg's concat demuxer with stream copy and cached beside the clip. Celery worker processes
+(``celery -A config worker -Q transcode --concurrency 1 --without-gossip --without-mingle``),
+each pinned to one core with ``taskset -c``, work in the bench school with the bench's local
+storage and a Redis key prefix of this run (``TEST_CELERY_KEY_PREFIX``, so no other worker
+takes its tasks); TRANSCODE_CHUNK_THRESHOLD and TRANSCODE_CHUNK_SECONDS
+(``--parallel-chunk-seconds``, default 60, the setting's default) reach them through the
+environment. Three runs, each on a new lecture whose source is accepted as an upload's is
+(``transcoding.lecture_source_accept``, which sends the transcode task on commit):
+
+(1) the single-process path (threshold above the source's length), 1 worker on core 0;
+(2) the chunked path, 2 workers on cores 0 and 1;
+(3) the chunked path, 1 worker on core 0.
+
+Wall time runs from the task's send to the video's ``ready`` (the ``updated_at`` of the save
+that makes it ready). The rows are polled every POLL_SECONDS; a chunk is done at the first
+poll that sees it done and started ``encode_seconds`` (its row: claim to stored files) before.
+Per chunk the worker, start, encode and done times are printed, per run the plan time (send to
+the first chunk's claim: the plan task and the pick-up) and the join time (last chunk done to
+ready: the join task, the join and the publish).
+
+Model of the wall time on N workers, from run (2)'s measurements::
+
+    T(N) = plan + makespan_N + join
+
+makespan_N is Graham's list schedule of (2)'s chunks in send order (the audio, then the video
+chunks by index), each going to whichever of the N workers is free first (concurrency 1 and
+prefetch multiplier 1 with late acks: a worker holds one task at a time); a chunk occupies its
+worker for its ``encode_seconds`` plus g, the mean gap between two consecutive chunks of one
+worker in (2) (ack, pick-up, claim). It assumes one core per worker, chunk times that do not
+change with N (no contention for memory bandwidth or disk beyond what (2) had) and plan and
+join times that do not depend on N. Printed against (3) for N = 1 and (2) for N = 2, and
+predicted for N = 4 and 8, with the mean video chunk time of (2) against (3), the contention
+the model leaves out: two runs of ``--parallel-minutes 2 --parallel-chunk-seconds 30`` on the
+reference 2-core machine (shared with other work) measured +14 % and +1 %, and the N = 1
+prediction was as much too high (+14 %, +1 %).
+
+Quality: VMAF of every rung of (1) and (2) against the source, as above, scoring every
+``--parallel-vmaf-subsample``-th frame (default 30: one frame a second), with the delta;
+``media_pipeline.conformance.hls_check`` of both ladders; the decoded audio samples of both
+top rungs.
+
+Goals of the parallel section (PASS/FAIL each): wall(2)/wall(1) <= 0.6 (two cores halve the
+encode at best; plan, join and the audio chunk do not shrink), |VMAF (2) - VMAF (1)| <= 0.5 for
+every rung, ``hls_check`` of (1) and (2) empty, the same number of audio samples in both top
+rungs. wall(2)/wall(3) is printed.
+
+The bench's school lives in ``BENCH_DATABASE`` (see :mod:`bench.common`); the courses it
+creates are deleted at the end, its workers stopped, its broker keys deleted, and all encodes,
+logs and media go to one temporary folder that is removed at the end, whatever happens
+(SIGTERM included).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import heapq
 import inspect
+import itertools
 import json
 import math
 import os
 import resource
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from media_pipeline.models import MediaAsset
 
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
 SLIDE_SECONDS = 10
@@ -98,6 +156,10 @@ FIXED_LADDER = {"360p": 800_000, "480p": 1_400_000, "720p": 2_800_000, "1080p": 
 GOAL_OVERHEAD = 1.05  # (a)/(b), wall and CPU
 GOAL_TOP_VMAF = 93.0
 GOAL_TOP_SAVING = 0.20  # fraction of the fixed ladder's top-rung bytes saved
+GOAL_PARALLEL_WALL = 0.6  # wall(2)/wall(1): 2 workers on 2 cores against 1 FFmpeg process
+GOAL_PARALLEL_VMAF_DELTA = 0.5  # |VMAF of (2) - VMAF of (1)| per rung
+POLL_SECONDS = 0.25  # the parallel section's polling of the video and chunk rows
+CHUNK_SECONDS_DEFAULT = 60  # TRANSCODE_CHUNK_SECONDS's default (config/settings/base.py)
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -718,6 +780,7 @@ class PipelineRun:
         from django.core.files.storage import default_storage
         from django_tenants.utils import tenant_context
 
+        from media_pipeline.models import MediaAsset
         from tenants.storage import lecture_prefix
 
         with tenant_context(self.tenant):
@@ -729,7 +792,7 @@ class PipelineRun:
                 os.link(self.source, target)
             except OSError:
                 shutil.copyfile(self.source, target)
-            MediaAsset.objects.filter(owner_id=lecture.pk).update(
+            MediaAsset.objects.filter(owner_id=lecture.pk, kind=MediaAsset.Kind.VIDEO).update(
                 source_key=key,
                 pending_version=1,
                 status=MediaAsset.Status.QUEUED,
@@ -764,11 +827,15 @@ class PipelineRun:
         """The last lecture's state after the task; raises SystemExit if it is not ready."""
         from django_tenants.utils import tenant_context
 
+        from media_pipeline.models import MediaAsset
+
         with tenant_context(self.tenant):
-            lecture = MediaAsset.objects.get(owner_id=self.last_lecture.pk)
-        if lecture.video.status != MediaAsset.Status.READY or lecture.video.version != 1:
-            raise SystemExit(f"lecture ended {lecture.video.status}: {lecture.video.error}")
-        return lecture.video.renditions
+            video = MediaAsset.objects.get(
+                owner_id=self.last_lecture.pk, kind=MediaAsset.Kind.VIDEO
+            )
+        if video.status != MediaAsset.Status.READY or video.version != 1:
+            raise SystemExit(f"lecture ended {video.status}: {video.error}")
+        return video.renditions
 
     def cleanup(self) -> None:
         """Delete the bench course, its lectures and their stored media."""
@@ -858,60 +925,16 @@ def _print_quality(
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the bench (see the module docstring); returns the exit status (1: a goal failed)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.transcode",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=3,
-        help="runs of each of (a), (b), (c); the best is kept (default 3)",
-    )
-    parser.add_argument(
-        "--vmaf-subsample",
-        type=int,
-        default=5,
-        help="score every N-th frame (libvmaf n_subsample; default 5)",
-    )
-    parser.add_argument("--vmaf-threads", type=int, default=2, help="libvmaf n_threads")
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "lectern-bench-cache",
-        help="where the generated source clip is kept between runs",
-    )
-    parser.add_argument(
-        "--regenerate",
-        action="store_true",
-        help="generate the source clip again even if it is cached",
-    )
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.vmaf_subsample < 1 or args.vmaf_threads < 0:
-        parser.error("--repeats and --vmaf-subsample must be >= 1, --vmaf-threads >= 0")
+def pipeline_section(args, *, tenant, source: Path, scratch: Path) -> int:
+    """Run measurements (a), (b), (c) and the quality comparison (module docstring), print
+    them and their goals; returns how many goals failed."""
+    from django.conf import settings
 
-    from bench.common import REPO_ROOT, bench_django, bench_tenant
+    from media_pipeline import ladder
+    from media_pipeline.probe import demuxer_for, ffmpeg_binary
 
-    sys.path.insert(0, str(REPO_ROOT))
-    source = source_clip(args.cache_dir, regenerate=args.regenerate)
-
-    scratch = Path(tempfile.mkdtemp(prefix="lectern-bench-transcode-"))
-    # The test settings put media, staging and work folders under TEST_MEDIA_DIR; pointing
-    # it at the scratch folder (also for bench_django's migrate run) keeps all of it there.
-    os.environ["TEST_MEDIA_DIR"] = str(scratch / "media")
-    pipeline = None
+    pipeline = PipelineRun(tenant=tenant, source=source)
     try:
-        bench_django()
-        from django.conf import settings
-
-        from media_pipeline import ladder
-        from media_pipeline.probe import demuxer_for, ffmpeg_binary
-
-        tenant = bench_tenant()
-        pipeline = PipelineRun(tenant=tenant, source=source)
         info = pipeline.info
         ffmpeg = ffmpeg_binary()
         rungs = ladder.ladder_for(info.width, info.height)
@@ -1059,10 +1082,555 @@ def main(argv: list[str] | None = None) -> int:
             shown = f"{limit * 100:.0f}%" if limit == GOAL_TOP_SAVING else f"{limit:g}"
             print(f"  {'PASS' if ok else 'FAIL'}  {text}  (goal {sense} {shown})")
             failed += not ok
+        return failed
+    finally:
+        pipeline.cleanup()
+
+
+# ----------------------------------------------------------------------------- parallel
+
+
+def long_source(clip: Path, *, minutes: int, cache_dir: Path) -> Path:
+    """The ``minutes``-minute lecture of the parallel section: ``clip`` (the 60 s source)
+    played ``minutes`` times in a row, joined by FFmpeg's concat demuxer with stream copy (no
+    re-encode: the clip starts on a keyframe, so every join does too).
+
+    Returns ``<cache_dir>/transcode-long-<clip's hash>-<minutes>m.mp4``, made when missing;
+    long sources of other clips are removed. Raises ``SystemExit`` with FFmpeg's error.
+    """
+    from media_pipeline.probe import ffmpeg_binary
+
+    digest = clip.stem.rpartition("-")[2]
+    target = cache_dir / f"transcode-long-{digest}-{minutes}m.mp4"
+    for stale in cache_dir.glob("transcode-long-*"):
+        if not stale.name.startswith(f"transcode-long-{digest}-"):
+            stale.unlink(missing_ok=True)
+    if target.is_file():
+        print(f"long source: cached {target} ({target.stat().st_size / 1e6:.1f} MB)")
+        return target
+    with tempfile.TemporaryDirectory(prefix="concat-", dir=cache_dir) as scratch:
+        listing = Path(scratch) / "loop.ffconcat"
+        listing.write_text("ffconcat version 1.0\n" + f"file '{clip}'\n" * minutes)
+        partial_file = Path(scratch) / "long.mp4"
+        # -copyts keeps the clip's own timestamps: without it FFmpeg shifts every stream by
+        # the AAC priming packet's -21 ms, and the video would start 21 ms after the audio.
+        _run([
+            ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-copyts",
+            "-f", "concat", "-safe", "0", "-i", str(listing),
+            "-map", "0", "-c", "copy", "-movflags", "+faststart", str(partial_file),
+        ])  # fmt: skip
+        os.replace(partial_file, target)
+    print(f"long source: made {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return target
+
+
+@dataclass
+class ChunkTiming:
+    """One chunk of a chunked run: ``worker`` (Celery node) and ``encode`` (seconds from claim
+    to stored files) as its row records them, ``done`` the seconds from the transcode task's
+    send to the first poll that saw the row ``done`` (the row's ``updated_at`` is not touched
+    by the queryset updates that change it), ``start`` = ``done`` - ``encode``."""
+
+    name: str
+    worker: str
+    encode: float
+    start: float
+    done: float
+
+
+@dataclass
+class ParallelRun:
+    """One timed transcode of the parallel section: its workers (one per core in ``cores``)
+    get TRANSCODE_CHUNK_THRESHOLD ``threshold``; ``wall`` is the seconds from sending the task
+    to the video's ``ready`` (its row's ``updated_at``), ``chunks`` the chunk rows in send
+    order (audio, then video by index)."""
+
+    label: str
+    description: str
+    cores: tuple[int, ...]
+    threshold: int
+    lecture: object = None
+    wall: float = math.nan
+    chunks: list[ChunkTiming] = field(default_factory=list)
+
+    @property
+    def plan(self) -> float:
+        """Seconds from the send to the first chunk's claim (the plan task and the pick-up)."""
+        return min(c.start for c in self.chunks)
+
+    @property
+    def join(self) -> float:
+        """Seconds from the last chunk's done to ``ready`` (join task, join, publish)."""
+        return self.wall - max(c.done for c in self.chunks)
+
+    @property
+    def gap(self) -> float:
+        """Mean seconds a worker spent between two chunks it ran one after the other (ack,
+        pick-up and claim of the next); 0.0 when no worker ran two."""
+        gaps = []
+        for worker in {c.worker for c in self.chunks}:
+            mine = sorted((c for c in self.chunks if c.worker == worker), key=lambda c: c.start)
+            gaps += [b.start - a.done for a, b in itertools.pairwise(mine)]
+        return statistics.mean(gaps) if gaps else 0.0
+
+
+def list_schedule(durations: list[float], workers: int) -> float:
+    """Makespan in seconds of ``durations`` (seconds, in send order) on ``workers`` identical
+    workers that each take the next task when free (Celery with concurrency 1 and prefetch
+    multiplier 1, acks late: a worker holds one task at a time): each task goes to the worker
+    that is free earliest (Graham's list scheduling)."""
+    free = [0.0] * workers
+    for seconds in durations:
+        earliest = heapq.heappop(free)
+        heapq.heappush(free, earliest + seconds)
+    return max(free)
+
+
+def predicted_wall(measured: ParallelRun, workers: int) -> float:
+    """Wall time in seconds predicted for ``workers`` workers (one per core) from the chunked
+    run ``measured``: its plan time + the list-scheduling makespan of its chunks (each taking
+    its ``encode`` seconds plus the run's mean ``gap`` between two chunks of one worker) + its
+    join time. See the module docstring."""
+    durations = [c.encode + measured.gap for c in measured.chunks]
+    return measured.plan + list_schedule(durations, workers) + measured.join
+
+
+class ParallelBench:
+    """The runs of the parallel section: real Celery workers (``celery -A config worker -Q
+    transcode --concurrency 1``, each pinned to one core with ``taskset``) in the bench school,
+    on a broker key prefix of this bench (``TEST_CELERY_KEY_PREFIX``) and the bench's local
+    storage (``TEST_MEDIA_DIR``), transcoding ``source`` from a new lecture each."""
+
+    def __init__(self, *, tenant, source: Path, scratch: Path, chunk_seconds: int) -> None:
+        from django_tenants.utils import tenant_context
+
+        from courses.services import course_create, section_create
+        from media_pipeline.probe import probe
+
+        self.tenant, self.source, self.scratch = tenant, source, scratch
+        self.chunk_seconds = chunk_seconds
+        self.info = probe(source, container="mp4")
+        with tenant_context(tenant):
+            self.course = course_create(title="Transcode bench (parallel)")
+            self.section = section_create(course=self.course, title="Runs")
+        self.workers: list[tuple[str, subprocess.Popen, Path]] = []
+
+    def env(self, threshold: int) -> dict[str, str]:
+        """The workers' environment: the bench's (database, settings, media folder, broker
+        key prefix) with local storage, the chunk queue ``transcode`` and the given
+        TRANSCODE_CHUNK_THRESHOLD and this section's TRANSCODE_CHUNK_SECONDS."""
+        from bench.common import bench_env
+
+        env = bench_env()
+        env.update(
+            STORAGE_BACKEND="local",
+            TRANSCODE_CHUNK_QUEUE="transcode",
+            TRANSCODE_CHUNK_THRESHOLD=str(threshold),
+            TRANSCODE_CHUNK_SECONDS=str(self.chunk_seconds),
+        )
+        return env
+
+    def workers_start(self, run: ParallelRun) -> None:
+        """Start one worker per core of ``run`` and wait until each answers a ping.
+
+        Raises:
+            SystemExit: a worker exited or did not answer within 60 s (its log's end).
+        """
+        from bench.common import REPO_ROOT
+        from config.celery import app
+
+        celery = str(Path(sys.executable).parent / "celery")
+        env = self.env(run.threshold)
+        for core in run.cores:
+            node = f"bench-core{core}@{socket.gethostname()}"
+            log = self.scratch / f"worker-{run.label.strip('()')}-core{core}.log"
+            with log.open("wb") as handle:
+                process = subprocess.Popen(
+                    ["taskset", "-c", str(core), celery, "-A", "config", "worker",
+                     "-Q", "transcode", "--concurrency", "1", "--without-gossip",
+                     "--without-mingle", "-n", node, "--loglevel", "INFO"],
+                    cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=handle,
+                    stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+            self.workers.append((node, process, log))
+        deadline = time.monotonic() + 60
+        waiting = [node for node, _, _ in self.workers]
+        while waiting:
+            self.workers_check()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"celery worker {waiting[0]} did not answer a ping")
+            replies = app.control.ping(destination=waiting, timeout=0.5)
+            waiting = [n for n in waiting if not any(n in reply for reply in replies)]
+
+    def workers_check(self) -> None:
+        """Raise SystemExit with its log's end if a worker has exited."""
+        for node, process, log in self.workers:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"celery worker {node} exited ({process.returncode}):\n{tail}")
+
+    def workers_stop(self) -> None:
+        """Stop every worker (SIGTERM, then SIGKILL of its process group after 15 s)."""
+        from bench.common import stop_process_group
+
+        while self.workers:
+            _, process, _ = self.workers.pop()
+            stop_process_group(process, signal.SIGTERM, grace=15)
+
+    def run(self, run: ParallelRun) -> None:
+        """Time ``run``: start its workers, accept the source for a new lecture as an upload
+        does (``lecture_source_accept``, which sends the transcode task on commit), wait for
+        ``ready`` and read the chunk rows; the workers are stopped whatever happens.
+
+        Raises:
+            SystemExit: the video failed or was not ready within the transcode's time limit.
+        """
+        from django.core.files.storage import default_storage
+        from django.db import transaction
+        from django_tenants.utils import tenant_context
+
+        from courses.services import lecture_create
+        from media_pipeline.models import MediaAsset, TranscodeChunk
+        from media_pipeline.transcoding import lecture_source_accept, transcode_time_limit
+        from tenants.storage import lecture_prefix
+
+        try:
+            self.workers_start(run)
+            with tenant_context(self.tenant):
+                lecture = lecture_create(section=self.section, title=f"Parallel {run.label}")
+                key = f"{lecture_prefix(self.tenant.schema_name, lecture.id)}/sources/bench.mp4"
+                target = Path(default_storage.path(key))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(self.source, target)
+                except OSError:
+                    shutil.copyfile(self.source, target)
+                sent: list[float] = []
+                with transaction.atomic():
+                    # Registered first, so it runs just before the task is sent.
+                    transaction.on_commit(lambda: sent.append(time.time()))
+                    version = lecture_source_accept(
+                        lecture_id=lecture.id, source_key=key, probe=self.info
+                    )
+                run.lecture = lecture
+                if version != 1 or not sent:
+                    raise SystemExit(f"the source of lecture {lecture.id} was not accepted")
+                videos = MediaAsset.objects.filter(owner_id=lecture.pk, kind=MediaAsset.Kind.VIDEO)
+                rows = TranscodeChunk.objects.filter(asset__owner_id=lecture.pk, version=1)
+                done_rows = rows.filter(status=TranscodeChunk.Status.DONE)
+                done_at: dict[tuple[str, int], float] = {}
+                deadline = time.monotonic() + transcode_time_limit(self.info.duration)
+                while True:
+                    status, ready_version, error, updated = videos.values_list(
+                        "status", "version", "error", "updated_at"
+                    ).get()
+                    if status == MediaAsset.Status.READY and ready_version == 1:
+                        break
+                    seen = time.time()
+                    for name in done_rows.values_list("kind", "index"):
+                        done_at.setdefault(name, seen)
+                    if status == MediaAsset.Status.FAILED:
+                        raise SystemExit(f"lecture {lecture.id} failed: {error}")
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"lecture {lecture.id} not ready in time ({status})")
+                    self.workers_check()
+                    time.sleep(POLL_SECONDS)
+                # The video row's updated_at is set by the save() that makes it ready.
+                run.wall = updated.timestamp() - sent[0]
+                for row in rows.order_by("kind", "index"):
+                    done = done_at.get((row.kind, row.index), updated.timestamp()) - sent[0]
+                    run.chunks.append(
+                        ChunkTiming(
+                            name=row.name,
+                            worker=row.worker,
+                            encode=row.encode_seconds,
+                            start=done - row.encode_seconds,
+                            done=done,
+                        )
+                    )
+        finally:
+            self.workers_stop()
+
+    def output_dir(self, run: ParallelRun) -> Path:
+        """Local folder of ``run``'s published HLS ladder."""
+        from django.core.files.storage import default_storage
+
+        from tenants.storage import lecture_version_prefix
+
+        prefix = lecture_version_prefix(self.tenant.schema_name, run.lecture.id, 1)
+        return Path(default_storage.path(f"{prefix}/hls"))
+
+    def cleanup(self) -> None:
+        """Stop any worker left and delete the bench course with its lectures and media."""
+        from django_tenants.utils import tenant_context
+
+        from courses.services import course_delete
+
+        self.workers_stop()
+        with tenant_context(self.tenant):
+            course_delete(course=self.course)
+
+
+def audio_samples(playlist: Path) -> int:
+    """Audio samples (per channel) decoded from the HLS variant ``playlist`` (PyAV)."""
+    import av
+
+    with av.open(str(playlist)) as media:
+        return sum(frame.samples for frame in media.decode(media.streams.audio[0]))
+
+
+def broker_keys_delete(prefix: str) -> int:
+    """Delete every key of the Redis broker whose name starts with ``prefix`` (the queues,
+    bindings and unacknowledged messages of this bench's key space); returns how many."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    finally:
+        client.close()
+
+
+def _print_run(run: ParallelRun) -> None:
+    print(f"  {run.label} {run.description}: wall {run.wall:.1f} s")
+    if not run.chunks:
+        return
+    print(
+        f"      plan {run.plan:.1f} s (send to first claim), join {run.join:.1f} s (last chunk "
+        f"done to ready), gap between a worker's chunks {run.gap:.2f} s"
+    )
+    print(f"      {'chunk':<7} {'worker':<28} {'start s':>8} {'encode s':>9} {'done s':>8}")
+    for c in run.chunks:
+        print(f"      {c.name:<7} {c.worker:<28} {c.start:>8.1f} {c.encode:>9.1f} {c.done:>8.1f}")
+
+
+def parallel_section(args, *, tenant, clip: Path, scratch: Path) -> int:
+    """Run the parallel section (module docstring), print its measurements and goals; returns
+    how many goals failed.
+
+    Raises:
+        SystemExit: the broker is not Redis (the bench's key space is a Redis key prefix), the
+            machine has fewer than 2 CPUs, a worker did not start, or a transcode failed.
+    """
+    from django.conf import settings
+
+    from media_pipeline import ladder
+    from media_pipeline.conformance import hls_check
+    from media_pipeline.probe import ffmpeg_binary
+
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        raise SystemExit("the parallel section needs the Redis broker (a key prefix of its own)")
+    if len(os.sched_getaffinity(0)) < 2 or shutil.which("taskset") is None:
+        raise SystemExit("the parallel section needs 2 CPUs (0 and 1) and taskset (util-linux)")
+    source = long_source(clip, minutes=args.parallel_minutes, cache_dir=args.cache_dir)
+    bench = ParallelBench(
+        tenant=tenant, source=source, scratch=scratch, chunk_seconds=args.parallel_chunk_seconds
+    )
+    try:
+        info = bench.info
+        seconds = args.parallel_chunk_seconds
+        runs = [
+            ParallelRun("(1)", "single FFmpeg process, 1 worker on core 0", (0,),
+                        threshold=math.ceil(info.duration) + 60),
+            ParallelRun("(2)", f"chunked ({seconds} s), 2 workers on cores 0 and 1", (0, 1),
+                        threshold=seconds),
+            ParallelRun("(3)", f"chunked ({seconds} s), 1 worker on core 0", (0,),
+                        threshold=seconds),
+        ]  # fmt: skip
+        print(
+            f"\nParallel section: source {info.width}x{info.height} {info.frame_rate:g} fps "
+            f"{info.duration:.1f} s; preset {settings.TRANSCODE_PRESET}; "
+            f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            flush=True,
+        )
+        for run in runs:
+            bench.run(run)
+            print(f"  {run.label} done: wall {run.wall:.1f} s", flush=True)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        single, two, one = runs
+        print(
+            "\nRuns (wall = task sent to the video's ready, from its row's updated_at; chunk "
+            "times in s after the send, done = first poll that saw the chunk done):"
+        )
+        for run in runs:
+            _print_run(run)
+        speedup, scaling = two.wall / single.wall, two.wall / one.wall
+        print(f"  wall(2)/wall(1) = {speedup:.3f}, wall(2)/wall(3) = {scaling:.3f}")
+
+        print(
+            "\nModel: plan + list-scheduling makespan of run (2)'s chunks (encode + gap "
+            "each, audio first, then video by index) + join"
+        )
+        print(f"  {'workers':>7} {'predicted s':>11} {'measured s':>10} {'error':>7}")
+        for workers, measured in ((1, one), (2, two), (4, None), (8, None)):
+            predicted = predicted_wall(two, workers)
+            shown = (
+                f"{measured.wall:>10.1f} {predicted / measured.wall - 1:>+7.1%} {measured.label}"
+                if measured
+                else f"{'-':>10}"
+            )
+            print(f"  {workers:>7} {predicted:>11.1f} {shown}")
+        video_encode = {
+            run.label: statistics.mean(c.encode for c in run.chunks if c.name != "audio")
+            for run in (two, one)
+        }
+        print(
+            f"  mean video chunk encode: {video_encode['(2)']:.1f} s in (2) (both cores busy), "
+            f"{video_encode['(3)']:.1f} s in (3) (one core busy): "
+            f"{video_encode['(2)'] / video_encode['(3)'] - 1:+.1%}"
+        )
+
+        rungs = ladder.ladder_for(info.width, info.height)
+        ffmpeg = ffmpeg_binary()
+        subsample = args.parallel_vmaf_subsample
+        print(
+            f"\nQuality: VMAF {VMAF_MODEL} of (1) and (2) against the source; "
+            f"n_subsample={subsample}, n_threads={args.vmaf_threads}",
+            flush=True,
+        )
+        goals = [(f"wall(2)/wall(1) = {speedup:.3f} (goal <= {GOAL_PARALLEL_WALL:g})",
+                  speedup <= GOAL_PARALLEL_WALL)]  # fmt: skip
+        outputs = {run.label: bench.output_dir(run) for run in (single, two)}
+        print(f"  {'rung':<6} {'(1)':>6} {'(2)':>6} {'delta':>6}  frames")
+        for rung in rungs:
+            scores = {}
+            for label, base in outputs.items():
+                scores[label] = vmaf(
+                    ffmpeg=ffmpeg,
+                    distorted=base / rung.name / "index.m3u8",
+                    reference=source,
+                    log=scratch / f"vmaf-parallel-{label.strip('()')}-{rung.name}.json",
+                    subsample=subsample,
+                    threads=args.vmaf_threads,
+                )
+            (a, _, frames), (b, _, _) = scores["(1)"], scores["(2)"]
+            print(f"  {rung.name:<6} {a:>6.2f} {b:>6.2f} {b - a:>+6.2f}  {frames}", flush=True)
+            goals.append((f"{rung.name} VMAF delta (2)-(1) = {b - a:+.2f} (goal |delta| <= "
+                          f"{GOAL_PARALLEL_VMAF_DELTA:g})",
+                          abs(b - a) <= GOAL_PARALLEL_VMAF_DELTA))  # fmt: skip
+        samples = {}
+        for label, base in outputs.items():
+            problems = hls_check(base)
+            print(f"  hls_check {label}: {problems}")
+            goals.append((f"hls_check {label} = {problems} (goal [])", problems == []))
+            samples[label] = audio_samples(base / rungs[-1].name / "index.m3u8")
+        print(
+            f"  decoded audio samples of {rungs[-1].name}: (1) {samples['(1)']}, "
+            f"(2) {samples['(2)']}"
+        )
+        goals.append((f"audio samples (1) {samples['(1)']} = (2) {samples['(2)']}",
+                      samples["(1)"] == samples["(2)"]))  # fmt: skip
+        print("Goals (parallel):")
+        for text, ok in goals:
+            print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+        return sum(not ok for _, ok in goals)
+    finally:
+        bench.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench (see the module docstring); returns the exit status (1: a goal failed)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.transcode",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each of (a), (b), (c); the best is kept (default 3)",
+    )
+    parser.add_argument(
+        "--vmaf-subsample",
+        type=int,
+        default=5,
+        help="score every N-th frame (libvmaf n_subsample; default 5)",
+    )
+    parser.add_argument("--vmaf-threads", type=int, default=2, help="libvmaf n_threads")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "lectern-bench-cache",
+        help="where the generated source clip is kept between runs",
+    )
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="generate the source clip again even if it is cached",
+    )
+    parser.add_argument(
+        "--section",
+        choices=("pipeline", "parallel", "all"),
+        default="all",
+        help="pipeline: (a), (b), (c) and the ladder's quality; parallel: the chunked "
+        "transcode on 1 and 2 workers; all: both (default)",
+    )
+    parser.add_argument(
+        "--parallel-minutes",
+        type=int,
+        default=20,
+        help="length of the parallel section's lecture: the clip played M times (default 20)",
+    )
+    parser.add_argument(
+        "--parallel-chunk-seconds",
+        type=int,
+        default=None,
+        help="TRANSCODE_CHUNK_SECONDS of the parallel section's workers, a multiple of 6 "
+        "(default: the setting's default, 60)",
+    )
+    parser.add_argument(
+        "--parallel-vmaf-subsample",
+        type=int,
+        default=FPS,
+        help=f"the parallel section scores every N-th frame (default {FPS}: 1 frame a second)",
+    )
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.vmaf_subsample < 1 or args.vmaf_threads < 0:
+        parser.error("--repeats and --vmaf-subsample must be >= 1, --vmaf-threads >= 0")
+    if args.parallel_chunk_seconds is None:
+        args.parallel_chunk_seconds = CHUNK_SECONDS_DEFAULT
+    if args.parallel_minutes < 1 or args.parallel_vmaf_subsample < 1:
+        parser.error("--parallel-minutes and --parallel-vmaf-subsample must be >= 1")
+    if args.parallel_chunk_seconds <= 0 or args.parallel_chunk_seconds % 6:
+        parser.error("--parallel-chunk-seconds must be a positive multiple of 6")
+    if args.parallel_chunk_seconds >= 60 * args.parallel_minutes:
+        parser.error("--parallel-chunk-seconds must be shorter than the lecture")
+
+    from bench.common import REPO_ROOT, bench_django, bench_tenant
+
+    sys.path.insert(0, str(REPO_ROOT))
+    source = source_clip(args.cache_dir, regenerate=args.regenerate)
+
+    scratch = Path(tempfile.mkdtemp(prefix="lectern-bench-transcode-"))
+    # The test settings put media, staging and work folders under TEST_MEDIA_DIR; pointing
+    # it at the scratch folder (also for bench_django's migrate run and the workers of the
+    # parallel section) keeps all of it there.
+    os.environ["TEST_MEDIA_DIR"] = str(scratch / "media")
+    # A broker key space of this run's own (config/settings/test.py), so no other worker takes
+    # the tasks this bench sends and its workers take no one else's.
+    prefix = f"lectern-bench-transcode-{uuid.uuid4().hex[:12]}:"
+    os.environ["TEST_CELERY_KEY_PREFIX"] = prefix
+    # SIGTERM ends the bench through the finally clauses below (workers, lectures, folders).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    django_ready = False
+    try:
+        bench_django()
+        django_ready = True
+        tenant = bench_tenant()
+        failed = 0
+        if args.section in ("pipeline", "all"):
+            failed += pipeline_section(args, tenant=tenant, source=source, scratch=scratch)
+        if args.section in ("parallel", "all"):
+            failed += parallel_section(args, tenant=tenant, clip=source, scratch=scratch)
         return 1 if failed else 0
     finally:
-        if pipeline is not None:
-            pipeline.cleanup()
+        if django_ready:
+            broker_keys_delete(prefix)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
