@@ -411,13 +411,19 @@ def lecture_chunk_encode(
             prefix = f"{lecture_version_prefix(schema, lecture_id, version)}/chunks/{chunk.name}"
             storage_delete_prefix(prefix)  # what a killed attempt stored
             storage_upload_tree(work, prefix)
-        return _chunk_done(
+        marked = _chunk_done(
             chunk,
             claim=claim,
             lecture_id=lecture_id,
             worker=worker or socket.gethostname(),
             seconds=time.monotonic() - started,
         )
+        if not marked and not TranscodeChunk.objects.filter(pk=chunk.pk).exists():
+            # The version failed or was replaced while this run stored its files, after the
+            # version's files were deleted: these would be orphans. (A chunk another run took
+            # over keeps its row, and the files under its name are that run's.)
+            storage_delete_prefix(prefix)
+        return marked
     except TranscodeFailed as exc:
         logger.warning(
             "Chunk %s of lecture %s v%s failed: %s", chunk.name, lecture_id, version, exc.message

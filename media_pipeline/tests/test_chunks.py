@@ -400,3 +400,30 @@ def test_the_admin_shows_who_encoded_each_chunk(tenant, instructor, long_clip, c
         "<td>&lt;b&gt;w2&lt;/b&gt;@gpu-1</td><td>4.2</td></tr>"
     ) in page
     assert "<tr><td>audio</td><td>0</td><td>Queued</td><td>0</td><td>0%</td><td>-</td>" in page
+
+
+def test_a_chunk_stored_while_its_version_failed_leaves_no_files(
+    tenant, instructor, long_clip, chunked_settings, monkeypatch,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    lecture, asset = _planned(tenant, instructor, long_clip, "Failed meanwhile")
+    stored = Path(settings.MEDIA_ROOT) / lecture_version_prefix(tenant.schema_name, lecture.pk, 1)
+    upload = chunks.storage_upload_tree
+
+    def fail_then_upload(local, prefix):
+        # Another chunk fails the version (and its files are deleted) after this run checked
+        # its lease and before its files reach storage.
+        with django_capture_on_commit_callbacks(execute=True):
+            chunks.chunks_fail(lecture_id=lecture.pk, version=1, message="Another part failed.")
+        assert not stored.exists()
+        keys = upload(local, prefix)
+        assert (stored / "chunks" / "audio" / "audio.m4a").is_file()
+        return keys
+
+    monkeypatch.setattr(chunks, "storage_upload_tree", fail_then_upload)
+    with in_tenant(tenant):
+        assert chunks.lecture_chunk_encode(
+            lecture_id=lecture.pk, version=1, kind="audio", index=0, claim="late"
+        ) is False  # fmt: skip
+        assert MediaAsset.objects.get(pk=asset.pk).error == "Another part failed."
+    assert not stored.exists()
