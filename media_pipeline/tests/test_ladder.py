@@ -12,7 +12,7 @@ import av
 import pytest
 
 from media_pipeline import ladder
-from media_pipeline.conformance import hls_check, hls_read
+from media_pipeline.conformance import PEAK_TOLERANCE, Rendition, hls_check, hls_read
 from media_pipeline.ladder import (
     AUDIO_BITRATE,
     AUDIO_SAMPLE_RATE,
@@ -26,6 +26,8 @@ from media_pipeline.ladder import (
 )
 from media_pipeline.playlists import validate_media_path
 from tests.plugins.media import run_ffmpeg
+
+from .conftest import transcode
 
 
 def sizes(rungs: list[Rung]) -> list[tuple[str, int, int]]:
@@ -518,3 +520,51 @@ def test_conformance_reports_each_broken_promise(hls_720p, tmp_path):
     assert problems[4].startswith("720p: peak segment bit rate ")
     assert problems[5].startswith("720p: keyframes at [1.440, 2.640, 3.840, 5.040, 6.240, ")
     assert problems[5].endswith("do not match 360p's [1.480, 3.480, 5.480, 7.480] s")
+
+
+def _rendition(target: int, *segments: tuple[float, int]) -> Rendition:
+    return Rendition(
+        name="360p",
+        bandwidth=1,
+        resolution=(640, 360),
+        target_duration=target,
+        segments=[(f"seg_{i:05d}.ts", secs, size) for i, (secs, size) in enumerate(segments)],
+    )
+
+
+def test_the_peak_segment_bit_rate_is_rfc_8216s():
+    # Runs of 3 to 9 s: [a] 1,000,000 b/s, [b] 800,000, [b, c] 4,960,000 / 6.04 s; [a, b] is
+    # 12 s and [c] 0.04 s, so neither counts.
+    long_then_short = _rendition(6, (6.0, 750_000), (6.0, 600_000), (0.04, 20_000))
+    assert long_then_short.peak_segment_bitrate == 1_000_000
+    # The same with a heavy middle segment: the run [b, c] carries the peak.
+    heavy_middle = _rendition(6, (6.0, 600_000), (6.0, 900_000), (0.04, 20_000))
+    assert heavy_middle.peak_segment_bitrate == (7_200_000 + 160_000) / 6.04
+    # A clip shorter than half the target: no run qualifies, the whole rendition counts.
+    assert _rendition(6, (2.0, 100_000)).peak_segment_bitrate == 400_000
+    # Runs of 1 to 3 s: [a] 400,000 b/s and [a, b] 1,200,000 / 2.5 s; [b] alone (800,000 b/s
+    # over 0.5 s) does not count.
+    assert _rendition(2, (2.0, 100_000), (0.5, 50_000)).peak_segment_bitrate == 480_000
+    assert _rendition(6).peak_segment_bitrate == 0.0
+
+
+def test_a_lecture_ending_one_frame_after_a_segment_boundary_conforms(tmp_path):
+    """6 s plus one 25 fps frame: the last segment holds one IDR picture over 0.04 s, whose
+    own bit rate is far above the rendition's; RFC 8216 counts it with the segment before."""
+    source = tmp_path / "one-frame-over.mp4"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=6.04",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=6.04",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", source,
+    )  # fmt: skip
+    out = tmp_path / "hls"
+
+    result = transcode(source, out)
+
+    _, durations, _ = _playlist_segments(out / "180p" / "index.m3u8")
+    assert durations == [6.0, 0.04]
+    (rendition,) = hls_read(out)
+    own_rates = [size * 8 / secs for _, secs, size in rendition.segments]
+    assert own_rates[1] > PEAK_TOLERANCE * result["renditions"][0]["bandwidth"]
+    assert rendition.peak_segment_bitrate <= result["renditions"][0]["bandwidth"]
+    assert hls_check(out) == []
