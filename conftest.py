@@ -36,12 +36,42 @@ pytest_plugins = [
 ]
 
 
+# The database named by the settings (DATABASE_URL), before pytest-django points the connection
+# at the test database.
+_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(
+    request, django_db_setup, django_db_blocker, django_db_keepdb, django_db_createdb
+):
+    """The test database with the two committed schools.
+
+    pytest-django creates the test database only for the databases the selected tests ask for
+    with ``django_db``, ``db`` or ``transactional_db``. Tests that use only the committed
+    schools and the processes started on them (``e2e_school``: real workers must not run
+    inside a test transaction) ask for none; run alone, they would otherwise reach the
+    database named by the settings. The test database is then set up here the same way.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    created_here = None
+    if connection.settings_dict["NAME"] == _CONFIGURED_DATABASE:
+        with django_db_blocker.unblock():
+            created_here = setup_databases(
+                verbosity=request.config.option.verbose,
+                interactive=False,
+                aliases={"default"},
+                keepdb=django_db_keepdb and not django_db_createdb,
+            )
     with django_db_blocker.unblock():
         for subdomain, name in TEST_TENANTS.values():
             ensure_test_tenant(subdomain, name)
         connection.set_schema_to_public()
+    yield
+    if created_here is not None and not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(created_here, verbosity=request.config.option.verbose)
 
 
 def _tenant(subdomain):
