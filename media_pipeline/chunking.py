@@ -36,8 +36,10 @@ from media_pipeline.ladder import (
     SEGMENT_SECONDS,
     Rung,
     audio_codec_args,
+    ffmpeg_prelude,
     hls_output_args,
     keyframe_args,
+    rungs_filter_graph,
 )
 
 __all__ = [
@@ -144,19 +146,8 @@ def chunk_plan(*, duration: float, frame_rate: float, chunk_seconds: int) -> lis
 
 def _input_args(ffmpeg: str, source: str, demuxer: str, start: float) -> list[str]:
     remote = source.startswith(("http://", "https://"))
-    args = [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-protocol_whitelist",
-        "file,pipe,http,https,tcp,tls" if remote else "file,pipe",
-    ]
+    protocols = "file,pipe,http,https,tcp,tls" if remote else "file,pipe"
+    args = ffmpeg_prelude(ffmpeg, protocols=protocols)
     if remote:
         # A dropped connection to the object store is resumed at the same offset.
         args += ["-reconnect", "1", "-reconnect_on_network_error", "1"]
@@ -242,13 +233,9 @@ def build_chunk_command(
     if "%" in out:
         raise ValueError("out_dir must not contain '%'")
     fps = exact_frame_rate(frame_rate)
-    count = len(rungs)
-    graph = [f"[0:v:0]fps={fps.numerator}/{fps.denominator},split={count}"]
-    graph[0] += "".join(f"[s{i}]" for i in range(count))
-    for i, rung in enumerate(rungs):
-        graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]")
+    graph = rungs_filter_graph(rungs, prefilter=f"fps={fps.numerator}/{fps.denominator},")
     args = _input_args(ffmpeg, os.fspath(source), demuxer, chunk.start)
-    args += ["-filter_complex", ";".join(graph)]
+    args += ["-filter_complex", graph]
     for i, rung in enumerate(rungs):
         args += ["-map", f"[v{i}]", "-map_metadata", "-1", "-map_chapters", "-1"]
         if chunk.frames is not None:

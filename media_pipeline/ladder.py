@@ -239,31 +239,16 @@ def build_transcode_command(
     if "%" in out:
         raise ValueError("out_dir must not contain '%'")
 
-    count = len(rungs)
-    graph = [f"[0:v:0]split={count}" + "".join(f"[s{i}]" for i in range(count))]
-    for i, rung in enumerate(rungs):
-        graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]")
-
     args = [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-protocol_whitelist",
-        "file,pipe",
+        *ffmpeg_prelude(ffmpeg),
         "-f",
         demuxer,
         "-i",
         "file:" + os.fspath(source),
         "-filter_complex",
-        ";".join(graph),
+        rungs_filter_graph(rungs),
     ]
-    for i in range(count):
+    for i in range(len(rungs)):
         args += ["-map", f"[v{i}]"]
         if has_audio:
             args += ["-map", "0:a:0"]
@@ -294,6 +279,38 @@ def build_transcode_command(
     if has_audio:
         args += audio_codec_args()
     return args + hls_output_args(out_dir=out, rungs=rungs, has_audio=has_audio)
+
+
+def ffmpeg_prelude(ffmpeg: str, *, protocols: str = "file,pipe") -> list[str]:
+    """The options every FFmpeg run of the pipeline starts with, ``ffmpeg`` first: no banner,
+    no stdin, outputs overwritten, only errors on stderr, ``-progress`` key=value blocks on
+    stdout (:func:`parse_progress`), and only ``protocols`` (comma-separated FFmpeg protocol
+    names) allowed, so a crafted input cannot make FFmpeg open other files or URLs."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        "-protocol_whitelist",
+        protocols,
+    ]
+
+
+def rungs_filter_graph(rungs: Sequence[Rung], *, prefilter: str = "") -> str:
+    """The ``-filter_complex`` graph that feeds every rung from one decode of the first video
+    stream: ``prefilter`` (e.g. ``"fps=30000/1001,"``, ending with a comma, or empty), then
+    ``split`` into one ``scale,setsar=1,format=yuv420p`` chain per rung, whose outputs are
+    labelled ``[v0]``, ``[v1]``, ... in ``rungs`` order (to ``-map`` them)."""
+    count = len(rungs)
+    graph = [f"[0:v:0]{prefilter}split={count}" + "".join(f"[s{i}]" for i in range(count))]
+    for i, rung in enumerate(rungs):
+        graph.append(f"[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]")
+    return ";".join(graph)
 
 
 def audio_codec_args() -> list[str]:
