@@ -86,6 +86,14 @@ REST_FRAMEWORK = {
         for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     },
 }
+# The same WhiteNoise, scanning the static finders once per process instead of once per test
+# client (tests/plugins/whitenoise.py).
+MIDDLEWARE = [
+    "tests.plugins.whitenoise.WhiteNoiseMiddleware"
+    if name == "whitenoise.middleware.WhiteNoiseMiddleware"
+    else name
+    for name in MIDDLEWARE  # noqa: F405 (base)
+]
 # Static files come from STATICFILES_DIRS through WhiteNoise's finders; nothing is collected
 # here (STATIC_ROOT is for the production image), so WhiteNoise has no folder to scan.
 STATIC_ROOT = None
