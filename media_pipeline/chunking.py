@@ -334,16 +334,7 @@ def build_join_command(
     """
     if not rungs or len(lists) != len(rungs):
         raise ValueError("one concat list per rung is required")
-    args = [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-protocol_whitelist",
-        "file,pipe",
-    ]
+    args = ffmpeg_prelude(ffmpeg, progress=False)
     for listing in lists:
         args += ["-f", "concat", "-safe", "1", "-i", "file:" + os.fspath(listing)]
     if audio is not None:

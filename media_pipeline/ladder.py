@@ -281,24 +281,18 @@ def build_transcode_command(
     return args + hls_output_args(out_dir=out, rungs=rungs, has_audio=has_audio)
 
 
-def ffmpeg_prelude(ffmpeg: str, *, protocols: str = "file,pipe") -> list[str]:
+def ffmpeg_prelude(
+    ffmpeg: str, *, protocols: str = "file,pipe", progress: bool = True
+) -> list[str]:
     """The options every FFmpeg run of the pipeline starts with, ``ffmpeg`` first: no banner,
-    no stdin, outputs overwritten, only errors on stderr, ``-progress`` key=value blocks on
-    stdout (:func:`parse_progress`), and only ``protocols`` (comma-separated FFmpeg protocol
-    names) allowed, so a crafted input cannot make FFmpeg open other files or URLs."""
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-protocol_whitelist",
-        protocols,
-    ]
+    no stdin, outputs overwritten, only errors on stderr, with ``progress`` ``-progress``
+    key=value blocks on stdout (:func:`parse_progress`), and only ``protocols``
+    (comma-separated FFmpeg protocol names) allowed, so a crafted input cannot make FFmpeg open
+    other files or URLs."""
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+    if progress:
+        args += ["-progress", "pipe:1", "-nostats"]
+    return [*args, "-protocol_whitelist", protocols]
 
 
 def rungs_filter_graph(rungs: Sequence[Rung], *, prefilter: str = "") -> str:
